@@ -1,0 +1,81 @@
+#include "app/app.h"
+
+#include "absl/strings/str_cat.h"
+#include "common/status_macros.h"
+#include "discovery/file_source.h"
+#include "discovery/static_source.h"
+#include "spdlog/spdlog.h"
+
+namespace jawlb::app {
+namespace {
+
+// How often JAWLB_ENDPOINTSFILE is checked for changes.
+constexpr absl::Duration kEndpointsFilePoll = absl::Milliseconds(250);
+
+std::unique_ptr<discovery::Source> MakeSource(const config::Config& config) {
+  if (config.endpoints.has_value()) {
+    return std::make_unique<discovery::StaticSource>(*config.endpoints);
+  }
+  return std::make_unique<discovery::FileSource>(config.endpoints_file, kEndpointsFilePoll);
+}
+
+void ConfigureServer(grpc::ServerBuilder& builder) {
+  // grpclb clients keep one idle stream open and ping it (grpc-go every 20 s even
+  // with no call active). gRPC's default policy (5 min, 2 strikes) would end such
+  // connections with too_many_pings, so pings are never held against a client.
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MAX_PING_STRIKES, 0);
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 1000);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+  // Find clients that vanished without closing (node lost, network cut) so their
+  // streams do not linger: ping every 30 s, give up after 10 s without an answer.
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, 30000);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 10000);
+}
+
+}  // namespace
+
+App::App(const config::Config& config) : config_(config) {}
+
+App::~App() { Shutdown(); }
+
+absl::StatusOr<std::unique_ptr<App>> App::Start(const config::Config& config) {
+  std::unique_ptr<App> app(new App(config));
+  app->source_ = MakeSource(config);
+  JAWLB_RETURN_IF_ERROR(app->source_->Start([hub = &app->hub_](discovery::BackendSet backends) {
+    const std::string list = backends.ToString();
+    const size_t count = backends.size();
+    if (hub->Publish(std::move(backends))) spdlog::info("backends ({}): {}", count, list);
+  }));
+
+  app->service_ = std::make_unique<grpclb::BalanceLoadService>(app->hub_,
+                                                               config.client_stats_interval);
+  grpc::ServerBuilder builder;
+  ConfigureServer(builder);
+  builder.AddListeningPort(config.ListenAddress(), grpc::InsecureServerCredentials(), &app->port_);
+  builder.RegisterService(app->service_.get());
+  app->server_ = builder.BuildAndStart();
+  if (app->server_ == nullptr || app->port_ == 0) {
+    app->source_->Stop();
+    return absl::UnavailableError(
+        absl::StrCat("cannot listen on ", config.ListenAddress(),
+                     " (JAWLB_HOST/JAWLB_PORT): address in use or not local"));
+  }
+  spdlog::info("listening on {}:{}", config.host.empty() ? "*" : config.host, app->port_);
+  return app;
+}
+
+void App::Shutdown() {
+  if (shut_down_) return;
+  shut_down_ = true;
+  if (server_ != nullptr) {
+    spdlog::info("shutting down: ending {} streams, grace period {}", hub_.subscriber_count(),
+                 absl::FormatDuration(config_.shutdown_grace));
+    hub_.Close();
+    server_->Shutdown(std::chrono::system_clock::now() +
+                      absl::ToChronoMilliseconds(config_.shutdown_grace));
+  }
+  if (source_ != nullptr) source_->Stop();
+  spdlog::info("stopped");
+}
+
+}  // namespace jawlb::app

@@ -1,0 +1,217 @@
+#include "config/config.h"
+
+#include <arpa/inet.h>
+
+#include <functional>
+#include <vector>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/strip.h"
+#include "common/status_macros.h"
+
+namespace jawlb::config {
+namespace {
+
+// One setting: its names, its default as --help shows it, what it means, and how
+// a text value is checked and stored. `set` returns an error message, or "".
+struct Setting {
+  const char* env;
+  const char* flag;
+  const char* default_text;
+  const char* help;
+  std::function<std::string(absl::string_view, Config&)> set;
+};
+
+std::string SetPort(absl::string_view text, uint16_t& out) {
+  int port = 0;
+  if (!absl::SimpleAtoi(text, &port) || port < 0 || port > 65535) {
+    return "not a port number (0-65535)";
+  }
+  out = static_cast<uint16_t>(port);
+  return "";
+}
+
+std::string SetDuration(absl::string_view text, absl::Duration& out) {
+  absl::StatusOr<absl::Duration> duration = ParseGoDuration(text);
+  if (!duration.ok()) return std::string(duration.status().message());
+  out = *duration;
+  return "";
+}
+
+std::string SetHost(absl::string_view text, std::string& out) {
+  if (!text.empty()) {
+    const std::string host(text);
+    unsigned char bytes[16];
+    if (inet_pton(AF_INET, host.c_str(), bytes) != 1 &&
+        inet_pton(AF_INET6, host.c_str(), bytes) != 1) {
+      return "not an IP address to listen on (use \"\" for all interfaces)";
+    }
+  }
+  out = std::string(text);
+  return "";
+}
+
+std::string SetEndpoints(absl::string_view text, Config& config) {
+  absl::StatusOr<discovery::BackendSet> set = discovery::ParseBackendList(text);
+  if (!set.ok()) return std::string(set.status().message());
+  config.endpoints = *std::move(set);
+  return "";
+}
+
+std::string SetLogLevel(absl::string_view text, std::string& out) {
+  static constexpr const char* kLevels[] = {"trace", "debug", "info", "warn", "error", "off"};
+  for (const char* level : kLevels) {
+    if (text == level) {
+      out = level;
+      return "";
+    }
+  }
+  return "not a log level (trace, debug, info, warn, error, off)";
+}
+
+std::string SetString(absl::string_view text, std::string& out) {
+  out = std::string(text);
+  return "";
+}
+
+const std::vector<Setting>& Settings() {
+  static const auto* const kSettings = new std::vector<Setting>{
+      {"JAWLB_NAMESPACE", "namespace", "default", "Kubernetes namespace of the service",
+       [](auto v, Config& c) { return SetString(v, c.namespace_); }},
+      {"JAWLB_SERVICE", "service", "", "Kubernetes service to balance (required for Kubernetes discovery)",
+       [](auto v, Config& c) { return SetString(v, c.service); }},
+      {"JAWLB_TARGETPORT", "targetport", "grpc", "name of the backends' port in the service",
+       [](auto v, Config& c) { return SetString(v, c.target_port); }},
+      {"JAWLB_LABELSELECTOR", "labelselector", "", "extra label selector for the service's endpoints",
+       [](auto v, Config& c) { return SetString(v, c.label_selector); }},
+      {"JAWLB_HOST", "host", "", "IP address to listen on (\"\" = all interfaces)",
+       [](auto v, Config& c) { return SetHost(v, c.host); }},
+      {"JAWLB_PORT", "port", "8000", "gRPC port serving grpclb (0 = any free port, logged)",
+       [](auto v, Config& c) { return SetPort(v, c.port); }},
+      {"JAWLB_SHUTDOWNGRACEPERIOD", "shutdowngraceperiod", "25s",
+       "on SIGTERM, how long open streams get before a hard stop (Go duration)",
+       [](auto v, Config& c) { return SetDuration(v, c.shutdown_grace); }},
+      {"JAWLB_ENDPOINTS", "endpoints", "",
+       "static backends instead of Kubernetes: ip:port,[v6]:port,...",
+       [](auto v, Config& c) { return SetEndpoints(v, c); }},
+      {"JAWLB_ENDPOINTSFILE", "endpointsfile", "",
+       "static backends from a file (one or more ip:port per line, # comments), reloaded on change",
+       [](auto v, Config& c) { return SetString(v, c.endpoints_file); }},
+      {"JAWLB_CLIENTSTATSINTERVAL", "clientstatsinterval", "10s",
+       "how often clients send load reports (Go duration; 0 = never)",
+       [](auto v, Config& c) { return SetDuration(v, c.client_stats_interval); }},
+      {"JAWLB_LOGLEVEL", "loglevel", "info", "trace, debug, info, warn, error or off",
+       [](auto v, Config& c) { return SetLogLevel(v, c.log_level); }},
+  };
+  return *kSettings;
+}
+
+absl::Status Apply(const Setting& setting, absl::string_view origin, absl::string_view value,
+                   Config& config) {
+  std::string error = setting.set(value, config);
+  if (error.empty()) return absl::OkStatus();
+  return absl::InvalidArgumentError(absl::StrCat(origin, "=\"", value, "\": ", error));
+}
+
+absl::Status Validate(const Config& config) {
+  if (config.endpoints.has_value() && !config.endpoints_file.empty()) {
+    return absl::InvalidArgumentError(
+        "JAWLB_ENDPOINTS and JAWLB_ENDPOINTSFILE are both set: choose one");
+  }
+  if (!config.endpoints.has_value() && config.endpoints_file.empty()) {
+    if (config.service.empty()) {
+      return absl::InvalidArgumentError(
+          "JAWLB_SERVICE is not set: name the Kubernetes service to balance, or give static "
+          "backends with JAWLB_ENDPOINTS or JAWLB_ENDPOINTSFILE");
+    }
+    return absl::UnimplementedError(absl::StrCat(
+        "JAWLB_SERVICE=\"", config.service,
+        "\": Kubernetes discovery is not in this build yet; give static backends with "
+        "JAWLB_ENDPOINTS or JAWLB_ENDPOINTSFILE"));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<absl::Duration> ParseGoDuration(absl::string_view text) {
+  absl::Duration duration;
+  if (text.empty() || absl::StrContains(text, "inf") || !absl::ParseDuration(text, &duration)) {
+    return absl::InvalidArgumentError(
+        "not a duration (Go syntax, for example \"25s\", \"1m30s\", \"500ms\")");
+  }
+  if (duration < absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("must not be negative");
+  }
+  return duration;
+}
+
+absl::StatusOr<Config> Config::FromEnvAndArgs(absl::FunctionRef<const char*(const char*)> getenv,
+                                              int argc, const char* const* argv) {
+  Config config;
+  for (const Setting& setting : Settings()) {
+    if (const char* value = getenv(setting.env); value != nullptr) {
+      JAWLB_RETURN_IF_ERROR(Apply(setting, setting.env, value, config));
+    }
+  }
+  for (int i = 1; i < argc; ++i) {
+    absl::string_view arg = argv[i];
+    if (!absl::ConsumePrefix(&arg, "--") && !absl::ConsumePrefix(&arg, "-")) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("unexpected argument \"", arg, "\": settings are flags like --port=8000"));
+    }
+    const size_t equals = arg.find('=');
+    const absl::string_view name = arg.substr(0, equals);
+    const Setting* setting = nullptr;
+    for (const Setting& candidate : Settings()) {
+      if (name == candidate.flag) setting = &candidate;
+    }
+    if (setting == nullptr) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("unknown flag --", name, " (jawlb --help lists the flags)"));
+    }
+    absl::string_view value;
+    if (equals != absl::string_view::npos) {
+      value = arg.substr(equals + 1);
+    } else if (i + 1 < argc) {
+      value = argv[++i];
+    } else {
+      return absl::InvalidArgumentError(absl::StrCat("flag --", name, " needs a value"));
+    }
+    JAWLB_RETURN_IF_ERROR(Apply(*setting, absl::StrCat("--", name), value, config));
+  }
+  JAWLB_RETURN_IF_ERROR(Validate(config));
+  return config;
+}
+
+bool Config::WantsHelp(int argc, const char* const* argv) {
+  for (int i = 1; i < argc; ++i) {
+    const absl::string_view arg = argv[i];
+    if (arg == "--help" || arg == "-h" || arg == "-help") return true;
+  }
+  return false;
+}
+
+std::string Config::Help() {
+  std::string text =
+      "jawlb: a grpclb (grpc.lb.v1.LoadBalancer) lookaside load balancer for Kubernetes.\n\n"
+      "Every setting is an environment variable or a flag (--flag=value or --flag value);\n"
+      "flags win. Durations use Go syntax: 25s, 1m30s, 500ms.\n\n";
+  for (const Setting& setting : Settings()) {
+    absl::StrAppendFormat(&text, "  --%-22s %-28s default \"%s\"\n      %s\n", setting.flag,
+                          setting.env, setting.default_text, setting.help);
+  }
+  return text;
+}
+
+std::string Config::ListenAddress() const {
+  if (host.empty()) return absl::StrCat("[::]:", port);
+  if (absl::StrContains(host, ':')) return absl::StrCat("[", host, "]:", port);
+  return absl::StrCat(host, ":", port);
+}
+
+}  // namespace jawlb::config

@@ -1,0 +1,56 @@
+// Config: every setting jawlb reads, as plain values with their defaults, and
+// the one place that reads them from the environment and the command line.
+// Each setting has an environment variable JAWLB_X and a flag --x; flags win.
+//
+// Threading: immutable once built; share it freely.
+#ifndef JAWLB_CONFIG_CONFIG_H_
+#define JAWLB_CONFIG_CONFIG_H_
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "absl/functional/function_ref.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "discovery/backend_set.h"
+
+namespace jawlb::config {
+
+struct Config {
+  std::string namespace_ = "default";  // JAWLB_NAMESPACE
+  std::string service;                 // JAWLB_SERVICE: required for Kubernetes discovery
+  std::string target_port = "grpc";    // JAWLB_TARGETPORT: a port *name*
+  std::string label_selector;          // JAWLB_LABELSELECTOR
+  std::string host;                    // JAWLB_HOST: "" = all interfaces
+  uint16_t port = 8000;                // JAWLB_PORT: 0 = any free port (logged)
+  absl::Duration shutdown_grace = absl::Seconds(25);  // JAWLB_SHUTDOWNGRACEPERIOD
+  std::optional<discovery::BackendSet> endpoints;     // JAWLB_ENDPOINTS
+  std::string endpoints_file;                         // JAWLB_ENDPOINTSFILE
+  absl::Duration client_stats_interval = absl::Seconds(10);  // JAWLB_CLIENTSTATSINTERVAL
+  std::string log_level = "info";                            // JAWLB_LOGLEVEL
+
+  // Reads JAWLB_* through `getenv`, then flags from argv[1..] ("--port=8000" or
+  // "--port 8000"); flags win. Errors are InvalidArgument, one line naming the
+  // setting and the value: `JAWLB_PORT="70000": not a port number (0-65535)`.
+  // "--help" is not handled here: see WantsHelp().
+  static absl::StatusOr<Config> FromEnvAndArgs(
+      absl::FunctionRef<const char*(const char*)> getenv, int argc, const char* const* argv);
+
+  // True when argv asks for help ("--help" or "-h").
+  static bool WantsHelp(int argc, const char* const* argv);
+
+  // The --help text: every setting with its variable, flag, default and meaning.
+  static std::string Help();
+
+  // Where the address grpc should listen on: "[::]:8000", "127.0.0.1:0", "[::1]:80".
+  std::string ListenAddress() const;
+};
+
+// Parses a Go duration ("25s", "1m30s", "500ms", "1.5h", "0"); negative and
+// infinite durations are refused. Errors are InvalidArgument saying why.
+absl::StatusOr<absl::Duration> ParseGoDuration(absl::string_view text);
+
+}  // namespace jawlb::config
+
+#endif  // JAWLB_CONFIG_CONFIG_H_

@@ -1,0 +1,78 @@
+#include "discovery/backend.h"
+
+#include <arpa/inet.h>
+
+#include <cstring>
+
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+
+namespace jawlb::discovery {
+namespace {
+
+constexpr unsigned char kV4MappedPrefix[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+
+}  // namespace
+
+std::string Backend::ToString() const {
+  char text[INET6_ADDRSTRLEN] = {};
+  if (ip.size() == 4) {
+    inet_ntop(AF_INET, ip.data(), text, sizeof(text));
+    return absl::StrCat(text, ":", port);
+  }
+  if (ip.size() == 16) {
+    inet_ntop(AF_INET6, ip.data(), text, sizeof(text));
+    return absl::StrCat("[", text, "]:", port);
+  }
+  return absl::StrCat("<invalid ", ip.size(), "-byte address>:", port);
+}
+
+absl::StatusOr<Backend> MakeBackend(absl::string_view ip, uint16_t port) {
+  const std::string host(ip);
+  unsigned char bytes[16];
+  if (inet_pton(AF_INET, host.c_str(), bytes) == 1) {
+    return Backend{std::string(reinterpret_cast<char*>(bytes), 4), port};
+  }
+  if (inet_pton(AF_INET6, host.c_str(), bytes) == 1) {
+    // C-core would dial "::ffff:a.b.c.d" literally; send such addresses as IPv4.
+    if (std::memcmp(bytes, kV4MappedPrefix, sizeof(kV4MappedPrefix)) == 0) {
+      return Backend{std::string(reinterpret_cast<char*>(bytes) + 12, 4), port};
+    }
+    return Backend{std::string(reinterpret_cast<char*>(bytes), 16), port};
+  }
+  return absl::InvalidArgumentError(
+      absl::StrCat("\"", ip, "\" is not an IPv4 or IPv6 address"));
+}
+
+absl::StatusOr<Backend> ParseBackend(absl::string_view text) {
+  auto invalid = [&](absl::string_view why) {
+    return absl::InvalidArgumentError(absl::StrCat("endpoint \"", text, "\": ", why));
+  };
+  absl::string_view host;
+  absl::string_view port_text;
+  if (absl::StartsWith(text, "[")) {
+    const size_t close = text.find(']');
+    if (close == absl::string_view::npos) return invalid("missing ']' after IPv6 address");
+    host = text.substr(1, close - 1);
+    if (text.substr(close + 1, 1) != ":") return invalid("want [ipv6]:port");
+    port_text = text.substr(close + 2);
+  } else {
+    const size_t colon = text.rfind(':');
+    if (colon == absl::string_view::npos) return invalid("want ip:port, found no port");
+    host = text.substr(0, colon);
+    if (host.find(':') != absl::string_view::npos) {
+      return invalid("IPv6 addresses need brackets: [ipv6]:port");
+    }
+    port_text = text.substr(colon + 1);
+  }
+  int port = 0;
+  if (!absl::SimpleAtoi(port_text, &port) || port < 1 || port > 65535) {
+    return invalid(absl::StrCat("port \"", port_text, "\" is not a number from 1 to 65535"));
+  }
+  absl::StatusOr<Backend> backend = MakeBackend(host, static_cast<uint16_t>(port));
+  if (!backend.ok()) return invalid(backend.status().message());
+  return backend;
+}
+
+}  // namespace jawlb::discovery

@@ -1,0 +1,43 @@
+#include "discovery/backend_set.h"
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+
+namespace jawlb::discovery {
+
+BackendSet::BackendSet(std::vector<Backend> backends) : backends_(std::move(backends)) {
+  std::sort(backends_.begin(), backends_.end());
+  backends_.erase(std::unique(backends_.begin(), backends_.end()), backends_.end());
+}
+
+std::string BackendSet::ToString() const {
+  if (backends_.empty()) return "(none)";
+  return absl::StrJoin(backends_, ",", [](std::string* out, const Backend& backend) {
+    out->append(backend.ToString());
+  });
+}
+
+absl::StatusOr<BackendSet> ParseBackendList(absl::string_view text) {
+  std::vector<Backend> backends;
+  const bool multiline = text.find('\n') != absl::string_view::npos;
+  int line_number = 0;
+  for (absl::string_view line : absl::StrSplit(text, '\n')) {
+    ++line_number;
+    line = line.substr(0, line.find('#'));
+    for (absl::string_view entry : absl::StrSplit(line, absl::ByAnyChar(", \t\r"), absl::SkipEmpty())) {
+      absl::StatusOr<Backend> backend = ParseBackend(entry);
+      if (!backend.ok()) {
+        if (!multiline) return backend.status();
+        return absl::InvalidArgumentError(
+            absl::StrCat("line ", line_number, ": ", backend.status().message()));
+      }
+      backends.push_back(*std::move(backend));
+    }
+  }
+  return BackendSet(std::move(backends));
+}
+
+}  // namespace jawlb::discovery

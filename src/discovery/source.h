@@ -1,0 +1,36 @@
+// Source: where BackendSets come from. StaticSource (static_source.h) serves a
+// fixed list or a file it watches; the Kubernetes source comes next. Tests use
+// FakeSource (tests/fakes/fake_source.h).
+//
+// Threading: Start() and Stop() are called on the main thread. OnUpdate runs on
+// the source's own thread (or inside Start() for the first set); it must not
+// block or call back into the Source.
+#ifndef JAWLB_DISCOVERY_SOURCE_H_
+#define JAWLB_DISCOVERY_SOURCE_H_
+
+#include <functional>
+
+#include "absl/status/status.h"
+#include "discovery/backend_set.h"
+
+namespace jawlb::discovery {
+
+class Source {
+ public:
+  // Receives each complete set, in order, never a partial one: after an error
+  // the source stays silent and the last good set stays in force.
+  using OnUpdate = std::function<void(BackendSet)>;
+
+  virtual ~Source() = default;
+
+  // Starts delivery. Fails only for what retrying cannot fix (an unreadable or
+  // malformed file at start-up); later errors are logged and retried inside.
+  virtual absl::Status Start(OnUpdate on_update) = 0;
+
+  // Stops delivery; no OnUpdate runs after Stop() returns. Idempotent.
+  virtual void Stop() = 0;
+};
+
+}  // namespace jawlb::discovery
+
+#endif  // JAWLB_DISCOVERY_SOURCE_H_

@@ -1,0 +1,179 @@
+#include "grpclb/balance_load_reactor.h"
+
+#include "absl/strings/str_cat.h"
+#include "grpc/lb/v1/load_balancer.pb.h"
+#include "grpclb/grpc_status.h"
+#include "grpcpp/impl/codegen/proto_utils.h"
+#include "spdlog/spdlog.h"
+
+namespace jawlb::grpclb {
+
+using grpc::lb::v1::LoadBalanceRequest;
+
+BalanceLoadReactor* BalanceLoadReactor::Start(grpc::CallbackServerContext* context, Hub& hub,
+                                              const grpc::ByteBuffer& initial_response) {
+  auto reactor = std::make_shared<BalanceLoadReactor>(context->peer(), hub, initial_response);
+  BalanceLoadReactor* raw = reactor.get();
+  {
+    absl::MutexLock lock(&raw->mu_);
+    raw->self_ = std::move(reactor);
+  }
+  raw->StartRead(&raw->request_);
+  return raw;
+}
+
+BalanceLoadReactor::BalanceLoadReactor(std::string peer, Hub& hub,
+                                       const grpc::ByteBuffer& initial_response)
+    : peer_(std::move(peer)), hub_(hub), initial_response_(initial_response) {}
+
+void BalanceLoadReactor::OnReadDone(bool ok) {
+  if (!ok) {
+    if (phase_ == Phase::kAwaitingInitialRequest) {
+      RequestFinish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                                 "stream closed before its InitialLoadBalanceRequest"));
+    }
+    // After the initial request, a half-close only means "no more load reports":
+    // the client still gets every new list until it cancels.
+    return;
+  }
+  if (absl::Status status = HandleRequest(); !status.ok()) {
+    RequestFinish(ToGrpcStatus(status));
+    return;
+  }
+  StartRead(&request_);
+}
+
+absl::Status BalanceLoadReactor::HandleRequest() {
+  LoadBalanceRequest request;
+  if (!grpc::SerializationTraits<LoadBalanceRequest>::Deserialize(&request_, &request).ok()) {
+    return absl::InvalidArgumentError("malformed LoadBalanceRequest: not a valid protobuf message");
+  }
+  const bool initial = request.has_initial_request();
+  if (phase_ == Phase::kAwaitingInitialRequest) {
+    if (!initial) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "the first LoadBalanceRequest must be an initial_request, got ",
+          request.has_client_stats() ? "client_stats" : "an empty request"));
+    }
+    phase_ = Phase::kStreaming;
+    std::shared_ptr<BalanceLoadReactor> self;
+    {
+      absl::MutexLock lock(&mu_);
+      name_ = request.initial_request().name();
+      self = self_;
+    }
+    spdlog::debug("client {} asks for \"{}\"", peer_, request.initial_request().name());
+    // Subscribe before looking at the latest snapshot, so no publish is missed.
+    std::unique_ptr<Hub::Subscription> subscription = hub_.Subscribe(self);
+    {
+      absl::MutexLock lock(&mu_);
+      subscription_ = std::move(subscription);
+    }
+    Pump();
+    return absl::OkStatus();
+  }
+  if (initial) {
+    return absl::InvalidArgumentError(
+        "initial_request sent twice: after it, a stream carries only client_stats");
+  }
+  if (request.has_client_stats()) {
+    absl::Status status;
+    {
+      absl::MutexLock lock(&mu_);
+      status = load_.Add(request.client_stats(), absl::Now());
+    }
+    if (!status.ok()) spdlog::warn("client {}: ignoring load report: {}", peer_, status.ToString());
+  }
+  return absl::OkStatus();
+}
+
+void BalanceLoadReactor::OnWriteDone(bool ok) {
+  {
+    absl::MutexLock lock(&mu_);
+    write_in_flight_ = false;
+    in_flight_.reset();
+  }
+  if (!ok) {
+    RequestFinish(grpc::Status(grpc::StatusCode::CANCELLED, "write failed: stream is gone"));
+    return;
+  }
+  Pump();
+}
+
+void BalanceLoadReactor::OnCancel() {
+  RequestFinish(grpc::Status(grpc::StatusCode::CANCELLED, "cancelled by the client"));
+}
+
+void BalanceLoadReactor::OnHubChanged() { Pump(); }
+
+void BalanceLoadReactor::RequestFinish(grpc::Status status) {
+  {
+    absl::MutexLock lock(&mu_);
+    if (!finish_requested_) {
+      finish_requested_ = true;
+      finish_status_ = std::move(status);
+    }
+  }
+  Pump();
+}
+
+void BalanceLoadReactor::Pump() {
+  // Read the Hub first: its lock is never taken under ours.
+  const SnapshotPtr latest = hub_.Latest();
+  const bool closing = hub_.closed();
+  enum class Action { kNone, kWrite, kFinish } action = Action::kNone;
+  const grpc::ByteBuffer* message = nullptr;
+  grpc::Status status;
+  {
+    absl::MutexLock lock(&mu_);
+    if (finish_called_ || write_in_flight_) return;
+    if (!finish_requested_ && closing) {
+      finish_requested_ = true;
+      finish_status_ = grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                                    "jawlb is shutting down: reconnect to another replica");
+    }
+    if (finish_requested_) {
+      finish_called_ = true;
+      status = finish_status_;
+      action = Action::kFinish;
+    } else if (subscription_ == nullptr) {
+      return;  // no initial request yet
+    } else if (!initial_response_sent_) {
+      initial_response_sent_ = true;
+      write_in_flight_ = true;
+      message = &initial_response_;
+      action = Action::kWrite;
+    } else if (latest != nullptr &&
+               (last_sent_ == nullptr || latest->version > last_sent_->version)) {
+      const bool same_list = last_sent_ != nullptr && last_sent_->backends == latest->backends;
+      last_sent_ = latest;
+      if (same_list) return;  // a change and its undo both landed while we wrote
+      write_in_flight_ = true;
+      in_flight_ = latest;
+      message = &latest->message;
+      action = Action::kWrite;
+    }
+  }
+  if (action == Action::kWrite) {
+    StartWrite(message);
+  } else if (action == Action::kFinish) {
+    if (!status.ok() && status.error_code() != grpc::StatusCode::CANCELLED) {
+      spdlog::info("client {}: ending stream: {}", peer_, status.error_message());
+    }
+    Finish(status);
+  }
+}
+
+void BalanceLoadReactor::OnDone() {
+  std::shared_ptr<BalanceLoadReactor> self;
+  std::unique_ptr<Hub::Subscription> subscription;
+  {
+    absl::MutexLock lock(&mu_);
+    self = std::move(self_);
+    subscription = std::move(subscription_);
+  }
+  spdlog::debug("client {} disconnected", peer_);
+  // `subscription` and then possibly `self` (this object) go here.
+}
+
+}  // namespace jawlb::grpclb

@@ -1,0 +1,85 @@
+// Hub: the only hand-off between the source's thread and gRPC's callback
+// threads. Holds the newest Snapshot (the encoded ServerList) of the service and
+// wakes every subscribed stream when it changes.
+//
+// Subscribers are held weakly: a stream that is gone is never woken, and a wake
+// that races with a stream ending only finds a stream that will not write.
+//
+// Threading: thread-safe. Publish() and Close() run on the source's (or main)
+// thread; Latest(), closed() and Subscribe() on gRPC callback threads. Wakes run
+// on the publishing thread with no Hub lock held; a subscriber's OnHubChanged()
+// must not block.
+#ifndef JAWLB_GRPCLB_HUB_H_
+#define JAWLB_GRPCLB_HUB_H_
+
+#include <cstdint>
+#include <memory>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/synchronization/mutex.h"
+#include "discovery/backend_set.h"
+#include "grpclb/snapshot.h"
+
+namespace jawlb::grpclb {
+
+class Hub {
+ public:
+  // A stream that wants to hear about new snapshots.
+  class Subscriber {
+   public:
+    virtual ~Subscriber() = default;
+    // Something changed: a newer snapshot, or the Hub closed. Runs on the
+    // publishing thread; must not block.
+    virtual void OnHubChanged() = 0;
+  };
+
+  // Keeps the subscriber registered; destroying it unregisters.
+  class Subscription {
+   public:
+    Subscription(Hub& hub, uint64_t id) : hub_(hub), id_(id) {}
+    ~Subscription() { hub_.Unsubscribe(id_); }
+    Subscription(const Subscription&) = delete;
+    Subscription& operator=(const Subscription&) = delete;
+
+   private:
+    Hub& hub_;
+    const uint64_t id_;
+  };
+
+  Hub() = default;
+  Hub(const Hub&) = delete;
+  Hub& operator=(const Hub&) = delete;
+
+  // Encodes `backends` into a new snapshot, makes it the latest and wakes every
+  // subscriber. Returns false (and does nothing) when `backends` equals the
+  // latest snapshot's set: an identical list is never published twice.
+  bool Publish(discovery::BackendSet backends) ABSL_LOCKS_EXCLUDED(mu_);
+
+  // From now on every subscriber should end its stream; wakes them all.
+  void Close() ABSL_LOCKS_EXCLUDED(mu_);
+
+  // The newest snapshot, or nullptr before the first complete list.
+  SnapshotPtr Latest() const ABSL_LOCKS_EXCLUDED(mu_);
+  bool closed() const ABSL_LOCKS_EXCLUDED(mu_);
+  size_t subscriber_count() const ABSL_LOCKS_EXCLUDED(mu_);
+
+  // Registers `subscriber` until the returned Subscription is destroyed. The
+  // subscriber is held weakly. REQUIRES: the Subscription does not outlive the Hub.
+  [[nodiscard]] std::unique_ptr<Subscription> Subscribe(std::weak_ptr<Subscriber> subscriber)
+      ABSL_LOCKS_EXCLUDED(mu_);
+
+ private:
+  void Unsubscribe(uint64_t id) ABSL_LOCKS_EXCLUDED(mu_);
+  void WakeAll() ABSL_LOCKS_EXCLUDED(mu_);
+
+  mutable absl::Mutex mu_;
+  SnapshotPtr latest_ ABSL_GUARDED_BY(mu_);
+  bool closed_ ABSL_GUARDED_BY(mu_) = false;
+  uint64_t next_id_ ABSL_GUARDED_BY(mu_) = 0;
+  absl::flat_hash_map<uint64_t, std::weak_ptr<Subscriber>> subscribers_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace jawlb::grpclb
+
+#endif  // JAWLB_GRPCLB_HUB_H_

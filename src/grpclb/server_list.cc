@@ -1,0 +1,44 @@
+#include "grpclb/server_list.h"
+
+#include "grpcpp/support/slice.h"
+
+namespace jawlb::grpclb {
+
+grpc::lb::v1::LoadBalanceResponse MakeServerListResponse(const discovery::BackendSet& backends) {
+  grpc::lb::v1::LoadBalanceResponse response;
+  grpc::lb::v1::ServerList* list = response.mutable_server_list();
+  if (backends.empty()) {
+    grpc::lb::v1::Server* drop = list->add_servers();
+    drop->set_drop(true);
+    drop->set_load_balance_token(kNoBackendsToken);
+    return response;
+  }
+  list->mutable_servers()->Reserve(static_cast<int>(backends.size()));
+  for (const discovery::Backend& backend : backends.backends()) {
+    grpc::lb::v1::Server* server = list->add_servers();
+    server->set_ip_address(backend.ip);
+    server->set_port(backend.port);
+  }
+  return response;
+}
+
+grpc::lb::v1::LoadBalanceResponse MakeInitialResponse(absl::Duration client_stats_interval) {
+  grpc::lb::v1::LoadBalanceResponse response;
+  grpc::lb::v1::InitialLoadBalanceResponse* initial = response.mutable_initial_response();
+  if (client_stats_interval > absl::ZeroDuration()) {
+    const int64_t seconds = absl::IDivDuration(client_stats_interval, absl::Seconds(1),
+                                               &client_stats_interval);
+    google::protobuf::Duration* interval = initial->mutable_client_stats_report_interval();
+    interval->set_seconds(seconds);
+    interval->set_nanos(static_cast<int32_t>(absl::ToInt64Nanoseconds(client_stats_interval)));
+  }
+  return response;
+}
+
+grpc::ByteBuffer Serialize(const google::protobuf::MessageLite& message) {
+  std::string bytes = message.SerializeAsString();
+  grpc::Slice slice(bytes);
+  return grpc::ByteBuffer(&slice, 1);
+}
+
+}  // namespace jawlb::grpclb

@@ -1,0 +1,31 @@
+// Snapshot: one published ServerList, already encoded. The Hub hands the same
+// immutable Snapshot to every stream, which writes its `message` bytes: a list is
+// serialized once per change, never once per client.
+//
+// Threading: immutable; share freely across threads through SnapshotPtr.
+#ifndef JAWLB_GRPCLB_SNAPSHOT_H_
+#define JAWLB_GRPCLB_SNAPSHOT_H_
+
+#include <cstdint>
+#include <memory>
+
+#include "discovery/backend_set.h"
+#include "grpcpp/support/byte_buffer.h"
+
+namespace jawlb::grpclb {
+
+struct Snapshot {
+  // Increases by one with every published change, starting at 1.
+  uint64_t version = 0;
+  // What the list was made from.
+  discovery::BackendSet backends;
+  // The serialized LoadBalanceResponse{server_list}. Copying a ByteBuffer only
+  // takes references on its slices, so every stream shares these bytes.
+  grpc::ByteBuffer message;
+};
+
+using SnapshotPtr = std::shared_ptr<const Snapshot>;
+
+}  // namespace jawlb::grpclb
+
+#endif  // JAWLB_GRPCLB_SNAPSHOT_H_

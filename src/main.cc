@@ -1,0 +1,33 @@
+// jawlb: a grpclb lookaside load balancer. Reads the configuration, runs the App
+// until SIGTERM or SIGINT, then drains and exits 0.
+#include <cstdio>
+#include <cstdlib>
+
+#include "app/app.h"
+#include "app/signals.h"
+#include "config/config.h"
+#include "spdlog/spdlog.h"
+
+int main(int argc, char** argv) {
+  using jawlb::config::Config;
+  if (Config::WantsHelp(argc, argv)) {
+    std::fputs(Config::Help().c_str(), stdout);
+    return 0;
+  }
+  absl::StatusOr<Config> config = Config::FromEnvAndArgs(&std::getenv, argc, argv);
+  if (!config.ok()) {
+    std::fprintf(stderr, "jawlb: %s\n", std::string(config.status().message()).c_str());
+    return 1;
+  }
+  spdlog::set_level(spdlog::level::from_str(config->log_level));
+  jawlb::app::BlockTerminationSignals();
+  auto app = jawlb::app::App::Start(*config);
+  if (!app.ok()) {
+    std::fprintf(stderr, "jawlb: %s\n", std::string(app.status().message()).c_str());
+    return 1;
+  }
+  const int signal = jawlb::app::WaitForTerminationSignal();
+  spdlog::info("received signal {}", signal);
+  (*app)->Shutdown();
+  return 0;
+}

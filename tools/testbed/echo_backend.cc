@@ -1,0 +1,35 @@
+#include "testbed/echo_backend.h"
+
+#include "absl/strings/str_cat.h"
+
+namespace jawlb::testbed {
+
+grpc::ServerUnaryReactor* EchoBackend::Service::Whoami(grpc::CallbackServerContext* context,
+                                                       const google::protobuf::Empty* request,
+                                                       google::protobuf::StringValue* response) {
+  calls.fetch_add(1);
+  response->set_value(name);
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  reactor->Finish(grpc::Status::OK);
+  return reactor;
+}
+
+absl::StatusOr<std::unique_ptr<EchoBackend>> EchoBackend::Start(std::string name, std::string ip) {
+  std::unique_ptr<EchoBackend> backend(new EchoBackend(std::move(name)));
+  int port = 0;
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort(absl::StrCat(ip, ":0"), grpc::InsecureServerCredentials(), &port);
+  builder.RegisterService(&backend->service_);
+  backend->server_ = builder.BuildAndStart();
+  if (backend->server_ == nullptr || port == 0) {
+    return absl::UnavailableError(absl::StrCat("echo backend: cannot listen on ", ip));
+  }
+  backend->address_ = absl::StrCat(ip, ":", port);
+  return backend;
+}
+
+EchoBackend::~EchoBackend() {
+  if (server_ != nullptr) server_->Shutdown(std::chrono::system_clock::now());
+}
+
+}  // namespace jawlb::testbed

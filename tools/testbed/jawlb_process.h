@@ -1,0 +1,38 @@
+// JawlbProcess: the real jawlb binary as a child process listening on a free
+// port of 127.0.0.1, for the demo and the integration tests.
+//
+// Threading: thread-compatible.
+#ifndef JAWLB_TOOLS_TESTBED_JAWLB_PROCESS_H_
+#define JAWLB_TOOLS_TESTBED_JAWLB_PROCESS_H_
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "testbed/subprocess.h"
+
+namespace jawlb::testbed {
+
+class JawlbProcess {
+ public:
+  // Runs `binary` with JAWLB_HOST=127.0.0.1, JAWLB_PORT=0 and `env`
+  // ("JAWLB_X=value"), and waits until it listens. The error carries its output.
+  static absl::StatusOr<std::unique_ptr<JawlbProcess>> Start(const std::string& binary,
+                                                             std::vector<std::string> env,
+                                                             const std::string& log_path);
+
+  int port() const { return port_; }
+  Subprocess& process() { return *process_; }
+
+ private:
+  JawlbProcess(std::unique_ptr<Subprocess> process, int port)
+      : process_(std::move(process)), port_(port) {}
+
+  std::unique_ptr<Subprocess> process_;
+  const int port_;
+};
+
+}  // namespace jawlb::testbed
+
+#endif  // JAWLB_TOOLS_TESTBED_JAWLB_PROCESS_H_
