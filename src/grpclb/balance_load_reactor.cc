@@ -11,11 +11,14 @@ namespace jawlb::grpclb {
 using grpc::lb::v1::LoadBalanceRequest;
 
 BalanceLoadReactor* BalanceLoadReactor::Start(grpc::CallbackServerContext* context, Hub& hub,
+                                              ClientRegistry& registry,
                                               const grpc::ByteBuffer& initial_response) {
   auto reactor = std::make_shared<BalanceLoadReactor>(context->peer(), hub, initial_response);
   BalanceLoadReactor* raw = reactor.get();
+  std::unique_ptr<ClientRegistry::Registration> registration = registry.Register(reactor);
   {
     absl::MutexLock lock(&raw->mu_);
+    raw->registration_ = std::move(registration);
     raw->self_ = std::move(reactor);
   }
   raw->StartRead(&raw->request_);
@@ -106,6 +109,20 @@ void BalanceLoadReactor::OnCancel() {
 
 void BalanceLoadReactor::OnHubChanged() { Pump(); }
 
+ClientInfo BalanceLoadReactor::Describe() const {
+  absl::MutexLock lock(&mu_);
+  ClientInfo info;
+  info.peer = peer_;
+  info.name = name_;
+  info.connected = connected_;
+  if (last_sent_ != nullptr) {
+    info.list_version = last_sent_->version;
+    info.list_size = last_sent_->backends.size();
+  }
+  info.load = load_;
+  return info;
+}
+
 void BalanceLoadReactor::RequestFinish(grpc::Status status) {
   {
     absl::MutexLock lock(&mu_);
@@ -166,14 +183,16 @@ void BalanceLoadReactor::Pump() {
 
 void BalanceLoadReactor::OnDone() {
   std::shared_ptr<BalanceLoadReactor> self;
+  std::unique_ptr<ClientRegistry::Registration> registration;
   std::unique_ptr<Hub::Subscription> subscription;
   {
     absl::MutexLock lock(&mu_);
     self = std::move(self_);
+    registration = std::move(registration_);
     subscription = std::move(subscription_);
   }
   spdlog::debug("client {} disconnected", peer_);
-  // `subscription` and then possibly `self` (this object) go here.
+  // `subscription`, `registration`, then possibly `self` (this object) go here.
 }
 
 }  // namespace jawlb::grpclb

@@ -11,7 +11,7 @@
 // Ownership: created by BalanceLoadService, which gRPC calls; it owns itself
 // through a shared_ptr that it releases in OnDone(). The Hub holds it weakly, so
 // a wake can briefly keep it alive after OnDone(); by then it no longer writes.
-// Borrows the Hub, which must outlive the server.
+// Borrows the Hub and the ClientRegistry, which must outlive the server.
 //
 // Threading: thread-safe. gRPC callback threads run the On*() reactions; the
 // Hub's publishing thread runs OnHubChanged(). State is guarded by mu_, and no
@@ -24,6 +24,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
+#include "grpclb/client_registry.h"
 #include "grpclb/client_stats.h"
 #include "grpclb/hub.h"
 #include "grpcpp/grpcpp.h"
@@ -32,12 +33,14 @@
 namespace jawlb::grpclb {
 
 class BalanceLoadReactor final : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>,
-                                 public Hub::Subscriber {
+                                 public Hub::Subscriber,
+                                 public ClientRegistry::Client {
  public:
   // Starts a stream. `initial_response` is the shared encoded
   // InitialLoadBalanceResponse; it must outlive the stream. Returns the reactor
   // to hand to gRPC.
   static BalanceLoadReactor* Start(grpc::CallbackServerContext* context, Hub& hub,
+                                   ClientRegistry& registry,
                                    const grpc::ByteBuffer& initial_response);
 
   // grpc::ServerBidiReactor:
@@ -48,6 +51,9 @@ class BalanceLoadReactor final : public grpc::ServerBidiReactor<grpc::ByteBuffer
 
   // Hub::Subscriber:
   void OnHubChanged() override;
+
+  // ClientRegistry::Client:
+  ClientInfo Describe() const override ABSL_LOCKS_EXCLUDED(mu_);
 
   BalanceLoadReactor(std::string peer, Hub& hub, const grpc::ByteBuffer& initial_response);
 
@@ -64,6 +70,7 @@ class BalanceLoadReactor final : public grpc::ServerBidiReactor<grpc::ByteBuffer
 
   // Constant after construction.
   const std::string peer_;
+  const absl::Time connected_ = absl::Now();
   Hub& hub_;
   const grpc::ByteBuffer& initial_response_;
 
@@ -71,8 +78,9 @@ class BalanceLoadReactor final : public grpc::ServerBidiReactor<grpc::ByteBuffer
   grpc::ByteBuffer request_;
   Phase phase_ = Phase::kAwaitingInitialRequest;
 
-  absl::Mutex mu_;
+  mutable absl::Mutex mu_;
   std::shared_ptr<BalanceLoadReactor> self_ ABSL_GUARDED_BY(mu_);
+  std::unique_ptr<ClientRegistry::Registration> registration_ ABSL_GUARDED_BY(mu_);
   std::unique_ptr<Hub::Subscription> subscription_ ABSL_GUARDED_BY(mu_);
   std::string name_ ABSL_GUARDED_BY(mu_);
   ClientLoad load_ ABSL_GUARDED_BY(mu_);

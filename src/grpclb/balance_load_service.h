@@ -2,7 +2,8 @@
 // stream gets a BalanceLoadReactor fed by the Hub. Messages travel as raw
 // ByteBuffers so every stream writes the Hub's already-encoded bytes.
 //
-// Owns the encoded InitialLoadBalanceResponse; borrows the Hub, which must
+// Owns the encoded InitialLoadBalanceResponse and the registry of connected
+// clients; borrows the Hub, which must
 // outlive the grpc::Server this service is registered with.
 //
 // Threading: thread-safe; gRPC calls BalanceLoad() on its callback threads.
@@ -11,6 +12,7 @@
 
 #include "absl/time/time.h"
 #include "grpc/lb/v1/load_balancer.grpc.pb.h"
+#include "grpclb/client_registry.h"
 #include "grpclb/hub.h"
 
 namespace jawlb::grpclb {
@@ -26,10 +28,15 @@ class BalanceLoadService final
   grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* BalanceLoad(
       grpc::CallbackServerContext* context) override;
 
+  // The clients connected now.
+  const ClientRegistry& clients() const { return clients_; }
+
  private:
   // Constant after construction.
   Hub& hub_;
   const grpc::ByteBuffer initial_response_;
+
+  ClientRegistry clients_;
 };
 
 }  // namespace jawlb::grpclb

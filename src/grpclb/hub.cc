@@ -45,33 +45,10 @@ bool Hub::closed() const {
   return closed_;
 }
 
-size_t Hub::subscriber_count() const {
-  absl::MutexLock lock(&mu_);
-  return subscribers_.size();
-}
-
-std::unique_ptr<Hub::Subscription> Hub::Subscribe(std::weak_ptr<Subscriber> subscriber) {
-  absl::MutexLock lock(&mu_);
-  const uint64_t id = next_id_++;
-  subscribers_.emplace(id, std::move(subscriber));
-  return std::make_unique<Subscription>(*this, id);
-}
-
-void Hub::Unsubscribe(uint64_t id) {
-  absl::MutexLock lock(&mu_);
-  subscribers_.erase(id);
-}
-
 void Hub::WakeAll() {
-  std::vector<std::shared_ptr<Subscriber>> awake;
-  {
-    absl::MutexLock lock(&mu_);
-    awake.reserve(subscribers_.size());
-    for (const auto& [id, weak] : subscribers_) {
-      if (std::shared_ptr<Subscriber> subscriber = weak.lock()) awake.push_back(std::move(subscriber));
-    }
+  for (const std::shared_ptr<Subscriber>& subscriber : subscribers_.Live()) {
+    subscriber->OnHubChanged();
   }
-  for (const std::shared_ptr<Subscriber>& subscriber : awake) subscriber->OnHubChanged();
 }
 
 }  // namespace jawlb::grpclb

@@ -16,10 +16,10 @@
 #include <memory>
 
 #include "absl/base/thread_annotations.h"
-#include "absl/container/flat_hash_map.h"
 #include "absl/synchronization/mutex.h"
 #include "discovery/backend_set.h"
 #include "grpclb/snapshot.h"
+#include "grpclb/weak_set.h"
 
 namespace jawlb::grpclb {
 
@@ -35,17 +35,7 @@ class Hub {
   };
 
   // Keeps the subscriber registered; destroying it unregisters.
-  class Subscription {
-   public:
-    Subscription(Hub& hub, uint64_t id) : hub_(hub), id_(id) {}
-    ~Subscription() { hub_.Unsubscribe(id_); }
-    Subscription(const Subscription&) = delete;
-    Subscription& operator=(const Subscription&) = delete;
-
-   private:
-    Hub& hub_;
-    const uint64_t id_;
-  };
+  using Subscription = WeakSet<Subscriber>::Membership;
 
   Hub() = default;
   Hub(const Hub&) = delete;
@@ -62,22 +52,21 @@ class Hub {
   // The newest snapshot, or nullptr before the first complete list.
   SnapshotPtr Latest() const ABSL_LOCKS_EXCLUDED(mu_);
   bool closed() const ABSL_LOCKS_EXCLUDED(mu_);
-  size_t subscriber_count() const ABSL_LOCKS_EXCLUDED(mu_);
+  size_t subscriber_count() const { return subscribers_.size(); }
 
   // Registers `subscriber` until the returned Subscription is destroyed. The
   // subscriber is held weakly. REQUIRES: the Subscription does not outlive the Hub.
-  [[nodiscard]] std::unique_ptr<Subscription> Subscribe(std::weak_ptr<Subscriber> subscriber)
-      ABSL_LOCKS_EXCLUDED(mu_);
+  [[nodiscard]] std::unique_ptr<Subscription> Subscribe(std::weak_ptr<Subscriber> subscriber) {
+    return subscribers_.Add(std::move(subscriber));
+  }
 
  private:
-  void Unsubscribe(uint64_t id) ABSL_LOCKS_EXCLUDED(mu_);
-  void WakeAll() ABSL_LOCKS_EXCLUDED(mu_);
+  void WakeAll();
 
   mutable absl::Mutex mu_;
   SnapshotPtr latest_ ABSL_GUARDED_BY(mu_);
   bool closed_ ABSL_GUARDED_BY(mu_) = false;
-  uint64_t next_id_ ABSL_GUARDED_BY(mu_) = 0;
-  absl::flat_hash_map<uint64_t, std::weak_ptr<Subscriber>> subscribers_ ABSL_GUARDED_BY(mu_);
+  WeakSet<Subscriber> subscribers_;
 };
 
 }  // namespace jawlb::grpclb

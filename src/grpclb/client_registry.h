@@ -1,0 +1,66 @@
+// ClientRegistry: who is connected right now. Every BalanceLoad stream
+// registers itself for its lifetime; Clients() describes them all (peer, the
+// name it asked for, what it was last sent, the load it reported), for
+// operators and tests.
+//
+// Clients are held weakly and asked to describe themselves only when someone
+// looks, so streams pay nothing per update for being listed.
+//
+// Threading: thread-safe. Register() and destroying the Registration run on
+// gRPC callback threads; Clients() on any thread, calling Describe() with no
+// registry lock held.
+#ifndef JAWLB_GRPCLB_CLIENT_REGISTRY_H_
+#define JAWLB_GRPCLB_CLIENT_REGISTRY_H_
+
+#include <algorithm>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/time/time.h"
+#include "grpclb/client_stats.h"
+#include "grpclb/weak_set.h"
+
+namespace jawlb::grpclb {
+
+struct ClientInfo {
+  std::string peer;  // "ipv4:10.1.2.3:40000"
+  std::string name;  // InitialLoadBalanceRequest.name; "" until it arrives
+  absl::Time connected;
+  uint64_t list_version = 0;  // version of the last list written; 0 = none yet
+  size_t list_size = 0;       // backends in it
+  ClientLoad load;
+};
+
+class ClientRegistry {
+ public:
+  class Client {
+   public:
+    virtual ~Client() = default;
+    virtual ClientInfo Describe() const = 0;
+  };
+  using Registration = WeakSet<const Client>::Membership;
+
+  // REQUIRES: the Registration does not outlive the registry.
+  [[nodiscard]] std::unique_ptr<Registration> Register(std::weak_ptr<const Client> client) {
+    return clients_.Add(std::move(client));
+  }
+
+  // Every listed client, in order of connection.
+  std::vector<ClientInfo> Clients() const {
+    std::vector<ClientInfo> infos;
+    for (const auto& client : clients_.Live()) infos.push_back(client->Describe());
+    std::stable_sort(infos.begin(), infos.end(),
+                     [](const ClientInfo& a, const ClientInfo& b) { return a.connected < b.connected; });
+    return infos;
+  }
+  size_t size() const { return clients_.size(); }
+
+ private:
+  WeakSet<const Client> clients_;
+};
+
+}  // namespace jawlb::grpclb
+
+#endif  // JAWLB_GRPCLB_CLIENT_REGISTRY_H_

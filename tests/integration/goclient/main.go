@@ -1,0 +1,71 @@
+// goclient: an independent grpclb client for Jawlb's end-to-end tests, built on
+// grpc-go's own grpclb balancer (Debian's golang-google-grpc-dev, GOPATH mode).
+//
+// It dials -target (a dns://server/name:port URI: grpc-go looks up the
+// _grpclb._tcp SRV record itself), calls jawlb.testing.Echo/Whoami in a loop and
+// prints one line per window of -window RPCs:
+//
+//	window 7: alpha,beta failed=0
+//
+// naming, sorted, the backends that answered in that window. It runs until
+// -duration has passed, then exits 0.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/golang/protobuf/ptypes/empty"
+	"github.com/golang/protobuf/ptypes/wrappers"
+	"google.golang.org/grpc"
+	_ "google.golang.org/grpc/balancer/grpclb"
+)
+
+func main() {
+	target := flag.String("target", "", "dns://127.0.0.1:PORT/name:port")
+	window := flag.Int("window", 30, "RPCs per printed window")
+	duration := flag.Duration("duration", 2*time.Minute, "how long to run")
+	flag.Parse()
+
+	conn, err := grpc.Dial(*target, grpc.WithInsecure())
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "dial %s: %v\n", *target, err)
+		os.Exit(2)
+	}
+	defer conn.Close()
+
+	end := time.Now().Add(*duration)
+	for n := 1; time.Now().Before(end); n++ {
+		seen := map[string]bool{}
+		failed := 0
+		lastErr := ""
+		for i := 0; i < *window; i++ {
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			reply := new(wrappers.StringValue)
+			err := conn.Invoke(ctx, "/jawlb.testing.Echo/Whoami", new(empty.Empty), reply)
+			cancel()
+			if err != nil {
+				failed++
+				lastErr = err.Error()
+				time.Sleep(10 * time.Millisecond)
+				continue
+			}
+			seen[reply.Value] = true
+		}
+		names := make([]string, 0, len(seen))
+		for name := range seen {
+			names = append(names, name)
+		}
+		sort.Strings(names)
+		line := fmt.Sprintf("window %d: %s failed=%d", n, strings.Join(names, ","), failed)
+		if failed > 0 {
+			line += " last error: " + lastErr
+		}
+		fmt.Println(line)
+	}
+}

@@ -1,0 +1,166 @@
+#include "config/config.h"
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/common/status_matchers.h"
+
+namespace jawlb::config {
+namespace {
+
+using ::jawlb::testing::IsOk;
+using ::jawlb::testing::StatusIs;
+using ::testing::HasSubstr;
+
+// Runs FromEnvAndArgs with a fake environment and argv (argv[0] is added).
+absl::StatusOr<Config> Parse(std::map<std::string, std::string> env,
+                             std::vector<std::string> args = {}) {
+  args.insert(args.begin(), "jawlb");
+  std::vector<const char*> argv;
+  for (const std::string& arg : args) argv.push_back(arg.c_str());
+  return Config::FromEnvAndArgs(
+      [&env](const char* name) -> const char* {
+        auto it = env.find(name);
+        return it == env.end() ? nullptr : it->second.c_str();
+      },
+      static_cast<int>(argv.size()), argv.data());
+}
+
+const std::map<std::string, std::string> kMinimal = {{"JAWLB_ENDPOINTS", "10.0.0.1:50051"}};
+
+TEST(ConfigTest, DefaultsAreTheOriginalJawlbs) {
+  absl::StatusOr<Config> config = Parse(kMinimal);
+  ASSERT_THAT(config, IsOk());
+  EXPECT_EQ(config->namespace_, "default");
+  EXPECT_EQ(config->service, "");
+  EXPECT_EQ(config->target_port, "grpc");
+  EXPECT_EQ(config->label_selector, "");
+  EXPECT_EQ(config->host, "");
+  EXPECT_EQ(config->port, 8000);
+  EXPECT_EQ(config->shutdown_grace, absl::Seconds(25));
+  EXPECT_EQ(config->client_stats_interval, absl::Seconds(10));
+  EXPECT_EQ(config->ListenAddress(), "[::]:8000");
+  ASSERT_TRUE(config->endpoints.has_value());
+  EXPECT_EQ(config->endpoints->ToString(), "10.0.0.1:50051");
+}
+
+TEST(ConfigTest, ReadsEveryVariable) {
+  absl::StatusOr<Config> config = Parse({{"JAWLB_NAMESPACE", "prod"},
+                                         {"JAWLB_SERVICE", "users"},
+                                         {"JAWLB_TARGETPORT", "rpc"},
+                                         {"JAWLB_LABELSELECTOR", "tier=api"},
+                                         {"JAWLB_HOST", "::1"},
+                                         {"JAWLB_PORT", "9000"},
+                                         {"JAWLB_SHUTDOWNGRACEPERIOD", "1m30s"},
+                                         {"JAWLB_ENDPOINTSFILE", "/etc/jawlb/endpoints"},
+                                         {"JAWLB_CLIENTSTATSINTERVAL", "500ms"},
+                                         {"JAWLB_LOGLEVEL", "debug"}});
+  ASSERT_THAT(config, IsOk());
+  EXPECT_EQ(config->namespace_, "prod");
+  EXPECT_EQ(config->service, "users");
+  EXPECT_EQ(config->target_port, "rpc");
+  EXPECT_EQ(config->label_selector, "tier=api");
+  EXPECT_EQ(config->host, "::1");
+  EXPECT_EQ(config->port, 9000);
+  EXPECT_EQ(config->shutdown_grace, absl::Seconds(90));
+  EXPECT_EQ(config->endpoints_file, "/etc/jawlb/endpoints");
+  EXPECT_EQ(config->client_stats_interval, absl::Milliseconds(500));
+  EXPECT_EQ(config->log_level, "debug");
+  EXPECT_EQ(config->ListenAddress(), "[::1]:9000");
+}
+
+TEST(ConfigTest, FlagsWinOverEnvironment) {
+  absl::StatusOr<Config> config =
+      Parse({{"JAWLB_PORT", "9000"}, {"JAWLB_ENDPOINTS", "10.0.0.1:1"}},
+            {"--port=9001", "--host", "127.0.0.1", "--shutdowngraceperiod", "500ms"});
+  ASSERT_THAT(config, IsOk());
+  EXPECT_EQ(config->port, 9001);
+  EXPECT_EQ(config->ListenAddress(), "127.0.0.1:9001");
+  EXPECT_EQ(config->shutdown_grace, absl::Milliseconds(500));
+}
+
+TEST(ConfigTest, PortZeroMeansAnyFreePort) {
+  absl::StatusOr<Config> config = Parse({{"JAWLB_PORT", "0"}, {"JAWLB_ENDPOINTS", "10.0.0.1:1"}});
+  ASSERT_THAT(config, IsOk());
+  EXPECT_EQ(config->port, 0);
+}
+
+TEST(ConfigTest, BadValuesNameTheSettingAndTheValue) {
+  struct Case {
+    std::map<std::string, std::string> env;
+    std::vector<std::string> args;
+    std::string message;
+  };
+  const std::vector<Case> cases = {
+      {{{"JAWLB_PORT", "70000"}}, {}, "JAWLB_PORT=\"70000\": not a port number"},
+      {{{"JAWLB_PORT", "80a"}}, {}, "JAWLB_PORT=\"80a\": not a port number"},
+      {{{"JAWLB_PORT", "-1"}}, {}, "JAWLB_PORT=\"-1\""},
+      {{}, {"--port=99999"}, "--port=\"99999\": not a port number"},
+      {{{"JAWLB_SHUTDOWNGRACEPERIOD", "25 s"}}, {}, "JAWLB_SHUTDOWNGRACEPERIOD=\"25 s\": not a duration"},
+      {{{"JAWLB_SHUTDOWNGRACEPERIOD", "25"}}, {}, "not a duration"},
+      {{{"JAWLB_SHUTDOWNGRACEPERIOD", "-5s"}}, {}, "must not be negative"},
+      {{{"JAWLB_SHUTDOWNGRACEPERIOD", "inf"}}, {}, "not a duration"},
+      {{{"JAWLB_CLIENTSTATSINTERVAL", "often"}}, {}, "JAWLB_CLIENTSTATSINTERVAL=\"often\""},
+      {{{"JAWLB_HOST", "localhost"}}, {}, "JAWLB_HOST=\"localhost\": not an IP address"},
+      {{{"JAWLB_LOGLEVEL", "loud"}}, {}, "JAWLB_LOGLEVEL=\"loud\": not a log level"},
+      {{{"JAWLB_ENDPOINTS", "10.0.0.1"}}, {}, "JAWLB_ENDPOINTS=\"10.0.0.1\": endpoint \"10.0.0.1\""},
+      {{{"JAWLB_ENDPOINTS", "10.0.0.1:1,bad:2"}}, {}, "endpoint \"bad:2\""},
+      {{}, {"--bogus=1"}, "unknown flag --bogus"},
+      {{}, {"--port"}, "flag --port needs a value"},
+      {{}, {"stray"}, "unexpected argument \"stray\""},
+  };
+  for (const Case& c : cases) {
+    std::map<std::string, std::string> env = c.env;
+    env.emplace("JAWLB_ENDPOINTS", "10.0.0.1:50051");
+    EXPECT_THAT(Parse(env, c.args),
+                StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr(c.message)))
+        << "for the case expecting: " << c.message;
+  }
+}
+
+TEST(ConfigTest, ErrorsAreOneLine) {
+  absl::StatusOr<Config> config = Parse({{"JAWLB_PORT", "70000"}});
+  ASSERT_FALSE(config.ok());
+  EXPECT_EQ(config.status().message().find('\n'), absl::string_view::npos);
+}
+
+TEST(ConfigTest, NeedsABackendSource) {
+  EXPECT_THAT(Parse({}), StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("JAWLB_SERVICE")));
+  EXPECT_THAT(Parse({{"JAWLB_ENDPOINTS", "10.0.0.1:1"}, {"JAWLB_ENDPOINTSFILE", "/x"}}),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("choose one")));
+  // Kubernetes discovery is the next stage; until then say so instead of idling.
+  EXPECT_THAT(Parse({{"JAWLB_SERVICE", "users"}}),
+              StatusIs(absl::StatusCode::kUnimplemented, HasSubstr("Kubernetes discovery")));
+}
+
+TEST(ConfigTest, GoDurations) {
+  EXPECT_EQ(*ParseGoDuration("25s"), absl::Seconds(25));
+  EXPECT_EQ(*ParseGoDuration("1m30s"), absl::Seconds(90));
+  EXPECT_EQ(*ParseGoDuration("500ms"), absl::Milliseconds(500));
+  EXPECT_EQ(*ParseGoDuration("1.5h"), absl::Minutes(90));
+  EXPECT_EQ(*ParseGoDuration("0"), absl::ZeroDuration());
+  EXPECT_FALSE(ParseGoDuration("").ok());
+  EXPECT_FALSE(ParseGoDuration("1 m").ok());
+  EXPECT_FALSE(ParseGoDuration("5d").ok());
+}
+
+TEST(ConfigTest, HelpListsEveryVariableWithItsDefault) {
+  const std::string help = Config::Help();
+  for (const char* expected :
+       {"JAWLB_NAMESPACE", "JAWLB_SERVICE", "JAWLB_TARGETPORT", "JAWLB_LABELSELECTOR",
+        "JAWLB_HOST", "JAWLB_PORT", "JAWLB_SHUTDOWNGRACEPERIOD", "JAWLB_ENDPOINTS",
+        "JAWLB_ENDPOINTSFILE", "JAWLB_CLIENTSTATSINTERVAL", "JAWLB_LOGLEVEL", "--port",
+        "default \"8000\"", "default \"25s\"", "default \"grpc\"", "default \"default\""}) {
+    EXPECT_THAT(help, HasSubstr(expected));
+  }
+  const char* help_argv[] = {"jawlb", "--help"};
+  EXPECT_TRUE(Config::WantsHelp(2, help_argv));
+  const char* plain_argv[] = {"jawlb", "--port=1"};
+  EXPECT_FALSE(Config::WantsHelp(2, plain_argv));
+}
+
+}  // namespace
+}  // namespace jawlb::config

@@ -1,0 +1,92 @@
+#include "discovery/backend_set.h"
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/common/status_matchers.h"
+
+namespace jawlb::discovery {
+namespace {
+
+using ::jawlb::testing::IsOk;
+using ::jawlb::testing::StatusIs;
+using ::testing::HasSubstr;
+
+TEST(BackendTest, ParsesIpv4AsFourBytes) {
+  absl::StatusOr<Backend> backend = ParseBackend("10.1.2.3:50051");
+  ASSERT_THAT(backend, IsOk());
+  EXPECT_EQ(backend->ip, std::string("\x0a\x01\x02\x03", 4));
+  EXPECT_EQ(backend->port, 50051);
+  EXPECT_EQ(backend->ToString(), "10.1.2.3:50051");
+}
+
+TEST(BackendTest, ParsesIpv6AsSixteenBytes) {
+  absl::StatusOr<Backend> backend = ParseBackend("[fd00::7]:80");
+  ASSERT_THAT(backend, IsOk());
+  ASSERT_EQ(backend->ip.size(), 16u);
+  EXPECT_EQ(static_cast<unsigned char>(backend->ip[0]), 0xfd);
+  EXPECT_EQ(static_cast<unsigned char>(backend->ip[15]), 0x07);
+  EXPECT_EQ(backend->ToString(), "[fd00::7]:80");
+}
+
+TEST(BackendTest, StoresIpv4MappedIpv6AsIpv4) {
+  absl::StatusOr<Backend> backend = ParseBackend("[::ffff:10.0.0.9]:80");
+  ASSERT_THAT(backend, IsOk());
+  EXPECT_EQ(backend->ip, std::string("\x0a\x00\x00\x09", 4));
+  EXPECT_EQ(*backend, *ParseBackend("10.0.0.9:80"));
+}
+
+TEST(BackendTest, RefusesWhatIsNotAnAddressAndPort) {
+  struct Case {
+    const char* text;
+    const char* why;
+  };
+  for (const Case& c : {Case{"10.0.0.1", "found no port"}, Case{"10.0.0.1:", "port \"\""},
+                        Case{"10.0.0.1:0", "from 1 to 65535"},
+                        Case{"10.0.0.1:65536", "from 1 to 65535"},
+                        Case{"10.0.0.1:http", "port \"http\""},
+                        Case{"myhost:80", "not an IPv4 or IPv6 address"},
+                        Case{"10.0.0.256:80", "not an IPv4 or IPv6 address"},
+                        Case{"fd00::1:80", "need brackets"}, Case{"[fd00::1:80", "missing ']'"},
+                        Case{"[fd00::1]80", "want [ipv6]:port"}}) {
+    EXPECT_THAT(ParseBackend(c.text),
+                StatusIs(absl::StatusCode::kInvalidArgument,
+                         ::testing::AllOf(HasSubstr(c.text), HasSubstr(c.why))))
+        << c.text;
+  }
+}
+
+TEST(BackendSetTest, SortsAndDeduplicates) {
+  const BackendSet set({*ParseBackend("10.0.0.2:80"), *ParseBackend("[fd00::1]:80"),
+                        *ParseBackend("10.0.0.1:81"), *ParseBackend("10.0.0.2:80"),
+                        *ParseBackend("10.0.0.1:80")});
+  EXPECT_EQ(set.ToString(), "10.0.0.1:80,10.0.0.1:81,10.0.0.2:80,[fd00::1]:80");
+  EXPECT_EQ(set.size(), 4u);
+}
+
+TEST(BackendSetTest, EqualSetsCompareEqualWhateverTheInputOrder) {
+  EXPECT_EQ(*ParseBackendList("10.0.0.1:80,10.0.0.2:80"),
+            *ParseBackendList("10.0.0.2:80 10.0.0.1:80 10.0.0.1:80"));
+  EXPECT_NE(*ParseBackendList("10.0.0.1:80"), *ParseBackendList("10.0.0.1:81"));
+}
+
+TEST(BackendSetTest, ParsesListsWithCommentsAndBlankLines) {
+  absl::StatusOr<BackendSet> set = ParseBackendList(
+      "# backends\n10.0.0.1:80, 10.0.0.2:80\n\n  [fd00::1]:80   # the v6 one\n");
+  ASSERT_THAT(set, IsOk());
+  EXPECT_EQ(set->ToString(), "10.0.0.1:80,10.0.0.2:80,[fd00::1]:80");
+}
+
+TEST(BackendSetTest, EmptyListIsValidAndEmpty) {
+  absl::StatusOr<BackendSet> set = ParseBackendList("# nothing yet\n\n");
+  ASSERT_THAT(set, IsOk());
+  EXPECT_TRUE(set->empty());
+  EXPECT_EQ(set->ToString(), "(none)");
+}
+
+TEST(BackendSetTest, ErrorsNameTheLine) {
+  EXPECT_THAT(ParseBackendList("10.0.0.1:80\n10.0.0.2:80\nnope\n"),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("line 3: endpoint \"nope\"")));
+}
+
+}  // namespace
+}  // namespace jawlb::discovery

@@ -1,0 +1,363 @@
+// The BalanceLoad protocol as a client sees it: an in-process gRPC server with
+// the real BalanceLoadService and Hub, and raw grpc.lb.v1 clients.
+#include "grpclb/balance_load_service.h"
+
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "gmock/gmock.h"
+#include "grpc/lb/v1/load_balancer.grpc.pb.h"
+#include "grpcpp/generic/generic_stub.h"
+#include "grpcpp/grpcpp.h"
+#include "gtest/gtest.h"
+
+namespace jawlb::grpclb {
+namespace {
+
+using grpc::lb::v1::LoadBalanceRequest;
+using grpc::lb::v1::LoadBalanceResponse;
+using ::testing::HasSubstr;
+
+constexpr absl::Duration kDeadline = absl::Seconds(60);
+
+// `count` backends 10.0.x.y:port, distinguishable by `port`.
+discovery::BackendSet Backends(int count, uint16_t port) {
+  std::vector<discovery::Backend> backends;
+  for (int i = 0; i < count; ++i) {
+    backends.push_back(*discovery::MakeBackend(
+        absl::StrCat("10.0.", i / 250, ".", i % 250 + 1), port));
+  }
+  return discovery::BackendSet(std::move(backends));
+}
+
+LoadBalanceRequest Initial(const std::string& name) {
+  LoadBalanceRequest request;
+  request.mutable_initial_request()->set_name(name);
+  return request;
+}
+
+LoadBalanceRequest Stats(int64_t started) {
+  LoadBalanceRequest request;
+  request.mutable_client_stats()->set_num_calls_started(started);
+  request.mutable_client_stats()->set_num_calls_finished(started);
+  return request;
+}
+
+class BalanceLoadServiceTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    grpc::ServerBuilder builder;
+    int port = 0;
+    builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
+    builder.RegisterService(&service_);
+    server_ = builder.BuildAndStart();
+    ASSERT_NE(port, 0);
+    address_ = absl::StrCat("127.0.0.1:", port);
+  }
+
+  void TearDown() override {
+    hub_.Close();
+    server_->Shutdown(absl::ToChronoTime(absl::Now() + kDeadline));
+  }
+
+  // A new connection (so streams do not share HTTP/2 flow control).
+  std::shared_ptr<grpc::Channel> NewChannel() {
+    grpc::ChannelArguments args;
+    args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+    args.SetInt("jawlb.test.unique", next_channel_++);
+    // Fixed HTTP/2 windows (no BDP probing), so a client that stops reading
+    // stops accepting data after a bounded amount, as on a congested network.
+    args.SetInt(GRPC_ARG_HTTP2_BDP_PROBE, 0);
+    return grpc::CreateCustomChannel(address_, grpc::InsecureChannelCredentials(), args);
+  }
+
+  struct Stream {
+    std::unique_ptr<grpc::lb::v1::LoadBalancer::Stub> stub;
+    grpc::ClientContext context;
+    std::unique_ptr<grpc::ClientReaderWriter<LoadBalanceRequest, LoadBalanceResponse>> rw;
+
+    LoadBalanceResponse Read() {
+      LoadBalanceResponse response;
+      EXPECT_TRUE(rw->Read(&response)) << "the stream ended: " << rw->Finish().error_message();
+      return response;
+    }
+    // The port of a list made by Backends().
+    int ReadListPort() {
+      const LoadBalanceResponse response = Read();
+      EXPECT_TRUE(response.has_server_list());
+      if (response.server_list().servers_size() == 0) return -1;
+      return response.server_list().servers(0).port();
+    }
+    grpc::Status FinishAfterEnd() {
+      LoadBalanceResponse ignored;
+      while (rw->Read(&ignored)) {
+      }
+      return rw->Finish();
+    }
+  };
+
+  std::unique_ptr<Stream> Open() {
+    auto stream = std::make_unique<Stream>();
+    stream->stub = grpc::lb::v1::LoadBalancer::NewStub(NewChannel());
+    stream->context.set_deadline(absl::ToChronoTime(absl::Now() + kDeadline));
+    stream->rw = stream->stub->BalanceLoad(&stream->context);
+    return stream;
+  }
+
+  // Opens a stream, sends the initial request and reads the initial response.
+  std::unique_ptr<Stream> Connect(const std::string& name = "svc.test:8000") {
+    auto stream = Open();
+    EXPECT_TRUE(stream->rw->Write(Initial(name)));
+    const LoadBalanceResponse first = stream->Read();
+    EXPECT_TRUE(first.has_initial_response()) << first.DebugString();
+    return stream;
+  }
+
+  // Waits until `done` holds, polling; false after the deadline.
+  static bool WaitUntil(const std::function<bool()>& done) {
+    const absl::Time deadline = absl::Now() + kDeadline;
+    while (!done()) {
+      if (absl::Now() > deadline) return false;
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    return true;
+  }
+
+  Hub hub_;
+  BalanceLoadService service_{hub_, absl::Seconds(10)};
+  std::unique_ptr<grpc::Server> server_;
+  std::string address_;
+  int next_channel_ = 0;
+};
+
+TEST_F(BalanceLoadServiceTest, FirstMessageMustBeTheInitialRequest) {
+  auto stream = Open();
+  ASSERT_TRUE(stream->rw->Write(Stats(1)));
+  const grpc::Status status = stream->FinishAfterEnd();
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(status.error_message(), HasSubstr("must be an initial_request, got client_stats"));
+
+  auto empty = Open();
+  ASSERT_TRUE(empty->rw->Write(LoadBalanceRequest()));
+  const grpc::Status empty_status = empty->FinishAfterEnd();
+  EXPECT_EQ(empty_status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(empty_status.error_message(), HasSubstr("got an empty request"));
+}
+
+TEST_F(BalanceLoadServiceTest, ClosingBeforeTheInitialRequestIsAnError) {
+  auto stream = Open();
+  ASSERT_TRUE(stream->rw->WritesDone());
+  const grpc::Status status = stream->FinishAfterEnd();
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(status.error_message(), HasSubstr("before its InitialLoadBalanceRequest"));
+}
+
+TEST_F(BalanceLoadServiceTest, MalformedMessageIsAnError) {
+  grpc::GenericStub stub(NewChannel());
+  grpc::CompletionQueue cq;
+  grpc::ClientContext context;
+  context.set_deadline(absl::ToChronoTime(absl::Now() + kDeadline));
+  auto call = stub.PrepareCall(&context, "/grpc.lb.v1.LoadBalancer/BalanceLoad", &cq);
+  auto step = [&cq](int expected) {
+    void* tag = nullptr;
+    bool ok = false;
+    EXPECT_TRUE(cq.Next(&tag, &ok));
+    EXPECT_EQ(tag, reinterpret_cast<void*>(expected));
+    return ok;
+  };
+  call->StartCall(reinterpret_cast<void*>(1));
+  ASSERT_TRUE(step(1));
+  // Field 1 with wire type 7, which does not exist.
+  grpc::Slice garbage(std::string("\x0f\xff\xff", 3));
+  call->Write(grpc::ByteBuffer(&garbage, 1), reinterpret_cast<void*>(2));
+  step(2);
+  grpc::ByteBuffer response;
+  call->Read(&response, reinterpret_cast<void*>(3));
+  EXPECT_FALSE(step(3));
+  grpc::Status status;
+  call->Finish(&status, reinterpret_cast<void*>(4));
+  ASSERT_TRUE(step(4));
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(status.error_message(), HasSubstr("malformed LoadBalanceRequest"));
+}
+
+TEST_F(BalanceLoadServiceTest, SecondInitialRequestIsAnError) {
+  hub_.Publish(Backends(2, 1000));
+  auto stream = Connect();
+  EXPECT_EQ(stream->ReadListPort(), 1000);
+  ASSERT_TRUE(stream->rw->Write(Initial("again")));
+  const grpc::Status status = stream->FinishAfterEnd();
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(status.error_message(), HasSubstr("initial_request sent twice"));
+}
+
+TEST_F(BalanceLoadServiceTest, InitialResponseThenTheListThenEveryChange) {
+  hub_.Publish(Backends(3, 1000));
+  auto stream = Open();
+  ASSERT_TRUE(stream->rw->Write(Initial("svc.test:8000")));
+  const LoadBalanceResponse initial = stream->Read();
+  ASSERT_TRUE(initial.has_initial_response());
+  EXPECT_EQ(initial.initial_response().client_stats_report_interval().seconds(), 10);
+  const LoadBalanceResponse list = stream->Read();
+  ASSERT_TRUE(list.has_server_list());
+  ASSERT_EQ(list.server_list().servers_size(), 3);
+  EXPECT_EQ(list.server_list().servers(0).ip_address(), std::string("\x0a\x00\x00\x01", 4));
+  EXPECT_EQ(list.server_list().servers(0).port(), 1000);
+  hub_.Publish(Backends(2, 1001));
+  EXPECT_EQ(stream->ReadListPort(), 1001);
+  hub_.Publish(discovery::BackendSet());
+  const LoadBalanceResponse none = stream->Read();
+  ASSERT_EQ(none.server_list().servers_size(), 1);
+  EXPECT_TRUE(none.server_list().servers(0).drop());
+}
+
+TEST_F(BalanceLoadServiceTest, NoListBeforeTheSourceHasOne) {
+  auto stream = Connect();
+  // Anything sent before this publish (an empty list, say) would be read here.
+  hub_.Publish(Backends(1, 1234));
+  EXPECT_EQ(stream->ReadListPort(), 1234);
+}
+
+TEST_F(BalanceLoadServiceTest, RecordsTheNameAndLoadReportsAndKeepsServing) {
+  hub_.Publish(Backends(2, 1000));
+  auto stream = Connect("users.prod.svc.cluster.local:443");
+  EXPECT_EQ(stream->ReadListPort(), 1000);
+  ASSERT_TRUE(stream->rw->Write(Stats(5)));
+  ASSERT_TRUE(stream->rw->Write(Stats(-3)));  // nonsense is ignored, not fatal
+  ASSERT_TRUE(stream->rw->Write(Stats(7)));
+  ASSERT_TRUE(WaitUntil([this] {
+    std::vector<ClientInfo> clients = service_.clients().Clients();
+    return clients.size() == 1 && clients[0].load.reports == 2 &&
+           clients[0].load.rejected_reports == 1;
+  }));
+  const ClientInfo client = service_.clients().Clients()[0];
+  EXPECT_EQ(client.name, "users.prod.svc.cluster.local:443");
+  EXPECT_EQ(client.load.calls_started, 12);
+  EXPECT_EQ(client.list_version, 1u);
+  EXPECT_EQ(client.list_size, 2u);
+  hub_.Publish(Backends(2, 1001));
+  EXPECT_EQ(stream->ReadListPort(), 1001);
+}
+
+TEST_F(BalanceLoadServiceTest, HalfClosedClientStillGetsLists) {
+  hub_.Publish(Backends(1, 1000));
+  auto stream = Connect();
+  EXPECT_EQ(stream->ReadListPort(), 1000);
+  ASSERT_TRUE(stream->rw->WritesDone());
+  hub_.Publish(Backends(1, 1001));
+  EXPECT_EQ(stream->ReadListPort(), 1001);
+}
+
+TEST_F(BalanceLoadServiceTest, CancelledStreamsLeaveHubAndRegistry) {
+  hub_.Publish(Backends(1, 1000));
+  {
+    auto a = Connect();
+    auto b = Connect();
+    EXPECT_EQ(a->ReadListPort(), 1000);
+    EXPECT_EQ(b->ReadListPort(), 1000);
+    EXPECT_EQ(hub_.subscriber_count(), 2u);
+    EXPECT_EQ(service_.clients().size(), 2u);
+    a->context.TryCancel();
+    b->context.TryCancel();
+  }
+  EXPECT_TRUE(WaitUntil([this] {
+    return hub_.subscriber_count() == 0 && service_.clients().size() == 0;
+  }));
+}
+
+TEST_F(BalanceLoadServiceTest, ClosingTheHubEndsStreamsWithUnavailable) {
+  hub_.Publish(Backends(1, 1000));
+  auto stream = Connect();
+  EXPECT_EQ(stream->ReadListPort(), 1000);
+  hub_.Close();
+  const grpc::Status status = stream->FinishAfterEnd();
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAVAILABLE);
+  EXPECT_THAT(status.error_message(), HasSubstr("shutting down"));
+}
+
+// A client that stops reading must cost the others nothing: every publish
+// reaches a reading client while the stalled one's stream is full, Publish
+// never waits for it, and when it reads again it gets the newest list after at
+// most what the transport had buffered: no per-client queue.
+TEST_F(BalanceLoadServiceTest, StalledClientDelaysNoOneAndGetsOnlyTheNewest) {
+  constexpr int kPublishes = 150;
+  constexpr int kBackends = 2000;  // ~20 KB a list: the stalled stream's windows fill fast
+  hub_.Publish(Backends(kBackends, 1));
+  auto stalled = Connect("stalled");
+  auto reader = Connect("reader");
+  EXPECT_EQ(reader->ReadListPort(), 1);
+
+  absl::Mutex mu;
+  int seen = 1;
+  std::thread reading([&] {
+    for (int want = 2; want <= kPublishes; ++want) {
+      const int port = reader->ReadListPort();
+      absl::MutexLock lock(&mu);
+      seen = port;
+      if (port != want) return;
+    }
+  });
+  for (int i = 2; i <= kPublishes; ++i) {
+    ASSERT_TRUE(hub_.Publish(Backends(kBackends, static_cast<uint16_t>(i))));
+    absl::MutexLock lock(&mu);
+    auto reached = [&seen, i]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) { return seen >= i; };
+    ASSERT_TRUE(mu.AwaitWithTimeout(absl::Condition(&reached), kDeadline))
+        << "publish " << i << " did not reach the reading client";
+    ASSERT_EQ(seen, i);
+  }
+  reading.join();
+
+  // Now the stalled client reads: what the transport buffered, then the newest.
+  std::vector<int> got;
+  while (got.empty() || got.back() != kPublishes) {
+    got.push_back(stalled->ReadListPort());
+    ASSERT_LE(got.size(), static_cast<size_t>(kPublishes));
+  }
+  EXPECT_LT(got.size(), static_cast<size_t>(kPublishes) / 2)
+      << "the stalled client received most lists: they were queued for it";
+  for (size_t i = 1; i < got.size(); ++i) EXPECT_LT(got[i - 1], got[i]);
+}
+
+// Alternating lists while a client is stalled: whatever it was skipped, it must
+// never receive the same list twice in a row, even when the newest list equals
+// the one its stalled write was carrying. Run with both parities, so one run
+// ends on the list that was in flight, several times (the in-flight list
+// depends on how much the transport buffers).
+TEST_F(BalanceLoadServiceTest, NeverTheSameListTwiceInARow) {
+  constexpr int kBackends = 2000;
+  constexpr uint16_t kMarker = 3;
+  for (int run = 0; run < 10; ++run) {
+    const int parity = run % 2;
+    hub_.Publish(Backends(kBackends, 1));
+    auto stalled = Connect();
+    for (int i = 0; i < 200 + parity; ++i) {
+      hub_.Publish(Backends(kBackends, static_cast<uint16_t>(i % 2 == 0 ? 2 : 1)));
+    }
+    std::vector<int> got;
+    std::thread reading([&] {
+      do {
+        got.push_back(stalled->ReadListPort());
+      } while (got.back() != kMarker && got.size() < 1000);
+    });
+    // Once the stream has caught up with the newest list (written or skipped as
+    // already sent), a distinct marker ends what the client reads.
+    ASSERT_TRUE(WaitUntil([this] {
+      const std::vector<ClientInfo> clients = service_.clients().Clients();
+      return clients.size() == 1 && clients[0].list_version == hub_.Latest()->version;
+    }));
+    hub_.Publish(Backends(kBackends, kMarker));
+    reading.join();
+    ASSERT_EQ(got.back(), kMarker);
+    for (size_t i = 1; i < got.size(); ++i) {
+      EXPECT_NE(got[i - 1], got[i]) << "list " << got[i] << " sent twice in a row at " << i;
+    }
+    stalled->context.TryCancel();
+    stalled.reset();
+    ASSERT_TRUE(WaitUntil([this] { return service_.clients().size() == 0; }));
+  }
+}
+
+}  // namespace
+}  // namespace jawlb::grpclb

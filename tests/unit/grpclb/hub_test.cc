@@ -1,0 +1,96 @@
+#include "grpclb/hub.h"
+
+#include <atomic>
+#include <thread>
+#include <vector>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace jawlb::grpclb {
+namespace {
+
+discovery::BackendSet Set(const char* text) { return *discovery::ParseBackendList(text); }
+
+class CountingSubscriber : public Hub::Subscriber {
+ public:
+  void OnHubChanged() override { wakes.fetch_add(1); }
+  std::atomic<int> wakes{0};
+};
+
+TEST(HubTest, NothingBeforeTheFirstList) {
+  Hub hub;
+  EXPECT_EQ(hub.Latest(), nullptr);
+  EXPECT_FALSE(hub.closed());
+}
+
+TEST(HubTest, PublishNumbersSnapshotsAndSkipsIdenticalSets) {
+  Hub hub;
+  EXPECT_TRUE(hub.Publish(Set("10.0.0.1:80")));
+  const SnapshotPtr first = hub.Latest();
+  ASSERT_NE(first, nullptr);
+  EXPECT_EQ(first->version, 1u);
+  EXPECT_FALSE(hub.Publish(Set("10.0.0.1:80")));
+  EXPECT_EQ(hub.Latest(), first);
+  EXPECT_TRUE(hub.Publish(Set("10.0.0.1:80 10.0.0.2:80")));
+  EXPECT_EQ(hub.Latest()->version, 2u);
+  EXPECT_EQ(hub.Latest()->backends.ToString(), "10.0.0.1:80,10.0.0.2:80");
+  // Publishing zero backends is a real change (to a drop-only list).
+  EXPECT_TRUE(hub.Publish(discovery::BackendSet()));
+  EXPECT_EQ(hub.Latest()->version, 3u);
+}
+
+TEST(HubTest, WakesSubscribersOnPublishAndClose) {
+  Hub hub;
+  auto a = std::make_shared<CountingSubscriber>();
+  auto b = std::make_shared<CountingSubscriber>();
+  auto sub_a = hub.Subscribe(a);
+  auto sub_b = hub.Subscribe(b);
+  EXPECT_EQ(hub.subscriber_count(), 2u);
+  hub.Publish(Set("10.0.0.1:80"));
+  hub.Publish(Set("10.0.0.1:80"));  // no change: no wake
+  EXPECT_EQ(a->wakes, 1);
+  EXPECT_EQ(b->wakes, 1);
+  sub_b.reset();
+  EXPECT_EQ(hub.subscriber_count(), 1u);
+  hub.Close();
+  EXPECT_TRUE(hub.closed());
+  EXPECT_EQ(a->wakes, 2);
+  EXPECT_EQ(b->wakes, 1);
+}
+
+TEST(HubTest, SubscribersAreHeldWeakly) {
+  Hub hub;
+  auto gone = std::make_shared<CountingSubscriber>();
+  auto subscription = hub.Subscribe(gone);
+  std::weak_ptr<CountingSubscriber> watch = gone;
+  gone.reset();
+  EXPECT_TRUE(watch.expired());
+  hub.Publish(Set("10.0.0.1:80"));  // must not touch the destroyed subscriber
+}
+
+TEST(HubTest, ConcurrentPublishSubscribeAndUnsubscribe) {
+  Hub hub;
+  std::atomic<bool> stop{false};
+  std::vector<std::thread> churn;
+  for (int t = 0; t < 4; ++t) {
+    churn.emplace_back([&hub, &stop] {
+      while (!stop.load()) {
+        auto subscriber = std::make_shared<CountingSubscriber>();
+        auto subscription = hub.Subscribe(subscriber);
+        SnapshotPtr latest = hub.Latest();
+        if (latest != nullptr) EXPECT_GE(latest->version, 1u);
+      }
+    });
+  }
+  for (int i = 0; i < 2000; ++i) {
+    hub.Publish(Set(i % 2 == 0 ? "10.0.0.1:80" : "10.0.0.2:80"));
+  }
+  stop.store(true);
+  for (std::thread& thread : churn) thread.join();
+  EXPECT_EQ(hub.Latest()->version, 2000u);
+  EXPECT_EQ(hub.subscriber_count(), 0u);
+}
+
+}  // namespace
+}  // namespace jawlb::grpclb
