@@ -75,7 +75,7 @@ void App::Shutdown() {
                       absl::ToChronoMilliseconds(config_.shutdown_grace));
   }
   if (source_ != nullptr) source_->Stop();
-  spdlog::info("stopped");
+  if (server_ != nullptr) spdlog::info("stopped");
 }
 
 }  // namespace jawlb::app

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <set>
 
 #include "absl/strings/str_cat.h"
 
@@ -34,9 +35,15 @@ absl::StatusOr<std::unique_ptr<DnsServer>> DnsServer::Start(const Records& recor
         "--log-queries",
         absl::StrCat("--user=", user != nullptr ? user->pw_name : "nobody"),
     };
+    // Authoritative for the records' top-level domains: a query dnsmasq has no
+    // record for gets NXDOMAIN / NODATA, not REFUSED (grpc-go's resolver fails
+    // a host lookup whose AAAA query is refused).
+    std::set<std::string> domains;
     for (const auto& [name, ip] : records.a) {
       argv.push_back(absl::StrCat("--host-record=", name, ",", ip));
+      domains.insert(name.substr(name.rfind('.') + 1));
     }
+    for (const std::string& domain : domains) argv.push_back(absl::StrCat("--local=/", domain, "/"));
     for (const auto& [service, host, target_port] : records.grpclb) {
       argv.push_back(absl::StrCat("--srv-host=_grpclb._tcp.", service, ",", host, ",",
                                   target_port, ",0,0"));

@@ -72,21 +72,25 @@ std::string Subprocess::Output() const {
 }
 
 absl::StatusOr<std::string> Subprocess::WaitForLine(absl::string_view needle,
-                                                    absl::Duration timeout) {
+                                                    absl::Duration timeout, int nth) {
   const absl::Time deadline = absl::Now() + timeout;
   while (true) {
     const bool exited = Poll().has_value();
     const std::string output = Output();
+    int found = 0;
     for (absl::string_view line : absl::StrSplit(output, '\n')) {
-      if (line.find(needle) != absl::string_view::npos) return std::string(line);
+      if (line.find(needle) != absl::string_view::npos && ++found == nth) {
+        return std::string(line);
+      }
     }
     if (exited) {
       return absl::AbortedError(absl::StrCat("process ", pid_, " exited before printing \"",
-                                             needle, "\"; its output:\n", output));
+                                             needle, "\" (", nth, "x); its output:\n", output));
     }
     if (absl::Now() > deadline) {
       return absl::DeadlineExceededError(absl::StrCat(
-          "no \"", needle, "\" from process ", pid_, " within ", absl::FormatDuration(timeout),
+          "no \"", needle, "\" (", nth, "x) from process ", pid_, " within ",
+          absl::FormatDuration(timeout),
           "; its output:\n", output));
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(20));

@@ -30,10 +30,11 @@ class Subprocess {
                                                            std::string log_path);
   ~Subprocess();
 
-  // The first line of output containing `needle`, waiting up to `timeout`.
-  // DeadlineExceeded on timeout, Aborted when the process exits first; both
-  // carry the output so far.
-  absl::StatusOr<std::string> WaitForLine(absl::string_view needle, absl::Duration timeout);
+  // The `nth` (1-based) line of output containing `needle`, waiting up to
+  // `timeout`. DeadlineExceeded on timeout, Aborted when the process exits
+  // first; both carry the output so far.
+  absl::StatusOr<std::string> WaitForLine(absl::string_view needle, absl::Duration timeout,
+                                          int nth = 1);
 
   // Everything the process printed so far.
   std::string Output() const;

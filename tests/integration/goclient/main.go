@@ -32,7 +32,11 @@ func main() {
 	duration := flag.Duration("duration", 2*time.Minute, "how long to run")
 	flag.Parse()
 
-	conn, err := grpc.Dial(*target, grpc.WithInsecure())
+	// Importing grpclb turns on SRV lookups, but grpc-go 1.33 picks the grpclb
+	// policy only when the service config names it (its DNS resolver hands the
+	// balancer addresses over as attributes, not as GRPCLB-typed addresses).
+	conn, err := grpc.Dial(*target, grpc.WithInsecure(),
+		grpc.WithDefaultServiceConfig(`{"loadBalancingConfig":[{"grpclb":{}}]}`))
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "dial %s: %v\n", *target, err)
 		os.Exit(2)
