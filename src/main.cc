@@ -3,10 +3,11 @@
 #include <cstdio>
 #include <cstdlib>
 
+#include "spdlog/spdlog.h"
+
 #include "app/app.h"
 #include "app/signals.h"
 #include "config/config.h"
-#include "spdlog/spdlog.h"
 
 int main(int argc, char** argv) {
   using jawlb::config::Config;

@@ -3,16 +3,17 @@
 // dnsmasq with the _grpclb._tcp SRV record a Kubernetes headless Service would
 // create, and a client using gRPC C++'s own grpclb policy. Then edits the file
 // and prints how the client's RPCs spread over the backends each time.
-#include <signal.h>
-#include <unistd.h>
-
 #include <cstdio>
 #include <fstream>
 #include <set>
 #include <vector>
 
+#include <signal.h>
+#include <unistd.h>
+
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+
 #include "testbed/dns_server.h"
 #include "testbed/echo_backend.h"
 #include "testbed/echo_client.h"
@@ -96,7 +97,8 @@ absl::Status RunDemo() {
               target.c_str());
   auto channel = MakeGrpclbChannel((*dns)->address(), target);
 
-  absl::Status status = Round(channel, "1. endpoints file: alpha, beta, gamma", {alpha, beta, gamma});
+  absl::Status status =
+      Round(channel, "1. endpoints file: alpha, beta, gamma", {alpha, beta, gamma});
   if (status.ok()) {
     WriteEndpoints(endpoints, {alpha, beta});
     status = Round(channel, "2. gamma removed from the file", {alpha, beta});

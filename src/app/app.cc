@@ -1,10 +1,11 @@
 #include "app/app.h"
 
 #include "absl/strings/str_cat.h"
+#include "spdlog/spdlog.h"
+
 #include "common/status_macros.h"
 #include "discovery/file_source.h"
 #include "discovery/static_source.h"
-#include "spdlog/spdlog.h"
 
 namespace jawlb::app {
 namespace {
@@ -47,8 +48,8 @@ absl::StatusOr<std::unique_ptr<App>> App::Start(const config::Config& config) {
     if (hub->Publish(std::move(backends))) spdlog::info("backends ({}): {}", count, list);
   }));
 
-  app->service_ = std::make_unique<grpclb::BalanceLoadService>(app->hub_,
-                                                               config.client_stats_interval);
+  app->service_ =
+      std::make_unique<grpclb::BalanceLoadService>(app->hub_, config.client_stats_interval);
   grpc::ServerBuilder builder;
   ConfigureServer(builder);
   builder.AddListeningPort(config.ListenAddress(), grpc::InsecureServerCredentials(), &app->port_);

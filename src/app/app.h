@@ -9,11 +9,12 @@
 #include <memory>
 
 #include "absl/status/statusor.h"
+#include "grpcpp/grpcpp.h"
+
 #include "config/config.h"
 #include "discovery/source.h"
 #include "grpclb/balance_load_service.h"
 #include "grpclb/hub.h"
-#include "grpcpp/grpcpp.h"
 
 namespace jawlb::app {
 

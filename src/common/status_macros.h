@@ -9,9 +9,9 @@
 #include "absl/status/statusor.h"
 
 // Returns `expr` from the enclosing function if it is not OK.
-#define JAWLB_RETURN_IF_ERROR(expr)               \
-  do {                                            \
-    ::absl::Status jawlb_status_ = (expr);        \
+#define JAWLB_RETURN_IF_ERROR(expr)                \
+  do {                                             \
+    ::absl::Status jawlb_status_ = (expr);         \
     if (!jawlb_status_.ok()) return jawlb_status_; \
   } while (0)
 
@@ -22,8 +22,8 @@
 #define JAWLB_ASSIGN_OR_RETURN(lhs, expr) \
   JAWLB_ASSIGN_OR_RETURN_IMPL_(JAWLB_STATUS_MACROS_CONCAT_(jawlb_statusor_, __LINE__), lhs, expr)
 
-#define JAWLB_ASSIGN_OR_RETURN_IMPL_(statusor, lhs, expr) \
-  auto statusor = (expr);                                 \
+#define JAWLB_ASSIGN_OR_RETURN_IMPL_(statusor, lhs, expr)  \
+  auto statusor = (expr);                                  \
   if (!statusor.ok()) return std::move(statusor).status(); \
   lhs = *std::move(statusor)
 

@@ -1,9 +1,9 @@
 #include "config/config.h"
 
-#include <arpa/inet.h>
-
 #include <functional>
 #include <vector>
+
+#include <arpa/inet.h>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/strip.h"
+
 #include "common/status_macros.h"
 
 namespace jawlb::config {
@@ -82,11 +83,13 @@ const std::vector<Setting>& Settings() {
   static const auto* const kSettings = new std::vector<Setting>{
       {"JAWLB_NAMESPACE", "namespace", "default", "Kubernetes namespace of the service",
        [](auto v, Config& c) { return SetString(v, c.namespace_); }},
-      {"JAWLB_SERVICE", "service", "", "Kubernetes service to balance (required for Kubernetes discovery)",
+      {"JAWLB_SERVICE", "service", "",
+       "Kubernetes service to balance (required for Kubernetes discovery)",
        [](auto v, Config& c) { return SetString(v, c.service); }},
       {"JAWLB_TARGETPORT", "targetport", "grpc", "name of the backends' port in the service",
        [](auto v, Config& c) { return SetString(v, c.target_port); }},
-      {"JAWLB_LABELSELECTOR", "labelselector", "", "extra label selector for the service's endpoints",
+      {"JAWLB_LABELSELECTOR", "labelselector", "",
+       "extra label selector for the service's endpoints",
        [](auto v, Config& c) { return SetString(v, c.label_selector); }},
       {"JAWLB_HOST", "host", "", "IP address to listen on (\"\" = all interfaces)",
        [](auto v, Config& c) { return SetHost(v, c.host); }},
@@ -128,10 +131,10 @@ absl::Status Validate(const Config& config) {
           "JAWLB_SERVICE is not set: name the Kubernetes service to balance, or give static "
           "backends with JAWLB_ENDPOINTS or JAWLB_ENDPOINTSFILE");
     }
-    return absl::UnimplementedError(absl::StrCat(
-        "JAWLB_SERVICE=\"", config.service,
-        "\": Kubernetes discovery is not in this build yet; give static backends with "
-        "JAWLB_ENDPOINTS or JAWLB_ENDPOINTSFILE"));
+    return absl::UnimplementedError(
+        absl::StrCat("JAWLB_SERVICE=\"", config.service,
+                     "\": Kubernetes discovery is not in this build yet; give static backends with "
+                     "JAWLB_ENDPOINTS or JAWLB_ENDPOINTSFILE"));
   }
   return absl::OkStatus();
 }

@@ -13,6 +13,7 @@
 #include "absl/functional/function_ref.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+
 #include "discovery/backend_set.h"
 
 namespace jawlb::config {
@@ -24,9 +25,9 @@ struct Config {
   std::string label_selector;          // JAWLB_LABELSELECTOR
   std::string host;                    // JAWLB_HOST: "" = all interfaces
   uint16_t port = 8000;                // JAWLB_PORT: 0 = any free port (logged)
-  absl::Duration shutdown_grace = absl::Seconds(25);  // JAWLB_SHUTDOWNGRACEPERIOD
-  std::optional<discovery::BackendSet> endpoints;     // JAWLB_ENDPOINTS
-  std::string endpoints_file;                         // JAWLB_ENDPOINTSFILE
+  absl::Duration shutdown_grace = absl::Seconds(25);         // JAWLB_SHUTDOWNGRACEPERIOD
+  std::optional<discovery::BackendSet> endpoints;            // JAWLB_ENDPOINTS
+  std::string endpoints_file;                                // JAWLB_ENDPOINTSFILE
   absl::Duration client_stats_interval = absl::Seconds(10);  // JAWLB_CLIENTSTATSINTERVAL
   std::string log_level = "info";                            // JAWLB_LOGLEVEL
 
@@ -34,8 +35,8 @@ struct Config {
   // "--port 8000"); flags win. Errors are InvalidArgument, one line naming the
   // setting and the value: `JAWLB_PORT="70000": not a port number (0-65535)`.
   // "--help" is not handled here: see WantsHelp().
-  static absl::StatusOr<Config> FromEnvAndArgs(
-      absl::FunctionRef<const char*(const char*)> getenv, int argc, const char* const* argv);
+  static absl::StatusOr<Config> FromEnvAndArgs(absl::FunctionRef<const char*(const char*)> getenv,
+                                               int argc, const char* const* argv);
 
   // True when argv asks for help ("--help" or "-h").
   static bool WantsHelp(int argc, const char* const* argv);

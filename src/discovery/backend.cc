@@ -1,8 +1,8 @@
 #include "discovery/backend.h"
 
-#include <arpa/inet.h>
-
 #include <cstring>
+
+#include <arpa/inet.h>
 
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
@@ -41,8 +41,7 @@ absl::StatusOr<Backend> MakeBackend(absl::string_view ip, uint16_t port) {
     }
     return Backend{std::string(reinterpret_cast<char*>(bytes), 16), port};
   }
-  return absl::InvalidArgumentError(
-      absl::StrCat("\"", ip, "\" is not an IPv4 or IPv6 address"));
+  return absl::InvalidArgumentError(absl::StrCat("\"", ip, "\" is not an IPv4 or IPv6 address"));
 }
 
 absl::StatusOr<Backend> ParseBackend(absl::string_view text) {

@@ -27,7 +27,8 @@ absl::StatusOr<BackendSet> ParseBackendList(absl::string_view text) {
   for (absl::string_view line : absl::StrSplit(text, '\n')) {
     ++line_number;
     line = line.substr(0, line.find('#'));
-    for (absl::string_view entry : absl::StrSplit(line, absl::ByAnyChar(", \t\r"), absl::SkipEmpty())) {
+    for (absl::string_view entry :
+         absl::StrSplit(line, absl::ByAnyChar(", \t\r"), absl::SkipEmpty())) {
       absl::StatusOr<Backend> backend = ParseBackend(entry);
       if (!backend.ok()) {
         if (!multiline) return backend.status();

@@ -12,6 +12,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+
 #include "discovery/backend.h"
 
 namespace jawlb::discovery {

@@ -1,11 +1,11 @@
 #include "discovery/file_source.h"
 
-#include <sys/stat.h>
-
 #include <cerrno>
 #include <cstring>
 #include <fstream>
 #include <sstream>
+
+#include <sys/stat.h>
 
 #include "absl/strings/str_cat.h"
 #include "spdlog/spdlog.h"

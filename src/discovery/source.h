@@ -11,6 +11,7 @@
 #include <functional>
 
 #include "absl/status/status.h"
+
 #include "discovery/backend_set.h"
 
 namespace jawlb::discovery {

@@ -2,9 +2,10 @@
 
 #include "absl/strings/str_cat.h"
 #include "grpc/lb/v1/load_balancer.pb.h"
-#include "grpclb/grpc_status.h"
 #include "grpcpp/impl/codegen/proto_utils.h"
 #include "spdlog/spdlog.h"
+
+#include "grpclb/grpc_status.h"
 
 namespace jawlb::grpclb {
 
@@ -54,9 +55,9 @@ absl::Status BalanceLoadReactor::HandleRequest() {
   const bool initial = request.has_initial_request();
   if (phase_ == Phase::kAwaitingInitialRequest) {
     if (!initial) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "the first LoadBalanceRequest must be an initial_request, got ",
-          request.has_client_stats() ? "client_stats" : "an empty request"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("the first LoadBalanceRequest must be an initial_request, got ",
+                       request.has_client_stats() ? "client_stats" : "an empty request"));
     }
     phase_ = Phase::kStreaming;
     std::shared_ptr<BalanceLoadReactor> self;

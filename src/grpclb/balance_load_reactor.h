@@ -24,11 +24,12 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
+#include "grpcpp/grpcpp.h"
+#include "grpcpp/support/server_callback.h"
+
 #include "grpclb/client_registry.h"
 #include "grpclb/client_stats.h"
 #include "grpclb/hub.h"
-#include "grpcpp/grpcpp.h"
-#include "grpcpp/support/server_callback.h"
 
 namespace jawlb::grpclb {
 

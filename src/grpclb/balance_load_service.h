@@ -12,6 +12,7 @@
 
 #include "absl/time/time.h"
 #include "grpc/lb/v1/load_balancer.grpc.pb.h"
+
 #include "grpclb/client_registry.h"
 #include "grpclb/hub.h"
 

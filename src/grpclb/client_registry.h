@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "absl/time/time.h"
+
 #include "grpclb/client_stats.h"
 #include "grpclb/weak_set.h"
 
@@ -51,8 +52,9 @@ class ClientRegistry {
   std::vector<ClientInfo> Clients() const {
     std::vector<ClientInfo> infos;
     for (const auto& client : clients_.Live()) infos.push_back(client->Describe());
-    std::stable_sort(infos.begin(), infos.end(),
-                     [](const ClientInfo& a, const ClientInfo& b) { return a.connected < b.connected; });
+    std::stable_sort(infos.begin(), infos.end(), [](const ClientInfo& a, const ClientInfo& b) {
+      return a.connected < b.connected;
+    });
     return infos;
   }
   size_t size() const { return clients_.size(); }

@@ -21,9 +21,8 @@ absl::Status CheckCount(absl::string_view field, int64_t value) {
 
 // Totals saturate instead of overflowing, however long a stream lives.
 void AddTo(int64_t& total, int64_t value) {
-  total = value > std::numeric_limits<int64_t>::max() - total
-              ? std::numeric_limits<int64_t>::max()
-              : total + value;
+  total = value > std::numeric_limits<int64_t>::max() - total ? std::numeric_limits<int64_t>::max()
+                                                              : total + value;
 }
 
 }  // namespace
@@ -33,8 +32,8 @@ absl::Status ClientLoad::Add(const grpc::lb::v1::ClientStats& stats, absl::Time 
   status.Update(CheckCount("num_calls_finished", stats.num_calls_finished()));
   status.Update(CheckCount("num_calls_finished_with_client_failed_to_send",
                            stats.num_calls_finished_with_client_failed_to_send()));
-  status.Update(CheckCount("num_calls_finished_known_received",
-                           stats.num_calls_finished_known_received()));
+  status.Update(
+      CheckCount("num_calls_finished_known_received", stats.num_calls_finished_known_received()));
   int64_t dropped = 0;
   for (const grpc::lb::v1::ClientStatsPerToken& per_token : stats.calls_finished_with_drop()) {
     status.Update(CheckCount("calls_finished_with_drop.num_calls", per_token.num_calls()));

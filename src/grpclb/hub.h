@@ -17,6 +17,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
+
 #include "discovery/backend_set.h"
 #include "grpclb/snapshot.h"
 #include "grpclb/weak_set.h"

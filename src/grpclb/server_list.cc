@@ -26,8 +26,8 @@ grpc::lb::v1::LoadBalanceResponse MakeInitialResponse(absl::Duration client_stat
   grpc::lb::v1::LoadBalanceResponse response;
   grpc::lb::v1::InitialLoadBalanceResponse* initial = response.mutable_initial_response();
   if (client_stats_interval > absl::ZeroDuration()) {
-    const int64_t seconds = absl::IDivDuration(client_stats_interval, absl::Seconds(1),
-                                               &client_stats_interval);
+    const int64_t seconds =
+        absl::IDivDuration(client_stats_interval, absl::Seconds(1), &client_stats_interval);
     google::protobuf::Duration* interval = initial->mutable_client_stats_report_interval();
     interval->set_seconds(seconds);
     interval->set_nanos(static_cast<int32_t>(absl::ToInt64Nanoseconds(client_stats_interval)));

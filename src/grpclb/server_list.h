@@ -13,9 +13,10 @@
 #include <string>
 
 #include "absl/time/time.h"
-#include "discovery/backend_set.h"
 #include "grpc/lb/v1/load_balancer.pb.h"
 #include "grpcpp/support/byte_buffer.h"
+
+#include "discovery/backend_set.h"
 
 namespace jawlb::grpclb {
 

@@ -9,8 +9,9 @@
 #include <cstdint>
 #include <memory>
 
-#include "discovery/backend_set.h"
 #include "grpcpp/support/byte_buffer.h"
+
+#include "discovery/backend_set.h"
 
 namespace jawlb::grpclb {
 

@@ -3,17 +3,18 @@
 // binary) and the clients use their own grpclb policy: gRPC C++ (C-core) in this
 // process, and grpc-go as a separate program. Backends are echo servers on
 // 127.0.0.2-4; jawlb serves them from an endpoints file the tests edit.
-#include <signal.h>
-
 #include <cstdio>
 #include <fstream>
 #include <set>
+
+#include <signal.h>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+
 #include "testbed/dns_server.h"
 #include "testbed/echo_backend.h"
 #include "testbed/echo_client.h"
@@ -39,9 +40,9 @@ class GrpclbClientTest : public ::testing::Test {
     }
     endpoints_ = dir_ + "/endpoints";
     List({alpha(), beta(), gamma()});
-    auto jawlb = JawlbProcess::Start(
-        JAWLB_BINARY, {"JAWLB_ENDPOINTSFILE=" + endpoints_, "JAWLB_LOGLEVEL=debug"},
-        dir_ + "/jawlb.log");
+    auto jawlb = JawlbProcess::Start(JAWLB_BINARY,
+                                     {"JAWLB_ENDPOINTSFILE=" + endpoints_, "JAWLB_LOGLEVEL=debug"},
+                                     dir_ + "/jawlb.log");
     ASSERT_THAT(jawlb, IsOk());
     jawlb_ = *std::move(jawlb);
     DnsServer::Records records;
@@ -141,8 +142,8 @@ TEST_F(GrpclbClientTest, CppGrpclbPolicyFollowsTheList) {
 // grpc-go's grpclb balancer: an independent implementation of the protocol.
 TEST_F(GrpclbClientTest, GoGrpclbBalancerFollowsTheList) {
   auto go = Subprocess::Spawn(
-      {GOCLIENT_BINARY, "-target", absl::StrCat("dns://", dns_->address(), "/", target_),
-       "-window", "30", "-duration", "10m"},
+      {GOCLIENT_BINARY, "-target", absl::StrCat("dns://", dns_->address(), "/", target_), "-window",
+       "30", "-duration", "10m"},
       {}, dir_ + "/goclient.log");
   ASSERT_THAT(go, IsOk());
   Subprocess& client = **go;
@@ -186,8 +187,7 @@ TEST_F(GrpclbClientTest, GoGrpclbBalancerFollowsTheList) {
   List({});
   window = wait_for("", window);
   ASSERT_GT(window, 0);
-  EXPECT_THAT(client.WaitForLine(absl::StrCat("window ", window, ":  failed=30"), kSettle),
-              IsOk());
+  EXPECT_THAT(client.WaitForLine(absl::StrCat("window ", window, ":  failed=30"), kSettle), IsOk());
 
   List({alpha(), beta(), gamma()});
   EXPECT_GT(wait_for("alpha,beta,gamma", window), window);

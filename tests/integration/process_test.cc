@@ -1,18 +1,19 @@
 // The jawlb binary as an operator runs it: --help, configuration errors,
 // SIGTERM, and HTTP/2 keepalive pings from clients.
-#include <signal.h>
-#include <sys/wait.h>
-
 #include <fstream>
 #include <thread>
+
+#include <signal.h>
+#include <sys/wait.h>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "gmock/gmock.h"
 #include "grpc/lb/v1/load_balancer.grpc.pb.h"
-#include "grpclb/balance_load_service.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
+
+#include "grpclb/balance_load_service.h"
 #include "testbed/jawlb_process.h"
 #include "testbed/subprocess.h"
 #include "tests/common/status_matchers.h"
@@ -33,7 +34,7 @@ bool ExitedWith(std::optional<int> status, int code) {
 
 // Runs jawlb to completion; returns (wait status, output).
 std::pair<std::optional<int>, std::string> RunJawlb(std::vector<std::string> args,
-                                               std::vector<std::string> env) {
+                                                    std::vector<std::string> env) {
   args.insert(args.begin(), JAWLB_BINARY);
   const std::string dir = MakeTempDir("process_test.");
   auto process = Subprocess::Spawn(args, std::move(env), dir + "/out");
@@ -75,9 +76,8 @@ TEST(ProcessTest, HelpDocumentsEveryVariable) {
   auto [status, output] = RunJawlb({"--help"}, {});
   EXPECT_TRUE(ExitedWith(status, 0)) << output;
   for (const char* variable :
-       {"JAWLB_NAMESPACE", "JAWLB_SERVICE", "JAWLB_TARGETPORT", "JAWLB_LABELSELECTOR",
-        "JAWLB_HOST", "JAWLB_PORT", "JAWLB_SHUTDOWNGRACEPERIOD", "JAWLB_ENDPOINTS",
-        "JAWLB_ENDPOINTSFILE"}) {
+       {"JAWLB_NAMESPACE", "JAWLB_SERVICE", "JAWLB_TARGETPORT", "JAWLB_LABELSELECTOR", "JAWLB_HOST",
+        "JAWLB_PORT", "JAWLB_SHUTDOWNGRACEPERIOD", "JAWLB_ENDPOINTS", "JAWLB_ENDPOINTSFILE"}) {
     EXPECT_THAT(output, HasSubstr(variable));
   }
 }
@@ -91,7 +91,9 @@ TEST(ProcessTest, BadConfigurationExitsNonZeroWithOneLineNamingIt) {
   const std::string endpoints = "JAWLB_ENDPOINTS=127.0.0.1:1";
   for (const Case& c : std::vector<Case>{
            {{}, {"JAWLB_PORT=70000", endpoints}, "JAWLB_PORT=\"70000\""},
-           {{}, {"JAWLB_SHUTDOWNGRACEPERIOD=25 s", endpoints}, "JAWLB_SHUTDOWNGRACEPERIOD=\"25 s\""},
+           {{},
+            {"JAWLB_SHUTDOWNGRACEPERIOD=25 s", endpoints},
+            "JAWLB_SHUTDOWNGRACEPERIOD=\"25 s\""},
            {{"--nope"}, {endpoints}, "unknown flag --nope"},
            {{}, {"JAWLB_ENDPOINTS=127.0.0.1:1,10.0.0.1"}, "endpoint \"10.0.0.1\""},
            {{}, {"JAWLB_ENDPOINTSFILE=/nonexistent/endpoints"}, "/nonexistent/endpoints"},
@@ -108,9 +110,9 @@ TEST(ProcessTest, SigtermEndsStreamsSoClientsReconnectAndExitsZero) {
   const std::string dir = MakeTempDir("process_test.");
   // A grace period far longer than the test may take: exiting in time proves the
   // streams were ended, not waited out.
-  auto jawlb = JawlbProcess::Start(
-      JAWLB_BINARY, {"JAWLB_ENDPOINTS=127.0.0.2:1", "JAWLB_SHUTDOWNGRACEPERIOD=10m"},
-      dir + "/jawlb.log");
+  auto jawlb = JawlbProcess::Start(JAWLB_BINARY,
+                                   {"JAWLB_ENDPOINTS=127.0.0.2:1", "JAWLB_SHUTDOWNGRACEPERIOD=10m"},
+                                   dir + "/jawlb.log");
   ASSERT_THAT(jawlb, IsOk());
   LbStream stream((*jawlb)->port());
   LoadBalanceResponse list;
@@ -132,7 +134,8 @@ TEST(ProcessTest, GracePeriodEndsWithAHardStop) {
   const std::string endpoints = dir + "/endpoints";
   auto write_list = [&endpoints](int port) {
     std::ofstream out(endpoints + ".tmp");
-    for (int i = 0; i < 4000; ++i) out << "10.1." << i / 250 << "." << i % 250 + 1 << ":" << port << "\n";
+    for (int i = 0; i < 4000; ++i)
+      out << "10.1." << i / 250 << "." << i % 250 + 1 << ":" << port << "\n";
     out.close();
     std::rename((endpoints + ".tmp").c_str(), endpoints.c_str());
   };
@@ -181,8 +184,8 @@ TEST(ProcessTest, KeepalivePingsNeverEndAClientsStream) {
   const std::string dir = MakeTempDir("process_test.");
   const std::string endpoints = dir + "/endpoints";
   std::ofstream(endpoints) << "127.0.0.2:1\n";
-  auto jawlb = JawlbProcess::Start(JAWLB_BINARY, {"JAWLB_ENDPOINTSFILE=" + endpoints},
-                                   dir + "/jawlb.log");
+  auto jawlb =
+      JawlbProcess::Start(JAWLB_BINARY, {"JAWLB_ENDPOINTSFILE=" + endpoints}, dir + "/jawlb.log");
   ASSERT_THAT(jawlb, IsOk());
 
   const absl::Time start = absl::Now();

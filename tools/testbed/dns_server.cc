@@ -1,11 +1,11 @@
 #include "testbed/dns_server.h"
 
+#include <cstdlib>
+#include <set>
+
 #include <pwd.h>
 #include <signal.h>
 #include <unistd.h>
-
-#include <cstdlib>
-#include <set>
 
 #include "absl/strings/str_cat.h"
 
@@ -43,15 +43,17 @@ absl::StatusOr<std::unique_ptr<DnsServer>> DnsServer::Start(const Records& recor
       argv.push_back(absl::StrCat("--host-record=", name, ",", ip));
       domains.insert(name.substr(name.rfind('.') + 1));
     }
-    for (const std::string& domain : domains) argv.push_back(absl::StrCat("--local=/", domain, "/"));
+    for (const std::string& domain : domains)
+      argv.push_back(absl::StrCat("--local=/", domain, "/"));
     for (const auto& [service, host, target_port] : records.grpclb) {
-      argv.push_back(absl::StrCat("--srv-host=_grpclb._tcp.", service, ",", host, ",",
-                                  target_port, ",0,0"));
+      argv.push_back(
+          absl::StrCat("--srv-host=_grpclb._tcp.", service, ",", host, ",", target_port, ",0,0"));
     }
     absl::StatusOr<std::unique_ptr<Subprocess>> process =
         Subprocess::Spawn(argv, {}, absl::StrCat(dir, "/dnsmasq.log"));
     if (!process.ok()) return process.status();
-    absl::StatusOr<std::string> started = (*process)->WaitForLine("started, version", absl::Seconds(30));
+    absl::StatusOr<std::string> started =
+        (*process)->WaitForLine("started, version", absl::Seconds(30));
     if (started.ok()) {
       return std::unique_ptr<DnsServer>(
           new DnsServer(*std::move(process), absl::StrCat("127.0.0.1:", *port)));

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+
 #include "testbed/subprocess.h"
 
 namespace jawlb::testbed {

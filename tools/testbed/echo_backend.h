@@ -12,6 +12,7 @@
 
 #include "absl/status/statusor.h"
 #include "grpcpp/grpcpp.h"
+
 #include "jawlb/testing/echo.grpc.pb.h"
 
 namespace jawlb::testbed {

@@ -1,6 +1,7 @@
 #include "testbed/echo_client.h"
 
 #include "absl/strings/str_cat.h"
+
 #include "jawlb/testing/echo.grpc.pb.h"
 
 namespace jawlb::testbed {
@@ -31,8 +32,9 @@ Spread CallMany(const std::shared_ptr<grpc::Channel>& channel, int count, absl::
   return spread;
 }
 
-absl::Status WaitForSpread(const std::shared_ptr<grpc::Channel>& channel, const std::set<std::string>& names, bool all,
-                           int streak, absl::Duration timeout) {
+absl::Status WaitForSpread(const std::shared_ptr<grpc::Channel>& channel,
+                           const std::set<std::string>& names, bool all, int streak,
+                           absl::Duration timeout) {
   const absl::Time deadline = absl::Now() + timeout;
   Spread spread;
   while (absl::Now() < deadline) {

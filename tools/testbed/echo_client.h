@@ -25,13 +25,15 @@ struct Spread {
 };
 
 // Sends `count` RPCs one after another, each with `timeout`.
-Spread CallMany(const std::shared_ptr<grpc::Channel>& channel, int count, absl::Duration timeout = absl::Seconds(5));
+Spread CallMany(const std::shared_ptr<grpc::Channel>& channel, int count,
+                absl::Duration timeout = absl::Seconds(5));
 
 // Sends RPCs until `streak` in a row were answered, all by backends in `names`
 // (and, when `all` is set, every one of them answered within the streak).
 // DeadlineExceeded after `timeout`, with the last spread seen.
-absl::Status WaitForSpread(const std::shared_ptr<grpc::Channel>& channel, const std::set<std::string>& names, bool all,
-                           int streak, absl::Duration timeout);
+absl::Status WaitForSpread(const std::shared_ptr<grpc::Channel>& channel,
+                           const std::set<std::string>& names, bool all, int streak,
+                           absl::Duration timeout);
 
 }  // namespace jawlb::testbed
 

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+
 #include "testbed/subprocess.h"
 
 namespace jawlb::testbed {

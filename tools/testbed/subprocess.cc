@@ -1,5 +1,10 @@
 #include "testbed/subprocess.h"
 
+#include <cstring>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -9,11 +14,6 @@
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-#include <cstring>
-#include <fstream>
-#include <sstream>
-#include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -84,14 +84,13 @@ absl::StatusOr<std::string> Subprocess::WaitForLine(absl::string_view needle,
       }
     }
     if (exited) {
-      return absl::AbortedError(absl::StrCat("process ", pid_, " exited before printing \"",
-                                             needle, "\" (", nth, "x); its output:\n", output));
+      return absl::AbortedError(absl::StrCat("process ", pid_, " exited before printing \"", needle,
+                                             "\" (", nth, "x); its output:\n", output));
     }
     if (absl::Now() > deadline) {
-      return absl::DeadlineExceededError(absl::StrCat(
-          "no \"", needle, "\" (", nth, "x) from process ", pid_, " within ",
-          absl::FormatDuration(timeout),
-          "; its output:\n", output));
+      return absl::DeadlineExceededError(
+          absl::StrCat("no \"", needle, "\" (", nth, "x) from process ", pid_, " within ",
+                       absl::FormatDuration(timeout), "; its output:\n", output));
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }

@@ -8,12 +8,12 @@
 #ifndef JAWLB_TOOLS_TESTBED_SUBPROCESS_H_
 #define JAWLB_TOOLS_TESTBED_SUBPROCESS_H_
 
-#include <sys/types.h>
-
 #include <memory>
 #include <optional>
 #include <string>
 #include <vector>
+
+#include <sys/types.h>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"

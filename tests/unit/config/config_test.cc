@@ -6,6 +6,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+
 #include "tests/common/status_matchers.h"
 
 namespace jawlb::config {
@@ -99,14 +100,18 @@ TEST(ConfigTest, BadValuesNameTheSettingAndTheValue) {
       {{{"JAWLB_PORT", "80a"}}, {}, "JAWLB_PORT=\"80a\": not a port number"},
       {{{"JAWLB_PORT", "-1"}}, {}, "JAWLB_PORT=\"-1\""},
       {{}, {"--port=99999"}, "--port=\"99999\": not a port number"},
-      {{{"JAWLB_SHUTDOWNGRACEPERIOD", "25 s"}}, {}, "JAWLB_SHUTDOWNGRACEPERIOD=\"25 s\": not a duration"},
+      {{{"JAWLB_SHUTDOWNGRACEPERIOD", "25 s"}},
+       {},
+       "JAWLB_SHUTDOWNGRACEPERIOD=\"25 s\": not a duration"},
       {{{"JAWLB_SHUTDOWNGRACEPERIOD", "25"}}, {}, "not a duration"},
       {{{"JAWLB_SHUTDOWNGRACEPERIOD", "-5s"}}, {}, "must not be negative"},
       {{{"JAWLB_SHUTDOWNGRACEPERIOD", "inf"}}, {}, "not a duration"},
       {{{"JAWLB_CLIENTSTATSINTERVAL", "often"}}, {}, "JAWLB_CLIENTSTATSINTERVAL=\"often\""},
       {{{"JAWLB_HOST", "localhost"}}, {}, "JAWLB_HOST=\"localhost\": not an IP address"},
       {{{"JAWLB_LOGLEVEL", "loud"}}, {}, "JAWLB_LOGLEVEL=\"loud\": not a log level"},
-      {{{"JAWLB_ENDPOINTS", "10.0.0.1"}}, {}, "JAWLB_ENDPOINTS=\"10.0.0.1\": endpoint \"10.0.0.1\""},
+      {{{"JAWLB_ENDPOINTS", "10.0.0.1"}},
+       {},
+       "JAWLB_ENDPOINTS=\"10.0.0.1\": endpoint \"10.0.0.1\""},
       {{{"JAWLB_ENDPOINTS", "10.0.0.1:1,bad:2"}}, {}, "endpoint \"bad:2\""},
       {{}, {"--bogus=1"}, "unknown flag --bogus"},
       {{}, {"--port"}, "flag --port needs a value"},
@@ -150,10 +155,10 @@ TEST(ConfigTest, GoDurations) {
 TEST(ConfigTest, HelpListsEveryVariableWithItsDefault) {
   const std::string help = Config::Help();
   for (const char* expected :
-       {"JAWLB_NAMESPACE", "JAWLB_SERVICE", "JAWLB_TARGETPORT", "JAWLB_LABELSELECTOR",
-        "JAWLB_HOST", "JAWLB_PORT", "JAWLB_SHUTDOWNGRACEPERIOD", "JAWLB_ENDPOINTS",
-        "JAWLB_ENDPOINTSFILE", "JAWLB_CLIENTSTATSINTERVAL", "JAWLB_LOGLEVEL", "--port",
-        "default \"8000\"", "default \"25s\"", "default \"grpc\"", "default \"default\""}) {
+       {"JAWLB_NAMESPACE", "JAWLB_SERVICE", "JAWLB_TARGETPORT", "JAWLB_LABELSELECTOR", "JAWLB_HOST",
+        "JAWLB_PORT", "JAWLB_SHUTDOWNGRACEPERIOD", "JAWLB_ENDPOINTS", "JAWLB_ENDPOINTSFILE",
+        "JAWLB_CLIENTSTATSINTERVAL", "JAWLB_LOGLEVEL", "--port", "default \"8000\"",
+        "default \"25s\"", "default \"grpc\"", "default \"default\""}) {
     EXPECT_THAT(help, HasSubstr(expected));
   }
   const char* help_argv[] = {"jawlb", "--help"};

@@ -2,6 +2,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+
 #include "tests/common/status_matchers.h"
 
 namespace jawlb::discovery {
@@ -40,14 +41,12 @@ TEST(BackendTest, RefusesWhatIsNotAnAddressAndPort) {
     const char* text;
     const char* why;
   };
-  for (const Case& c : {Case{"10.0.0.1", "found no port"}, Case{"10.0.0.1:", "port \"\""},
-                        Case{"10.0.0.1:0", "from 1 to 65535"},
-                        Case{"10.0.0.1:65536", "from 1 to 65535"},
-                        Case{"10.0.0.1:http", "port \"http\""},
-                        Case{"myhost:80", "not an IPv4 or IPv6 address"},
-                        Case{"10.0.0.256:80", "not an IPv4 or IPv6 address"},
-                        Case{"fd00::1:80", "need brackets"}, Case{"[fd00::1:80", "missing ']'"},
-                        Case{"[fd00::1]80", "want [ipv6]:port"}}) {
+  for (const Case& c :
+       {Case{"10.0.0.1", "found no port"}, Case{"10.0.0.1:", "port \"\""},
+        Case{"10.0.0.1:0", "from 1 to 65535"}, Case{"10.0.0.1:65536", "from 1 to 65535"},
+        Case{"10.0.0.1:http", "port \"http\""}, Case{"myhost:80", "not an IPv4 or IPv6 address"},
+        Case{"10.0.0.256:80", "not an IPv4 or IPv6 address"}, Case{"fd00::1:80", "need brackets"},
+        Case{"[fd00::1:80", "missing ']'"}, Case{"[fd00::1]80", "want [ipv6]:port"}}) {
     EXPECT_THAT(ParseBackend(c.text),
                 StatusIs(absl::StatusCode::kInvalidArgument,
                          ::testing::AllOf(HasSubstr(c.text), HasSubstr(c.why))))
@@ -70,8 +69,8 @@ TEST(BackendSetTest, EqualSetsCompareEqualWhateverTheInputOrder) {
 }
 
 TEST(BackendSetTest, ParsesListsWithCommentsAndBlankLines) {
-  absl::StatusOr<BackendSet> set = ParseBackendList(
-      "# backends\n10.0.0.1:80, 10.0.0.2:80\n\n  [fd00::1]:80   # the v6 one\n");
+  absl::StatusOr<BackendSet> set =
+      ParseBackendList("# backends\n10.0.0.1:80, 10.0.0.2:80\n\n  [fd00::1]:80   # the v6 one\n");
   ASSERT_THAT(set, IsOk());
   EXPECT_EQ(set->ToString(), "10.0.0.1:80,10.0.0.2:80,[fd00::1]:80");
 }

@@ -7,6 +7,7 @@
 #include "absl/synchronization/mutex.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+
 #include "testbed/subprocess.h"
 #include "tests/common/status_matchers.h"
 
@@ -30,9 +31,8 @@ class Updates {
   // the deadline).
   std::vector<std::string> WaitFor(size_t count) {
     absl::MutexLock lock(&mu_);
-    auto enough = [this, count]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-      return sets_.size() >= count;
-    };
+    auto enough = [this, count]()
+                      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return sets_.size() >= count; };
     mu_.AwaitWithTimeout(absl::Condition(&enough), absl::Seconds(30));
     std::vector<std::string> texts;
     for (const BackendSet& set : sets_) texts.push_back(set.ToString());

@@ -26,8 +26,8 @@ constexpr absl::Duration kDeadline = absl::Seconds(60);
 discovery::BackendSet Backends(int count, uint16_t port) {
   std::vector<discovery::Backend> backends;
   for (int i = 0; i < count; ++i) {
-    backends.push_back(*discovery::MakeBackend(
-        absl::StrCat("10.0.", i / 250, ".", i % 250 + 1), port));
+    backends.push_back(
+        *discovery::MakeBackend(absl::StrCat("10.0.", i / 250, ".", i % 250 + 1), port));
   }
   return discovery::BackendSet(std::move(backends));
 }
@@ -262,9 +262,8 @@ TEST_F(BalanceLoadServiceTest, CancelledStreamsLeaveHubAndRegistry) {
     a->context.TryCancel();
     b->context.TryCancel();
   }
-  EXPECT_TRUE(WaitUntil([this] {
-    return hub_.subscriber_count() == 0 && service_.clients().size() == 0;
-  }));
+  EXPECT_TRUE(
+      WaitUntil([this] { return hub_.subscriber_count() == 0 && service_.clients().size() == 0; }));
 }
 
 TEST_F(BalanceLoadServiceTest, ClosingTheHubEndsStreamsWithUnavailable) {

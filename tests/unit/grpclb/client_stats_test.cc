@@ -4,6 +4,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+
 #include "tests/common/status_matchers.h"
 
 namespace jawlb::grpclb {

@@ -24,8 +24,8 @@ LoadBalanceResponse Decode(const grpc::ByteBuffer& buffer) {
 }
 
 TEST(ServerListTest, EncodesIpv4AsFourAndIpv6AsSixteenBytes) {
-  const discovery::BackendSet set = *discovery::ParseBackendList(
-      "10.0.0.1:50051 [fd00::7]:8080 [::ffff:192.168.1.2]:9000");
+  const discovery::BackendSet set =
+      *discovery::ParseBackendList("10.0.0.1:50051 [fd00::7]:8080 [::ffff:192.168.1.2]:9000");
   const LoadBalanceResponse response = Decode(Serialize(MakeServerListResponse(set)));
   ASSERT_TRUE(response.has_server_list());
   const auto& servers = response.server_list().servers();
@@ -67,8 +67,8 @@ TEST(ServerListTest, InitialResponseCarriesTheReportInterval) {
 
 TEST(ServerListTest, CopiesShareTheEncodedBytes) {
   // The fan-out relies on this: every stream writes a copy of one ByteBuffer.
-  const grpc::ByteBuffer original = Serialize(MakeServerListResponse(
-      *discovery::ParseBackendList("10.0.0.1:1 10.0.0.2:2 10.0.0.3:3")));
+  const grpc::ByteBuffer original = Serialize(
+      MakeServerListResponse(*discovery::ParseBackendList("10.0.0.1:1 10.0.0.2:2 10.0.0.3:3")));
   const grpc::ByteBuffer copy = original;  // NOLINT(performance-unnecessary-copy-initialization)
   std::vector<grpc::Slice> a, b;
   ASSERT_TRUE(original.Dump(&a).ok());
