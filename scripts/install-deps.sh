@@ -6,7 +6,7 @@ set -euo pipefail
 packages=(
   # Toolchain.
   build-essential cmake ninja-build pkg-config git
-  clang-14 libclang-rt-14-dev
+  clang-14 libclang-rt-14-dev clang-tidy-14 clang-format-14
   # Libraries.
   libgrpc++-dev libgrpc-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libabsl-dev libspdlog-dev libfmt-dev libc-ares-dev libssl-dev zlib1g-dev libre2-dev

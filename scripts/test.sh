@@ -20,6 +20,9 @@ run_suite() {
 
 run_suite build -DCMAKE_BUILD_TYPE=RelWithDebInfo
 
+echo "== lint: clang-tidy on src/"
+find src -name '*.cc' | sort | xargs -P2 -n4 clang-tidy-14 -p build --quiet --warnings-as-errors='*' 2>/dev/null
+
 export ASAN_OPTIONS=detect_leaks=1:halt_on_error=1:abort_on_error=0
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 export LSAN_OPTIONS=suppressions=$PWD/scripts/lsan.supp:print_suppressions=0

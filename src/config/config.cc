@@ -1,5 +1,6 @@
 #include "config/config.h"
 
+#include <algorithm>
 #include <functional>
 #include <vector>
 
@@ -139,6 +140,34 @@ absl::Status Validate(const Config& config) {
   return absl::OkStatus();
 }
 
+// Applies the flag at argv[*i] (and its value, which may be the next argument,
+// advancing *i past it).
+absl::Status ApplyFlag(int argc, const char* const* argv, int* i, Config& config) {
+  absl::string_view arg = argv[*i];
+  if (!absl::ConsumePrefix(&arg, "--") && !absl::ConsumePrefix(&arg, "-")) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("unexpected argument \"", arg, "\": settings are flags like --port=8000"));
+  }
+  const size_t equals = arg.find('=');
+  const absl::string_view name = arg.substr(0, equals);
+  const auto& settings = Settings();
+  const auto setting = std::find_if(settings.begin(), settings.end(),
+                                    [name](const Setting& s) { return name == s.flag; });
+  if (setting == settings.end()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("unknown flag --", name, " (jawlb --help lists the flags)"));
+  }
+  absl::string_view value;
+  if (equals != absl::string_view::npos) {
+    value = arg.substr(equals + 1);
+  } else if (*i + 1 < argc) {
+    value = argv[++*i];
+  } else {
+    return absl::InvalidArgumentError(absl::StrCat("flag --", name, " needs a value"));
+  }
+  return Apply(*setting, absl::StrCat("--", name), value, config);
+}
+
 }  // namespace
 
 absl::StatusOr<absl::Duration> ParseGoDuration(absl::string_view text) {
@@ -161,32 +190,7 @@ absl::StatusOr<Config> Config::FromEnvAndArgs(absl::FunctionRef<const char*(cons
       JAWLB_RETURN_IF_ERROR(Apply(setting, setting.env, value, config));
     }
   }
-  for (int i = 1; i < argc; ++i) {
-    absl::string_view arg = argv[i];
-    if (!absl::ConsumePrefix(&arg, "--") && !absl::ConsumePrefix(&arg, "-")) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("unexpected argument \"", arg, "\": settings are flags like --port=8000"));
-    }
-    const size_t equals = arg.find('=');
-    const absl::string_view name = arg.substr(0, equals);
-    const Setting* setting = nullptr;
-    for (const Setting& candidate : Settings()) {
-      if (name == candidate.flag) setting = &candidate;
-    }
-    if (setting == nullptr) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("unknown flag --", name, " (jawlb --help lists the flags)"));
-    }
-    absl::string_view value;
-    if (equals != absl::string_view::npos) {
-      value = arg.substr(equals + 1);
-    } else if (i + 1 < argc) {
-      value = argv[++i];
-    } else {
-      return absl::InvalidArgumentError(absl::StrCat("flag --", name, " needs a value"));
-    }
-    JAWLB_RETURN_IF_ERROR(Apply(*setting, absl::StrCat("--", name), value, config));
-  }
+  for (int i = 1; i < argc; ++i) JAWLB_RETURN_IF_ERROR(ApplyFlag(argc, argv, &i, config));
   JAWLB_RETURN_IF_ERROR(Validate(config));
   return config;
 }

@@ -1,7 +1,7 @@
 // ServerList encoding: from a BackendSet to the exact LoadBalanceResponse bytes
 // a grpclb client receives, and the InitialLoadBalanceResponse.
 //
-// Rules every grpclb client depends on (see docs/grpclb-clients.md):
+// Rules every grpclb client depends on (see README.md, "What clients get"):
 // - IPv4 goes out as 4 bytes, IPv6 as 16, never IPv4-mapped IPv6;
 // - never an empty ServerList: zero backends become one drop entry with the
 //   token kNoBackendsToken, so clients fail RPCs fast with UNAVAILABLE.
