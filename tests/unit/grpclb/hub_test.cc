@@ -79,7 +79,9 @@ TEST(HubTest, ConcurrentPublishSubscribeAndUnsubscribe) {
         auto subscriber = std::make_shared<CountingSubscriber>();
         auto subscription = hub.Subscribe(subscriber);
         SnapshotPtr latest = hub.Latest();
-        if (latest != nullptr) EXPECT_GE(latest->version, 1u);
+        if (latest != nullptr) {
+          EXPECT_GE(latest->version, 1u);
+        }
       }
     });
   }
