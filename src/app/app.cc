@@ -5,7 +5,10 @@
 
 #include "common/status_macros.h"
 #include "discovery/file_source.h"
+#include "discovery/k8s_source.h"
 #include "discovery/static_source.h"
+#include "k8s/cluster_access.h"
+#include "k8s/curl_transport.h"
 
 namespace jawlb::app {
 namespace {
@@ -13,11 +16,41 @@ namespace {
 // How often JAWLB_ENDPOINTSFILE is checked for changes.
 constexpr absl::Duration kEndpointsFilePoll = absl::Milliseconds(250);
 
-std::unique_ptr<discovery::Source> MakeSource(const config::Config& config) {
+// Where a pod's service account credentials are mounted.
+constexpr char kServiceAccountDir[] = "/var/run/secrets/kubernetes.io/serviceaccount";
+
+absl::StatusOr<std::unique_ptr<discovery::Source>> MakeK8sSource(const config::Config& config) {
+  absl::StatusOr<k8s::ClusterAccess> access =
+      config.in_cluster_host.empty()
+          ? k8s::LoadKubeconfig(config.kubeconfig, config.kube_context, &std::getenv)
+          : k8s::LoadInCluster(config.in_cluster_host, config.in_cluster_port, kServiceAccountDir);
+  if (!access.ok()) return access.status();
+  absl::StatusOr<std::unique_ptr<k8s::CurlTransport>> transport =
+      k8s::CurlTransport::Create(*access);
+  if (!transport.ok()) return transport.status();
+  discovery::K8sSource::Options options;
+  options.namespace_ = !config.namespace_.empty()           ? config.namespace_
+                       : !access->default_namespace.empty() ? access->default_namespace
+                                                            : "default";
+  options.service = config.service;
+  options.label_selector = config.label_selector;
+  options.target_port = config.target_port;
+  options.api = config.api == "endpointslices" ? discovery::K8sSource::Api::kEndpointSlices
+                : config.api == "endpoints"    ? discovery::K8sSource::Api::kEndpoints
+                                               : discovery::K8sSource::Api::kAuto;
+  options.reflector.stall_timeout = config.watch_stall_timeout;
+  spdlog::info("kubernetes: API server {} ({})", access->server, access->origin);
+  return std::make_unique<discovery::K8sSource>(*std::move(transport), std::move(options));
+}
+
+absl::StatusOr<std::unique_ptr<discovery::Source>> MakeSource(const config::Config& config) {
   if (config.endpoints.has_value()) {
     return std::make_unique<discovery::StaticSource>(*config.endpoints);
   }
-  return std::make_unique<discovery::FileSource>(config.endpoints_file, kEndpointsFilePoll);
+  if (!config.endpoints_file.empty()) {
+    return std::make_unique<discovery::FileSource>(config.endpoints_file, kEndpointsFilePoll);
+  }
+  return MakeK8sSource(config);
 }
 
 void ConfigureServer(grpc::ServerBuilder& builder) {
@@ -41,7 +74,9 @@ App::~App() { Shutdown(); }
 
 absl::StatusOr<std::unique_ptr<App>> App::Start(const config::Config& config) {
   std::unique_ptr<App> app(new App(config));
-  app->source_ = MakeSource(config);
+  absl::StatusOr<std::unique_ptr<discovery::Source>> source = MakeSource(config);
+  if (!source.ok()) return source.status();
+  app->source_ = *std::move(source);
   JAWLB_RETURN_IF_ERROR(app->source_->Start([hub = &app->hub_](discovery::BackendSet backends) {
     const std::string list = backends.ToString();
     const size_t count = backends.size();

@@ -75,6 +75,14 @@ std::string SetLogLevel(absl::string_view text, std::string& out) {
   return "not a log level (trace, debug, info, warn, error, off)";
 }
 
+std::string SetApi(absl::string_view text, std::string& out) {
+  if (text != "auto" && text != "endpointslices" && text != "endpoints") {
+    return "not an API to watch (auto, endpointslices, endpoints)";
+  }
+  out = std::string(text);
+  return "";
+}
+
 std::string SetString(absl::string_view text, std::string& out) {
   out = std::string(text);
   return "";
@@ -82,7 +90,9 @@ std::string SetString(absl::string_view text, std::string& out) {
 
 const std::vector<Setting>& Settings() {
   static const auto* const kSettings = new std::vector<Setting>{
-      {"JAWLB_NAMESPACE", "namespace", "default", "Kubernetes namespace of the service",
+      {"JAWLB_NAMESPACE", "namespace", "default",
+       "Kubernetes namespace of the service (in a pod: the pod's own; else the kubeconfig "
+       "context's)",
        [](auto v, Config& c) { return SetString(v, c.namespace_); }},
       {"JAWLB_SERVICE", "service", "",
        "Kubernetes service to balance (required for Kubernetes discovery)",
@@ -110,6 +120,17 @@ const std::vector<Setting>& Settings() {
        [](auto v, Config& c) { return SetDuration(v, c.client_stats_interval); }},
       {"JAWLB_LOGLEVEL", "loglevel", "info", "trace, debug, info, warn, error or off",
        [](auto v, Config& c) { return SetLogLevel(v, c.log_level); }},
+      {"JAWLB_API", "api", "auto",
+       "what to watch: endpointslices, endpoints (core/v1), or auto (EndpointSlices if served)",
+       [](auto v, Config& c) { return SetApi(v, c.api); }},
+      {"JAWLB_WATCHSTALLTIMEOUT", "watchstalltimeout", "90s",
+       "a watch silent this long (not even a bookmark) is reconnected (Go duration)",
+       [](auto v, Config& c) { return SetDuration(v, c.watch_stall_timeout); }},
+      {"KUBECONFIG", "kubeconfig", "~/.kube/config",
+       "kubeconfig files (colon-separated) when not running in a pod",
+       [](auto v, Config& c) { return SetString(v, c.kubeconfig); }},
+      {"JAWLB_CONTEXT", "context", "", "kubeconfig context to use instead of current-context",
+       [](auto v, Config& c) { return SetString(v, c.kube_context); }},
   };
   return *kSettings;
 }
@@ -132,10 +153,6 @@ absl::Status Validate(const Config& config) {
           "JAWLB_SERVICE is not set: name the Kubernetes service to balance, or give static "
           "backends with JAWLB_ENDPOINTS or JAWLB_ENDPOINTSFILE");
     }
-    return absl::UnimplementedError(
-        absl::StrCat("JAWLB_SERVICE=\"", config.service,
-                     "\": Kubernetes discovery is not in this build yet; give static backends with "
-                     "JAWLB_ENDPOINTS or JAWLB_ENDPOINTSFILE"));
   }
   return absl::OkStatus();
 }
@@ -189,6 +206,11 @@ absl::StatusOr<Config> Config::FromEnvAndArgs(absl::FunctionRef<const char*(cons
     if (const char* value = getenv(setting.env); value != nullptr) {
       JAWLB_RETURN_IF_ERROR(Apply(setting, setting.env, value, config));
     }
+  }
+  for (const auto& [name, field] :
+       {std::pair{"KUBERNETES_SERVICE_HOST", &config.in_cluster_host},
+        std::pair{"KUBERNETES_SERVICE_PORT", &config.in_cluster_port}}) {
+    if (const char* value = getenv(name); value != nullptr) *field = value;
   }
   for (int i = 1; i < argc; ++i) JAWLB_RETURN_IF_ERROR(ApplyFlag(argc, argv, &i, config));
   JAWLB_RETURN_IF_ERROR(Validate(config));

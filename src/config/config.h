@@ -19,17 +19,26 @@
 namespace jawlb::config {
 
 struct Config {
-  std::string namespace_ = "default";  // JAWLB_NAMESPACE
-  std::string service;                 // JAWLB_SERVICE: required for Kubernetes discovery
-  std::string target_port = "grpc";    // JAWLB_TARGETPORT: a port *name*
-  std::string label_selector;          // JAWLB_LABELSELECTOR
-  std::string host;                    // JAWLB_HOST: "" = all interfaces
-  uint16_t port = 8000;                // JAWLB_PORT: 0 = any free port (logged)
+  // JAWLB_NAMESPACE; "" = the pod's own namespace in a cluster, else the
+  // kubeconfig context's, else "default".
+  std::string namespace_;
+  std::string service;               // JAWLB_SERVICE: required for Kubernetes discovery
+  std::string target_port = "grpc";  // JAWLB_TARGETPORT: a port *name*
+  std::string label_selector;        // JAWLB_LABELSELECTOR
+  std::string host;                  // JAWLB_HOST: "" = all interfaces
+  uint16_t port = 8000;              // JAWLB_PORT: 0 = any free port (logged)
   absl::Duration shutdown_grace = absl::Seconds(25);         // JAWLB_SHUTDOWNGRACEPERIOD
   std::optional<discovery::BackendSet> endpoints;            // JAWLB_ENDPOINTS
   std::string endpoints_file;                                // JAWLB_ENDPOINTSFILE
   absl::Duration client_stats_interval = absl::Seconds(10);  // JAWLB_CLIENTSTATSINTERVAL
   std::string log_level = "info";                            // JAWLB_LOGLEVEL
+  std::string api = "auto";  // JAWLB_API: auto, endpointslices or endpoints
+  absl::Duration watch_stall_timeout = absl::Seconds(90);  // JAWLB_WATCHSTALLTIMEOUT
+  std::string kubeconfig;    // KUBECONFIG, --kubeconfig: colon-separated files
+  std::string kube_context;  // JAWLB_CONTEXT: overrides current-context
+  // KUBERNETES_SERVICE_HOST / _PORT, set by Kubernetes in every pod.
+  std::string in_cluster_host;
+  std::string in_cluster_port;
 
   // Reads JAWLB_* through `getenv`, then flags from argv[1..] ("--port=8000" or
   // "--port 8000"); flags win. Errors are InvalidArgument, one line naming the

@@ -1,0 +1,165 @@
+#include "discovery/endpoints_decoder.h"
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+
+namespace jawlb::discovery {
+namespace {
+
+using simdjson::dom::array;
+using simdjson::dom::element;
+
+absl::string_view View(std::string_view view) { return {view.data(), view.size()}; }
+
+absl::Status Invalid(absl::string_view object_name, absl::string_view what) {
+  return absl::InvalidArgumentError(absl::StrCat("object \"", object_name, "\": ", what));
+}
+
+// The array at `key`, or an empty one when absent or null; an error when it is
+// something else.
+absl::StatusOr<array> OptionalArray(element parent, const char* key, absl::string_view name) {
+  element value;
+  if (parent[key].get(value) != simdjson::SUCCESS || value.is_null()) return array();
+  array result;
+  if (value.get(result) != simdjson::SUCCESS)
+    return Invalid(name, absl::StrCat(key, " is not a list"));
+  return result;
+}
+
+// An optional boolean field; `absent` when missing or null.
+bool OptionalBool(element parent, const char* key, bool absent) {
+  element value;
+  if (parent[key].get(value) != simdjson::SUCCESS) return absent;
+  bool result = absent;
+  if (value.get(result) != simdjson::SUCCESS) return absent;
+  return result;
+}
+
+// The port for `target` among `ports` ([{name, port}]): 0 (with a warning) when
+// there is none.
+absl::StatusOr<uint16_t> FindPort(array ports, absl::string_view target, absl::string_view name,
+                                  std::vector<std::string>& warnings) {
+  int numeric = 0;
+  if (absl::SimpleAtoi(target, &numeric)) {
+    if (numeric < 1 || numeric > 65535) return Invalid(name, "target port out of range");
+    return static_cast<uint16_t>(numeric);
+  }
+  std::vector<std::string> names;
+  for (element port : ports) {
+    std::string_view port_name;
+    if (port["name"].get(port_name) != simdjson::SUCCESS) port_name = "";
+    names.push_back(port_name.empty() ? "(unnamed)" : std::string(port_name));
+    if (View(port_name) != target) continue;
+    int64_t number = 0;
+    if (port["port"].get(number) != simdjson::SUCCESS || number < 1 || number > 65535) {
+      return Invalid(name, absl::StrCat("port \"", target, "\" has no valid number"));
+    }
+    return static_cast<uint16_t>(number);
+  }
+  warnings.push_back(absl::StrCat("\"", name, "\" has no port named \"", target, "\" (ports: ",
+                                  names.empty() ? "none" : absl::StrJoin(names, ", "), ")"));
+  return 0;
+}
+
+void AddAddress(absl::string_view address, uint16_t port, absl::string_view name,
+                DecodedObject& decoded) {
+  absl::StatusOr<Backend> backend = MakeBackend(address, port);
+  if (!backend.ok()) {
+    decoded.warnings.push_back(
+        absl::StrCat("\"", name, "\": skipping address: ", backend.status().message()));
+    return;
+  }
+  decoded.backends.push_back(*std::move(backend));
+}
+
+absl::Status DecodeSlice(element slice, absl::string_view target, DecodedObject& decoded) {
+  const std::string& name = decoded.name;
+  std::string_view address_type;
+  if (slice["addressType"].get(address_type) != simdjson::SUCCESS) {
+    return Invalid(name, "addressType is missing");
+  }
+  if (address_type != "IPv4" && address_type != "IPv6") {
+    decoded.warnings.push_back(absl::StrCat("\"", name, "\": skipping slice of addressType ",
+                                            View(address_type), " (only IPv4 and IPv6 are used)"));
+    return absl::OkStatus();
+  }
+  absl::StatusOr<array> ports = OptionalArray(slice, "ports", name);
+  if (!ports.ok()) return ports.status();
+  absl::StatusOr<array> endpoints = OptionalArray(slice, "endpoints", name);
+  if (!endpoints.ok()) return endpoints.status();
+  if (endpoints->size() == 0) return absl::OkStatus();
+  absl::StatusOr<uint16_t> port = FindPort(*ports, target, name, decoded.warnings);
+  if (!port.ok()) return port.status();
+  if (*port == 0) return absl::OkStatus();
+  for (element endpoint : *endpoints) {
+    element conditions;
+    if (endpoint["conditions"].get(conditions) != simdjson::SUCCESS) conditions = element();
+    const bool has_conditions = conditions.is_object();
+    const bool ready = !has_conditions || OptionalBool(conditions, "ready", true);
+    const bool terminating = has_conditions && OptionalBool(conditions, "terminating", false);
+    absl::StatusOr<array> addresses = OptionalArray(endpoint, "addresses", name);
+    if (!addresses.ok()) return addresses.status();
+    if (!ready || terminating) {
+      const bool serving = has_conditions && OptionalBool(conditions, "serving", ready);
+      if (serving && addresses->size() > 0) {
+        std::string_view first;
+        if ((*addresses).at(0).get(first) == simdjson::SUCCESS) {
+          decoded.warnings.push_back(
+              absl::StrCat("\"", name, "\": ", View(first), " is serving but ",
+                           terminating ? "terminating" : "not ready", ": not sent to clients"));
+        }
+      }
+      continue;
+    }
+    for (element address : *addresses) {
+      std::string_view text;
+      if (address.get(text) != simdjson::SUCCESS)
+        return Invalid(name, "an address is not a string");
+      AddAddress(View(text), *port, name, decoded);
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status DecodeLegacyEndpoints(element endpoints, absl::string_view target,
+                                   DecodedObject& decoded) {
+  const std::string& name = decoded.name;
+  absl::StatusOr<array> subsets = OptionalArray(endpoints, "subsets", name);
+  if (!subsets.ok()) return subsets.status();
+  for (element subset : *subsets) {
+    absl::StatusOr<array> addresses = OptionalArray(subset, "addresses", name);
+    if (!addresses.ok()) return addresses.status();
+    if (addresses->size() == 0) continue;
+    absl::StatusOr<array> ports = OptionalArray(subset, "ports", name);
+    if (!ports.ok()) return ports.status();
+    absl::StatusOr<uint16_t> port = FindPort(*ports, target, name, decoded.warnings);
+    if (!port.ok()) return port.status();
+    if (*port == 0) continue;
+    for (element address : *addresses) {
+      std::string_view ip;
+      if (address["ip"].get(ip) != simdjson::SUCCESS) return Invalid(name, "an address has no ip");
+      AddAddress(View(ip), *port, name, decoded);
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<DecodedObject> DecodeEndpointsObject(EndpointsApi api, element object,
+                                                    absl::string_view target_port) {
+  DecodedObject decoded;
+  std::string_view name;
+  if (!object.is_object() || object["metadata"]["name"].get(name) != simdjson::SUCCESS) {
+    return absl::InvalidArgumentError("object without metadata.name");
+  }
+  decoded.name = std::string(name);
+  const absl::Status status = api == EndpointsApi::kEndpointSlices
+                                  ? DecodeSlice(object, target_port, decoded)
+                                  : DecodeLegacyEndpoints(object, target_port, decoded);
+  if (!status.ok()) return status;
+  return decoded;
+}
+
+}  // namespace jawlb::discovery

@@ -1,0 +1,66 @@
+#include "discovery/service_view.h"
+
+#include <algorithm>
+
+#include "spdlog/spdlog.h"
+
+namespace jawlb::discovery {
+
+ServiceView::ServiceView(EndpointsApi api, std::string target_port, Source::OnUpdate on_update)
+    : api_(api), target_port_(std::move(target_port)), on_update_(std::move(on_update)) {}
+
+void ServiceView::Apply(simdjson::dom::element object) {
+  absl::StatusOr<DecodedObject> decoded = DecodeEndpointsObject(api_, object, target_port_);
+  if (!decoded.ok()) {
+    spdlog::error("kubernetes: ignoring an update: {}", decoded.status().ToString());
+    return;
+  }
+  Contribution& contribution = objects_[decoded->name];
+  for (const std::string& warning : decoded->warnings) {
+    const auto& logged = contribution.warnings;
+    if (std::find(logged.begin(), logged.end(), warning) == logged.end()) {
+      spdlog::warn("kubernetes: {}", warning);
+    }
+  }
+  contribution.warnings = std::move(decoded->warnings);
+  contribution.backends = std::move(decoded->backends);
+}
+
+void ServiceView::Replace(const std::vector<simdjson::dom::element>& objects) {
+  absl::flat_hash_map<std::string, Contribution> previous = std::move(objects_);
+  objects_.clear();
+  for (simdjson::dom::element object : objects) {
+    std::string_view name;
+    // Keep what was known of an object that now fails to decode.
+    if (object["metadata"]["name"].get(name) == simdjson::SUCCESS) {
+      if (auto it = previous.find(std::string(name)); it != previous.end()) {
+        objects_.emplace(it->first, std::move(it->second));
+      }
+    }
+    Apply(object);
+  }
+}
+
+void ServiceView::Upsert(simdjson::dom::element object) { Apply(object); }
+
+void ServiceView::Delete(simdjson::dom::element object) {
+  std::string_view name;
+  if (object["metadata"]["name"].get(name) != simdjson::SUCCESS) {
+    spdlog::error("kubernetes: ignoring a deletion without metadata.name");
+    return;
+  }
+  objects_.erase(std::string(name));
+}
+
+void ServiceView::Sync() {
+  std::vector<Backend> all;
+  for (const auto& [name, contribution] : objects_) {
+    all.insert(all.end(), contribution.backends.begin(), contribution.backends.end());
+  }
+  BackendSet set(std::move(all));
+  if (delivered_.has_value() && *delivered_ == set) return;
+  delivered_ = set;
+  on_update_(std::move(set));
+}
+
+}  // namespace jawlb::discovery

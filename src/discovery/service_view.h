@@ -1,0 +1,54 @@
+// ServiceView: the backends of one Kubernetes Service as its endpoint objects
+// (EndpointSlices or Endpoints) say, kept by a Reflector. Each object's
+// contribution is decoded when it changes; on Sync() the union becomes a
+// BackendSet (sorted, an ip:port from two slices counted once) and goes to
+// OnUpdate if it differs from the last one delivered.
+//
+// An object that cannot be decoded is logged and keeps its previous
+// contribution: a bad update never drops backends that were known.
+//
+// Threading: confined to the Reflector's thread (the Kubernetes I/O thread).
+#ifndef JAWLB_DISCOVERY_SERVICE_VIEW_H_
+#define JAWLB_DISCOVERY_SERVICE_VIEW_H_
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+
+#include "discovery/endpoints_decoder.h"
+#include "discovery/source.h"
+#include "k8s/object_store.h"
+
+namespace jawlb::discovery {
+
+class ServiceView final : public k8s::ObjectStore {
+ public:
+  ServiceView(EndpointsApi api, std::string target_port, Source::OnUpdate on_update);
+
+  // k8s::ObjectStore:
+  void Replace(const std::vector<simdjson::dom::element>& objects) override;
+  void Upsert(simdjson::dom::element object) override;
+  void Delete(simdjson::dom::element object) override;
+  void Sync() override;
+
+ private:
+  struct Contribution {
+    std::vector<Backend> backends;
+    std::vector<std::string> warnings;  // as last logged
+  };
+  void Apply(simdjson::dom::element object);
+
+  // Constant after construction.
+  const EndpointsApi api_;
+  const std::string target_port_;
+  const Source::OnUpdate on_update_;
+
+  absl::flat_hash_map<std::string, Contribution> objects_;
+  std::optional<BackendSet> delivered_;
+};
+
+}  // namespace jawlb::discovery
+
+#endif  // JAWLB_DISCOVERY_SERVICE_VIEW_H_
