@@ -35,7 +35,7 @@ const std::map<std::string, std::string> kMinimal = {{"JAWLB_ENDPOINTS", "10.0.0
 TEST(ConfigTest, DefaultsAreTheOriginalJawlbs) {
   absl::StatusOr<Config> config = Parse(kMinimal);
   ASSERT_THAT(config, IsOk());
-  EXPECT_EQ(config->namespace_, "default");
+  EXPECT_EQ(config->namespace_, "");  // resolved later: the pod's, the context's, or "default"
   EXPECT_EQ(config->service, "");
   EXPECT_EQ(config->target_port, "grpc");
   EXPECT_EQ(config->label_selector, "");
@@ -71,6 +71,24 @@ TEST(ConfigTest, ReadsEveryVariable) {
   EXPECT_EQ(config->client_stats_interval, absl::Milliseconds(500));
   EXPECT_EQ(config->log_level, "debug");
   EXPECT_EQ(config->ListenAddress(), "[::1]:9000");
+}
+
+TEST(ConfigTest, ReadsKubernetesSettings) {
+  absl::StatusOr<Config> config = Parse({{"JAWLB_SERVICE", "users"},
+                                         {"JAWLB_API", "endpoints"},
+                                         {"JAWLB_WATCHSTALLTIMEOUT", "2m"},
+                                         {"KUBECONFIG", "/a:/b"},
+                                         {"JAWLB_CONTEXT", "prod"},
+                                         {"KUBERNETES_SERVICE_HOST", "10.96.0.1"},
+                                         {"KUBERNETES_SERVICE_PORT", "443"}});
+  ASSERT_THAT(config, IsOk());
+  EXPECT_EQ(config->api, "endpoints");
+  EXPECT_EQ(config->watch_stall_timeout, absl::Minutes(2));
+  EXPECT_EQ(config->kubeconfig, "/a:/b");
+  EXPECT_EQ(config->kube_context, "prod");
+  EXPECT_EQ(config->in_cluster_host, "10.96.0.1");
+  EXPECT_EQ(config->in_cluster_port, "443");
+  EXPECT_EQ(Parse({{"JAWLB_SERVICE", "users"}})->api, "auto");
 }
 
 TEST(ConfigTest, FlagsWinOverEnvironment) {
@@ -116,6 +134,8 @@ TEST(ConfigTest, BadValuesNameTheSettingAndTheValue) {
       {{}, {"--bogus=1"}, "unknown flag --bogus"},
       {{}, {"--port"}, "flag --port needs a value"},
       {{}, {"stray"}, "unexpected argument \"stray\""},
+      {{{"JAWLB_API", "pods"}}, {}, "JAWLB_API=\"pods\": not an API to watch"},
+      {{{"JAWLB_WATCHSTALLTIMEOUT", "soon"}}, {}, "JAWLB_WATCHSTALLTIMEOUT=\"soon\""},
   };
   for (const Case& c : cases) {
     std::map<std::string, std::string> env = c.env;
@@ -136,9 +156,7 @@ TEST(ConfigTest, NeedsABackendSource) {
   EXPECT_THAT(Parse({}), StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("JAWLB_SERVICE")));
   EXPECT_THAT(Parse({{"JAWLB_ENDPOINTS", "10.0.0.1:1"}, {"JAWLB_ENDPOINTSFILE", "/x"}}),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("choose one")));
-  // Kubernetes discovery is the next stage; until then say so instead of idling.
-  EXPECT_THAT(Parse({{"JAWLB_SERVICE", "users"}}),
-              StatusIs(absl::StatusCode::kUnimplemented, HasSubstr("Kubernetes discovery")));
+  EXPECT_THAT(Parse({{"JAWLB_SERVICE", "users"}}), IsOk());
 }
 
 TEST(ConfigTest, GoDurations) {

@@ -1,0 +1,149 @@
+#include "discovery/endpoints_decoder.h"
+
+#include "discovery/backend_set.h"
+
+#include <string>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/common/status_matchers.h"
+
+namespace jawlb::discovery {
+namespace {
+
+using ::jawlb::testing::IsOk;
+using ::jawlb::testing::StatusIs;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::IsEmpty;
+
+// Decodes `json` and returns the backends as "ip:port" strings, sorted.
+struct Decoded {
+  std::vector<std::string> backends;
+  std::vector<std::string> warnings;
+};
+
+absl::StatusOr<Decoded> Decode(EndpointsApi api, const std::string& json,
+                               const std::string& port = "grpc") {
+  simdjson::dom::parser parser;
+  simdjson::dom::element element;
+  if (parser.parse(json).get(element) != simdjson::SUCCESS) {
+    return absl::InternalError("test JSON does not parse");
+  }
+  absl::StatusOr<DecodedObject> object = DecodeEndpointsObject(api, element, port);
+  if (!object.ok()) return object.status();
+  Decoded decoded;
+  const BackendSet set(object->backends);
+  for (const Backend& backend : set.backends()) {
+    decoded.backends.push_back(backend.ToString());
+  }
+  decoded.warnings = object->warnings;
+  return decoded;
+}
+
+absl::StatusOr<Decoded> Slice(const std::string& endpoints, const std::string& extra = "",
+                              const std::string& port = "grpc") {
+  return Decode(EndpointsApi::kEndpointSlices,
+                R"({"metadata":{"name":"svc-abc"},"addressType":"IPv4",)"
+                R"("ports":[{"name":"http","port":8080},{"name":"grpc","port":50051}],)" +
+                    extra + R"("endpoints":)" + endpoints + "}",
+                port);
+}
+
+TEST(EndpointsDecoderTest, ReadyEndpointsOnTheNamedPort) {
+  absl::StatusOr<Decoded> decoded = Slice(
+      R"([{"addresses":["10.0.0.2"],"conditions":{"ready":true}},
+          {"addresses":["10.0.0.1"],"conditions":{"ready":true,"serving":true,"terminating":false}}])");
+  ASSERT_THAT(decoded, IsOk());
+  EXPECT_THAT(decoded->backends, ElementsAre("10.0.0.1:50051", "10.0.0.2:50051"));
+  EXPECT_THAT(decoded->warnings, IsEmpty());
+}
+
+TEST(EndpointsDecoderTest, AbsentConditionsMeanReady) {
+  absl::StatusOr<Decoded> decoded =
+      Slice(R"([{"addresses":["10.0.0.1"]},{"addresses":["10.0.0.2"],"conditions":{}}])");
+  ASSERT_THAT(decoded, IsOk());
+  EXPECT_THAT(decoded->backends, ElementsAre("10.0.0.1:50051", "10.0.0.2:50051"));
+}
+
+TEST(EndpointsDecoderTest, NotReadyAndTerminatingAreLeftOut) {
+  absl::StatusOr<Decoded> decoded = Slice(
+      R"([{"addresses":["10.0.0.1"],"conditions":{"ready":false,"serving":false}},
+          {"addresses":["10.0.0.2"],"conditions":{"ready":false,"serving":true,"terminating":true}},
+          {"addresses":["10.0.0.3"],"conditions":{"ready":true,"terminating":true}},
+          {"addresses":["10.0.0.4"],"conditions":{"ready":true}}])");
+  ASSERT_THAT(decoded, IsOk());
+  EXPECT_THAT(decoded->backends, ElementsAre("10.0.0.4:50051"));
+  // Serving but terminating is worth a word to the operator.
+  EXPECT_THAT(decoded->warnings, ElementsAre(HasSubstr("10.0.0.2 is serving but terminating")));
+}
+
+TEST(EndpointsDecoderTest, NumericTargetPortIsThePortNumber) {
+  absl::StatusOr<Decoded> decoded = Slice(R"([{"addresses":["10.0.0.1"]}])", "", "9000");
+  ASSERT_THAT(decoded, IsOk());
+  EXPECT_THAT(decoded->backends, ElementsAre("10.0.0.1:9000"));
+}
+
+TEST(EndpointsDecoderTest, MissingPortNameContributesNothingWithAWarning) {
+  absl::StatusOr<Decoded> decoded = Slice(R"([{"addresses":["10.0.0.1"]}])", "", "metrics");
+  ASSERT_THAT(decoded, IsOk());
+  EXPECT_THAT(decoded->backends, IsEmpty());
+  EXPECT_THAT(decoded->warnings,
+              ElementsAre(HasSubstr("no port named \"metrics\" (ports: http, grpc)")));
+}
+
+TEST(EndpointsDecoderTest, Ipv6SlicesAndFqdnSlices) {
+  absl::StatusOr<Decoded> v6 = Decode(
+      EndpointsApi::kEndpointSlices,
+      R"({"metadata":{"name":"v6"},"addressType":"IPv6","ports":[{"name":"grpc","port":80}],
+          "endpoints":[{"addresses":["fd00::1"]}]})");
+  ASSERT_THAT(v6, IsOk());
+  EXPECT_THAT(v6->backends, ElementsAre("[fd00::1]:80"));
+  absl::StatusOr<Decoded> fqdn = Decode(
+      EndpointsApi::kEndpointSlices,
+      R"({"metadata":{"name":"ext"},"addressType":"FQDN","ports":[{"name":"grpc","port":80}],
+          "endpoints":[{"addresses":["example.com"]}]})");
+  ASSERT_THAT(fqdn, IsOk());
+  EXPECT_THAT(fqdn->backends, IsEmpty());
+  EXPECT_THAT(fqdn->warnings, ElementsAre(HasSubstr("addressType FQDN")));
+}
+
+TEST(EndpointsDecoderTest, EmptyAndNullEndpoints) {
+  EXPECT_THAT(Slice("[]")->backends, IsEmpty());
+  EXPECT_THAT(Slice("null")->backends, IsEmpty());
+}
+
+TEST(EndpointsDecoderTest, BadAddressesAreSkippedWithAWarning) {
+  absl::StatusOr<Decoded> decoded = Slice(R"([{"addresses":["10.0.0.1","nonsense"]}])");
+  ASSERT_THAT(decoded, IsOk());
+  EXPECT_THAT(decoded->backends, ElementsAre("10.0.0.1:50051"));
+  EXPECT_THAT(decoded->warnings, ElementsAre(HasSubstr("\"nonsense\"")));
+}
+
+TEST(EndpointsDecoderTest, MalformedObjectsAreErrorsNamingTheObject) {
+  EXPECT_THAT(Decode(EndpointsApi::kEndpointSlices, R"({"addressType":"IPv4"})"),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("metadata.name")));
+  EXPECT_THAT(Decode(EndpointsApi::kEndpointSlices, R"({"metadata":{"name":"x"}})"),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("\"x\": addressType")));
+  EXPECT_THAT(Slice(R"({"not":"a list"})"),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("endpoints is not a list")));
+  EXPECT_THAT(Slice(R"([{"addresses":[42]}])"),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("not a string")));
+}
+
+TEST(EndpointsDecoderTest, LegacyEndpointsUseAddressesNeverNotReadyAddresses) {
+  absl::StatusOr<Decoded> decoded = Decode(EndpointsApi::kEndpoints, R"({
+      "metadata":{"name":"svc"},
+      "subsets":[
+        {"addresses":[{"ip":"10.0.0.1"},{"ip":"10.0.0.2"}],
+         "notReadyAddresses":[{"ip":"10.0.0.9"}],
+         "ports":[{"name":"grpc","port":50051}]},
+        {"addresses":[{"ip":"10.0.1.1"}],"ports":[{"name":"grpc","port":6000},{"name":"x","port":1}]},
+        {"addresses":[{"ip":"10.0.2.1"}],"ports":[{"name":"other","port":7000}]}]})");
+  ASSERT_THAT(decoded, IsOk());
+  EXPECT_THAT(decoded->backends, ElementsAre("10.0.0.1:50051", "10.0.0.2:50051", "10.0.1.1:6000"));
+  EXPECT_THAT(decoded->warnings, ElementsAre(HasSubstr("no port named \"grpc\" (ports: other)")));
+}
+
+}  // namespace
+}  // namespace jawlb::discovery
