@@ -198,6 +198,7 @@ absl::Status Reflector::Watch(std::string& rv) {
   bool gone = false;
   bool received = false;
   const HttpTransport::OnData on_data = [&](absl::string_view chunk) {
+    if (!received) backoff_.Reset();  // the watch is up: a later failure starts small again
     received = true;
     pending.append(chunk.data(), chunk.size());
     size_t start = 0;
@@ -225,7 +226,6 @@ absl::Status Reflector::Watch(std::string& rv) {
     return HttpError(absl::StrCat("watch ", options_.path), *response);
   }
   if (!received) return absl::UnavailableError("the watch ended before sending anything");
-  backoff_.Reset();
   return absl::OkStatus();
 }
 

@@ -12,7 +12,7 @@ import (
 //
 //	POST /tokens?set=a,b            accept exactly these bearer tokens
 //	POST /fault/drop                reset every open watch
-//	POST /fault/stall?on=1|0        watches go silent (no events, no bookmarks) / resume
+//	POST /fault/stall               open watches go silent for good (no events, no bookmarks)
 //	POST /fault/status?code=500&count=2&retryAfter=1&path=endpointslices
 //	POST /fault/garbage             every open watch writes one line that is not JSON
 //	POST /fault/expire              every open watch gets ERROR 410 Expired and ends
@@ -38,7 +38,7 @@ func (s *server) controlHandler() http.Handler {
 			s.dropGen++
 			s.notify()
 		case r.URL.Path == "/fault/stall":
-			s.stall = q.Get("on") != "0"
+			s.stallGen++
 			s.notify()
 		case r.URL.Path == "/fault/status":
 			code, _ := strconv.Atoi(q.Get("code"))

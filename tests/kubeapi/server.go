@@ -30,7 +30,7 @@ type server struct {
 
 	// Faults.
 	slicesOff  bool
-	stall      bool
+	stallGen   int // watches that started before this moved go silent for good
 	dropGen    int // watches end abruptly when this moves
 	expireGen  int // watches get ERROR 410 when this moves
 	garbageGen int // watches write one garbage line when this moves

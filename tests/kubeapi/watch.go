@@ -28,7 +28,7 @@ func (s *server) watch(w http.ResponseWriter, r *http.Request, res *resource, ns
 	s.mu.Lock()
 	s.watches++
 	s.activeWatches++
-	dropGen, expireGen, garbageGen := s.dropGen, s.expireGen, s.garbageGen
+	dropGen, expireGen, garbageGen, stallGen := s.dropGen, s.expireGen, s.garbageGen, s.stallGen
 	var initial []object
 	var cursor int64
 	tooOld := false
@@ -95,7 +95,7 @@ func (s *server) watch(w http.ResponseWriter, r *http.Request, res *resource, ns
 		}
 		garbage := s.garbageGen != garbageGen
 		garbageGen = s.garbageGen
-		stalled := s.stall
+		stalled := s.stallGen != stallGen // a hung connection: nothing more, ever
 		var events []event
 		if !stalled {
 			for _, e := range s.store.history {

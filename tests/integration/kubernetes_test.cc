@@ -1,0 +1,279 @@
+// Kubernetes discovery end to end: the test API server (tests/kubeapi), the
+// real jawlb binary watching it, and a grpclb client's view of what jawlb sends:
+// every ServerList a BalanceLoad stream receives is recorded, so each test can
+// assert the exact sequence of lists: no partial list, no empty list, no list
+// twice in a row, and the right list within a bounded time after a fault.
+#include <arpa/inet.h>
+#include <signal.h>
+
+#include <fstream>
+#include <thread>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/synchronization/mutex.h"
+#include "gmock/gmock.h"
+#include "grpc/lb/v1/load_balancer.grpc.pb.h"
+#include "grpcpp/grpcpp.h"
+#include "gtest/gtest.h"
+#include "testbed/jawlb_process.h"
+#include "testbed/kube_api.h"
+#include "tests/common/status_matchers.h"
+
+namespace jawlb::testbed {
+namespace {
+
+using grpc::lb::v1::LoadBalanceRequest;
+using grpc::lb::v1::LoadBalanceResponse;
+using ::jawlb::testing::IsOk;
+using ::testing::ElementsAre;
+using ::testing::ElementsAreArray;
+
+constexpr absl::Duration kSettle = absl::Seconds(60);
+constexpr char kDrop[] = "drop";
+
+// A grpclb client's view: every list received on one BalanceLoad stream, as
+// "10.0.0.1:50051,10.0.0.2:50051" (servers in the order sent) or "drop".
+class ListObserver {
+ public:
+  explicit ListObserver(int port) {
+    channel_ = grpc::CreateChannel(absl::StrCat("127.0.0.1:", port),
+                                   grpc::InsecureChannelCredentials());
+    stub_ = grpc::lb::v1::LoadBalancer::NewStub(channel_);
+    stream_ = stub_->BalanceLoad(&context_);
+    LoadBalanceRequest initial;
+    initial.mutable_initial_request()->set_name("echo.default.svc.cluster.local:50051");
+    stream_->Write(initial);
+    reader_ = std::thread([this] { Read(); });
+  }
+  ~ListObserver() {
+    context_.TryCancel();
+    reader_.join();
+  }
+
+  // Waits until the newest list is `expected`.
+  bool WaitFor(const std::string& expected) {
+    absl::MutexLock lock(&mu_);
+    auto reached = [this, &expected]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+      return !lists_.empty() && lists_.back() == expected;
+    };
+    return mu_.AwaitWithTimeout(absl::Condition(&reached), kSettle);
+  }
+  std::vector<std::string> Lists() {
+    absl::MutexLock lock(&mu_);
+    return lists_;
+  }
+
+ private:
+  void Read() {
+    LoadBalanceResponse response;
+    while (stream_->Read(&response)) {
+      if (!response.has_server_list()) continue;
+      std::vector<std::string> servers;
+      for (const auto& server : response.server_list().servers()) {
+        if (server.drop()) {
+          servers.push_back(kDrop);
+          continue;
+        }
+        char text[INET6_ADDRSTRLEN] = {};
+        inet_ntop(server.ip_address().size() == 4 ? AF_INET : AF_INET6,
+                  server.ip_address().data(), text, sizeof(text));
+        servers.push_back(absl::StrCat(text, ":", server.port()));
+      }
+      absl::MutexLock lock(&mu_);
+      lists_.push_back(absl::StrJoin(servers, ","));
+    }
+  }
+
+  std::shared_ptr<grpc::Channel> channel_;
+  std::unique_ptr<grpc::lb::v1::LoadBalancer::Stub> stub_;
+  grpc::ClientContext context_;
+  std::unique_ptr<grpc::ClientReaderWriter<LoadBalanceRequest, LoadBalanceResponse>> stream_;
+  std::thread reader_;
+  absl::Mutex mu_;
+  std::vector<std::string> lists_ ABSL_GUARDED_BY(mu_);
+};
+
+std::string Slice(const std::string& name, std::vector<std::pair<std::string, std::string>> eps,
+                  const std::string& service = "echo") {
+  return EndpointSliceJson(name, service, 50051, eps);
+}
+
+class KubernetesTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto api = KubeApi::Start(KUBEAPI_BINARY, dir_);
+    ASSERT_THAT(api, IsOk());
+    api_ = *std::move(api);
+  }
+
+  void TearDown() override {
+    observer_.reset();
+    if (jawlb_ != nullptr) {
+      std::optional<int> status = jawlb_->process().Stop(SIGTERM, kSettle);
+      EXPECT_TRUE(status.has_value() && WIFEXITED(*status) && WEXITSTATUS(*status) == 0)
+          << jawlb_->process().Output();
+    }
+  }
+
+  // Starts jawlb watching service "echo" and a client observing it.
+  void StartJawlb(std::vector<std::string> env = {}) {
+    env.push_back("JAWLB_SERVICE=echo");
+    env.push_back("JAWLB_WATCHSTALLTIMEOUT=2s");
+    env.push_back("JAWLB_LOGLEVEL=debug");
+    bool has_kubeconfig = false;
+    for (const std::string& var : env) has_kubeconfig |= var.rfind("KUBECONFIG=", 0) == 0;
+    if (!has_kubeconfig) env.push_back("KUBECONFIG=" + api_->kubeconfig());
+    auto jawlb = JawlbProcess::Start(JAWLB_BINARY, env, dir_ + "/jawlb.log");
+    ASSERT_THAT(jawlb, IsOk());
+    jawlb_ = *std::move(jawlb);
+    observer_ = std::make_unique<ListObserver>(jawlb_->port());
+  }
+
+  // Applies `slice` and waits until the client has `expected`.
+  void ExpectAfter(const std::string& slice, const std::string& expected) {
+    ASSERT_THAT(api_->Put("endpointslices", slice), IsOk());
+    ASSERT_TRUE(observer_->WaitFor(expected))
+        << "wanted " << expected << ", got " << absl::StrJoin(observer_->Lists(), " | ")
+        << "\njawlb:\n" << jawlb_->process().Output();
+  }
+
+  const std::string dir_ = MakeTempDir("kubernetes_test.");
+  std::unique_ptr<KubeApi> api_;
+  std::unique_ptr<JawlbProcess> jawlb_;
+  std::unique_ptr<ListObserver> observer_;
+};
+
+TEST_F(KubernetesTest, FollowsEndpointSlices) {
+  ASSERT_THAT(api_->Put("endpointslices", Slice("echo-a", {{"10.0.0.1", "ready"},
+                                                           {"10.0.0.2", "ready"}})),
+              IsOk());
+  StartJawlb();
+  ASSERT_TRUE(observer_->WaitFor("10.0.0.1:50051,10.0.0.2:50051"));
+  // A second slice adds its endpoints; an address in both counts once.
+  ExpectAfter(Slice("echo-b", {{"10.0.0.3", "ready"}, {"10.0.0.1", "ready"}}),
+              "10.0.0.1:50051,10.0.0.2:50051,10.0.0.3:50051");
+  // Another service's slice changes nothing (the next list proves it was skipped).
+  ASSERT_THAT(api_->Put("endpointslices", Slice("other-a", {{"10.9.9.9", "ready"}}, "other")),
+              IsOk());
+  ExpectAfter(Slice("echo-a", {{"10.0.0.1", "ready"}, {"10.0.0.2", "notready"}}),
+              "10.0.0.1:50051,10.0.0.3:50051");
+  ExpectAfter(Slice("echo-b", {{"10.0.0.3", "terminating"}, {"10.0.0.1", "ready"}}),
+              "10.0.0.1:50051");
+  // Deleting a slice removes exactly its endpoints: 10.0.0.1 is still in echo-b.
+  ASSERT_THAT(api_->Delete("endpointslices", "echo-a"), IsOk());
+  ExpectAfter(Slice("echo-b", {{"10.0.0.1", "ready"}, {"10.0.0.4", "ready"}}),
+              "10.0.0.1:50051,10.0.0.4:50051");
+  // Zero endpoints: the "no backends" drop list, never an empty one; and back.
+  ASSERT_THAT(api_->Delete("endpointslices", "echo-b"), IsOk());
+  ASSERT_TRUE(observer_->WaitFor(kDrop));
+  ExpectAfter(Slice("echo-a", {{"10.0.0.5", "ready"}}), "10.0.0.5:50051");
+
+  EXPECT_THAT(observer_->Lists(),
+              ElementsAre("10.0.0.1:50051,10.0.0.2:50051",
+                          "10.0.0.1:50051,10.0.0.2:50051,10.0.0.3:50051",
+                          "10.0.0.1:50051,10.0.0.3:50051", "10.0.0.1:50051",
+                          "10.0.0.1:50051,10.0.0.4:50051", kDrop, "10.0.0.5:50051"));
+}
+
+TEST_F(KubernetesTest, NoListUntilTheFirstCompleteList) {
+  ASSERT_THAT(api_->Put("endpointslices", Slice("echo-a", {{"10.0.0.1", "ready"}})), IsOk());
+  ASSERT_THAT(api_->Put("endpointslices", Slice("echo-b", {{"10.0.0.2", "ready"}})), IsOk());
+  // The first lists fail: clients must get nothing until one succeeds.
+  ASSERT_THAT(api_->Control("/fault/status?code=500&count=3&path=endpointslices"), IsOk());
+  StartJawlb();
+  ASSERT_TRUE(observer_->WaitFor("10.0.0.1:50051,10.0.0.2:50051"));
+  EXPECT_THAT(observer_->Lists(), ElementsAre("10.0.0.1:50051,10.0.0.2:50051"));
+}
+
+// Every fault the API server can throw: the client keeps its list throughout
+// and gets the next change within a bounded time after.
+TEST_F(KubernetesTest, EveryFaultKeepsTheListAndRecovers) {
+  ASSERT_THAT(api_->Put("endpointslices", Slice("echo-a", {{"10.0.0.1", "ready"}})), IsOk());
+  StartJawlb();
+  ASSERT_TRUE(observer_->WaitFor("10.0.0.1:50051"));
+  std::vector<std::string> expected = {"10.0.0.1:50051"};
+  int next = 2;
+  for (const char* fault :
+       {"/fault/drop", "/fault/stall", "/fault/garbage", "/fault/expire",
+        "/fault/status?code=500&count=3&path=endpointslices",
+        "/fault/status?code=429&count=1&retryAfter=1&path=endpointslices",
+        "/fault/status?code=503&count=2&retryAfter=1&path=endpointslices"}) {
+    SCOPED_TRACE(fault);
+    ASSERT_THAT(api_->Control(fault), IsOk());
+    if (absl::StrContains(fault, "status")) ASSERT_THAT(api_->Control("/fault/drop"), IsOk());
+    const std::string address = absl::StrCat("10.0.0.", next++);
+    const std::string list = absl::StrCat("10.0.0.1:50051,", address, ":50051");
+    ExpectAfter(Slice("echo-b", {{address, "ready"}}), list);
+    expected.push_back(list);
+  }
+  EXPECT_THAT(observer_->Lists(), ElementsAreArray(expected));
+  EXPECT_GE(*api_->Stat("lists"), 2);  // /fault/expire made it re-list
+}
+
+// While the watch is down, a slice is deleted and another added, and the
+// history is compacted: the resume gets 410, the re-list replaces the state, and
+// the deleted slice's endpoints are gone (client-go's Replace).
+TEST_F(KubernetesTest, ReListAfterGapDropsWhatVanished) {
+  ASSERT_THAT(api_->Put("endpointslices", Slice("echo-a", {{"10.0.0.1", "ready"}})), IsOk());
+  ASSERT_THAT(api_->Put("endpointslices", Slice("echo-b", {{"10.0.0.2", "ready"}})), IsOk());
+  StartJawlb();
+  ASSERT_TRUE(observer_->WaitFor("10.0.0.1:50051,10.0.0.2:50051"));
+  const int lists = *api_->Stat("lists");
+  ASSERT_THAT(api_->Control("/fault/stall"), IsOk());
+  ASSERT_THAT(api_->Delete("endpointslices", "echo-b"), IsOk());
+  ASSERT_THAT(api_->Put("endpointslices", Slice("echo-c", {{"10.0.0.3", "ready"}})), IsOk());
+  ASSERT_THAT(api_->Control("/fault/compact"), IsOk());
+  ASSERT_TRUE(observer_->WaitFor("10.0.0.1:50051,10.0.0.3:50051"))
+      << absl::StrJoin(observer_->Lists(), " | ") << "\n" << jawlb_->process().Output();
+  EXPECT_THAT(observer_->Lists(),
+              ElementsAre("10.0.0.1:50051,10.0.0.2:50051", "10.0.0.1:50051,10.0.0.3:50051"));
+  EXPECT_EQ(*api_->Stat("lists"), lists + 1);
+}
+
+TEST_F(KubernetesTest, FallsBackToEndpointsWithoutEndpointSlices) {
+  ASSERT_THAT(api_->Control("/slices?enabled=0"), IsOk());
+  ASSERT_THAT(api_->Put("endpoints", R"({"metadata":{"name":"echo"},"subsets":[
+      {"addresses":[{"ip":"10.0.0.1"}],"notReadyAddresses":[{"ip":"10.0.0.9"}],
+       "ports":[{"name":"grpc","port":50051}]}]})"),
+              IsOk());
+  ASSERT_THAT(api_->Put("endpoints", R"({"metadata":{"name":"other"},"subsets":[
+      {"addresses":[{"ip":"10.0.0.7"}],"ports":[{"name":"grpc","port":50051}]}]})"),
+              IsOk());
+  StartJawlb();
+  ASSERT_TRUE(observer_->WaitFor("10.0.0.1:50051"));
+  ASSERT_THAT(api_->Put("endpoints", R"({"metadata":{"name":"echo"},"subsets":[
+      {"addresses":[{"ip":"10.0.0.1"},{"ip":"10.0.0.9"}],"ports":[{"name":"grpc","port":50051}]}]})"),
+              IsOk());
+  ASSERT_TRUE(observer_->WaitFor("10.0.0.1:50051,10.0.0.9:50051"));
+  EXPECT_THAT(jawlb_->process().Output(), ::testing::HasSubstr("watching Endpoints"));
+}
+
+// Bound service account tokens rotate: jawlb re-reads its token file, so when
+// the API server stops accepting the old token the list goes on without a gap.
+TEST_F(KubernetesTest, TokenRotationLeavesNoGap) {
+  const std::string token_file = dir_ + "/rotating-token";
+  std::ofstream(token_file) << "token-1";
+  std::ofstream(dir_ + "/rotating-kubeconfig") << absl::StrCat(
+      "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster:\n    server: ", api_->url(),
+      "\n    certificate-authority: ", dir_, "/ca.crt\nusers:\n- name: u\n  user:\n    tokenFile: ",
+      token_file, "\ncontexts:\n- name: x\n  context: {cluster: c, user: u}\ncurrent-context: x\n");
+  ASSERT_THAT(api_->Control("/tokens?set=token-1"), IsOk());
+  ASSERT_THAT(api_->Put("endpointslices", Slice("echo-a", {{"10.0.0.1", "ready"}})), IsOk());
+  StartJawlb({"KUBECONFIG=" + dir_ + "/rotating-kubeconfig"});
+  ASSERT_TRUE(observer_->WaitFor("10.0.0.1:50051"));
+
+  // The kubelet writes the new token; the API server then refuses the old one
+  // and ends the old watch.
+  std::ofstream(token_file + ".new") << "token-2";
+  std::rename((token_file + ".new").c_str(), token_file.c_str());
+  ASSERT_THAT(api_->Control("/tokens?set=token-2"), IsOk());
+  ASSERT_THAT(api_->Control("/fault/drop"), IsOk());
+  ExpectAfter(Slice("echo-b", {{"10.0.0.2", "ready"}}), "10.0.0.1:50051,10.0.0.2:50051");
+  EXPECT_THAT(observer_->Lists(), ElementsAre("10.0.0.1:50051", "10.0.0.1:50051,10.0.0.2:50051"));
+  EXPECT_EQ(jawlb_->process().Output().find("token-"), std::string::npos) << "a token was logged";
+}
+
+}  // namespace
+}  // namespace jawlb::testbed
