@@ -17,6 +17,12 @@ packages=(
   golang-go golang-google-grpc-dev golang-goprotobuf-dev
 )
 
+# kubectl judges the test API server. The machine image ships one; where it does
+# not, Debian's kubernetes-client provides it.
+if ! command -v kubectl >/dev/null 2>&1; then
+  packages+=(kubernetes-client)
+fi
+
 missing=()
 for p in "${packages[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then

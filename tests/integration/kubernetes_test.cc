@@ -3,11 +3,12 @@
 // every ServerList a BalanceLoad stream receives is recorded, so each test can
 // assert the exact sequence of lists: no partial list, no empty list, no list
 // twice in a row, and the right list within a bounded time after a fault.
+#include <fstream>
+#include <map>
+#include <thread>
+
 #include <arpa/inet.h>
 #include <signal.h>
-
-#include <fstream>
-#include <thread>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -17,6 +18,11 @@
 #include "grpc/lb/v1/load_balancer.grpc.pb.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
+
+#include "testbed/dns_server.h"
+#include "testbed/echo_backend.h"
+#include "testbed/echo_client.h"
+#include "testbed/grpclb_channel.h"
 #include "testbed/jawlb_process.h"
 #include "testbed/kube_api.h"
 #include "tests/common/status_matchers.h"
@@ -38,8 +44,8 @@ constexpr char kDrop[] = "drop";
 class ListObserver {
  public:
   explicit ListObserver(int port) {
-    channel_ = grpc::CreateChannel(absl::StrCat("127.0.0.1:", port),
-                                   grpc::InsecureChannelCredentials());
+    channel_ =
+        grpc::CreateChannel(absl::StrCat("127.0.0.1:", port), grpc::InsecureChannelCredentials());
     stub_ = grpc::lb::v1::LoadBalancer::NewStub(channel_);
     stream_ = stub_->BalanceLoad(&context_);
     LoadBalanceRequest initial;
@@ -77,8 +83,8 @@ class ListObserver {
           continue;
         }
         char text[INET6_ADDRSTRLEN] = {};
-        inet_ntop(server.ip_address().size() == 4 ? AF_INET : AF_INET6,
-                  server.ip_address().data(), text, sizeof(text));
+        inet_ntop(server.ip_address().size() == 4 ? AF_INET : AF_INET6, server.ip_address().data(),
+                  text, sizeof(text));
         servers.push_back(absl::StrCat(text, ":", server.port()));
       }
       absl::MutexLock lock(&mu_);
@@ -103,7 +109,7 @@ std::string Slice(const std::string& name, std::vector<std::pair<std::string, st
 class KubernetesTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto api = KubeApi::Start(KUBEAPI_BINARY, dir_);
+    auto api = KubeApi::Start(KUBEAPI_BINARY, dir_, KUBECTL_BINARY);
     ASSERT_THAT(api, IsOk());
     api_ = *std::move(api);
   }
@@ -136,7 +142,8 @@ class KubernetesTest : public ::testing::Test {
     ASSERT_THAT(api_->Put("endpointslices", slice), IsOk());
     ASSERT_TRUE(observer_->WaitFor(expected))
         << "wanted " << expected << ", got " << absl::StrJoin(observer_->Lists(), " | ")
-        << "\njawlb:\n" << jawlb_->process().Output();
+        << "\njawlb:\n"
+        << jawlb_->process().Output();
   }
 
   const std::string dir_ = MakeTempDir("kubernetes_test.");
@@ -146,9 +153,9 @@ class KubernetesTest : public ::testing::Test {
 };
 
 TEST_F(KubernetesTest, FollowsEndpointSlices) {
-  ASSERT_THAT(api_->Put("endpointslices", Slice("echo-a", {{"10.0.0.1", "ready"},
-                                                           {"10.0.0.2", "ready"}})),
-              IsOk());
+  ASSERT_THAT(
+      api_->Put("endpointslices", Slice("echo-a", {{"10.0.0.1", "ready"}, {"10.0.0.2", "ready"}})),
+      IsOk());
   StartJawlb();
   ASSERT_TRUE(observer_->WaitFor("10.0.0.1:50051,10.0.0.2:50051"));
   // A second slice adds its endpoints; an address in both counts once.
@@ -170,11 +177,11 @@ TEST_F(KubernetesTest, FollowsEndpointSlices) {
   ASSERT_TRUE(observer_->WaitFor(kDrop));
   ExpectAfter(Slice("echo-a", {{"10.0.0.5", "ready"}}), "10.0.0.5:50051");
 
-  EXPECT_THAT(observer_->Lists(),
-              ElementsAre("10.0.0.1:50051,10.0.0.2:50051",
-                          "10.0.0.1:50051,10.0.0.2:50051,10.0.0.3:50051",
-                          "10.0.0.1:50051,10.0.0.3:50051", "10.0.0.1:50051",
-                          "10.0.0.1:50051,10.0.0.4:50051", kDrop, "10.0.0.5:50051"));
+  EXPECT_THAT(
+      observer_->Lists(),
+      ElementsAre("10.0.0.1:50051,10.0.0.2:50051", "10.0.0.1:50051,10.0.0.2:50051,10.0.0.3:50051",
+                  "10.0.0.1:50051,10.0.0.3:50051", "10.0.0.1:50051",
+                  "10.0.0.1:50051,10.0.0.4:50051", kDrop, "10.0.0.5:50051"));
 }
 
 TEST_F(KubernetesTest, NoListUntilTheFirstCompleteList) {
@@ -195,11 +202,10 @@ TEST_F(KubernetesTest, EveryFaultKeepsTheListAndRecovers) {
   ASSERT_TRUE(observer_->WaitFor("10.0.0.1:50051"));
   std::vector<std::string> expected = {"10.0.0.1:50051"};
   int next = 2;
-  for (const char* fault :
-       {"/fault/drop", "/fault/stall", "/fault/garbage", "/fault/expire",
-        "/fault/status?code=500&count=3&path=endpointslices",
-        "/fault/status?code=429&count=1&retryAfter=1&path=endpointslices",
-        "/fault/status?code=503&count=2&retryAfter=1&path=endpointslices"}) {
+  for (const char* fault : {"/fault/drop", "/fault/stall", "/fault/garbage", "/fault/expire",
+                            "/fault/status?code=500&count=3&path=endpointslices",
+                            "/fault/status?code=429&count=1&retryAfter=1&path=endpointslices",
+                            "/fault/status?code=503&count=2&retryAfter=1&path=endpointslices"}) {
     SCOPED_TRACE(fault);
     ASSERT_THAT(api_->Control(fault), IsOk());
     if (absl::StrContains(fault, "status")) ASSERT_THAT(api_->Control("/fault/drop"), IsOk());
@@ -226,7 +232,8 @@ TEST_F(KubernetesTest, ReListAfterGapDropsWhatVanished) {
   ASSERT_THAT(api_->Put("endpointslices", Slice("echo-c", {{"10.0.0.3", "ready"}})), IsOk());
   ASSERT_THAT(api_->Control("/fault/compact"), IsOk());
   ASSERT_TRUE(observer_->WaitFor("10.0.0.1:50051,10.0.0.3:50051"))
-      << absl::StrJoin(observer_->Lists(), " | ") << "\n" << jawlb_->process().Output();
+      << absl::StrJoin(observer_->Lists(), " | ") << "\n"
+      << jawlb_->process().Output();
   EXPECT_THAT(observer_->Lists(),
               ElementsAre("10.0.0.1:50051,10.0.0.2:50051", "10.0.0.1:50051,10.0.0.3:50051"));
   EXPECT_EQ(*api_->Stat("lists"), lists + 1);
@@ -257,8 +264,9 @@ TEST_F(KubernetesTest, TokenRotationLeavesNoGap) {
   std::ofstream(token_file) << "token-1";
   std::ofstream(dir_ + "/rotating-kubeconfig") << absl::StrCat(
       "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster:\n    server: ", api_->url(),
-      "\n    certificate-authority: ", dir_, "/ca.crt\nusers:\n- name: u\n  user:\n    tokenFile: ",
-      token_file, "\ncontexts:\n- name: x\n  context: {cluster: c, user: u}\ncurrent-context: x\n");
+      "\n    certificate-authority: ", dir_,
+      "/ca.crt\nusers:\n- name: u\n  user:\n    tokenFile: ", token_file,
+      "\ncontexts:\n- name: x\n  context: {cluster: c, user: u}\ncurrent-context: x\n");
   ASSERT_THAT(api_->Control("/tokens?set=token-1"), IsOk());
   ASSERT_THAT(api_->Put("endpointslices", Slice("echo-a", {{"10.0.0.1", "ready"}})), IsOk());
   StartJawlb({"KUBECONFIG=" + dir_ + "/rotating-kubeconfig"});
@@ -273,6 +281,96 @@ TEST_F(KubernetesTest, TokenRotationLeavesNoGap) {
   ExpectAfter(Slice("echo-b", {{"10.0.0.2", "ready"}}), "10.0.0.1:50051,10.0.0.2:50051");
   EXPECT_THAT(observer_->Lists(), ElementsAre("10.0.0.1:50051", "10.0.0.1:50051,10.0.0.2:50051"));
   EXPECT_EQ(jawlb_->process().Output().find("token-"), std::string::npos) << "a token was logged";
+}
+
+// The test API server's fidelity, judged by the real kubectl: create, replace,
+// get, get --watch and delete of an EndpointSlice, and a NotFound error.
+TEST_F(KubernetesTest, KubectlAcceptsTheTestApiServer) {
+  const std::string file = dir_ + "/slice.json";
+  std::ofstream(file) << Slice("echo-k", {{"10.0.0.1", "ready"}});
+  auto watcher =
+      Subprocess::Spawn({KUBECTL_BINARY, "get", "endpointslices", "--watch", "-o", "name"},
+                        {"KUBECONFIG=" + api_->kubeconfig()}, dir_ + "/kubectl-watch.log");
+  ASSERT_THAT(watcher, IsOk());
+  ASSERT_THAT(api_->Kubectl({"create", "-f", file}), IsOk());
+  absl::StatusOr<std::string> got = api_->Kubectl({"get", "endpointslices", "-o", "json"});
+  ASSERT_THAT(got, IsOk());
+  EXPECT_THAT(*got, ::testing::HasSubstr("\"10.0.0.1\""));
+  std::ofstream(file) << Slice("echo-k", {{"10.0.0.1", "ready"}, {"10.0.0.2", "ready"}});
+  ASSERT_THAT(api_->Kubectl({"replace", "-f", file}), IsOk());
+  got = api_->Kubectl(
+      {"get", "endpointslice", "echo-k", "-o", "jsonpath={.endpoints[*].addresses[0]}"});
+  ASSERT_THAT(got, IsOk());
+  EXPECT_EQ(*got, "10.0.0.1 10.0.0.2");
+  ASSERT_THAT(api_->Kubectl({"delete", "endpointslice", "echo-k"}), IsOk());
+  EXPECT_THAT(api_->Kubectl({"get", "endpointslice", "echo-k"}),
+              ::jawlb::testing::StatusIs(absl::StatusCode::kFailedPrecondition,
+                                         ::testing::HasSubstr("NotFound")));
+  // The watch saw the slice come, change and go (kubectl prints a line per event).
+  EXPECT_THAT((*watcher)->WaitForLine("endpointslice.discovery.k8s.io/echo-k", kSettle, 3), IsOk());
+}
+
+// The whole path, as in a cluster: kubectl changes EndpointSlices on the API
+// server, jawlb watches them, and gRPC C++'s own grpclb policy (finding jawlb
+// through the _grpclb._tcp SRV record) moves its RPCs accordingly.
+TEST_F(KubernetesTest, GrpclbClientFollowsKubectlChanges) {
+  std::map<std::string, std::unique_ptr<EchoBackend>> backends;
+  int i = 0;
+  for (const char* name : {"alpha", "beta", "gamma"}) {
+    auto backend = EchoBackend::Start(name, absl::StrCat("127.0.0.", 2 + i++));
+    ASSERT_THAT(backend, IsOk());
+    backends[name] = *std::move(backend);
+  }
+  // kubectl create/replace -f with one slice per backend (each has its own port).
+  auto apply = [&](const std::string& verb, const std::string& name, const std::string& state) {
+    const EchoBackend& backend = *backends[name];
+    const std::string address = backend.address();
+    const size_t colon = address.rfind(':');
+    const std::string file = absl::StrCat(dir_, "/", name, ".json");
+    std::ofstream(file) << EndpointSliceJson(absl::StrCat("echo-", name), "echo",
+                                             std::stoi(address.substr(colon + 1)),
+                                             {{address.substr(0, colon), state}});
+    ASSERT_THAT(api_->Kubectl({verb, "-f", file}), IsOk());
+  };
+  apply("create", "alpha", "ready");
+  apply("create", "beta", "ready");
+  StartJawlb();
+  DnsServer::Records records;
+  records.a = {{"jawlb.test", "127.0.0.1"}, {"echo.test", "127.0.0.1"}};
+  records.grpclb = {{"echo.test", "jawlb.test", jawlb_->port()}};
+  auto dns = DnsServer::Start(records, dir_);
+  ASSERT_THAT(dns, IsOk());
+  absl::StatusOr<int> unused = PickFreePort("127.0.0.1");
+  ASSERT_THAT(unused, IsOk());
+  auto channel = MakeGrpclbChannel((*dns)->address(), absl::StrCat("echo.test:", *unused));
+
+  ASSERT_THAT(WaitForSpread(channel, {"alpha", "beta"}, true, 30, kSettle), IsOk());
+  apply("create", "gamma", "ready");  // a pod becomes ready
+  ASSERT_THAT(WaitForSpread(channel, {"alpha", "beta", "gamma"}, true, 30, kSettle), IsOk());
+  apply("replace", "beta", "notready");  // fails its readiness probe
+  ASSERT_THAT(WaitForSpread(channel, {"alpha", "gamma"}, true, 30, kSettle), IsOk());
+  const int64_t beta_calls = backends["beta"]->calls();
+  apply("replace", "gamma", "terminating");  // being deleted
+  ASSERT_THAT(WaitForSpread(channel, {"alpha"}, true, 30, kSettle), IsOk());
+  EXPECT_EQ(backends["beta"]->calls(), beta_calls);
+  // Scale to zero: every slice gone, RPCs fail fast, no backend is called.
+  for (const char* name : {"alpha", "beta", "gamma"}) {
+    ASSERT_THAT(api_->Kubectl({"delete", "endpointslice", absl::StrCat("echo-", name)}), IsOk());
+  }
+  const absl::Time deadline = absl::Now() + kSettle;
+  while (CallMany(channel, 1).failures == 0 && absl::Now() < deadline) {
+  }
+  int64_t total = 0;
+  for (const auto& [name, backend] : backends) total += backend->calls();
+  const Spread none = CallMany(channel, 10);
+  EXPECT_EQ(none.failures, 10) << none.ToString();
+  int64_t after = 0;
+  for (const auto& [name, backend] : backends) after += backend->calls();
+  EXPECT_EQ(after, total);
+  // And back up.
+  apply("create", "alpha", "ready");
+  apply("create", "beta", "ready");
+  ASSERT_THAT(WaitForSpread(channel, {"alpha", "beta"}, true, 30, kSettle), IsOk());
 }
 
 }  // namespace

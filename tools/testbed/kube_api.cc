@@ -1,14 +1,14 @@
 #include "testbed/kube_api.h"
 
-#include <curl/curl.h>
-#include <sys/wait.h>
-
 #include <thread>
+
+#include <sys/wait.h>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include <curl/curl.h>
 
 namespace jawlb::testbed {
 namespace {
@@ -22,6 +22,7 @@ size_t Collect(char* data, size_t size, size_t count, void* user) {
 
 absl::StatusOr<std::unique_ptr<KubeApi>> KubeApi::Start(const std::string& binary,
                                                         const std::string& dir,
+                                                        const std::string& kubectl,
                                                         const std::string& bookmark_interval) {
   auto process = Subprocess::Spawn({binary, "-dir", dir, "-bookmark-interval", bookmark_interval},
                                    {}, dir + "/kubeapi.log");
@@ -31,7 +32,8 @@ absl::StatusOr<std::unique_ptr<KubeApi>> KubeApi::Start(const std::string& binar
   // "kubeapi ready https://127.0.0.1:1 control http://127.0.0.1:2"
   std::vector<std::string> words = absl::StrSplit(*line, ' ');
   if (words.size() != 5) return absl::InternalError(absl::StrCat("kubeapi said: ", *line));
-  return std::unique_ptr<KubeApi>(new KubeApi(*std::move(process), dir, words[2], words[4]));
+  return std::unique_ptr<KubeApi>(
+      new KubeApi(*std::move(process), dir, words[2], words[4], kubectl));
 }
 
 absl::StatusOr<std::string> KubeApi::Request(const std::string& method, const std::string& path,
@@ -92,7 +94,7 @@ absl::StatusOr<int> KubeApi::Stat(const std::string& name) {
 }
 
 absl::StatusOr<std::string> KubeApi::Kubectl(const std::vector<std::string>& args) {
-  std::vector<std::string> argv = {"/usr/bin/kubectl"};
+  std::vector<std::string> argv = {kubectl_};
   argv.insert(argv.end(), args.begin(), args.end());
   static int runs = 0;
   const std::string log = absl::StrCat(dir_, "/kubectl-", ++runs, ".log");
@@ -122,11 +124,11 @@ std::string EndpointSliceJson(const std::string& name, const std::string& servic
                                  ready || terminating ? "true" : "false", R"(,"terminating":)",
                                  terminating ? "true" : "false", "}}"));
   }
-  return absl::StrCat(R"({"apiVersion":"discovery.k8s.io/v1","kind":"EndpointSlice",)",
-                      R"("metadata":{"name":")", name, R"(","labels":{"kubernetes.io/service-name":")",
-                      service, R"("}},"addressType":"IPv4",)",
-                      R"("ports":[{"name":"grpc","port":)", port, R"(,"protocol":"TCP"}],)",
-                      R"("endpoints":[)", absl::StrJoin(items, ","), "]}");
+  return absl::StrCat(
+      R"({"apiVersion":"discovery.k8s.io/v1","kind":"EndpointSlice",)", R"("metadata":{"name":")",
+      name, R"(","labels":{"kubernetes.io/service-name":")", service,
+      R"("}},"addressType":"IPv4",)", R"("ports":[{"name":"grpc","port":)", port,
+      R"(,"protocol":"TCP"}],)", R"("endpoints":[)", absl::StrJoin(items, ","), "]}");
 }
 
 }  // namespace jawlb::testbed

@@ -11,18 +11,21 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+
 #include "testbed/subprocess.h"
 
 namespace jawlb::testbed {
 
 class KubeApi {
  public:
-  // Starts `binary` writing its CA, token and kubeconfig into `dir`.
-  static absl::StatusOr<std::unique_ptr<KubeApi>> Start(const std::string& binary,
-                                                        const std::string& dir,
-                                                        const std::string& bookmark_interval = "500ms");
+  // Starts `binary` writing its CA, token and kubeconfig into `dir`. `kubectl`
+  // is the kubectl to run for Kubectl().
+  static absl::StatusOr<std::unique_ptr<KubeApi>> Start(
+      const std::string& binary, const std::string& dir,
+      const std::string& kubectl = "/usr/bin/kubectl",
+      const std::string& bookmark_interval = "500ms");
 
-  const std::string& url() const { return url_; }            // https://127.0.0.1:port
+  const std::string& url() const { return url_; }  // https://127.0.0.1:port
   std::string kubeconfig() const { return dir_ + "/kubeconfig"; }
   const std::string& dir() const { return dir_; }
 
@@ -42,9 +45,12 @@ class KubeApi {
 
  private:
   KubeApi(std::unique_ptr<Subprocess> process, std::string dir, std::string url,
-          std::string control)
-      : process_(std::move(process)), dir_(std::move(dir)), url_(std::move(url)),
-        control_(std::move(control)) {}
+          std::string control, std::string kubectl)
+      : process_(std::move(process)),
+        dir_(std::move(dir)),
+        url_(std::move(url)),
+        control_(std::move(control)),
+        kubectl_(std::move(kubectl)) {}
   absl::StatusOr<std::string> Request(const std::string& method, const std::string& path,
                                       const std::string& body);
 
@@ -52,6 +58,7 @@ class KubeApi {
   const std::string dir_;
   const std::string url_;
   const std::string control_;
+  const std::string kubectl_;
 };
 
 // An EndpointSlice of service `service` named `name` with port "grpc" = `port`
