@@ -75,7 +75,7 @@ std::pair<YAML::Node, const KubeconfigFile*> FindNamed(const std::vector<Kubecon
                                                        const std::string& name) {
   for (const KubeconfigFile& file : files) {
     const YAML::Node entries = file.root[list];
-    if (!entries.IsSequence()) continue;
+    if (!entries || !entries.IsSequence()) continue;  // an absent key is an invalid node
     for (const YAML::Node& entry : entries) {
       if (entry["name"] && entry["name"].as<std::string>() == name && entry[inner]) {
         return {entry[inner], &file};

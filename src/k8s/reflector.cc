@@ -145,7 +145,7 @@ absl::StatusOr<std::string> Reflector::List() {
   std::string rv;
   std::string next;
   int restarts = 0;
-  do {
+  while (true) {
     std::string query = absl::StrCat("limit=", options_.page_size);
     if (!next.empty()) absl::StrAppend(&query, "&continue=", UrlEncode(next));
     const std::string path = options_.path + Query(query);
@@ -173,7 +173,8 @@ absl::StatusOr<std::string> Reflector::List() {
     for (element item : page) items.push_back(item);
     rv = StringField(list, "metadata", "resourceVersion");
     next = StringField(list, "metadata", "continue");
-  } while (!next.empty());
+    if (next.empty()) break;
+  }
   if (rv.empty()) {
     return absl::InvalidArgumentError(
         absl::StrCat("list ", options_.path, ": the response has no resourceVersion"));

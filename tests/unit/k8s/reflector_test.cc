@@ -1,0 +1,164 @@
+#include "k8s/reflector.h"
+
+#include <thread>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/fakes/fake_transport.h"
+
+namespace jawlb::k8s {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+
+// Records what the reflector does to its store: "replace:a,b", "upsert:a",
+// "delete:a", "sync".
+class RecordingStore final : public ObjectStore {
+ public:
+  void Replace(const std::vector<simdjson::dom::element>& objects) override {
+    std::vector<std::string> names;
+    for (auto object : objects) names.push_back(Name(object));
+    Record(absl::StrCat("replace:", absl::StrJoin(names, ",")));
+  }
+  void Upsert(simdjson::dom::element object) override { Record("upsert:" + Name(object)); }
+  void Delete(simdjson::dom::element object) override { Record("delete:" + Name(object)); }
+  void Sync() override { Record("sync"); }
+
+  std::vector<std::string> Ops() {
+    absl::MutexLock lock(&mu_);
+    return ops_;
+  }
+
+ private:
+  static std::string Name(simdjson::dom::element object) {
+    std::string_view name;
+    if (object["metadata"]["name"].get(name) != simdjson::SUCCESS) return "?";
+    return std::string(name);
+  }
+  void Record(std::string op) {
+    absl::MutexLock lock(&mu_);
+    ops_.push_back(std::move(op));
+  }
+  absl::Mutex mu_;
+  std::vector<std::string> ops_ ABSL_GUARDED_BY(mu_);
+};
+
+std::string Page(const std::string& rv, const std::string& next,
+                 const std::vector<std::string>& names) {
+  std::vector<std::string> items;
+  for (const std::string& name : names) {
+    items.push_back(absl::StrCat(R"({"metadata":{"name":")", name, R"("}})"));
+  }
+  return absl::StrCat(R"({"kind":"EndpointSliceList","metadata":{"resourceVersion":")", rv,
+                      R"(","continue":")", next, R"("},"items":[)", absl::StrJoin(items, ","),
+                      "]}");
+}
+
+std::string Event(const std::string& type, const std::string& name, const std::string& rv) {
+  return absl::StrCat(R"({"type":")", type, R"(","object":{"metadata":{"name":")", name,
+                      R"(","resourceVersion":")", rv, R"("}}})", "\n");
+}
+
+class ReflectorTest : public ::testing::Test {
+ protected:
+  Reflector::Options Options() {
+    Reflector::Options options;
+    options.path = "/apis/discovery.k8s.io/v1/namespaces/ns/endpointslices";
+    options.label_selector = "kubernetes.io/service-name=echo";
+    options.page_size = 2;
+    options.initial_backoff = absl::Milliseconds(1);
+    options.max_backoff = absl::Milliseconds(5);
+    return options;
+  }
+  // Runs the reflector until `requests` requests were made, then stops it.
+  void RunUntil(size_t requests) {
+    Reflector reflector(transport_, store_, Options());
+    std::thread run([&reflector] { reflector.Run(); });
+    EXPECT_TRUE(transport_.WaitForRequests(requests));
+    reflector.Stop();
+    run.join();
+  }
+
+  FakeTransport transport_;
+  RecordingStore store_;
+};
+
+TEST_F(ReflectorTest, PaginatedListThenWatchFromItsVersion) {
+  transport_.AddBody(Page("10", "page2", {"a", "b"}));
+  transport_.AddBody(Page("10", "", {"c"}));
+  RunUntil(3);
+  const std::vector<std::string> paths = transport_.Paths();
+  EXPECT_THAT(paths[0], HasSubstr("?limit=2&labelSelector=kubernetes.io%2Fservice-name%3Decho"));
+  EXPECT_THAT(paths[1], HasSubstr("continue=page2"));
+  EXPECT_THAT(paths[2], HasSubstr("watch=1&allowWatchBookmarks=true&resourceVersion=10"));
+  EXPECT_THAT(paths[2], HasSubstr("timeoutSeconds="));
+  EXPECT_THAT(store_.Ops(), ElementsAre("replace:a,b,c", "sync"));
+}
+
+TEST_F(ReflectorTest, ExpiredContinueTokenRestartsTheList) {
+  transport_.AddBody(Page("10", "page2", {"a", "b"}));
+  transport_.Add({absl::OkStatus(), {410, R"({"kind":"Status","code":410,"reason":"Expired"})", {}}, {}});
+  transport_.AddBody(Page("12", "", {"a"}));
+  RunUntil(4);
+  EXPECT_THAT(transport_.Paths()[3], HasSubstr("resourceVersion=12"));
+  // Never the half list from before the restart.
+  EXPECT_THAT(store_.Ops(), ElementsAre("replace:a", "sync"));
+}
+
+TEST_F(ReflectorTest, EventsSplitAcrossChunksAndBookmarksAdvanceTheVersion) {
+  transport_.AddBody(Page("10", "", {"a"}));
+  const std::string added = Event("ADDED", "b", "11");
+  transport_.AddStream({added.substr(0, 20), added.substr(20) + Event("MODIFIED", "a", "12"),
+                        Event("BOOKMARK", "", "15"), Event("DELETED", "b", "16").substr(0, 10)});
+  RunUntil(3);
+  // The truncated DELETED never applies; the resume starts after the bookmark.
+  EXPECT_THAT(transport_.Paths()[2], HasSubstr("resourceVersion=15"));
+  EXPECT_THAT(store_.Ops(),
+              ElementsAre("replace:a", "sync", "upsert:b", "upsert:a", "sync", "sync"));
+}
+
+TEST_F(ReflectorTest, ErrorGoneEventReLists) {
+  transport_.AddBody(Page("10", "", {"a"}));
+  transport_.AddStream({R"({"type":"ERROR","object":{"kind":"Status","code":410,"reason":"Expired"}})"
+                        "\n"});
+  transport_.AddBody(Page("20", "", {"b"}));
+  RunUntil(4);
+  const std::vector<std::string> paths = transport_.Paths();
+  EXPECT_THAT(paths[2], HasSubstr("limit=2"));  // a list, not a watch
+  EXPECT_THAT(paths[3], HasSubstr("resourceVersion=20"));
+  EXPECT_THAT(store_.Ops(), ElementsAre("replace:a", "sync", "replace:b", "sync"));
+}
+
+TEST_F(ReflectorTest, FailuresNeverReachTheStore) {
+  transport_.Add({absl::UnavailableError("connection refused"), {}, {}});
+  transport_.Add({absl::OkStatus(), {500, R"({"kind":"Status","message":"etcd down"})", {}}, {}});
+  transport_.Add({absl::OkStatus(), {429, "", absl::Milliseconds(1)}, {}});
+  transport_.AddBody(Page("10", "", {"a"}));
+  transport_.AddStream({"{not json\n"});
+  transport_.Add({absl::OkStatus(), {503, "", {}}, {}});
+  transport_.AddStream({Event("ADDED", "b", "11")});
+  RunUntil(8);
+  const std::vector<std::string> paths = transport_.Paths();
+  EXPECT_THAT(paths[4], HasSubstr("resourceVersion=10"));
+  EXPECT_THAT(paths[5], HasSubstr("resourceVersion=10"));  // resumed, not re-listed
+  EXPECT_THAT(paths[6], HasSubstr("resourceVersion=10"));
+  EXPECT_THAT(paths[7], HasSubstr("resourceVersion=11"));
+  EXPECT_THAT(store_.Ops(), ElementsAre("replace:a", "sync", "upsert:b", "sync"));
+}
+
+TEST(HttpErrorTest, MapsStatusAndKeepsTheServersMessage) {
+  const absl::Status status = HttpError(
+      "list x", {403, R"({"kind":"Status","message":"endpointslices is forbidden"})", {}});
+  EXPECT_TRUE(absl::IsPermissionDenied(status));
+  EXPECT_THAT(status.message(), HasSubstr("list x: HTTP 403: endpointslices is forbidden"));
+  EXPECT_TRUE(absl::IsNotFound(HttpError("x", {404, "not json", {}})));
+  EXPECT_TRUE(absl::IsResourceExhausted(HttpError("x", {429, "", {}})));
+  EXPECT_TRUE(absl::IsUnavailable(HttpError("x", {503, "", {}})));
+}
+
+}  // namespace
+}  // namespace jawlb::k8s
