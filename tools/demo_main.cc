@@ -1,11 +1,17 @@
-// jawlb-demo: jawlb on a laptop, no cluster needed. Starts three echo backends
-// on 127.0.0.2-4, the real jawlb binary serving them from an endpoints file,
-// dnsmasq with the _grpclb._tcp SRV record a Kubernetes headless Service would
-// create, and a client using gRPC C++'s own grpclb policy. Then edits the file
-// and prints how the client's RPCs spread over the backends each time.
+// jawlb-demo: jawlb on a laptop, no cluster needed. Starts the test Kubernetes
+// API server, three echo backends on 127.0.0.2-4 (one EndpointSlice each), the
+// real jawlb binary watching Service "echo", dnsmasq with the _grpclb._tcp SRV
+// record a headless Service would create, and a client using gRPC C++'s own
+// grpclb policy. Then changes the slices with kubectl and prints how the
+// client's RPCs spread after each change.
+//
+// With --live it keeps running after the script and prints the spread every
+// two seconds, so you can change the service yourself with kubectl.
 #include <cstdio>
 #include <fstream>
+#include <map>
 #include <set>
+#include <thread>
 #include <vector>
 
 #include <signal.h>
@@ -19,6 +25,7 @@
 #include "testbed/echo_client.h"
 #include "testbed/grpclb_channel.h"
 #include "testbed/jawlb_process.h"
+#include "testbed/kube_api.h"
 
 namespace jawlb::testbed {
 namespace {
@@ -32,99 +39,157 @@ std::string SelfDir() {
   return self.substr(0, self.rfind('/'));
 }
 
-void WriteEndpoints(const std::string& path, const std::vector<const EchoBackend*>& backends) {
-  const std::string tmp = path + ".tmp";
-  std::ofstream(tmp) << absl::StrJoin(backends, "\n", [](std::string* out, const EchoBackend* b) {
-    out->append(b->address());
-  }) << "\n";
-  std::rename(tmp.c_str(), path.c_str());
-}
-
-absl::Status Round(const std::shared_ptr<grpc::Channel>& channel, const std::string& title,
-                   const std::vector<const EchoBackend*>& listed) {
-  std::set<std::string> names;
-  for (const EchoBackend* backend : listed) names.insert(backend->name());
-  std::printf("\n%s\n", title.c_str());
-  if (absl::Status status = WaitForSpread(channel, names, true, 30, absl::Seconds(60));
-      !status.ok()) {
-    return status;
-  }
-  const Spread spread = CallMany(channel, kRpcsPerRound);
+void PrintSpread(const Spread& spread) {
   for (const auto& [name, count] : spread.calls) {
     std::printf("  %-6s %4d  %s\n", name.c_str(), count, std::string(count / 5, '#').c_str());
   }
-  std::printf("  failed %4d\n", spread.failures);
+  std::printf("  failed %4d%s\n", spread.failures,
+              spread.failures > 0 ? absl::StrCat("  (", spread.last_error, ")").c_str() : "");
+}
+
+class Demo {
+ public:
+  absl::Status Run(bool live);
+
+ private:
+  // Writes the slice of backend `name` in `state` and runs `kubectl <verb> -f`.
+  absl::Status Kubectl(const std::string& verb, const std::string& name, const std::string& state);
+  absl::Status Round(const std::string& title, const std::set<std::string>& expected);
+
+  const std::string dir_ = MakeTempDir("jawlb-demo.");
+  std::map<std::string, std::unique_ptr<EchoBackend>> backends_;
+  std::unique_ptr<KubeApi> api_;
+  std::shared_ptr<grpc::Channel> channel_;
+};
+
+absl::Status Demo::Kubectl(const std::string& verb, const std::string& name,
+                           const std::string& state) {
+  const std::string address = backends_[name]->address();
+  const size_t colon = address.rfind(':');
+  const std::string file = absl::StrCat(dir_, "/", name, "-", state, ".json");
+  std::ofstream(file) << EndpointSliceJson(absl::StrCat("echo-", name), "echo",
+                                           std::stoi(address.substr(colon + 1)),
+                                           {{address.substr(0, colon), state}});
+  std::printf("$ kubectl %s -f %s\n", verb.c_str(), file.c_str());
+  return api_->Kubectl({verb, "-f", file}).status();
+}
+
+absl::Status Demo::Round(const std::string& title, const std::set<std::string>& expected) {
+  std::printf("%s\n", title.c_str());
+  if (!expected.empty()) {
+    if (absl::Status status = WaitForSpread(channel_, expected, true, 30, absl::Seconds(60));
+        !status.ok()) {
+      return status;
+    }
+  } else {
+    const absl::Time deadline = absl::Now() + absl::Seconds(60);
+    while (CallMany(channel_, 1).failures == 0 && absl::Now() < deadline) {
+    }
+  }
+  PrintSpread(CallMany(channel_, kRpcsPerRound));
+  std::printf("\n");
   return absl::OkStatus();
 }
 
-absl::Status RunDemo() {
-  const std::string dir = MakeTempDir("jawlb-demo.");
-  std::vector<std::unique_ptr<EchoBackend>> backends;
+absl::Status Demo::Run(bool live) {
+  auto api = KubeApi::Start(KUBEAPI_BINARY, dir_, KUBECTL_BINARY);
+  if (!api.ok()) return api.status();
+  api_ = *std::move(api);
+  std::printf("test Kubernetes API server at %s\n", api_->url().c_str());
   int i = 0;
   for (const char* name : {"alpha", "beta", "gamma"}) {
-    absl::StatusOr<std::unique_ptr<EchoBackend>> backend =
-        EchoBackend::Start(name, absl::StrCat("127.0.0.", 2 + i++));
+    auto backend = EchoBackend::Start(name, absl::StrCat("127.0.0.", 2 + i++));
     if (!backend.ok()) return backend.status();
     std::printf("backend %-6s on %s\n", name, (*backend)->address().c_str());
-    backends.push_back(*std::move(backend));
+    backends_[name] = *std::move(backend);
   }
-  const EchoBackend *alpha = backends[0].get(), *beta = backends[1].get(),
-                    *gamma = backends[2].get();
-  const std::string endpoints = dir + "/endpoints";
-  WriteEndpoints(endpoints, {alpha, beta, gamma});
-
-  auto jawlb = JawlbProcess::Start(SelfDir() + "/jawlb", {"JAWLB_ENDPOINTSFILE=" + endpoints},
-                                   dir + "/jawlb.log");
+  for (const char* name : {"alpha", "beta"}) {
+    if (absl::Status status = Kubectl("create", name, "ready"); !status.ok()) return status;
+  }
+  auto jawlb = JawlbProcess::Start(
+      SelfDir() + "/jawlb",
+      {"JAWLB_SERVICE=echo", "KUBECONFIG=" + api_->kubeconfig(), "JAWLB_WATCHSTALLTIMEOUT=10s"},
+      dir_ + "/jawlb.log");
   if (!jawlb.ok()) return jawlb.status();
-  std::printf("jawlb   on 127.0.0.1:%d (log: %s/jawlb.log)\n", (*jawlb)->port(), dir.c_str());
-
-  // What Kubernetes DNS serves for a headless Service "echo-lb" with a port named
-  // grpclb, and the A record of the name the client dials.
+  std::printf("jawlb   on 127.0.0.1:%d, watching EndpointSlices of service default/echo\n",
+              (*jawlb)->port());
   DnsServer::Records records;
   records.a = {{"jawlb.demo", "127.0.0.1"}, {"echo.demo", "127.0.0.1"}};
   records.grpclb = {{"echo.demo", "jawlb.demo", (*jawlb)->port()}};
-  auto dns = DnsServer::Start(records, dir);
+  auto dns = DnsServer::Start(records, dir_);
   if (!dns.ok()) return dns.status();
   std::printf("dnsmasq on %s: _grpclb._tcp.echo.demo SRV -> jawlb.demo:%d\n",
               (*dns)->address().c_str(), (*jawlb)->port());
-
-  // The port in the target is where fallback would go; nothing listens there, so
-  // every RPC that succeeds went through jawlb's list.
+  // Fallback would go to this port, where nothing listens: every RPC that
+  // succeeds went through jawlb's list.
   absl::StatusOr<int> unused_port = PickFreePort("127.0.0.1");
   if (!unused_port.ok()) return unused_port.status();
   const std::string target = absl::StrCat("echo.demo:", *unused_port);
-  std::printf("client  dials dns://%s/%s with the grpclb policy\n", (*dns)->address().c_str(),
+  std::printf("client  dials dns://%s/%s with gRPC's grpclb policy\n\n", (*dns)->address().c_str(),
               target.c_str());
-  auto channel = MakeGrpclbChannel((*dns)->address(), target);
+  channel_ = MakeGrpclbChannel((*dns)->address(), target);
 
-  absl::Status status =
-      Round(channel, "1. endpoints file: alpha, beta, gamma", {alpha, beta, gamma});
-  if (status.ok()) {
-    WriteEndpoints(endpoints, {alpha, beta});
-    status = Round(channel, "2. gamma removed from the file", {alpha, beta});
+  absl::Status status = Round("1. slices for alpha and beta", {"alpha", "beta"});
+  if (status.ok()) status = Kubectl("create", "gamma", "ready");
+  if (status.ok()) status = Round("2. gamma's pod became ready", {"alpha", "beta", "gamma"});
+  if (status.ok()) status = Kubectl("replace", "beta", "notready");
+  if (status.ok()) status = Round("3. beta fails its readiness probe", {"alpha", "gamma"});
+  if (status.ok()) status = Kubectl("replace", "alpha", "terminating");
+  if (status.ok()) status = Round("4. alpha is terminating", {"gamma"});
+  if (status.ok()) status = Kubectl("replace", "alpha", "ready");
+  if (status.ok()) status = Kubectl("replace", "beta", "ready");
+  if (status.ok()) status = Round("5. all ready again", {"alpha", "beta", "gamma"});
+  if (!status.ok()) {
+    std::printf("\njawlb's log:\n%s", (*jawlb)->process().Output().c_str());
+    return status;
   }
-  if (status.ok()) {
-    WriteEndpoints(endpoints, {gamma});
-    status = Round(channel, "3. only gamma in the file", {gamma});
-  }
-  if (status.ok()) {
-    WriteEndpoints(endpoints, {alpha, beta, gamma});
-    status = Round(channel, "4. all three back", {alpha, beta, gamma});
+  if (live) {
+    std::printf(
+        "Live: change the service from another terminal, for example\n"
+        "  export KUBECONFIG=%s\n"
+        "  kubectl get endpointslices\n"
+        "  kubectl replace -f %s/gamma-notready.json\n"
+        "  kubectl delete endpointslice echo-beta\n"
+        "  kubectl create -f %s/beta-ready.json\n"
+        "jawlb's log: %s/jawlb.log. Ctrl-C ends the demo.\n\n",
+        api_->kubeconfig().c_str(), dir_.c_str(), dir_.c_str(), dir_.c_str());
+    const std::string gamma = backends_["gamma"]->address();
+    std::ofstream(dir_ + "/gamma-notready.json")
+        << EndpointSliceJson("echo-gamma", "echo", std::stoi(gamma.substr(gamma.rfind(':') + 1)),
+                             {{gamma.substr(0, gamma.rfind(':')), "notready"}});
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    timespec two_seconds{2, 0};
+    while (sigtimedwait(&set, nullptr, &two_seconds) < 0) {
+      std::printf("spread of the last %d RPCs:\n", 100);
+      PrintSpread(CallMany(channel_, 100, absl::Seconds(1)));
+    }
   }
   (*jawlb)->process().Stop(SIGTERM, absl::Seconds(30));
-  std::printf("\njawlb's log:\n%s", (*jawlb)->process().Output().c_str());
-  return status;
+  return absl::OkStatus();
 }
 
 }  // namespace
 }  // namespace jawlb::testbed
 
-int main() {
-  const absl::Status status = jawlb::testbed::RunDemo();
+int main(int argc, char** argv) {
+  const bool live = argc > 1 && std::string(argv[1]) == "--live";
+  if (live) {
+    // Ctrl-C is handled by the demo loop (sigtimedwait), so it can clean up.
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  }
+  jawlb::testbed::Demo demo;
+  const absl::Status status = demo.Run(live);
   if (!status.ok()) {
     std::fprintf(stderr, "jawlb-demo failed: %s\n", std::string(status.message()).c_str());
     return 1;
   }
-  std::printf("\ndemo finished: every change of the list reached the client.\n");
+  std::printf("demo finished: every kubectl change reached the client through jawlb.\n");
   return 0;
 }
