@@ -1,5 +1,7 @@
 #include "discovery/endpoints_decoder.h"
 
+#include <vector>
+
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -8,6 +10,7 @@ namespace jawlb::discovery {
 namespace {
 
 using simdjson::dom::array;
+using Elements = std::vector<simdjson::dom::element>;
 using simdjson::dom::element;
 
 absl::string_view View(std::string_view view) { return {view.data(), view.size()}; }
@@ -16,15 +19,19 @@ absl::Status Invalid(absl::string_view object_name, absl::string_view what) {
   return absl::InvalidArgumentError(absl::StrCat("object \"", object_name, "\": ", what));
 }
 
-// The array at `key`, or an empty one when absent or null; an error when it is
-// something else.
-absl::StatusOr<array> OptionalArray(element parent, const char* key, absl::string_view name) {
+// The elements of the array at `key`: none when absent or null; an error when
+// it is something else. (A default-constructed simdjson array points at no
+// document, so "empty" is an empty vector, never a default array.)
+absl::StatusOr<Elements> OptionalArray(element parent, const char* key, absl::string_view name) {
+  Elements items;
   element value;
-  if (parent[key].get(value) != simdjson::SUCCESS || value.is_null()) return array();
-  array result;
-  if (value.get(result) != simdjson::SUCCESS)
+  if (parent[key].get(value) != simdjson::SUCCESS || value.is_null()) return items;
+  array list;
+  if (value.get(list) != simdjson::SUCCESS)
     return Invalid(name, absl::StrCat(key, " is not a list"));
-  return result;
+  items.reserve(list.size());
+  for (element item : list) items.push_back(item);
+  return items;
 }
 
 // An optional boolean field; `absent` when missing or null.
@@ -38,8 +45,8 @@ bool OptionalBool(element parent, const char* key, bool absent) {
 
 // The port for `target` among `ports` ([{name, port}]): 0 (with a warning) when
 // there is none.
-absl::StatusOr<uint16_t> FindPort(array ports, absl::string_view target, absl::string_view name,
-                                  std::vector<std::string>& warnings) {
+absl::StatusOr<uint16_t> FindPort(const Elements& ports, absl::string_view target,
+                                  absl::string_view name, std::vector<std::string>& warnings) {
   int numeric = 0;
   if (absl::SimpleAtoi(target, &numeric)) {
     if (numeric < 1 || numeric > 65535) return Invalid(name, "target port out of range");
@@ -84,27 +91,28 @@ absl::Status DecodeSlice(element slice, absl::string_view target, DecodedObject&
                                             View(address_type), " (only IPv4 and IPv6 are used)"));
     return absl::OkStatus();
   }
-  absl::StatusOr<array> ports = OptionalArray(slice, "ports", name);
+  absl::StatusOr<Elements> ports = OptionalArray(slice, "ports", name);
   if (!ports.ok()) return ports.status();
-  absl::StatusOr<array> endpoints = OptionalArray(slice, "endpoints", name);
+  absl::StatusOr<Elements> endpoints = OptionalArray(slice, "endpoints", name);
   if (!endpoints.ok()) return endpoints.status();
-  if (endpoints->size() == 0) return absl::OkStatus();
+  if (endpoints->empty()) return absl::OkStatus();
   absl::StatusOr<uint16_t> port = FindPort(*ports, target, name, decoded.warnings);
   if (!port.ok()) return port.status();
   if (*port == 0) return absl::OkStatus();
   for (element endpoint : *endpoints) {
+    // A default-constructed element points at no document: never touch one.
     element conditions;
-    if (endpoint["conditions"].get(conditions) != simdjson::SUCCESS) conditions = element();
-    const bool has_conditions = conditions.is_object();
+    const bool has_conditions =
+        endpoint["conditions"].get(conditions) == simdjson::SUCCESS && conditions.is_object();
     const bool ready = !has_conditions || OptionalBool(conditions, "ready", true);
     const bool terminating = has_conditions && OptionalBool(conditions, "terminating", false);
-    absl::StatusOr<array> addresses = OptionalArray(endpoint, "addresses", name);
+    absl::StatusOr<Elements> addresses = OptionalArray(endpoint, "addresses", name);
     if (!addresses.ok()) return addresses.status();
     if (!ready || terminating) {
       const bool serving = has_conditions && OptionalBool(conditions, "serving", ready);
-      if (serving && addresses->size() > 0) {
+      if (serving && !addresses->empty()) {
         std::string_view first;
-        if ((*addresses).at(0).get(first) == simdjson::SUCCESS) {
+        if ((*addresses)[0].get(first) == simdjson::SUCCESS) {
           decoded.warnings.push_back(
               absl::StrCat("\"", name, "\": ", View(first), " is serving but ",
                            terminating ? "terminating" : "not ready", ": not sent to clients"));
@@ -125,13 +133,13 @@ absl::Status DecodeSlice(element slice, absl::string_view target, DecodedObject&
 absl::Status DecodeLegacyEndpoints(element endpoints, absl::string_view target,
                                    DecodedObject& decoded) {
   const std::string& name = decoded.name;
-  absl::StatusOr<array> subsets = OptionalArray(endpoints, "subsets", name);
+  absl::StatusOr<Elements> subsets = OptionalArray(endpoints, "subsets", name);
   if (!subsets.ok()) return subsets.status();
   for (element subset : *subsets) {
-    absl::StatusOr<array> addresses = OptionalArray(subset, "addresses", name);
+    absl::StatusOr<Elements> addresses = OptionalArray(subset, "addresses", name);
     if (!addresses.ok()) return addresses.status();
-    if (addresses->size() == 0) continue;
-    absl::StatusOr<array> ports = OptionalArray(subset, "ports", name);
+    if (addresses->empty()) continue;
+    absl::StatusOr<Elements> ports = OptionalArray(subset, "ports", name);
     if (!ports.ok()) return ports.status();
     absl::StatusOr<uint16_t> port = FindPort(*ports, target, name, decoded.warnings);
     if (!port.ok()) return port.status();

@@ -74,8 +74,10 @@ TEST(EndpointsDecoderTest, NotReadyAndTerminatingAreLeftOut) {
           {"addresses":["10.0.0.4"],"conditions":{"ready":true}}])");
   ASSERT_THAT(decoded, IsOk());
   EXPECT_THAT(decoded->backends, ElementsAre("10.0.0.4:50051"));
-  // Serving but terminating is worth a word to the operator.
-  EXPECT_THAT(decoded->warnings, ElementsAre(HasSubstr("10.0.0.2 is serving but terminating")));
+  // Serving but terminating is worth a word to the operator (serving absent
+  // counts as equal to ready).
+  EXPECT_THAT(decoded->warnings, ElementsAre(HasSubstr("10.0.0.2 is serving but terminating"),
+                                             HasSubstr("10.0.0.3 is serving but terminating")));
 }
 
 TEST(EndpointsDecoderTest, NumericTargetPortIsThePortNumber) {
