@@ -6,6 +6,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 
+#include "common/status_macros.h"
+
 namespace jawlb::discovery {
 namespace {
 
@@ -27,8 +29,9 @@ absl::StatusOr<Elements> OptionalArray(element parent, const char* key, absl::st
   element value;
   if (parent[key].get(value) != simdjson::SUCCESS || value.is_null()) return items;
   array list;
-  if (value.get(list) != simdjson::SUCCESS)
+  if (value.get(list) != simdjson::SUCCESS) {
     return Invalid(name, absl::StrCat(key, " is not a list"));
+  }
   items.reserve(list.size());
   for (element item : list) items.push_back(item);
   return items;
@@ -80,6 +83,39 @@ void AddAddress(absl::string_view address, uint16_t port, absl::string_view name
   decoded.backends.push_back(*std::move(backend));
 }
 
+// One entry of a slice's endpoints: its addresses when ready and not terminating.
+absl::Status DecodeSliceEndpoint(element endpoint, uint16_t port, DecodedObject& decoded) {
+  const std::string& name = decoded.name;
+  // A default-constructed element points at no document: never touch one.
+  element conditions;
+  const bool has_conditions =
+      endpoint["conditions"].get(conditions) == simdjson::SUCCESS && conditions.is_object();
+  const bool ready = !has_conditions || OptionalBool(conditions, "ready", true);
+  const bool terminating = has_conditions && OptionalBool(conditions, "terminating", false);
+  absl::StatusOr<Elements> addresses = OptionalArray(endpoint, "addresses", name);
+  if (!addresses.ok()) return addresses.status();
+  if (!ready || terminating) {
+    // Serving while not ready (terminating with traffic still allowed) is worth
+    // a word to the operator; clients are not sent it either way.
+    std::string_view first;
+    if (has_conditions && OptionalBool(conditions, "serving", ready) && !addresses->empty() &&
+        (*addresses)[0].get(first) == simdjson::SUCCESS) {
+      decoded.warnings.push_back(absl::StrCat("\"", name, "\": ", View(first), " is serving but ",
+                                              terminating ? "terminating" : "not ready",
+                                              ": not sent to clients"));
+    }
+    return absl::OkStatus();
+  }
+  for (element address : *addresses) {
+    std::string_view text;
+    if (address.get(text) != simdjson::SUCCESS) {
+      return Invalid(name, "an address is not a string");
+    }
+    AddAddress(View(text), port, name, decoded);
+  }
+  return absl::OkStatus();
+}
+
 absl::Status DecodeSlice(element slice, absl::string_view target, DecodedObject& decoded) {
   const std::string& name = decoded.name;
   std::string_view address_type;
@@ -100,32 +136,7 @@ absl::Status DecodeSlice(element slice, absl::string_view target, DecodedObject&
   if (!port.ok()) return port.status();
   if (*port == 0) return absl::OkStatus();
   for (element endpoint : *endpoints) {
-    // A default-constructed element points at no document: never touch one.
-    element conditions;
-    const bool has_conditions =
-        endpoint["conditions"].get(conditions) == simdjson::SUCCESS && conditions.is_object();
-    const bool ready = !has_conditions || OptionalBool(conditions, "ready", true);
-    const bool terminating = has_conditions && OptionalBool(conditions, "terminating", false);
-    absl::StatusOr<Elements> addresses = OptionalArray(endpoint, "addresses", name);
-    if (!addresses.ok()) return addresses.status();
-    if (!ready || terminating) {
-      const bool serving = has_conditions && OptionalBool(conditions, "serving", ready);
-      if (serving && !addresses->empty()) {
-        std::string_view first;
-        if ((*addresses)[0].get(first) == simdjson::SUCCESS) {
-          decoded.warnings.push_back(
-              absl::StrCat("\"", name, "\": ", View(first), " is serving but ",
-                           terminating ? "terminating" : "not ready", ": not sent to clients"));
-        }
-      }
-      continue;
-    }
-    for (element address : *addresses) {
-      std::string_view text;
-      if (address.get(text) != simdjson::SUCCESS)
-        return Invalid(name, "an address is not a string");
-      AddAddress(View(text), *port, name, decoded);
-    }
+    JAWLB_RETURN_IF_ERROR(DecodeSliceEndpoint(endpoint, *port, decoded));
   }
   return absl::OkStatus();
 }

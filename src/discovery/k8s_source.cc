@@ -64,8 +64,9 @@ void K8sSource::Run(OnUpdate on_update) {
   if (*api == EndpointsApi::kEndpointSlices) {
     options.path = absl::StrCat("/apis/discovery.k8s.io/v1/namespaces/", ns, "/endpointslices");
     options.label_selector = absl::StrCat("kubernetes.io/service-name=", options_.service);
-    if (!options_.label_selector.empty())
+    if (!options_.label_selector.empty()) {
       absl::StrAppend(&options.label_selector, ",", options_.label_selector);
+    }
   } else {
     options.path = absl::StrCat("/api/v1/namespaces/", ns, "/endpoints");
     options.field_selector = absl::StrCat("metadata.name=", options_.service);

@@ -8,6 +8,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -33,30 +34,8 @@ bool FileExists(const std::string& path) {
 // Base64 as kubeconfig's *-data fields use it.
 absl::StatusOr<std::string> DecodeBase64(absl::string_view field, const std::string& text) {
   std::string out;
-  int bits = 0;
-  uint32_t buffer = 0;
-  for (char c : text) {
-    int value;
-    if (c >= 'A' && c <= 'Z')
-      value = c - 'A';
-    else if (c >= 'a' && c <= 'z')
-      value = c - 'a' + 26;
-    else if (c >= '0' && c <= '9')
-      value = c - '0' + 52;
-    else if (c == '+' || c == '-')
-      value = 62;
-    else if (c == '/' || c == '_')
-      value = 63;
-    else if (c == '=' || absl::ascii_isspace(static_cast<unsigned char>(c)))
-      continue;
-    else
-      return absl::InvalidArgumentError(absl::StrCat(field, " is not base64"));
-    buffer = (buffer << 6) | static_cast<uint32_t>(value);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out.push_back(static_cast<char>((buffer >> bits) & 0xff));
-    }
+  if (!absl::Base64Unescape(absl::StripAsciiWhitespace(text), &out)) {
+    return absl::InvalidArgumentError(absl::StrCat(field, " is not base64"));
   }
   return out;
 }
@@ -127,8 +106,9 @@ absl::StatusOr<ClusterAccess> FromFiles(const std::vector<KubeconfigFile>& files
   access.ca_file = Resolve(*cluster_file, Field(cluster, "certificate-authority"));
   if (std::string data = Field(cluster, "certificate-authority-data"); !data.empty()) {
     absl::StatusOr<std::string> pem = DecodeBase64("certificate-authority-data", data);
-    if (!pem.ok())
+    if (!pem.ok()) {
       return absl::InvalidArgumentError(absl::StrCat(where, ": ", pem.status().message()));
+    }
     access.ca_pem = *pem;
   }
   const std::string user_name = Field(context, "user");

@@ -208,7 +208,9 @@ TEST_F(KubernetesTest, EveryFaultKeepsTheListAndRecovers) {
                             "/fault/status?code=503&count=2&retryAfter=1&path=endpointslices"}) {
     SCOPED_TRACE(fault);
     ASSERT_THAT(api_->Control(fault), IsOk());
-    if (absl::StrContains(fault, "status")) ASSERT_THAT(api_->Control("/fault/drop"), IsOk());
+    if (absl::StrContains(fault, "status")) {
+      ASSERT_THAT(api_->Control("/fault/drop"), IsOk());
+    }
     const std::string address = absl::StrCat("10.0.0.", next++);
     const std::string list = absl::StrCat("10.0.0.1:50051,", address, ":50051");
     ExpectAfter(Slice("echo-b", {{address, "ready"}}), list);
