@@ -1,6 +1,7 @@
 #include "app/app.h"
 
 #include "absl/strings/str_cat.h"
+#include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "spdlog/spdlog.h"
 
 #include "common/status_macros.h"
@@ -53,7 +54,7 @@ absl::StatusOr<std::unique_ptr<discovery::Source>> MakeSource(const config::Conf
   return MakeK8sSource(config);
 }
 
-void ConfigureServer(grpc::ServerBuilder& builder) {
+void ConfigureServer(const config::Config& config, grpc::ServerBuilder& builder) {
   // grpclb clients keep one idle stream open and ping it (grpc-go every 20 s even
   // with no call active). gRPC's default policy (5 min, 2 strikes) would end such
   // connections with too_many_pings, so pings are never held against a client.
@@ -64,6 +65,17 @@ void ConfigureServer(grpc::ServerBuilder& builder) {
   // streams do not linger: ping every 30 s, give up after 10 s without an answer.
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, 30000);
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 10000);
+  // grpclb clients stay with the first balancer they reach: a maximum age (gRPC
+  // adds ±10% jitter) makes them re-resolve and spread over replicas, new ones
+  // included. Hitless: a client keeps its list while it reconnects.
+  if (config.max_connection_age > absl::ZeroDuration()) {
+    builder.AddChannelArgument(
+        GRPC_ARG_MAX_CONNECTION_AGE_MS,
+        static_cast<int>(absl::ToInt64Milliseconds(config.max_connection_age)));
+    builder.AddChannelArgument(
+        GRPC_ARG_MAX_CONNECTION_AGE_GRACE_MS,
+        static_cast<int>(absl::ToInt64Milliseconds(config.max_connection_age_grace)));
+  }
 }
 
 }  // namespace
@@ -77,16 +89,16 @@ absl::StatusOr<std::unique_ptr<App>> App::Start(const config::Config& config) {
   absl::StatusOr<std::unique_ptr<discovery::Source>> source = MakeSource(config);
   if (!source.ok()) return source.status();
   app->source_ = *std::move(source);
-  JAWLB_RETURN_IF_ERROR(app->source_->Start([hub = &app->hub_](discovery::BackendSet backends) {
-    const std::string list = backends.ToString();
-    const size_t count = backends.size();
-    if (hub->Publish(std::move(backends))) spdlog::info("backends ({}): {}", count, list);
-  }));
+  App* self = app.get();
+  JAWLB_RETURN_IF_ERROR(app->source_->Start(
+      [self](discovery::BackendSet backends) { self->OnBackends(std::move(backends)); }));
 
   app->service_ =
       std::make_unique<grpclb::BalanceLoadService>(app->hub_, config.client_stats_interval);
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
-  ConfigureServer(builder);
+  ConfigureServer(config, builder);
   builder.AddListeningPort(config.ListenAddress(), grpc::InsecureServerCredentials(), &app->port_);
   builder.RegisterService(app->service_.get());
   app->server_ = builder.BuildAndStart();
@@ -96,19 +108,39 @@ absl::StatusOr<std::unique_ptr<App>> App::Start(const config::Config& config) {
         absl::StrCat("cannot listen on ", config.ListenAddress(),
                      " (JAWLB_HOST/JAWLB_PORT): address in use or not local"));
   }
+  app->readiness_.AttachHealth(app->server_->GetHealthCheckService());
   spdlog::info("listening on {}:{}", config.host.empty() ? "*" : config.host, app->port_);
   return app;
+}
+
+void App::OnBackends(discovery::BackendSet backends) {
+  const std::string change = discovery::DescribeChange(last_backends_, backends);
+  last_backends_ = backends;
+  const size_t count = backends.size();
+  if (hub_.Publish(std::move(backends))) spdlog::info("backends: {} ({} now)", change, count);
+  readiness_.MarkListed();
 }
 
 void App::Shutdown() {
   if (shut_down_) return;
   shut_down_ = true;
   if (server_ != nullptr) {
-    spdlog::info("shutting down: ending {} streams, grace period {}", hub_.subscriber_count(),
-                 absl::FormatDuration(config_.shutdown_grace));
+    const absl::Time deadline = absl::Now() + config_.shutdown_grace;
+    readiness_.StartDraining();
+    const absl::Duration delay = std::min(config_.drain_delay, config_.shutdown_grace);
+    spdlog::info("draining: not ready; serving {} streams for {} more", hub_.subscriber_count(),
+                 absl::FormatDuration(delay));
+    absl::SleepFor(delay);
+    spdlog::info("shutting down: ending {} streams, {} left of the grace period",
+                 hub_.subscriber_count(), absl::FormatDuration(deadline - absl::Now()));
     hub_.Close();
-    server_->Shutdown(std::chrono::system_clock::now() +
-                      absl::ToChronoMilliseconds(config_.shutdown_grace));
+    // The grpclb streams end as soon as their in-flight write is done. Other
+    // long calls (a health Watch) never end by themselves: once the grpclb
+    // streams are gone, or at the deadline, everything left is cancelled.
+    while (service_->clients().size() > 0 && absl::Now() < deadline) {
+      absl::SleepFor(absl::Milliseconds(10));
+    }
+    server_->Shutdown(absl::ToChronoTime(absl::Now()));
   }
   if (source_ != nullptr) source_->Stop();
   if (server_ != nullptr) spdlog::info("stopped");

@@ -11,6 +11,7 @@
 #include "absl/status/statusor.h"
 #include "grpcpp/grpcpp.h"
 
+#include "app/readiness.h"
 #include "config/config.h"
 #include "discovery/source.h"
 #include "grpclb/balance_load_service.h"
@@ -30,19 +31,27 @@ class App {
   // The port the gRPC server listens on (the chosen one when JAWLB_PORT=0).
   int port() const { return port_; }
 
-  // Graceful stop: no new streams; open streams end with UNAVAILABLE (clients
-  // reconnect elsewhere and keep their lists meanwhile) once their in-flight
-  // write is done; whatever is still open after the grace period is cancelled.
-  // Blocks until done. Idempotent.
+  // Drain, then stop: readiness and health turn NOT_SERVING at once; for
+  // JAWLB_DRAINDELAY streams are still accepted and served (Kubernetes needs a
+  // moment to stop routing to this pod); then open streams end with UNAVAILABLE
+  // (clients reconnect elsewhere and keep their lists meanwhile) once their
+  // in-flight write is done; whatever is open at JAWLB_SHUTDOWNGRACEPERIOD
+  // (counted from the call) is cancelled. Blocks until done. Idempotent.
   void Shutdown();
+
+  const Readiness& readiness() const { return readiness_; }
 
  private:
   explicit App(const config::Config& config);
+  // A complete set from the source (its thread, or main during Start()).
+  void OnBackends(discovery::BackendSet backends);
 
   // Constant after construction.
   const config::Config config_;
 
+  Readiness readiness_;
   grpclb::Hub hub_;
+  discovery::BackendSet last_backends_;  // for the change log; source thread only
   std::unique_ptr<discovery::Source> source_;
   std::unique_ptr<grpclb::BalanceLoadService> service_;
   std::unique_ptr<grpc::Server> server_;

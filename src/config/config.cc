@@ -109,6 +109,17 @@ const std::vector<Setting>& Settings() {
       {"JAWLB_SHUTDOWNGRACEPERIOD", "shutdowngraceperiod", "25s",
        "on SIGTERM, how long open streams get before a hard stop (Go duration)",
        [](auto v, Config& c) { return SetDuration(v, c.shutdown_grace); }},
+      {"JAWLB_DRAINDELAY", "draindelay", "5s",
+       "on SIGTERM, how long to stay up as not-ready (new streams still accepted) before ending "
+       "streams, so Kubernetes stops routing first",
+       [](auto v, Config& c) { return SetDuration(v, c.drain_delay); }},
+      {"JAWLB_MAXCONNECTIONAGE", "maxconnectionage", "30m",
+       "clients are asked to reconnect after this long (±10% jitter), so they re-resolve and "
+       "spread over replicas; 0 = never",
+       [](auto v, Config& c) { return SetDuration(v, c.max_connection_age); }},
+      {"JAWLB_MAXCONNECTIONAGEGRACE", "maxconnectionagegrace", "30s",
+       "how long a connection past its age keeps its stream before it is closed",
+       [](auto v, Config& c) { return SetDuration(v, c.max_connection_age_grace); }},
       {"JAWLB_ENDPOINTS", "endpoints", "",
        "static backends instead of Kubernetes: ip:port,[v6]:port,...",
        [](auto v, Config& c) { return SetEndpoints(v, c); }},

@@ -32,6 +32,9 @@ struct Config {
   std::string endpoints_file;                                // JAWLB_ENDPOINTSFILE
   absl::Duration client_stats_interval = absl::Seconds(10);  // JAWLB_CLIENTSTATSINTERVAL
   std::string log_level = "info";                            // JAWLB_LOGLEVEL
+  absl::Duration drain_delay = absl::Seconds(5);  // JAWLB_DRAINDELAY
+  absl::Duration max_connection_age = absl::Minutes(30);       // JAWLB_MAXCONNECTIONAGE
+  absl::Duration max_connection_age_grace = absl::Seconds(30);  // JAWLB_MAXCONNECTIONAGEGRACE
   std::string api = "auto";  // JAWLB_API: auto, endpointslices or endpoints
   absl::Duration watch_stall_timeout = absl::Seconds(90);  // JAWLB_WATCHSTALLTIMEOUT
   std::string kubeconfig;    // KUBECONFIG, --kubeconfig: colon-separated files

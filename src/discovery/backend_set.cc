@@ -20,6 +20,37 @@ std::string BackendSet::ToString() const {
   });
 }
 
+std::string DescribeChange(const BackendSet& before, const BackendSet& after, size_t limit) {
+  std::vector<std::string> changes;
+  size_t more = 0;
+  const auto& a = before.backends();
+  const auto& b = after.backends();
+  auto i = a.begin();
+  auto j = b.begin();
+  // Both are sorted: one merge pass finds what was added and what was removed.
+  while (i != a.end() || j != b.end()) {
+    std::string change;
+    if (j == b.end() || (i != a.end() && *i < *j)) {
+      change = "-" + (i++)->ToString();
+    } else if (i == a.end() || *j < *i) {
+      change = "+" + (j++)->ToString();
+    } else {
+      ++i;
+      ++j;
+      continue;
+    }
+    if (changes.size() < limit) {
+      changes.push_back(std::move(change));
+    } else {
+      ++more;
+    }
+  }
+  if (changes.empty()) return "(no change)";
+  std::string text = absl::StrJoin(changes, " ");
+  if (more > 0) absl::StrAppend(&text, " ... and ", more, " more");
+  return text;
+}
+
 absl::StatusOr<BackendSet> ParseBackendList(absl::string_view text) {
   std::vector<Backend> backends;
   const bool multiline = text.find('\n') != absl::string_view::npos;

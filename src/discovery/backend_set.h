@@ -37,6 +37,10 @@ class BackendSet {
   std::vector<Backend> backends_;
 };
 
+// What changed from `before` to `after`: "+10.0.0.7:50051 -10.0.0.3:50051", or
+// "(no change)"; past `limit` changes, "... and N more".
+std::string DescribeChange(const BackendSet& before, const BackendSet& after, size_t limit = 20);
+
 // Parses a list of endpoints separated by commas, spaces or newlines; text from
 // '#' to the end of a line is a comment. An empty list is valid (zero backends).
 // Errors are InvalidArgument naming the first bad entry (and its line, if the

@@ -151,7 +151,7 @@ TEST(ProcessTest, GracePeriodEndsWithAHardStop) {
   ASSERT_TRUE(stalled.ReadList(&list));
   for (int change = 2; change <= 8; ++change) {
     write_list(change);
-    ASSERT_THAT((*jawlb)->process().WaitForLine("backends (4000)", kWait, change), IsOk());
+    ASSERT_THAT((*jawlb)->process().WaitForLine("(4000 now)", kWait, change), IsOk());
   }
   kill((*jawlb)->process().pid(), SIGTERM);
   EXPECT_TRUE(ExitedWith((*jawlb)->process().Stop(SIGTERM, kWait), 0))

@@ -10,6 +10,7 @@ absl::StatusOr<std::unique_ptr<JawlbProcess>> JawlbProcess::Start(const std::str
                                                                   const std::string& log_path) {
   env.push_back("JAWLB_HOST=127.0.0.1");
   env.push_back("JAWLB_PORT=0");
+  env.push_back("JAWLB_DRAINDELAY=0s");  // tests of the drain pass their own
   absl::StatusOr<std::unique_ptr<Subprocess>> process =
       Subprocess::Spawn({binary}, std::move(env), log_path);
   if (!process.ok()) return process.status();

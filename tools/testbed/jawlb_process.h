@@ -17,8 +17,9 @@ namespace jawlb::testbed {
 
 class JawlbProcess {
  public:
-  // Runs `binary` with JAWLB_HOST=127.0.0.1, JAWLB_PORT=0 and `env`
-  // ("JAWLB_X=value"), and waits until it listens. The error carries its output.
+  // Runs `binary` with `env` ("JAWLB_X=value") and, unless `env` sets them,
+  // JAWLB_HOST=127.0.0.1, JAWLB_PORT=0 and JAWLB_DRAINDELAY=0s; waits until it
+  // listens. The error carries its output.
   static absl::StatusOr<std::unique_ptr<JawlbProcess>> Start(const std::string& binary,
                                                              std::vector<std::string> env,
                                                              const std::string& log_path);

@@ -82,6 +82,17 @@ TEST(BackendSetTest, EmptyListIsValidAndEmpty) {
   EXPECT_EQ(set->ToString(), "(none)");
 }
 
+TEST(BackendSetTest, DescribesChangesAsADiff) {
+  EXPECT_EQ(DescribeChange(*ParseBackendList("10.0.0.1:80 10.0.0.3:80"),
+                           *ParseBackendList("10.0.0.1:80 10.0.0.2:80 [fd00::1]:80")),
+            "+10.0.0.2:80 -10.0.0.3:80 +[fd00::1]:80");
+  EXPECT_EQ(DescribeChange(BackendSet(), *ParseBackendList("10.0.0.1:80")), "+10.0.0.1:80");
+  EXPECT_EQ(DescribeChange(*ParseBackendList("10.0.0.1:80"), BackendSet()), "-10.0.0.1:80");
+  EXPECT_EQ(DescribeChange(BackendSet(), BackendSet()), "(no change)");
+  EXPECT_EQ(DescribeChange(BackendSet(), *ParseBackendList("10.0.0.1:1 10.0.0.1:2 10.0.0.1:3"), 2),
+            "+10.0.0.1:1 +10.0.0.1:2 ... and 1 more");
+}
+
 TEST(BackendSetTest, ErrorsNameTheLine) {
   EXPECT_THAT(ParseBackendList("10.0.0.1:80\n10.0.0.2:80\nnope\n"),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("line 3: endpoint \"nope\"")));

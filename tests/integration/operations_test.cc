@@ -1,0 +1,309 @@
+// Operating jawlb: gRPC health and reflection, the drain on SIGTERM, maximum
+// connection age, and a rolling restart under a real grpclb client.
+#include <atomic>
+#include <fstream>
+#include <thread>
+
+#include <signal.h>
+
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "gmock/gmock.h"
+#include "grpc/health/v1/health.grpc.pb.h"
+#include "grpc/lb/v1/load_balancer.grpc.pb.h"
+#include "grpcpp/generic/generic_stub.h"
+#include "grpcpp/grpcpp.h"
+#include "gtest/gtest.h"
+
+#include "testbed/dns_server.h"
+#include "testbed/echo_backend.h"
+#include "testbed/echo_client.h"
+#include "testbed/grpclb_channel.h"
+#include "testbed/jawlb_process.h"
+#include "testbed/kube_api.h"
+#include "tests/common/status_matchers.h"
+
+namespace jawlb::testbed {
+namespace {
+
+using grpc::health::v1::HealthCheckRequest;
+using grpc::health::v1::HealthCheckResponse;
+using ::jawlb::testing::IsOk;
+using ::testing::HasSubstr;
+
+constexpr absl::Duration kWait = absl::Seconds(60);
+
+bool ExitedZero(std::optional<int> status) {
+  return status.has_value() && WIFEXITED(*status) && WEXITSTATUS(*status) == 0;
+}
+
+std::shared_ptr<grpc::Channel> Connect(int port) {
+  return grpc::CreateChannel(absl::StrCat("127.0.0.1:", port), grpc::InsecureChannelCredentials());
+}
+
+HealthCheckResponse::ServingStatus Check(const std::shared_ptr<grpc::Channel>& channel,
+                                         const std::string& service) {
+  auto stub = grpc::health::v1::Health::NewStub(channel);
+  grpc::ClientContext context;
+  context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(10)));
+  HealthCheckRequest request;
+  request.set_service(service);
+  HealthCheckResponse response;
+  const grpc::Status status = stub->Check(&context, request, &response);
+  EXPECT_TRUE(status.ok()) << status.error_message();
+  return response.status();
+}
+
+// Health follows readiness: NOT_SERVING until the first complete list,
+// SERVING then, NOT_SERVING as soon as the drain starts; during the drain delay
+// new BalanceLoad streams are still served; then streams end and jawlb exits 0.
+TEST(OperationsTest, HealthFollowsTheFirstListAndTheDrain) {
+  const std::string dir = MakeTempDir("operations_test.");
+  auto api = KubeApi::Start(KUBEAPI_BINARY, dir, KUBECTL_BINARY);
+  ASSERT_THAT(api, IsOk());
+  ASSERT_THAT((*api)->Put("endpointslices",
+                          EndpointSliceJson("echo-a", "echo", 50051, {{"10.0.0.1", "ready"}})),
+              IsOk());
+  ASSERT_THAT((*api)->Control("/tokens?set=not-yet"), IsOk());  // lists fail with 401
+  auto jawlb = JawlbProcess::Start(JAWLB_BINARY,
+                                   {"JAWLB_SERVICE=echo", "KUBECONFIG=" + (*api)->kubeconfig(),
+                                    "JAWLB_DRAINDELAY=2s", "JAWLB_SHUTDOWNGRACEPERIOD=1m"},
+                                   dir + "/jawlb.log");
+  ASSERT_THAT(jawlb, IsOk());
+  auto channel = Connect((*jawlb)->port());
+  EXPECT_EQ(Check(channel, ""), HealthCheckResponse::NOT_SERVING);
+  EXPECT_EQ(Check(channel, "grpc.lb.v1.LoadBalancer"), HealthCheckResponse::NOT_SERVING);
+
+  // Watch records every status it is sent.
+  absl::Mutex mu;
+  std::vector<std::string> events;  // "health:SERVING", "lb:ended"...
+  auto record = [&](std::string event) {
+    absl::MutexLock lock(&mu);
+    events.push_back(std::move(event));
+  };
+  auto wait_for = [&](const std::string& event) {
+    absl::MutexLock lock(&mu);
+    auto seen = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
+      return std::find(events.begin(), events.end(), event) != events.end();
+    };
+    return mu.AwaitWithTimeout(absl::Condition(&seen), kWait);
+  };
+  auto health_stub = grpc::health::v1::Health::NewStub(channel);
+  grpc::ClientContext watch_context;
+  HealthCheckRequest watch_request;
+  auto watch = health_stub->Watch(&watch_context, watch_request);
+  std::thread watcher([&] {
+    HealthCheckResponse response;
+    while (watch->Read(&response)) {
+      record(absl::StrCat("health:", HealthCheckResponse::ServingStatus_Name(response.status())));
+    }
+  });
+
+  ASSERT_THAT((*api)->Control("/tokens?set=jawlb-test-token"), IsOk());
+  ASSERT_TRUE(wait_for("health:SERVING")) << (*jawlb)->process().Output();
+  EXPECT_EQ(Check(channel, "grpc.lb.v1.LoadBalancer"), HealthCheckResponse::SERVING);
+
+  // A client connected before the drain.
+  auto lb_stub = grpc::lb::v1::LoadBalancer::NewStub(Connect((*jawlb)->port()));
+  grpc::ClientContext lb_context;
+  auto lb = lb_stub->BalanceLoad(&lb_context);
+  grpc::lb::v1::LoadBalanceRequest initial;
+  initial.mutable_initial_request()->set_name("echo:50051");
+  ASSERT_TRUE(lb->Write(initial));
+  grpc::lb::v1::LoadBalanceResponse response;
+  ASSERT_TRUE(lb->Read(&response));  // initial response
+  ASSERT_TRUE(lb->Read(&response));  // the list
+  std::thread lb_reader([&] {
+    grpc::lb::v1::LoadBalanceResponse ignored;
+    while (lb->Read(&ignored)) {
+    }
+    record(absl::StrCat("lb:ended:", lb->Finish().error_code()));
+  });
+
+  kill((*jawlb)->process().pid(), SIGTERM);
+  ASSERT_TRUE(wait_for("health:NOT_SERVING"));
+  {
+    // Still draining: a new stream is accepted and gets the list.
+    auto late_stub = grpc::lb::v1::LoadBalancer::NewStub(Connect((*jawlb)->port()));
+    grpc::ClientContext late_context;
+    auto late = late_stub->BalanceLoad(&late_context);
+    ASSERT_TRUE(late->Write(initial));
+    grpc::lb::v1::LoadBalanceResponse got;
+    ASSERT_TRUE(late->Read(&got));
+    EXPECT_TRUE(got.has_initial_response());
+    ASSERT_TRUE(late->Read(&got));
+    EXPECT_TRUE(got.has_server_list());
+    late_context.TryCancel();
+  }
+  ASSERT_TRUE(wait_for("lb:ended:14"));  // UNAVAILABLE: reconnect elsewhere
+  EXPECT_TRUE(ExitedZero((*jawlb)->process().Stop(SIGTERM, kWait))) << (*jawlb)->process().Output();
+  lb_reader.join();
+  watcher.join();
+  absl::MutexLock lock(&mu);
+  const auto not_serving = std::find(events.begin(), events.end(), "health:NOT_SERVING");
+  const auto ended = std::find(events.begin(), events.end(), "lb:ended:14");
+  EXPECT_LT(not_serving, ended) << "streams ended before health said NOT_SERVING";
+}
+
+// Server reflection lists the services (what grpcurl-style tools ask first).
+TEST(OperationsTest, ReflectionListsTheServices) {
+  const std::string dir = MakeTempDir("operations_test.");
+  auto jawlb =
+      JawlbProcess::Start(JAWLB_BINARY, {"JAWLB_ENDPOINTS=127.0.0.2:1"}, dir + "/jawlb.log");
+  ASSERT_THAT(jawlb, IsOk());
+  grpc::GenericStub stub(Connect((*jawlb)->port()));
+  grpc::CompletionQueue cq;
+  grpc::ClientContext context;
+  context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(30)));
+  auto call = stub.PrepareCall(
+      &context, "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo", &cq);
+  auto step = [&cq] {
+    void* tag = nullptr;
+    bool ok = false;
+    EXPECT_TRUE(cq.Next(&tag, &ok));
+    return ok;
+  };
+  call->StartCall(nullptr);
+  ASSERT_TRUE(step());
+  // ServerReflectionRequest{list_services: ""}: field 7, length 0.
+  grpc::Slice request(std::string("\x3a\x00", 2));
+  call->Write(grpc::ByteBuffer(&request, 1), nullptr);
+  ASSERT_TRUE(step());
+  grpc::ByteBuffer reply;
+  call->Read(&reply, nullptr);
+  ASSERT_TRUE(step());
+  std::vector<grpc::Slice> slices;
+  ASSERT_TRUE(reply.Dump(&slices).ok());
+  std::string bytes;
+  for (const grpc::Slice& slice : slices) {
+    bytes.append(reinterpret_cast<const char*>(slice.begin()), slice.size());
+  }
+  EXPECT_THAT(bytes, HasSubstr("grpc.lb.v1.LoadBalancer"));
+  EXPECT_THAT(bytes, HasSubstr("grpc.health.v1.Health"));
+  context.TryCancel();
+}
+
+// A grpclb client (C-core, through DNS SRV) sending RPCs all along.
+class RpcLoop {
+ public:
+  explicit RpcLoop(std::shared_ptr<grpc::Channel> channel)
+      : channel_(std::move(channel)), thread_([this] { Run(); }) {}
+  ~RpcLoop() { Stop(); }
+  void Stop() {
+    stop_.store(true);
+    if (thread_.joinable()) thread_.join();
+  }
+  int calls() const { return calls_.load(); }
+  Spread spread() {
+    absl::MutexLock lock(&mu_);
+    return spread_;
+  }
+  // Waits until `n` more calls were made.
+  bool WaitForCalls(int n) {
+    const int target = calls_.load() + n;
+    const absl::Time deadline = absl::Now() + kWait;
+    while (calls_.load() < target) {
+      if (absl::Now() > deadline) return false;
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return true;
+  }
+
+ private:
+  void Run() {
+    while (!stop_.load()) {
+      const Spread one = CallMany(channel_, 1, absl::Seconds(5));
+      absl::MutexLock lock(&mu_);
+      for (const auto& [name, count] : one.calls) spread_.calls[name] += count;
+      spread_.failures += one.failures;
+      if (one.failures > 0) spread_.last_error = one.last_error;
+      calls_.fetch_add(1);
+    }
+  }
+  std::shared_ptr<grpc::Channel> channel_;
+  std::atomic<bool> stop_{false};
+  std::atomic<int> calls_{0};
+  absl::Mutex mu_;
+  Spread spread_ ABSL_GUARDED_BY(mu_);
+  std::thread thread_;
+};
+
+class ReplicasTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto backend = EchoBackend::Start("alpha", "127.0.0.2");
+    ASSERT_THAT(backend, IsOk());
+    backend_ = *std::move(backend);
+    std::ofstream(dir_ + "/endpoints") << backend_->address() << "\n";
+  }
+  absl::StatusOr<std::unique_ptr<JawlbProcess>> StartReplica(std::vector<std::string> env,
+                                                             const std::string& name) {
+    env.push_back("JAWLB_ENDPOINTSFILE=" + dir_ + "/endpoints");
+    env.push_back("JAWLB_LOGLEVEL=debug");
+    env.push_back("JAWLB_DRAINDELAY=1s");
+    return JawlbProcess::Start(JAWLB_BINARY, env, dir_ + "/" + name + ".log");
+  }
+  std::shared_ptr<grpc::Channel> Client(const std::vector<int>& balancer_ports) {
+    DnsServer::Records records;
+    records.a = {{"jawlb.test", "127.0.0.1"}, {"echo.test", "127.0.0.1"}};
+    for (int port : balancer_ports) records.grpclb.emplace_back("echo.test", "jawlb.test", port);
+    auto dns = DnsServer::Start(records, dir_);
+    EXPECT_THAT(dns, IsOk());
+    if (!dns.ok()) return nullptr;
+    dns_ = *std::move(dns);
+    absl::StatusOr<int> unused = PickFreePort("127.0.0.1");
+    return MakeGrpclbChannel(dns_->address(), absl::StrCat("echo.test:", unused.value_or(1)));
+  }
+
+  const std::string dir_ = MakeTempDir("replicas_test.");
+  std::unique_ptr<EchoBackend> backend_;
+  std::unique_ptr<DnsServer> dns_;
+};
+
+// A maximum connection age makes clients reconnect (and re-resolve) now and
+// then; a client with a list keeps using it meanwhile: not one RPC fails.
+TEST_F(ReplicasTest, MaxConnectionAgeReconnectsWithoutAFailedRpc) {
+  auto jawlb =
+      StartReplica({"JAWLB_MAXCONNECTIONAGE=1s", "JAWLB_MAXCONNECTIONAGEGRACE=500ms"}, "jawlb");
+  ASSERT_THAT(jawlb, IsOk());
+  auto channel = Client({(*jawlb)->port()});
+  ASSERT_THAT(WaitForSpread(channel, {"alpha"}, true, 5, kWait), IsOk());
+  RpcLoop loop(channel);
+  // Three streams from the one client: it reconnected twice.
+  ASSERT_THAT((*jawlb)->process().WaitForLine("asks for", kWait, 3), IsOk());
+  ASSERT_TRUE(loop.WaitForCalls(20));
+  loop.Stop();
+  EXPECT_EQ(loop.spread().failures, 0) << loop.spread().ToString();
+}
+
+// Two replicas behind one SRV record; each is restarted in turn (SIGTERM with
+// its drain, then a new process on the same port) while a client keeps sending
+// RPCs: the client moves between replicas and not one RPC fails.
+TEST_F(ReplicasTest, RollingRestartOfTwoReplicasFailsNoRpc) {
+  auto a = StartReplica({}, "a");
+  ASSERT_THAT(a, IsOk());
+  auto b = StartReplica({}, "b");
+  ASSERT_THAT(b, IsOk());
+  const int port_a = (*a)->port(), port_b = (*b)->port();
+  auto channel = Client({port_a, port_b});
+  ASSERT_THAT(WaitForSpread(channel, {"alpha"}, true, 5, kWait), IsOk());
+  RpcLoop loop(channel);
+  int generation = 0;
+  for (auto* replica : {&*a, &*b}) {
+    const int port = (*replica)->port();
+    EXPECT_TRUE(ExitedZero((*replica)->process().Stop(SIGTERM, kWait)))
+        << (*replica)->process().Output();
+    ASSERT_TRUE(loop.WaitForCalls(20));
+    auto restarted =
+        StartReplica({absl::StrCat("JAWLB_PORT=", port)}, absl::StrCat("restarted-", ++generation));
+    ASSERT_THAT(restarted, IsOk());
+    *replica = *std::move(restarted);
+    ASSERT_TRUE(loop.WaitForCalls(20));
+  }
+  loop.Stop();
+  EXPECT_EQ(loop.spread().failures, 0) << loop.spread().ToString();
+  EXPECT_GT(loop.calls(), 80);
+}
+
+}  // namespace
+}  // namespace jawlb::testbed
