@@ -75,7 +75,7 @@ class GrpclbClientTest : public ::testing::Test {
     }) << "\n";
     ASSERT_EQ(std::rename(tmp.c_str(), endpoints_.c_str()), 0);
     if (jawlb_ != nullptr) {
-      ASSERT_THAT(jawlb_->process().WaitForLine("backends (", kSettle, ++lists_), IsOk());
+      ASSERT_THAT(jawlb_->process().WaitForLine(" now)", kSettle, ++lists_), IsOk());
     }
   }
 
@@ -89,7 +89,7 @@ class GrpclbClientTest : public ::testing::Test {
   std::unique_ptr<JawlbProcess> jawlb_;
   std::unique_ptr<DnsServer> dns_;
   std::string target_;
-  int lists_ = 1;  // lists jawlb has logged ("backends (n): ...")
+  int lists_ = 1;  // lists jawlb has logged ("backends: +a -b (n now)")
 };
 
 TEST_F(GrpclbClientTest, CppGrpclbPolicyFollowsTheList) {
