@@ -4,6 +4,9 @@ namespace jawlb::app {
 namespace {
 
 constexpr char kLoadBalancerService[] = "grpc.lb.v1.LoadBalancer";
+// For liveness probes: SERVING whenever the gRPC server answers at all, so an
+// API server outage (not ready) never gets replicas restarted.
+constexpr char kLivenessService[] = "jawlb.liveness";
 
 }  // namespace
 
@@ -17,6 +20,7 @@ void Readiness::MarkListed() {
 void Readiness::AttachHealth(grpc::HealthCheckServiceInterface* health) {
   absl::MutexLock lock(&mu_);
   health_ = health;
+  health_->SetServingStatus(kLivenessService, true);
   Publish();
 }
 
@@ -38,7 +42,9 @@ void Readiness::Publish() {
   // SetServingStatus only records the status and notifies watchers; it does not
   // call back into us, so holding mu_ keeps the order of updates.
   const bool serving = listed_ && !draining_;
-  health_->SetServingStatus(serving);
+  // By name: the SetServingStatus(bool) overload would set every service,
+  // jawlb.liveness included.
+  health_->SetServingStatus("", serving);
   health_->SetServingStatus(kLoadBalancerService, serving);
 }
 

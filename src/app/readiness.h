@@ -1,7 +1,8 @@
 // Readiness: whether this replica should get new clients. Ready once the source
 // has delivered its first complete list, and no longer once draining starts.
 // Mirrors itself into gRPC's health service (grpc.health.v1.Health), overall
-// and for grpc.lb.v1.LoadBalancer, so Kubernetes' gRPC probes see the same.
+// and for grpc.lb.v1.LoadBalancer, so Kubernetes' gRPC probes see the same;
+// "jawlb.liveness" is SERVING whenever the server answers (for liveness probes).
 //
 // Threading: thread-safe. MarkListed() runs on the source's thread,
 // AttachHealth() and StartDraining() on the main thread, Ready() anywhere.

@@ -73,6 +73,7 @@ TEST(OperationsTest, HealthFollowsTheFirstListAndTheDrain) {
   auto channel = Connect((*jawlb)->port());
   EXPECT_EQ(Check(channel, ""), HealthCheckResponse::NOT_SERVING);
   EXPECT_EQ(Check(channel, "grpc.lb.v1.LoadBalancer"), HealthCheckResponse::NOT_SERVING);
+  EXPECT_EQ(Check(channel, "jawlb.liveness"), HealthCheckResponse::SERVING);  // alive all along
 
   // Watch records every status it is sent.
   absl::Mutex mu;
