@@ -6,6 +6,7 @@
 #include "spdlog/spdlog.h"
 
 #include "app/app.h"
+#include "app/logging.h"
 #include "app/signals.h"
 #include "config/config.h"
 
@@ -20,7 +21,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "jawlb: %s\n", std::string(config.status().message()).c_str());
     return 1;
   }
-  spdlog::set_level(spdlog::level::from_str(config->log_level));
+  jawlb::app::ConfigureLogging(config->log_level, config->log_format);
   jawlb::app::BlockTerminationSignals();
   auto app = jawlb::app::App::Start(*config);
   if (!app.ok()) {

@@ -131,6 +131,12 @@ const std::vector<Setting>& Settings() {
        [](auto v, Config& c) { return SetDuration(v, c.client_stats_interval); }},
       {"JAWLB_LOGLEVEL", "loglevel", "info", "trace, debug, info, warn, error or off",
        [](auto v, Config& c) { return SetLogLevel(v, c.log_level); }},
+      {"JAWLB_LOGFORMAT", "logformat", "text", "text, or json (one object per line)",
+       [](auto v, Config& c) {
+         if (v != "text" && v != "json") return std::string("not a log format (text, json)");
+         c.log_format = std::string(v);
+         return std::string();
+       }},
       {"JAWLB_API", "api", "auto",
        "what to watch: endpointslices, endpoints (core/v1), or auto (EndpointSlices if served)",
        [](auto v, Config& c) { return SetApi(v, c.api); }},

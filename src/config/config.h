@@ -32,6 +32,7 @@ struct Config {
   std::string endpoints_file;                                // JAWLB_ENDPOINTSFILE
   absl::Duration client_stats_interval = absl::Seconds(10);  // JAWLB_CLIENTSTATSINTERVAL
   std::string log_level = "info";                            // JAWLB_LOGLEVEL
+  std::string log_format = "text";                           // JAWLB_LOGFORMAT: text or json
   absl::Duration drain_delay = absl::Seconds(5);  // JAWLB_DRAINDELAY
   absl::Duration max_connection_age = absl::Minutes(30);       // JAWLB_MAXCONNECTIONAGE
   absl::Duration max_connection_age_grace = absl::Seconds(30);  // JAWLB_MAXCONNECTIONAGEGRACE

@@ -12,6 +12,7 @@
 #include "grpc/lb/v1/load_balancer.grpc.pb.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
+#include <simdjson.h>
 
 #include "grpclb/balance_load_service.h"
 #include "testbed/jawlb_process.h"
@@ -104,6 +105,36 @@ TEST(ProcessTest, BadConfigurationExitsNonZeroWithOneLineNamingIt) {
     ASSERT_EQ(lines.size(), 1u) << output;
     EXPECT_THAT(lines[0], HasSubstr(c.names));
   }
+}
+
+TEST(ProcessTest, JsonLogsAreOneObjectPerLine) {
+  const std::string dir = MakeTempDir("process_test.");
+  const std::string endpoints = dir + "/end\"points";  // a quote that must be escaped
+  std::ofstream(endpoints) << "127.0.0.2:1\n";
+  auto jawlb = JawlbProcess::Start(JAWLB_BINARY,
+                                   {"JAWLB_ENDPOINTSFILE=" + endpoints, "JAWLB_LOGFORMAT=json"},
+                                   dir + "/jawlb.log");
+  ASSERT_THAT(jawlb, IsOk());
+  std::ofstream(endpoints + ".new") << "127.0.0.3:1\n";
+  std::rename((endpoints + ".new").c_str(), endpoints.c_str());
+  ASSERT_THAT((*jawlb)->process().WaitForLine("changed", kWait), IsOk());
+  EXPECT_TRUE(ExitedWith((*jawlb)->process().Stop(SIGTERM, kWait), 0));
+  int lines = 0;
+  bool saw_quote = false;
+  simdjson::dom::parser parser;
+  for (absl::string_view line :
+       absl::StrSplit((*jawlb)->process().Output(), '\n', absl::SkipEmpty())) {
+    simdjson::dom::element object;
+    ASSERT_EQ(parser.parse(line.data(), line.size()).get(object), simdjson::SUCCESS) << line;
+    std::string_view level, message, time;
+    EXPECT_EQ(object["level"].get(level), simdjson::SUCCESS) << line;
+    EXPECT_EQ(object["time"].get(time), simdjson::SUCCESS) << line;
+    ASSERT_EQ(object["msg"].get(message), simdjson::SUCCESS) << line;
+    saw_quote |= message.find("end\"points") != std::string_view::npos;
+    ++lines;
+  }
+  EXPECT_GE(lines, 4);
+  EXPECT_TRUE(saw_quote);
 }
 
 TEST(ProcessTest, SigtermEndsStreamsSoClientsReconnectAndExitsZero) {

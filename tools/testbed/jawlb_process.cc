@@ -20,6 +20,7 @@ absl::StatusOr<std::unique_ptr<JawlbProcess>> JawlbProcess::Start(const std::str
   int port = 0;
   absl::string_view text = *line;
   text = text.substr(text.find(kListening) + kListening.size());
+  text = text.substr(0, text.find_first_not_of("0123456789"));  // text or JSON logs
   if (!absl::SimpleAtoi(text, &port)) {
     return absl::InternalError(absl::StrCat("jawlb: cannot read a port from \"", *line, "\""));
   }
