@@ -17,12 +17,17 @@ BalanceLoadReactor* BalanceLoadReactor::Start(grpc::CallbackServerContext* conte
   auto reactor = std::make_shared<BalanceLoadReactor>(context->peer(), hub, initial_response);
   BalanceLoadReactor* raw = reactor.get();
   std::unique_ptr<ClientRegistry::Registration> registration = registry.Register(reactor);
+  // Subscribed from the start, so a closing Hub also ends streams that never
+  // sent their initial request.
+  std::unique_ptr<Hub::Subscription> subscription = hub.Subscribe(reactor);
   {
     absl::MutexLock lock(&raw->mu_);
     raw->registration_ = std::move(registration);
+    raw->subscription_ = std::move(subscription);
     raw->self_ = std::move(reactor);
   }
   raw->StartRead(&raw->request_);
+  raw->Pump();  // ends the stream at once if the Hub is already closed
   return raw;
 }
 
@@ -60,19 +65,12 @@ absl::Status BalanceLoadReactor::HandleRequest() {
                        request.has_client_stats() ? "client_stats" : "an empty request"));
     }
     phase_ = Phase::kStreaming;
-    std::shared_ptr<BalanceLoadReactor> self;
     {
       absl::MutexLock lock(&mu_);
       name_ = request.initial_request().name();
-      self = self_;
+      initial_received_ = true;
     }
     spdlog::debug("client {} asks for \"{}\"", peer_, request.initial_request().name());
-    // Subscribe before looking at the latest snapshot, so no publish is missed.
-    std::unique_ptr<Hub::Subscription> subscription = hub_.Subscribe(self);
-    {
-      absl::MutexLock lock(&mu_);
-      subscription_ = std::move(subscription);
-    }
     Pump();
     return absl::OkStatus();
   }
@@ -154,8 +152,8 @@ void BalanceLoadReactor::Pump() {
       finish_called_ = true;
       status = finish_status_;
       action = Action::kFinish;
-    } else if (subscription_ == nullptr) {
-      return;  // no initial request yet
+    } else if (!initial_received_) {
+      return;  // nothing is sent before the initial request
     } else if (!initial_response_sent_) {
       initial_response_sent_ = true;
       write_in_flight_ = true;

@@ -84,6 +84,7 @@ class BalanceLoadReactor final : public grpc::ServerBidiReactor<grpc::ByteBuffer
   std::unique_ptr<ClientRegistry::Registration> registration_ ABSL_GUARDED_BY(mu_);
   std::unique_ptr<Hub::Subscription> subscription_ ABSL_GUARDED_BY(mu_);
   std::string name_ ABSL_GUARDED_BY(mu_);
+  bool initial_received_ ABSL_GUARDED_BY(mu_) = false;
   ClientLoad load_ ABSL_GUARDED_BY(mu_);
   bool initial_response_sent_ ABSL_GUARDED_BY(mu_) = false;
   bool write_in_flight_ ABSL_GUARDED_BY(mu_) = false;

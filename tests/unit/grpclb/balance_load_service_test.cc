@@ -276,6 +276,16 @@ TEST_F(BalanceLoadServiceTest, ClosingTheHubEndsStreamsWithUnavailable) {
   EXPECT_THAT(status.error_message(), HasSubstr("shutting down"));
 }
 
+TEST_F(BalanceLoadServiceTest, ClosingTheHubAlsoEndsStreamsThatNeverSentARequest) {
+  auto silent = Open();
+  ASSERT_TRUE(WaitUntil([this] { return service_.clients().size() == 1; }));
+  hub_.Close();
+  EXPECT_EQ(silent->FinishAfterEnd().error_code(), grpc::StatusCode::UNAVAILABLE);
+  // And a stream opened after the close ends at once.
+  auto late = Open();
+  EXPECT_EQ(late->FinishAfterEnd().error_code(), grpc::StatusCode::UNAVAILABLE);
+}
+
 // A client that stops reading must cost the others nothing: every publish
 // reaches a reading client while the stalled one's stream is full, Publish
 // never waits for it, and when it reads again it gets the newest list after at
