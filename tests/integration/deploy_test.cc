@@ -28,8 +28,7 @@ std::vector<YAML::Node> Render() {
   EXPECT_THAT(kubectl, IsOk());
   if (!kubectl.ok()) return {};
   std::optional<int> status = (*kubectl)->Stop(0, absl::Seconds(60));  // signal 0: just wait
-  EXPECT_TRUE(status.has_value() && WIFEXITED(*status) && WEXITSTATUS(*status) == 0)
-      << (*kubectl)->Output();
+  EXPECT_TRUE(ExitedWith(status, 0)) << (*kubectl)->Output();
   return YAML::LoadAll((*kubectl)->Output());
 }
 

@@ -61,8 +61,7 @@ class GrpclbClientTest : public ::testing::Test {
   void TearDown() override {
     if (jawlb_ != nullptr) {
       std::optional<int> status = jawlb_->process().Stop(SIGTERM, absl::Seconds(60));
-      ASSERT_TRUE(status.has_value() && WIFEXITED(*status) && WEXITSTATUS(*status) == 0)
-          << jawlb_->process().Output();
+      ASSERT_TRUE(ExitedWith(status, 0)) << jawlb_->process().Output();
     }
   }
 

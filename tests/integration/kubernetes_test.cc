@@ -118,8 +118,7 @@ class KubernetesTest : public ::testing::Test {
     observer_.reset();
     if (jawlb_ != nullptr) {
       std::optional<int> status = jawlb_->process().Stop(SIGTERM, kSettle);
-      EXPECT_TRUE(status.has_value() && WIFEXITED(*status) && WEXITSTATUS(*status) == 0)
-          << jawlb_->process().Output();
+      EXPECT_TRUE(ExitedWith(status, 0)) << jawlb_->process().Output();
     }
   }
 

@@ -33,10 +33,6 @@ using ::testing::HasSubstr;
 
 constexpr absl::Duration kWait = absl::Seconds(60);
 
-bool ExitedZero(std::optional<int> status) {
-  return status.has_value() && WIFEXITED(*status) && WEXITSTATUS(*status) == 0;
-}
-
 std::shared_ptr<grpc::Channel> Connect(int port) {
   return grpc::CreateChannel(absl::StrCat("127.0.0.1:", port), grpc::InsecureChannelCredentials());
 }
@@ -137,7 +133,8 @@ TEST(OperationsTest, HealthFollowsTheFirstListAndTheDrain) {
     late_context.TryCancel();
   }
   ASSERT_TRUE(wait_for("lb:ended:14"));  // UNAVAILABLE: reconnect elsewhere
-  EXPECT_TRUE(ExitedZero((*jawlb)->process().Stop(SIGTERM, kWait))) << (*jawlb)->process().Output();
+  EXPECT_TRUE(ExitedWith((*jawlb)->process().Stop(SIGTERM, kWait), 0))
+      << (*jawlb)->process().Output();
   lb_reader.join();
   watcher.join();
   absl::MutexLock lock(&mu);
@@ -292,7 +289,7 @@ TEST_F(ReplicasTest, RollingRestartOfTwoReplicasFailsNoRpc) {
   int generation = 0;
   for (auto* replica : {&*a, &*b}) {
     const int port = (*replica)->port();
-    EXPECT_TRUE(ExitedZero((*replica)->process().Stop(SIGTERM, kWait)))
+    EXPECT_TRUE(ExitedWith((*replica)->process().Stop(SIGTERM, kWait), 0))
         << (*replica)->process().Output();
     ASSERT_TRUE(loop.WaitForCalls(20));
     auto restarted =

@@ -29,10 +29,6 @@ using ::testing::HasSubstr;
 
 constexpr absl::Duration kWait = absl::Seconds(60);
 
-bool ExitedWith(std::optional<int> status, int code) {
-  return status.has_value() && WIFEXITED(*status) && WEXITSTATUS(*status) == code;
-}
-
 // Runs jawlb to completion; returns (wait status, output).
 std::pair<std::optional<int>, std::string> RunJawlb(std::vector<std::string> args,
                                                     std::vector<std::string> env) {

@@ -106,7 +106,7 @@ absl::StatusOr<std::string> KubeApi::Kubectl(const std::vector<std::string>& arg
   }
   const std::optional<int> status = (*process)->Poll();
   const std::string output = (*process)->Output();
-  if (!status.has_value() || !WIFEXITED(*status) || WEXITSTATUS(*status) != 0) {
+  if (!ExitedWith(status, 0)) {
     return absl::FailedPreconditionError(
         absl::StrCat("kubectl ", absl::StrJoin(args, " "), " failed: ", output));
   }

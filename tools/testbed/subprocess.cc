@@ -118,6 +118,10 @@ std::optional<int> Subprocess::Stop(int signal, absl::Duration timeout) {
   return signal == SIGKILL ? exit_status_ : std::nullopt;
 }
 
+bool ExitedWith(std::optional<int> status, int code) {
+  return status.has_value() && WIFEXITED(*status) && WEXITSTATUS(*status) == code;
+}
+
 std::string MakeTempDir(absl::string_view prefix) {
   const char* tmp = getenv("TMPDIR");
   std::string pattern = absl::StrCat(tmp != nullptr ? tmp : "/tmp", "/", prefix, "XXXXXX");

@@ -56,6 +56,9 @@ class Subprocess {
   std::optional<int> exit_status_;
 };
 
+// True when `status` (from Stop() or Poll()) says the process exited with `code`.
+bool ExitedWith(std::optional<int> status, int code);
+
 // A fresh temporary directory, removed by the caller (or left for post-mortem).
 std::string MakeTempDir(absl::string_view prefix);
 
