@@ -173,7 +173,12 @@ void BalanceLoadReactor::Pump() {
   if (action == Action::kWrite) {
     StartWrite(message);
   } else if (action == Action::kFinish) {
-    if (!status.ok() && status.error_code() != grpc::StatusCode::CANCELLED) {
+    // A client's mistake is worth an info line; the ends of a drain (thousands at
+    // once, summed up by the App) and cancellations are not.
+    if (status.error_code() == grpc::StatusCode::UNAVAILABLE ||
+        status.error_code() == grpc::StatusCode::CANCELLED) {
+      spdlog::debug("client {}: ending stream: {}", peer_, status.error_message());
+    } else {
       spdlog::info("client {}: ending stream: {}", peer_, status.error_message());
     }
     Finish(status);

@@ -173,8 +173,8 @@ absl::StatusOr<ClusterAccess> LoadKubeconfig(const std::string& kubeconfig,
   std::vector<KubeconfigFile> files;
   for (const std::string& path : paths) {
     if (!FileExists(path)) continue;
-    KubeconfigFile file{
-        path, path.substr(0, path.rfind('/') == std::string::npos ? 0 : path.rfind('/')), {}};
+    const size_t slash = path.rfind('/');
+    KubeconfigFile file{path, slash == std::string::npos ? "." : path.substr(0, slash), {}};
     try {
       file.root = YAML::LoadFile(path);
     } catch (const YAML::Exception& e) {

@@ -1,12 +1,14 @@
 #include "k8s/cluster_access.h"
 
 #include <cstdio>
-#include <sys/stat.h>
-
 #include <fstream>
+
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+
 #include "testbed/subprocess.h"
 #include "tests/common/status_matchers.h"
 
@@ -108,6 +110,17 @@ TEST_F(ClusterAccessTest, FirstFileWinsAcrossAColonList) {
   EXPECT_EQ(access->server, "https://prod.example:443");
 }
 
+TEST_F(ClusterAccessTest, RelativeKubeconfigPathResolvesFilesNextToIt) {
+  Write("config", kConfig);
+  char cwd[4096];
+  ASSERT_NE(getcwd(cwd, sizeof(cwd)), nullptr);
+  ASSERT_EQ(chdir(dir_.c_str()), 0);
+  absl::StatusOr<ClusterAccess> access = LoadKubeconfig("config", "", &NoEnv);
+  ASSERT_EQ(chdir(cwd), 0);
+  ASSERT_THAT(access, IsOk());
+  EXPECT_EQ(access->ca_file, "./certs/ca.crt");
+}
+
 TEST_F(ClusterAccessTest, HomeKubeconfigByDefault) {
   ::mkdir((dir_ + "/.kube").c_str(), 0700);
   Write(".kube/config", kConfig);
@@ -148,9 +161,9 @@ TEST_F(ClusterAccessTest, InCluster) {
   EXPECT_EQ(access->ca_file, dir_ + "/ca.crt");
   EXPECT_EQ(access->default_namespace, "prod");
   EXPECT_EQ(LoadInCluster("fd00::1", "6443", dir_)->server, "https://[fd00::1]:6443");
-  EXPECT_THAT(LoadInCluster("10.96.0.1", "443", dir_ + "/nothing"),
-              StatusIs(absl::StatusCode::kFailedPrecondition,
-                       HasSubstr("automountServiceAccountToken")));
+  EXPECT_THAT(
+      LoadInCluster("10.96.0.1", "443", dir_ + "/nothing"),
+      StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("automountServiceAccountToken")));
 }
 
 }  // namespace
