@@ -18,10 +18,11 @@ FROM debian:bookworm-slim
 # protobuf, Abseil, c-ares, re2 and OpenSSL along).
 RUN apt-get update \
  && apt-get install -y --no-install-recommends \
-      libgrpc++1.51 libcurl4 libsimdjson14 libyaml-cpp0.7 libspdlog1.10 ca-certificates \
+      libgrpc++1.51 libcurl4 libsimdjson14 libyaml-cpp0.7 libspdlog1.10 libcpp-httplib0.11 \
+      ca-certificates \
  && rm -rf /var/lib/apt/lists/*
 COPY --from=build /build/jawlb /usr/local/bin/jawlb
 USER 65532:65532
-# 8000: grpclb (and gRPC health, reflection).
-EXPOSE 8000
+# 8000: grpclb (and gRPC health, reflection); 8081: admin HTTP.
+EXPOSE 8000 8081
 ENTRYPOINT ["/usr/local/bin/jawlb"]

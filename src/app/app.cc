@@ -1,7 +1,11 @@
 #include "app/app.h"
 
+#include <future>
+
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
+#include "grpcpp/generic/generic_stub.h"
 #include "spdlog/spdlog.h"
 
 #include "common/status_macros.h"
@@ -20,7 +24,9 @@ constexpr absl::Duration kEndpointsFilePoll = absl::Milliseconds(250);
 // Where a pod's service account credentials are mounted.
 constexpr char kServiceAccountDir[] = "/var/run/secrets/kubernetes.io/serviceaccount";
 
-absl::StatusOr<std::unique_ptr<discovery::Source>> MakeK8sSource(const config::Config& config) {
+// Makes the Kubernetes source; `description` says what it watches, for people.
+absl::StatusOr<std::unique_ptr<discovery::Source>> MakeK8sSource(const config::Config& config,
+                                                                 std::string& description) {
   absl::StatusOr<k8s::ClusterAccess> access =
       config.in_cluster_host.empty()
           ? k8s::LoadKubeconfig(config.kubeconfig, config.kube_context, &std::getenv)
@@ -41,17 +47,24 @@ absl::StatusOr<std::unique_ptr<discovery::Source>> MakeK8sSource(const config::C
                                                : discovery::K8sSource::Api::kAuto;
   options.reflector.stall_timeout = config.watch_stall_timeout;
   spdlog::info("kubernetes: API server {} ({})", access->server, access->origin);
+  description =
+      absl::StrCat("Kubernetes service ", options.namespace_, "/", options.service, ", port \"",
+                   options.target_port, "\", API ", config.api, ", at ", access->server);
   return std::make_unique<discovery::K8sSource>(*std::move(transport), std::move(options));
 }
 
-absl::StatusOr<std::unique_ptr<discovery::Source>> MakeSource(const config::Config& config) {
+// Makes the source the configuration asks for; `description` says what it is.
+absl::StatusOr<std::unique_ptr<discovery::Source>> MakeSource(const config::Config& config,
+                                                              std::string& description) {
   if (config.endpoints.has_value()) {
+    description = "JAWLB_ENDPOINTS";
     return std::make_unique<discovery::StaticSource>(*config.endpoints);
   }
   if (!config.endpoints_file.empty()) {
+    description = "JAWLB_ENDPOINTSFILE " + config.endpoints_file;
     return std::make_unique<discovery::FileSource>(config.endpoints_file, kEndpointsFilePoll);
   }
-  return MakeK8sSource(config);
+  return MakeK8sSource(config, description);
 }
 
 void ConfigureServer(const config::Config& config, grpc::ServerBuilder& builder) {
@@ -86,7 +99,9 @@ App::~App() { Shutdown(); }
 
 absl::StatusOr<std::unique_ptr<App>> App::Start(const config::Config& config) {
   std::unique_ptr<App> app(new App(config));
-  absl::StatusOr<std::unique_ptr<discovery::Source>> source = MakeSource(config);
+  std::string source_description;
+  absl::StatusOr<std::unique_ptr<discovery::Source>> source =
+      MakeSource(config, source_description);
   if (!source.ok()) return source.status();
   app->source_ = *std::move(source);
   App* self = app.get();
@@ -110,7 +125,41 @@ absl::StatusOr<std::unique_ptr<App>> App::Start(const config::Config& config) {
   }
   app->readiness_.AttachHealth(app->server_->GetHealthCheckService());
   spdlog::info("listening on {}:{}", config.host.empty() ? "*" : config.host, app->port_);
+
+  const std::string self_host = config.host.empty()                   ? "127.0.0.1"
+                                : absl::StrContains(config.host, ':') ? "[" + config.host + "]"
+                                                                      : config.host;
+  app->self_channel_ = grpc::CreateChannel(absl::StrCat(self_host, ":", app->port_),
+                                           grpc::InsecureChannelCredentials());
+  admin::AdminView view;
+  view.not_ready_reason = [self] { return self->readiness_.NotReadyReason(); };
+  view.alive = [self] { return self->Alive(); };
+  view.source = source_description;
+  view.hub = &app->hub_;
+  view.clients = &app->service_->clients();
+  absl::StatusOr<std::unique_ptr<admin::AdminServer>> admin =
+      admin::AdminServer::Start(config.admin_host, config.admin_port, std::move(view));
+  if (!admin.ok()) return admin.status();
+  app->admin_ = *std::move(admin);
+  spdlog::info("admin listening on {}:{}", config.admin_host.empty() ? "*" : config.admin_host,
+               app->admin_->port());
   return app;
+}
+
+bool App::Alive() {
+  // HealthCheckRequest{service: "jawlb.liveness"}, sent as raw bytes: jawlb has
+  // no generated health stubs of its own (gRPC serves the service).
+  static const std::string kRequest = std::string("\x0a\x0e", 2) + "jawlb.liveness";
+  grpc::GenericStub stub(self_channel_);
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(2));
+  grpc::Slice slice(kRequest);
+  const grpc::ByteBuffer request(&slice, 1);
+  grpc::ByteBuffer response;
+  std::promise<grpc::Status> done;
+  stub.UnaryCall(&context, "/grpc.health.v1.Health/Check", grpc::StubOptions(), &request, &response,
+                 [&done](grpc::Status status) { done.set_value(std::move(status)); });
+  return done.get_future().get().ok();
 }
 
 void App::OnBackends(discovery::BackendSet backends) {
@@ -142,6 +191,7 @@ void App::Shutdown() {
     }
     server_->Shutdown(absl::ToChronoTime(absl::Now()));
   }
+  if (admin_ != nullptr) admin_->Stop();
   if (source_ != nullptr) source_->Stop();
   if (server_ != nullptr) spdlog::info("stopped");
 }

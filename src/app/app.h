@@ -11,6 +11,7 @@
 #include "absl/status/statusor.h"
 #include "grpcpp/grpcpp.h"
 
+#include "admin/admin_server.h"
 #include "app/readiness.h"
 #include "config/config.h"
 #include "discovery/source.h"
@@ -45,6 +46,8 @@ class App {
   explicit App(const config::Config& config);
   // A complete set from the source (its thread, or main during Start()).
   void OnBackends(discovery::BackendSet backends);
+  // Whether the gRPC server answers its own health check (for /healthz).
+  bool Alive();
 
   // Constant after construction.
   const config::Config config_;
@@ -55,6 +58,8 @@ class App {
   std::unique_ptr<discovery::Source> source_;
   std::unique_ptr<grpclb::BalanceLoadService> service_;
   std::unique_ptr<grpc::Server> server_;
+  std::shared_ptr<grpc::Channel> self_channel_;  // to ask the server about itself
+  std::unique_ptr<admin::AdminServer> admin_;
   int port_ = 0;
   bool shut_down_ = false;
 };

@@ -27,14 +27,16 @@ struct Config {
   std::string label_selector;        // JAWLB_LABELSELECTOR
   std::string host;                  // JAWLB_HOST: "" = all interfaces
   uint16_t port = 8000;              // JAWLB_PORT: 0 = any free port (logged)
-  absl::Duration shutdown_grace = absl::Seconds(25);         // JAWLB_SHUTDOWNGRACEPERIOD
-  std::optional<discovery::BackendSet> endpoints;            // JAWLB_ENDPOINTS
-  std::string endpoints_file;                                // JAWLB_ENDPOINTSFILE
-  absl::Duration client_stats_interval = absl::Seconds(10);  // JAWLB_CLIENTSTATSINTERVAL
-  std::string log_level = "info";                            // JAWLB_LOGLEVEL
-  std::string log_format = "text";                           // JAWLB_LOGFORMAT: text or json
-  absl::Duration drain_delay = absl::Seconds(5);  // JAWLB_DRAINDELAY
-  absl::Duration max_connection_age = absl::Minutes(30);       // JAWLB_MAXCONNECTIONAGE
+  std::string admin_host;            // JAWLB_ADMINHOST: "" = all interfaces
+  uint16_t admin_port = 8081;        // JAWLB_ADMINPORT: 0 = any free port (logged)
+  absl::Duration shutdown_grace = absl::Seconds(25);            // JAWLB_SHUTDOWNGRACEPERIOD
+  std::optional<discovery::BackendSet> endpoints;               // JAWLB_ENDPOINTS
+  std::string endpoints_file;                                   // JAWLB_ENDPOINTSFILE
+  absl::Duration client_stats_interval = absl::Seconds(10);     // JAWLB_CLIENTSTATSINTERVAL
+  std::string log_level = "info";                               // JAWLB_LOGLEVEL
+  std::string log_format = "text";                              // JAWLB_LOGFORMAT: text or json
+  absl::Duration drain_delay = absl::Seconds(5);                // JAWLB_DRAINDELAY
+  absl::Duration max_connection_age = absl::Minutes(30);        // JAWLB_MAXCONNECTIONAGE
   absl::Duration max_connection_age_grace = absl::Seconds(30);  // JAWLB_MAXCONNECTIONAGEGRACE
   std::string api = "auto";  // JAWLB_API: auto, endpointslices or endpoints
   absl::Duration watch_stall_timeout = absl::Seconds(90);  // JAWLB_WATCHSTALLTIMEOUT

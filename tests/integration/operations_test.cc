@@ -14,6 +14,7 @@
 #include "grpcpp/generic/generic_stub.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
+#include <simdjson.h>
 
 #include "testbed/dns_server.h"
 #include "testbed/echo_backend.h"
@@ -141,6 +142,78 @@ TEST(OperationsTest, HealthFollowsTheFirstListAndTheDrain) {
   const auto not_serving = std::find(events.begin(), events.end(), "health:NOT_SERVING");
   const auto ended = std::find(events.begin(), events.end(), "lb:ended:14");
   EXPECT_LT(not_serving, ended) << "streams ended before health said NOT_SERVING";
+}
+
+// The admin listener: /readyz with its reason, /healthz, /debug/state (JSON,
+// parsed) and the state page, following the first list, a client and the drain.
+TEST(OperationsTest, AdminPagesShowReadinessListAndClients) {
+  const std::string dir = MakeTempDir("operations_test.");
+  auto api = KubeApi::Start(KUBEAPI_BINARY, dir, KUBECTL_BINARY);
+  ASSERT_THAT(api, IsOk());
+  ASSERT_THAT((*api)->Put("endpointslices",
+                          EndpointSliceJson("echo-a", "echo", 50051, {{"10.0.0.1", "ready"}})),
+              IsOk());
+  ASSERT_THAT((*api)->Control("/tokens?set=not-yet"), IsOk());
+  auto jawlb = JawlbProcess::Start(
+      JAWLB_BINARY,
+      {"JAWLB_SERVICE=echo", "KUBECONFIG=" + (*api)->kubeconfig(), "JAWLB_DRAINDELAY=2s"},
+      dir + "/jawlb.log");
+  ASSERT_THAT(jawlb, IsOk());
+  const std::string admin = absl::StrCat("http://127.0.0.1:", (*jawlb)->admin_port());
+  auto get = [&admin](const std::string& path) {
+    absl::StatusOr<std::pair<int, std::string>> got = HttpGet(admin + path);
+    EXPECT_THAT(got, IsOk());
+    return got.value_or(std::make_pair(0, std::string()));
+  };
+  auto wait_for_status = [&get](const std::string& path, int status) {
+    const absl::Time deadline = absl::Now() + kWait;
+    while (get(path).first != status && absl::Now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    return get(path).first == status;
+  };
+
+  auto [not_ready, reason] = get("/readyz");
+  EXPECT_EQ(not_ready, 503);
+  EXPECT_THAT(reason, HasSubstr("no complete backend list"));
+  EXPECT_EQ(get("/healthz").first, 200);  // alive while the API server refuses us
+
+  ASSERT_THAT((*api)->Control("/tokens?set=jawlb-test-token"), IsOk());
+  ASSERT_TRUE(wait_for_status("/readyz", 200));
+
+  auto lb_stub = grpc::lb::v1::LoadBalancer::NewStub(Connect((*jawlb)->port()));
+  grpc::ClientContext lb_context;
+  auto lb = lb_stub->BalanceLoad(&lb_context);
+  grpc::lb::v1::LoadBalanceRequest initial;
+  initial.mutable_initial_request()->set_name("echo.prod:50051");
+  ASSERT_TRUE(lb->Write(initial));
+  grpc::lb::v1::LoadBalanceResponse response;
+  ASSERT_TRUE(lb->Read(&response));
+  ASSERT_TRUE(lb->Read(&response));
+
+  const auto [code, state] = get("/debug/state");
+  EXPECT_EQ(code, 200);
+  simdjson::dom::parser parser;
+  simdjson::dom::element root;
+  ASSERT_EQ(parser.parse(state).get(root), simdjson::SUCCESS) << state;
+  EXPECT_EQ(bool(root["ready"]), true) << state;
+  EXPECT_EQ(uint64_t(root["list"]["version"]), 1u) << state;
+  EXPECT_EQ(std::string_view(root["list"]["backends"].at(0)), "10.0.0.1:50051") << state;
+  simdjson::dom::array clients = root["clients"];
+  ASSERT_EQ(clients.size(), 1u) << state;
+  EXPECT_EQ(std::string_view(clients.at(0)["name"]), "echo.prod:50051");
+  EXPECT_EQ(uint64_t(clients.at(0)["list_version"]), 1u);
+  EXPECT_THAT(std::string(std::string_view(root["source"])), HasSubstr("default/echo"));
+  const auto [page_code, page] = get("/");
+  EXPECT_EQ(page_code, 200);
+  EXPECT_THAT(page, HasSubstr("echo.prod:50051"));
+  EXPECT_THAT(page, HasSubstr("10.0.0.1:50051"));
+
+  kill((*jawlb)->process().pid(), SIGTERM);
+  ASSERT_TRUE(wait_for_status("/readyz", 503));  // draining, still serving
+  EXPECT_THAT(get("/readyz").second, HasSubstr("draining"));
+  lb_context.TryCancel();
+  EXPECT_TRUE(ExitedWith((*jawlb)->process().Stop(SIGTERM, kWait), 0));
 }
 
 // Server reflection lists the services (what grpcurl-style tools ask first).

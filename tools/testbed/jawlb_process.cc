@@ -2,6 +2,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include <curl/curl.h>
 
 namespace jawlb::testbed {
 
@@ -11,20 +12,57 @@ absl::StatusOr<std::unique_ptr<JawlbProcess>> JawlbProcess::Start(const std::str
   env.push_back("JAWLB_HOST=127.0.0.1");
   env.push_back("JAWLB_PORT=0");
   env.push_back("JAWLB_DRAINDELAY=0s");  // tests of the drain pass their own
+  env.push_back("JAWLB_ADMINHOST=127.0.0.1");
+  env.push_back("JAWLB_ADMINPORT=0");
   absl::StatusOr<std::unique_ptr<Subprocess>> process =
       Subprocess::Spawn({binary}, std::move(env), log_path);
   if (!process.ok()) return process.status();
-  constexpr absl::string_view kListening = "listening on 127.0.0.1:";
-  absl::StatusOr<std::string> line = (*process)->WaitForLine(kListening, absl::Seconds(60));
-  if (!line.ok()) return line.status();
-  int port = 0;
-  absl::string_view text = *line;
-  text = text.substr(text.find(kListening) + kListening.size());
-  text = text.substr(0, text.find_first_not_of("0123456789"));  // text or JSON logs
-  if (!absl::SimpleAtoi(text, &port)) {
-    return absl::InternalError(absl::StrCat("jawlb: cannot read a port from \"", *line, "\""));
+  // "listening on 127.0.0.1:PORT" (text or JSON logs: the digits end the port).
+  auto port_after = [&](absl::string_view needle) -> absl::StatusOr<int> {
+    absl::StatusOr<std::string> line = (*process)->WaitForLine(needle, absl::Seconds(60));
+    if (!line.ok()) return line.status();
+    absl::string_view text = *line;
+    text = text.substr(text.find(needle) + needle.size());
+    text = text.substr(0, text.find_first_not_of("0123456789"));
+    int port = 0;
+    if (!absl::SimpleAtoi(text, &port)) {
+      return absl::InternalError(absl::StrCat("jawlb: cannot read a port from \"", *line, "\""));
+    }
+    return port;
+  };
+  // The gRPC line comes first, so its "listening on" is found before the admin one.
+  absl::StatusOr<int> port = port_after("listening on 127.0.0.1:");
+  ;
+  if (!port.ok()) return port.status();
+  absl::StatusOr<int> admin_port = port_after("admin listening on 127.0.0.1:");
+  if (!admin_port.ok()) return admin_port.status();
+  return std::unique_ptr<JawlbProcess>(new JawlbProcess(*std::move(process), *port, *admin_port));
+}
+
+namespace {
+
+size_t Append(char* data, size_t size, size_t count, void* body) {
+  static_cast<std::string*>(body)->append(data, size * count);
+  return size * count;
+}
+
+}  // namespace
+
+absl::StatusOr<std::pair<int, std::string>> HttpGet(const std::string& url) {
+  CURL* curl = curl_easy_init();
+  std::string body;
+  curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
+  curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, &Append);
+  curl_easy_setopt(curl, CURLOPT_WRITEDATA, &body);
+  curl_easy_setopt(curl, CURLOPT_TIMEOUT, 30L);
+  const CURLcode code = curl_easy_perform(curl);
+  long status = 0;
+  curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
+  curl_easy_cleanup(curl);
+  if (code != CURLE_OK) {
+    return absl::UnavailableError(absl::StrCat("GET ", url, ": ", curl_easy_strerror(code)));
   }
-  return std::unique_ptr<JawlbProcess>(new JawlbProcess(*std::move(process), port));
+  return std::make_pair(static_cast<int>(status), body);
 }
 
 }  // namespace jawlb::testbed

@@ -25,15 +25,20 @@ class JawlbProcess {
                                                              const std::string& log_path);
 
   int port() const { return port_; }
+  int admin_port() const { return admin_port_; }
   Subprocess& process() { return *process_; }
 
  private:
-  JawlbProcess(std::unique_ptr<Subprocess> process, int port)
-      : process_(std::move(process)), port_(port) {}
+  JawlbProcess(std::unique_ptr<Subprocess> process, int port, int admin_port)
+      : process_(std::move(process)), port_(port), admin_port_(admin_port) {}
 
   std::unique_ptr<Subprocess> process_;
   const int port_;
+  const int admin_port_;
 };
+
+// GET `url`: (HTTP status, body). Unavailable when nothing answers.
+absl::StatusOr<std::pair<int, std::string>> HttpGet(const std::string& url);
 
 }  // namespace jawlb::testbed
 

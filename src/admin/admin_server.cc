@@ -1,0 +1,153 @@
+#include "admin/admin_server.h"
+
+#include <httplib.h>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/time/time.h"
+
+#include "admin/json.h"
+
+namespace jawlb::admin {
+namespace {
+
+std::string Time(absl::Time time) {
+  return absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", time, absl::UTCTimeZone());
+}
+
+std::string HtmlEscape(absl::string_view text) {
+  std::string out;
+  for (char c : text) {
+    switch (c) {
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '&':
+        out += "&amp;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      default:
+        out += c;
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+AdminServer::AdminServer(AdminView view)
+    : view_(std::move(view)), http_(std::make_unique<httplib::Server>()) {}
+
+AdminServer::~AdminServer() { Stop(); }
+
+absl::StatusOr<std::unique_ptr<AdminServer>> AdminServer::Start(const std::string& host, int port,
+                                                                AdminView view) {
+  std::unique_ptr<AdminServer> server(new AdminServer(std::move(view)));
+  server->Route();
+  const std::string bind = host.empty() ? "0.0.0.0" : host;
+  server->port_ = port == 0 ? server->http_->bind_to_any_port(bind)
+                            : (server->http_->bind_to_port(bind, port) ? port : -1);
+  if (server->port_ <= 0) {
+    return absl::UnavailableError(
+        absl::StrCat("cannot listen on ", bind, ":", port, " (JAWLB_ADMINHOST/JAWLB_ADMINPORT)"));
+  }
+  server->thread_ = std::thread([raw = server.get()] { raw->http_->listen_after_bind(); });
+  return server;
+}
+
+void AdminServer::Stop() {
+  if (http_ != nullptr) http_->stop();
+  if (thread_.joinable()) thread_.join();
+}
+
+void AdminServer::Route() {
+  http_->Get("/readyz", [this](const httplib::Request&, httplib::Response& response) {
+    const std::string reason = view_.not_ready_reason();
+    response.status = reason.empty() ? 200 : 503;
+    response.set_content(reason.empty() ? "ready\n" : "not ready: " + reason + "\n", "text/plain");
+  });
+  http_->Get("/healthz", [this](const httplib::Request&, httplib::Response& response) {
+    const bool alive = view_.alive();
+    response.status = alive ? 200 : 503;
+    response.set_content(alive ? "ok\n" : "the gRPC server does not answer its health check\n",
+                         "text/plain");
+  });
+  http_->Get("/debug/state", [this](const httplib::Request&, httplib::Response& response) {
+    response.set_content(StateJson(), "application/json");
+  });
+  http_->Get("/", [this](const httplib::Request&, httplib::Response& response) {
+    response.set_content(StatePage(), "text/html; charset=utf-8");
+  });
+}
+
+std::string AdminServer::StateJson() const {
+  const std::string reason = view_.not_ready_reason();
+  const grpclb::SnapshotPtr list = view_.hub->Latest();
+  std::vector<std::string> backends;
+  if (list != nullptr) {
+    for (const discovery::Backend& backend : list->backends.backends()) {
+      backends.push_back(JsonQuote(backend.ToString()));
+    }
+  }
+  std::vector<std::string> clients;
+  for (const grpclb::ClientInfo& client : view_.clients->Clients()) {
+    const grpclb::ClientLoad& load = client.load;
+    clients.push_back(absl::StrCat(
+        "{\"peer\":", JsonQuote(client.peer), ",\"name\":", JsonQuote(client.name),
+        ",\"connected\":", JsonQuote(Time(client.connected)),
+        ",\"list_version\":", client.list_version, ",\"list_size\":", client.list_size,
+        ",\"load\":{\"reports\":", load.reports, ",\"rejected_reports\":", load.rejected_reports,
+        ",\"calls_started\":", load.calls_started, ",\"calls_finished\":", load.calls_finished,
+        ",\"calls_failed_to_send\":", load.calls_failed_to_send, ",\"calls_known_received\":",
+        load.calls_known_received, ",\"calls_dropped\":", load.calls_dropped,
+        ",\"last_report\":", load.reports > 0 ? JsonQuote(Time(load.last_report)) : "null", "}}"));
+  }
+  return absl::StrCat(
+      "{\"ready\":", reason.empty() ? "true" : "false", ",\"not_ready_reason\":", JsonQuote(reason),
+      ",\"source\":", JsonQuote(view_.source), ",\"list\":",
+      list == nullptr ? "null"
+                      : absl::StrCat("{\"version\":", list->version, ",\"backends\":[",
+                                     absl::StrJoin(backends, ","), "]}"),
+      ",\"clients\":[", absl::StrJoin(clients, ","), "]}\n");
+}
+
+std::string AdminServer::StatePage() const {
+  const std::string reason = view_.not_ready_reason();
+  const grpclb::SnapshotPtr list = view_.hub->Latest();
+  std::string page = absl::StrCat(
+      "<!doctype html><html><head><meta charset=\"utf-8\"><title>jawlb</title>"
+      "<style>body{font-family:sans-serif;margin:2em}td,th{padding:0 1em 0 0;text-align:left}"
+      "</style></head><body><h1>jawlb</h1><p>",
+      reason.empty() ? "<b>ready</b>" : "<b>not ready</b>: " + HtmlEscape(reason),
+      "</p><p>source: ", HtmlEscape(view_.source), "</p><h2>list");
+  if (list == nullptr) {
+    absl::StrAppend(&page, "</h2><p>none yet</p>");
+  } else {
+    absl::StrAppend(&page, " version ", list->version, " (", list->backends.size(),
+                    " backends)</h2><p>",
+                    list->backends.empty() ? "no backends: clients get a drop entry"
+                                           : HtmlEscape(list->backends.ToString()),
+                    "</p>");
+  }
+  const std::vector<grpclb::ClientInfo> clients = view_.clients->Clients();
+  absl::StrAppend(&page, "<h2>", clients.size(),
+                  " clients</h2><table><tr><th>peer</th><th>asked for</th><th>connected</th>"
+                  "<th>list version</th><th>calls started</th></tr>");
+  for (const grpclb::ClientInfo& client : clients) {
+    absl::StrAppend(&page, "<tr><td>", HtmlEscape(client.peer), "</td><td>",
+                    HtmlEscape(client.name), "</td><td>", Time(client.connected), "</td><td>",
+                    client.list_version, "</td><td>", client.load.calls_started, "</td></tr>");
+  }
+  absl::StrAppend(&page,
+                  "</table><p><a href=\"/debug/state\">/debug/state</a> · "
+                  "<a href=\"/readyz\">/readyz</a> · <a href=\"/healthz\">/healthz</a>"
+                  "</p></body></html>\n");
+  return page;
+}
+
+}  // namespace jawlb::admin

@@ -1,0 +1,69 @@
+// AdminServer: the operator's HTTP listener (JAWLB_ADMINHOST:JAWLB_ADMINPORT).
+//   /readyz       200 when ready, else 503 with the reason
+//   /healthz      200 while the process makes progress (the gRPC server answers
+//                 its own health check), else 503
+//   /debug/state  JSON: readiness, the source, the list being sent (version,
+//                 backends) and every connected client
+//   /             the same at a glance, as a small HTML page
+// It only reads: every view it is given is thread-safe.
+//
+// Owns its HTTP server and thread; borrows what AdminView points at, which must
+// outlive Stop().
+// Threading: Start() and Stop() on the main thread; handlers run on the HTTP
+// server's threads.
+#ifndef JAWLB_ADMIN_ADMIN_SERVER_H_
+#define JAWLB_ADMIN_ADMIN_SERVER_H_
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "absl/status/statusor.h"
+
+#include "grpclb/client_registry.h"
+#include "grpclb/hub.h"
+
+namespace httplib {
+class Server;
+}  // namespace httplib
+
+namespace jawlb::admin {
+
+struct AdminView {
+  std::function<std::string()> not_ready_reason;  // "" when ready
+  std::function<bool()> alive;
+  std::string source;  // what the backends come from, for people
+  const grpclb::Hub* hub = nullptr;
+  const grpclb::ClientRegistry* clients = nullptr;
+};
+
+class AdminServer {
+ public:
+  // Listens on `host` ("" = all interfaces) and `port` (0 = any free port).
+  // Unavailable when it cannot bind.
+  static absl::StatusOr<std::unique_ptr<AdminServer>> Start(const std::string& host, int port,
+                                                            AdminView view);
+  ~AdminServer();
+
+  int port() const { return port_; }
+  // Stops serving and joins the thread. Idempotent.
+  void Stop();
+
+ private:
+  explicit AdminServer(AdminView view);
+  void Route();
+  std::string StateJson() const;
+  std::string StatePage() const;
+
+  // Constant after construction.
+  const AdminView view_;
+
+  std::unique_ptr<httplib::Server> http_;
+  int port_ = 0;
+  std::thread thread_;
+};
+
+}  // namespace jawlb::admin
+
+#endif  // JAWLB_ADMIN_ADMIN_SERVER_H_
