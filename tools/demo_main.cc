@@ -111,8 +111,10 @@ absl::Status Demo::Run(bool live) {
       {"JAWLB_SERVICE=echo", "KUBECONFIG=" + api_->kubeconfig(), "JAWLB_WATCHSTALLTIMEOUT=10s"},
       dir_ + "/jawlb.log");
   if (!jawlb.ok()) return jawlb.status();
-  std::printf("jawlb   on 127.0.0.1:%d, watching EndpointSlices of service default/echo\n",
-              (*jawlb)->port());
+  std::printf(
+      "jawlb   on 127.0.0.1:%d, watching EndpointSlices of service default/echo\n"
+      "        state page http://127.0.0.1:%d/ (also /debug/state, /readyz, /healthz)\n",
+      (*jawlb)->port(), (*jawlb)->admin_port());
   DnsServer::Records records;
   records.a = {{"jawlb.demo", "127.0.0.1"}, {"echo.demo", "127.0.0.1"}};
   records.grpclb = {{"echo.demo", "jawlb.demo", (*jawlb)->port()}};
