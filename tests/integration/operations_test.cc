@@ -20,6 +20,7 @@
 #include "testbed/echo_backend.h"
 #include "testbed/echo_client.h"
 #include "testbed/grpclb_channel.h"
+#include "testbed/http.h"
 #include "testbed/jawlb_process.h"
 #include "testbed/kube_api.h"
 #include "tests/common/status_matchers.h"
@@ -54,20 +55,35 @@ HealthCheckResponse::ServingStatus Check(const std::shared_ptr<grpc::Channel>& c
 // Health follows readiness: NOT_SERVING until the first complete list,
 // SERVING then, NOT_SERVING as soon as the drain starts; during the drain delay
 // new BalanceLoad streams are still served; then streams end and jawlb exits 0.
-TEST(OperationsTest, HealthFollowsTheFirstListAndTheDrain) {
-  const std::string dir = MakeTempDir("operations_test.");
-  auto api = KubeApi::Start(KUBEAPI_BINARY, dir, KUBECTL_BINARY);
-  ASSERT_THAT(api, IsOk());
-  ASSERT_THAT((*api)->Put("endpointslices",
+// jawlb watching a test API server that refuses its token at first (so there is
+// no list yet), with a 2 s drain.
+class ListingTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto api = KubeApi::Start(KUBEAPI_BINARY, dir_, KUBECTL_BINARY);
+    ASSERT_THAT(api, IsOk());
+    api_ = *std::move(api);
+    ASSERT_THAT(api_->Put("endpointslices",
                           EndpointSliceJson("echo-a", "echo", 50051, {{"10.0.0.1", "ready"}})),
-              IsOk());
-  ASSERT_THAT((*api)->Control("/tokens?set=not-yet"), IsOk());  // lists fail with 401
-  auto jawlb = JawlbProcess::Start(JAWLB_BINARY,
-                                   {"JAWLB_SERVICE=echo", "KUBECONFIG=" + (*api)->kubeconfig(),
-                                    "JAWLB_DRAINDELAY=2s", "JAWLB_SHUTDOWNGRACEPERIOD=1m"},
-                                   dir + "/jawlb.log");
-  ASSERT_THAT(jawlb, IsOk());
-  auto channel = Connect((*jawlb)->port());
+                IsOk());
+    ASSERT_THAT(api_->Control("/tokens?set=not-yet"), IsOk());  // lists fail with 401
+    auto jawlb = JawlbProcess::Start(
+        JAWLB_BINARY,
+        {"JAWLB_SERVICE=echo", "KUBECONFIG=" + api_->kubeconfig(), "JAWLB_DRAINDELAY=2s"},
+        dir_ + "/jawlb.log");
+    ASSERT_THAT(jawlb, IsOk());
+    jawlb_ = *std::move(jawlb);
+  }
+  // The API server accepts jawlb's token from now on.
+  void AcceptToken() { ASSERT_THAT(api_->Control("/tokens?set=jawlb-test-token"), IsOk()); }
+
+  const std::string dir_ = MakeTempDir("operations_test.");
+  std::unique_ptr<KubeApi> api_;
+  std::unique_ptr<JawlbProcess> jawlb_;
+};
+
+TEST_F(ListingTest, HealthFollowsTheFirstListAndTheDrain) {
+  auto channel = Connect(jawlb_->port());
   EXPECT_EQ(Check(channel, ""), HealthCheckResponse::NOT_SERVING);
   EXPECT_EQ(Check(channel, "grpc.lb.v1.LoadBalancer"), HealthCheckResponse::NOT_SERVING);
   EXPECT_EQ(Check(channel, "jawlb.liveness"), HealthCheckResponse::SERVING);  // alive all along
@@ -97,12 +113,12 @@ TEST(OperationsTest, HealthFollowsTheFirstListAndTheDrain) {
     }
   });
 
-  ASSERT_THAT((*api)->Control("/tokens?set=jawlb-test-token"), IsOk());
-  ASSERT_TRUE(wait_for("health:SERVING")) << (*jawlb)->process().Output();
+  AcceptToken();
+  ASSERT_TRUE(wait_for("health:SERVING")) << jawlb_->process().Output();
   EXPECT_EQ(Check(channel, "grpc.lb.v1.LoadBalancer"), HealthCheckResponse::SERVING);
 
   // A client connected before the drain.
-  auto lb_stub = grpc::lb::v1::LoadBalancer::NewStub(Connect((*jawlb)->port()));
+  auto lb_stub = grpc::lb::v1::LoadBalancer::NewStub(Connect(jawlb_->port()));
   grpc::ClientContext lb_context;
   auto lb = lb_stub->BalanceLoad(&lb_context);
   grpc::lb::v1::LoadBalanceRequest initial;
@@ -118,11 +134,11 @@ TEST(OperationsTest, HealthFollowsTheFirstListAndTheDrain) {
     record(absl::StrCat("lb:ended:", lb->Finish().error_code()));
   });
 
-  kill((*jawlb)->process().pid(), SIGTERM);
+  kill(jawlb_->process().pid(), SIGTERM);
   ASSERT_TRUE(wait_for("health:NOT_SERVING"));
   {
     // Still draining: a new stream is accepted and gets the list.
-    auto late_stub = grpc::lb::v1::LoadBalancer::NewStub(Connect((*jawlb)->port()));
+    auto late_stub = grpc::lb::v1::LoadBalancer::NewStub(Connect(jawlb_->port()));
     grpc::ClientContext late_context;
     auto late = late_stub->BalanceLoad(&late_context);
     ASSERT_TRUE(late->Write(initial));
@@ -134,8 +150,7 @@ TEST(OperationsTest, HealthFollowsTheFirstListAndTheDrain) {
     late_context.TryCancel();
   }
   ASSERT_TRUE(wait_for("lb:ended:14"));  // UNAVAILABLE: reconnect elsewhere
-  EXPECT_TRUE(ExitedWith((*jawlb)->process().Stop(SIGTERM, kWait), 0))
-      << (*jawlb)->process().Output();
+  EXPECT_TRUE(ExitedWith(jawlb_->process().Stop(SIGTERM, kWait), 0)) << jawlb_->process().Output();
   lb_reader.join();
   watcher.join();
   absl::MutexLock lock(&mu);
@@ -146,20 +161,8 @@ TEST(OperationsTest, HealthFollowsTheFirstListAndTheDrain) {
 
 // The admin listener: /readyz with its reason, /healthz, /debug/state (JSON,
 // parsed) and the state page, following the first list, a client and the drain.
-TEST(OperationsTest, AdminPagesShowReadinessListAndClients) {
-  const std::string dir = MakeTempDir("operations_test.");
-  auto api = KubeApi::Start(KUBEAPI_BINARY, dir, KUBECTL_BINARY);
-  ASSERT_THAT(api, IsOk());
-  ASSERT_THAT((*api)->Put("endpointslices",
-                          EndpointSliceJson("echo-a", "echo", 50051, {{"10.0.0.1", "ready"}})),
-              IsOk());
-  ASSERT_THAT((*api)->Control("/tokens?set=not-yet"), IsOk());
-  auto jawlb = JawlbProcess::Start(
-      JAWLB_BINARY,
-      {"JAWLB_SERVICE=echo", "KUBECONFIG=" + (*api)->kubeconfig(), "JAWLB_DRAINDELAY=2s"},
-      dir + "/jawlb.log");
-  ASSERT_THAT(jawlb, IsOk());
-  const std::string admin = absl::StrCat("http://127.0.0.1:", (*jawlb)->admin_port());
+TEST_F(ListingTest, AdminPagesShowReadinessListAndClients) {
+  const std::string admin = absl::StrCat("http://127.0.0.1:", jawlb_->admin_port());
   auto get = [&admin](const std::string& path) {
     absl::StatusOr<std::pair<int, std::string>> got = HttpGet(admin + path);
     EXPECT_THAT(got, IsOk());
@@ -178,10 +181,10 @@ TEST(OperationsTest, AdminPagesShowReadinessListAndClients) {
   EXPECT_THAT(reason, HasSubstr("no complete backend list"));
   EXPECT_EQ(get("/healthz").first, 200);  // alive while the API server refuses us
 
-  ASSERT_THAT((*api)->Control("/tokens?set=jawlb-test-token"), IsOk());
+  AcceptToken();
   ASSERT_TRUE(wait_for_status("/readyz", 200));
 
-  auto lb_stub = grpc::lb::v1::LoadBalancer::NewStub(Connect((*jawlb)->port()));
+  auto lb_stub = grpc::lb::v1::LoadBalancer::NewStub(Connect(jawlb_->port()));
   grpc::ClientContext lb_context;
   auto lb = lb_stub->BalanceLoad(&lb_context);
   grpc::lb::v1::LoadBalanceRequest initial;
@@ -209,11 +212,11 @@ TEST(OperationsTest, AdminPagesShowReadinessListAndClients) {
   EXPECT_THAT(page, HasSubstr("echo.prod:50051"));
   EXPECT_THAT(page, HasSubstr("10.0.0.1:50051"));
 
-  kill((*jawlb)->process().pid(), SIGTERM);
+  kill(jawlb_->process().pid(), SIGTERM);
   ASSERT_TRUE(wait_for_status("/readyz", 503));  // draining, still serving
   EXPECT_THAT(get("/readyz").second, HasSubstr("draining"));
   lb_context.TryCancel();
-  EXPECT_TRUE(ExitedWith((*jawlb)->process().Stop(SIGTERM, kWait), 0));
+  EXPECT_TRUE(ExitedWith(jawlb_->process().Stop(SIGTERM, kWait), 0));
 }
 
 // Server reflection lists the services (what grpcurl-style tools ask first).

@@ -2,8 +2,6 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include <curl/curl.h>
-
 namespace jawlb::testbed {
 
 absl::StatusOr<std::unique_ptr<JawlbProcess>> JawlbProcess::Start(const std::string& binary,
@@ -37,32 +35,6 @@ absl::StatusOr<std::unique_ptr<JawlbProcess>> JawlbProcess::Start(const std::str
   absl::StatusOr<int> admin_port = port_after("admin listening on 127.0.0.1:");
   if (!admin_port.ok()) return admin_port.status();
   return std::unique_ptr<JawlbProcess>(new JawlbProcess(*std::move(process), *port, *admin_port));
-}
-
-namespace {
-
-size_t Append(char* data, size_t size, size_t count, void* body) {
-  static_cast<std::string*>(body)->append(data, size * count);
-  return size * count;
-}
-
-}  // namespace
-
-absl::StatusOr<std::pair<int, std::string>> HttpGet(const std::string& url) {
-  CURL* curl = curl_easy_init();
-  std::string body;
-  curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
-  curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, &Append);
-  curl_easy_setopt(curl, CURLOPT_WRITEDATA, &body);
-  curl_easy_setopt(curl, CURLOPT_TIMEOUT, 30L);
-  const CURLcode code = curl_easy_perform(curl);
-  long status = 0;
-  curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
-  curl_easy_cleanup(curl);
-  if (code != CURLE_OK) {
-    return absl::UnavailableError(absl::StrCat("GET ", url, ": ", curl_easy_strerror(code)));
-  }
-  return std::make_pair(static_cast<int>(status), body);
 }
 
 }  // namespace jawlb::testbed

@@ -37,9 +37,6 @@ class JawlbProcess {
   const int admin_port_;
 };
 
-// GET `url`: (HTTP status, body). Unavailable when nothing answers.
-absl::StatusOr<std::pair<int, std::string>> HttpGet(const std::string& url);
-
 }  // namespace jawlb::testbed
 
 #endif  // JAWLB_TOOLS_TESTBED_JAWLB_PROCESS_H_

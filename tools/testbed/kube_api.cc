@@ -8,18 +8,10 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
-#include <curl/curl.h>
+
+#include "testbed/http.h"
 
 namespace jawlb::testbed {
-namespace {
-
-size_t Collect(char* data, size_t size, size_t count, void* user) {
-  static_cast<std::string*>(user)->append(data, size * count);
-  return size * count;
-}
-
-}  // namespace
-
 absl::StatusOr<std::unique_ptr<KubeApi>> KubeApi::Start(const std::string& binary,
                                                         const std::string& dir,
                                                         const std::string& kubectl,
@@ -38,30 +30,13 @@ absl::StatusOr<std::unique_ptr<KubeApi>> KubeApi::Start(const std::string& binar
 
 absl::StatusOr<std::string> KubeApi::Request(const std::string& method, const std::string& path,
                                              const std::string& body) {
-  CURL* curl = curl_easy_init();
-  std::string response;
-  const std::string url = control_ + path;
-  curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
-  curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method.c_str());
-  if (!body.empty() || method != "GET") {
-    curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body.c_str());
-    curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE, static_cast<long>(body.size()));
+  absl::StatusOr<std::pair<int, std::string>> response = HttpRequest(method, control_ + path, body);
+  if (!response.ok()) return response.status();
+  if (response->first >= 300) {
+    return absl::FailedPreconditionError(absl::StrCat(method, " ", control_, path, ": HTTP ",
+                                                      response->first, ": ", response->second));
   }
-  curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, &Collect);
-  curl_easy_setopt(curl, CURLOPT_WRITEDATA, &response);
-  curl_easy_setopt(curl, CURLOPT_TIMEOUT, 30L);
-  const CURLcode code = curl_easy_perform(curl);
-  long status = 0;
-  curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
-  curl_easy_cleanup(curl);
-  if (code != CURLE_OK) {
-    return absl::UnavailableError(absl::StrCat(method, " ", url, ": ", curl_easy_strerror(code)));
-  }
-  if (status >= 300) {
-    return absl::FailedPreconditionError(
-        absl::StrCat(method, " ", url, ": HTTP ", status, ": ", response));
-  }
-  return response;
+  return response->second;
 }
 
 absl::Status KubeApi::Control(const std::string& path_and_query) {
