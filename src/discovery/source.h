@@ -1,6 +1,7 @@
-// Source: where BackendSets come from. StaticSource (static_source.h) serves a
-// fixed list or a file it watches; the Kubernetes source comes next. Tests use
-// FakeSource (tests/fakes/fake_source.h).
+// Source: where BackendSets come from. Implementations: StaticSource
+// (static_source.h, JAWLB_ENDPOINTS), FileSource (file_source.h,
+// JAWLB_ENDPOINTSFILE) and K8sSource (k8s_source.h). Tests above this seam
+// publish BackendSets to the Hub directly; the sources are tested on their own.
 //
 // Threading: Start() and Stop() are called on the main thread. OnUpdate runs on
 // the source's own thread (or inside Start() for the first set); it must not
