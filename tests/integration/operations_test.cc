@@ -23,6 +23,7 @@
 #include "testbed/http.h"
 #include "testbed/jawlb_process.h"
 #include "testbed/kube_api.h"
+#include "testbed/lb_stream.h"
 #include "tests/common/status_matchers.h"
 
 namespace jawlb::testbed {
@@ -118,36 +119,27 @@ TEST_F(ListingTest, HealthFollowsTheFirstListAndTheDrain) {
   EXPECT_EQ(Check(channel, "grpc.lb.v1.LoadBalancer"), HealthCheckResponse::SERVING);
 
   // A client connected before the drain.
-  auto lb_stub = grpc::lb::v1::LoadBalancer::NewStub(Connect(jawlb_->port()));
-  grpc::ClientContext lb_context;
-  auto lb = lb_stub->BalanceLoad(&lb_context);
-  grpc::lb::v1::LoadBalanceRequest initial;
-  initial.mutable_initial_request()->set_name("echo:50051");
-  ASSERT_TRUE(lb->Write(initial));
+  LbStream lb(jawlb_->port(), {}, "echo:50051");
   grpc::lb::v1::LoadBalanceResponse response;
-  ASSERT_TRUE(lb->Read(&response));  // initial response
-  ASSERT_TRUE(lb->Read(&response));  // the list
+  ASSERT_TRUE(lb.ReadList(&response));
   std::thread lb_reader([&] {
     grpc::lb::v1::LoadBalanceResponse ignored;
-    while (lb->Read(&ignored)) {
+    while (lb.rw->Read(&ignored)) {
     }
-    record(absl::StrCat("lb:ended:", lb->Finish().error_code()));
+    record(absl::StrCat("lb:ended:", lb.rw->Finish().error_code()));
   });
 
   kill(jawlb_->process().pid(), SIGTERM);
   ASSERT_TRUE(wait_for("health:NOT_SERVING"));
   {
     // Still draining: a new stream is accepted and gets the list.
-    auto late_stub = grpc::lb::v1::LoadBalancer::NewStub(Connect(jawlb_->port()));
-    grpc::ClientContext late_context;
-    auto late = late_stub->BalanceLoad(&late_context);
-    ASSERT_TRUE(late->Write(initial));
+    LbStream late(jawlb_->port(), {}, "echo:50051");
     grpc::lb::v1::LoadBalanceResponse got;
-    ASSERT_TRUE(late->Read(&got));
+    ASSERT_TRUE(late.rw->Read(&got));
     EXPECT_TRUE(got.has_initial_response());
-    ASSERT_TRUE(late->Read(&got));
+    ASSERT_TRUE(late.rw->Read(&got));
     EXPECT_TRUE(got.has_server_list());
-    late_context.TryCancel();
+    late.context.TryCancel();
   }
   ASSERT_TRUE(wait_for("lb:ended:14"));  // UNAVAILABLE: reconnect elsewhere
   EXPECT_TRUE(ExitedWith(jawlb_->process().Stop(SIGTERM, kWait), 0)) << jawlb_->process().Output();
@@ -184,15 +176,9 @@ TEST_F(ListingTest, AdminPagesShowReadinessListAndClients) {
   AcceptToken();
   ASSERT_TRUE(wait_for_status("/readyz", 200));
 
-  auto lb_stub = grpc::lb::v1::LoadBalancer::NewStub(Connect(jawlb_->port()));
-  grpc::ClientContext lb_context;
-  auto lb = lb_stub->BalanceLoad(&lb_context);
-  grpc::lb::v1::LoadBalanceRequest initial;
-  initial.mutable_initial_request()->set_name("echo.prod:50051");
-  ASSERT_TRUE(lb->Write(initial));
+  LbStream lb(jawlb_->port(), {}, "echo.prod:50051");
   grpc::lb::v1::LoadBalanceResponse response;
-  ASSERT_TRUE(lb->Read(&response));
-  ASSERT_TRUE(lb->Read(&response));
+  ASSERT_TRUE(lb.ReadList(&response));
 
   const auto [code, state] = get("/debug/state");
   EXPECT_EQ(code, 200);
@@ -215,7 +201,7 @@ TEST_F(ListingTest, AdminPagesShowReadinessListAndClients) {
   kill(jawlb_->process().pid(), SIGTERM);
   ASSERT_TRUE(wait_for_status("/readyz", 503));  // draining, still serving
   EXPECT_THAT(get("/readyz").second, HasSubstr("draining"));
-  lb_context.TryCancel();
+  lb.context.TryCancel();
   EXPECT_TRUE(ExitedWith(jawlb_->process().Stop(SIGTERM, kWait), 0));
 }
 

@@ -16,6 +16,7 @@
 
 #include "grpclb/balance_load_service.h"
 #include "testbed/jawlb_process.h"
+#include "testbed/lb_stream.h"
 #include "testbed/subprocess.h"
 #include "tests/common/status_matchers.h"
 
@@ -43,31 +44,6 @@ std::pair<std::optional<int>, std::string> RunJawlb(std::vector<std::string> arg
   }
   return {(*process)->Poll(), (*process)->Output()};
 }
-
-// A BalanceLoad stream to `port` on its own connection.
-struct LbStream {
-  explicit LbStream(int port, const grpc::ChannelArguments& args = {}) {
-    channel = grpc::CreateCustomChannel(absl::StrCat("127.0.0.1:", port),
-                                        grpc::InsecureChannelCredentials(), args);
-    stub = grpc::lb::v1::LoadBalancer::NewStub(channel);
-    context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Minutes(10)));
-    rw = stub->BalanceLoad(&context);
-    LoadBalanceRequest initial;
-    initial.mutable_initial_request()->set_name("echo.test:8000");
-    rw->Write(initial);
-  }
-  // Reads until a server list arrives; false if the stream ended first.
-  bool ReadList(LoadBalanceResponse* list) {
-    while (rw->Read(list)) {
-      if (list->has_server_list()) return true;
-    }
-    return false;
-  }
-  std::shared_ptr<grpc::Channel> channel;
-  std::unique_ptr<grpc::lb::v1::LoadBalancer::Stub> stub;
-  grpc::ClientContext context;
-  std::unique_ptr<grpc::ClientReaderWriter<LoadBalanceRequest, LoadBalanceResponse>> rw;
-};
 
 TEST(ProcessTest, HelpDocumentsEveryVariable) {
   auto [status, output] = RunJawlb({"--help"}, {});

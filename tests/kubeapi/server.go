@@ -185,17 +185,7 @@ func (s *server) objects(w http.ResponseWriter, r *http.Request, parts []string,
 	case r.Method == http.MethodPut && name != "":
 		s.write(w, r, res, ns, name, 200)
 	case r.Method == http.MethodDelete && name != "":
-		s.mu.Lock()
-		obj, err := s.store.remove(res, ns, name)
-		if err == nil {
-			s.notify()
-		}
-		s.mu.Unlock()
-		if err != nil {
-			writeError(w, err)
-			return
-		}
-		writeJSON(w, 200, obj)
+		s.change(w, 200, func() (object, *apiError) { return s.store.remove(res, ns, name) })
 	default:
 		writeError(w, &apiError{405, "MethodNotAllowed", "the server does not allow this method on the requested resource", nil})
 	}
@@ -216,14 +206,19 @@ func (s *server) write(w http.ResponseWriter, r *http.Request, res *resource, ns
 		writeError(w, &apiError{400, "BadRequest", "the namespace of the provided object does not match the namespace sent on the request", nil})
 		return
 	}
+	s.change(w, code, func() (object, *apiError) {
+		if name == "" {
+			return s.store.create(res, ns, obj)
+		}
+		return s.store.replace(res, ns, name, obj)
+	})
+}
+
+// change runs one store change under the lock, wakes the watches if it
+// succeeded, and answers with the object (status `code`) or the error.
+func (s *server) change(w http.ResponseWriter, code int, op func() (object, *apiError)) {
 	s.mu.Lock()
-	var out object
-	var err *apiError
-	if name == "" {
-		out, err = s.store.create(res, ns, obj)
-	} else {
-		out, err = s.store.replace(res, ns, name, obj)
-	}
+	out, err := op()
 	if err == nil {
 		s.notify()
 	}

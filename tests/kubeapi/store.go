@@ -15,7 +15,7 @@ type object = map[string]interface{}
 // resource: one kind of object the server stores.
 type resource struct {
 	group, version, plural, singular, kind string
-	shortNames                            []string
+	shortNames                             []string
 }
 
 func (r *resource) apiVersion() string {
