@@ -135,8 +135,9 @@ void BalanceLoadReactor::RequestFinish(grpc::Status status) {
 
 void BalanceLoadReactor::Pump() {
   // Read the Hub first: its lock is never taken under ours.
-  const SnapshotPtr latest = hub_.Latest();
-  const bool closing = hub_.closed();
+  const Hub::State hub = hub_.Current();
+  const SnapshotPtr& latest = hub.latest;
+  const bool closing = hub.closed;
   enum class Action { kNone, kWrite, kFinish } action = Action::kNone;
   const grpc::ByteBuffer* message = nullptr;
   grpc::Status status;

@@ -40,9 +40,9 @@ SnapshotPtr Hub::Latest() const {
   return latest_;
 }
 
-bool Hub::closed() const {
+Hub::State Hub::Current() const {
   absl::MutexLock lock(&mu_);
-  return closed_;
+  return State{latest_, closed_};
 }
 
 void Hub::WakeAll() {

@@ -6,7 +6,7 @@
 // that races with a stream ending only finds a stream that will not write.
 //
 // Threading: thread-safe. Publish() and Close() run on the source's (or main)
-// thread; Latest(), closed() and Subscribe() on gRPC callback threads. Wakes run
+// thread; Latest(), Current() and Subscribe() on gRPC callback threads. Wakes run
 // on the publishing thread with no Hub lock held; a subscriber's OnHubChanged()
 // must not block.
 #ifndef JAWLB_GRPCLB_HUB_H_
@@ -52,7 +52,13 @@ class Hub {
 
   // The newest snapshot, or nullptr before the first complete list.
   SnapshotPtr Latest() const ABSL_LOCKS_EXCLUDED(mu_);
-  bool closed() const ABSL_LOCKS_EXCLUDED(mu_);
+  // The newest snapshot and whether the Hub is closed, read together (one lock:
+  // every stream asks on every wake).
+  struct State {
+    SnapshotPtr latest;
+    bool closed = false;
+  };
+  State Current() const ABSL_LOCKS_EXCLUDED(mu_);
   size_t subscriber_count() const { return subscribers_.size(); }
 
   // Registers `subscriber` until the returned Subscription is destroyed. The

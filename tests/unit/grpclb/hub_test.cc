@@ -21,7 +21,7 @@ class CountingSubscriber : public Hub::Subscriber {
 TEST(HubTest, NothingBeforeTheFirstList) {
   Hub hub;
   EXPECT_EQ(hub.Latest(), nullptr);
-  EXPECT_FALSE(hub.closed());
+  EXPECT_FALSE(hub.Current().closed);
 }
 
 TEST(HubTest, PublishNumbersSnapshotsAndSkipsIdenticalSets) {
@@ -54,7 +54,8 @@ TEST(HubTest, WakesSubscribersOnPublishAndClose) {
   sub_b.reset();
   EXPECT_EQ(hub.subscriber_count(), 1u);
   hub.Close();
-  EXPECT_TRUE(hub.closed());
+  EXPECT_TRUE(hub.Current().closed);
+  EXPECT_EQ(hub.Current().latest, hub.Latest());
   EXPECT_EQ(a->wakes, 2);
   EXPECT_EQ(b->wakes, 1);
 }
