@@ -14,6 +14,8 @@ packages=(
   # Tests.
   googletest libgtest-dev libgmock-dev libbenchmark-dev
   dnsmasq-base
+  # The Prometheus text-format parser that judges /metrics.
+  python3 python3-prometheus-client
   golang-go golang-google-grpc-dev golang-goprotobuf-dev
 )
 

@@ -2,11 +2,13 @@
 
 #include <httplib.h>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/time.h"
 
 #include "admin/json.h"
+#include "admin/process_metrics.h"
 
 namespace jawlb::admin {
 namespace {
@@ -72,10 +74,12 @@ void AdminServer::Route() {
     response.set_content(reason.empty() ? "ready\n" : "not ready: " + reason + "\n", "text/plain");
   });
   http_->Get("/healthz", [this](const httplib::Request&, httplib::Response& response) {
-    const bool alive = view_.alive();
-    response.status = alive ? 200 : 503;
-    response.set_content(alive ? "ok\n" : "the gRPC server does not answer its health check\n",
-                         "text/plain");
+    const std::string stuck = view_.stuck_reason();
+    response.status = stuck.empty() ? 200 : 503;
+    response.set_content(stuck.empty() ? "ok\n" : "stuck: " + stuck + "\n", "text/plain");
+  });
+  http_->Get("/metrics", [this](const httplib::Request&, httplib::Response& response) {
+    response.set_content(Metrics(), metrics::TextWriter::kContentType);
   });
   http_->Get("/debug/state", [this](const httplib::Request&, httplib::Response& response) {
     response.set_content(StateJson(), "application/json");
@@ -85,8 +89,46 @@ void AdminServer::Route() {
   });
 }
 
+std::string AdminServer::Metrics() const {
+  metrics::TextWriter out;
+  out.Gauge("jawlb_ready", "1 when ready (first complete list received, not draining), else 0.",
+            view_.not_ready_reason().empty() ? 1 : 0);
+  const grpclb::SnapshotPtr list = view_.hub->Latest();
+  const size_t sent = list == nullptr ? 0 : list->backends.size();
+  absl::flat_hash_set<std::string> known;
+  for (const discovery::EndpointState& e : view_.endpoints->Endpoints()) known.insert(e.address);
+  out.Header("jawlb_backends_known", "gauge",
+             "Endpoint addresses the source knows for the service, in any condition (sources "
+             "without conditions: the backends sent).");
+  out.Sample("jawlb_backends_known", {{"service", view_.service}},
+             static_cast<double>(known.empty() ? sent : known.size()));
+  out.Header("jawlb_backends_sent", "gauge", "Backends in the newest list sent to clients.");
+  out.Sample("jawlb_backends_sent", {{"service", view_.service}}, static_cast<double>(sent));
+  view_.write_metrics(out);
+  WriteProcessMetrics(out);
+  return out.text();
+}
+
 std::string AdminServer::StateJson() const {
   const std::string reason = view_.not_ready_reason();
+  std::vector<std::string> endpoints;
+  for (const discovery::EndpointState& e : view_.endpoints->Endpoints()) {
+    endpoints.push_back(absl::StrCat(
+        "{\"address\":", JsonQuote(e.address), ",\"object\":", JsonQuote(e.object),
+        ",\"pod\":", JsonQuote(e.pod), ",\"ready\":", e.ready ? "true" : "false", ",\"serving\":",
+        e.serving ? "true" : "false", ",\"terminating\":", e.terminating ? "true" : "false",
+        ",\"sent\":", e.used ? "true" : "false", "}"));
+  }
+  std::string kubernetes = "null";
+  if (view_.kubernetes != nullptr) {
+    const k8s::ApiMonitor::Progress progress = view_.kubernetes->progress();
+    kubernetes = absl::StrCat(
+        "{\"resource_version\":", JsonQuote(progress.resource_version), ",\"last_sync\":",
+        progress.last_sync == absl::InfinitePast() ? "null" : JsonQuote(Time(progress.last_sync)),
+        ",\"last_list\":",
+        progress.last_list == absl::InfinitePast() ? "null" : JsonQuote(Time(progress.last_list)),
+        "}");
+  }
   const grpclb::SnapshotPtr list = view_.hub->Latest();
   std::vector<std::string> backends;
   if (list != nullptr) {
@@ -109,7 +151,8 @@ std::string AdminServer::StateJson() const {
   }
   return absl::StrCat(
       "{\"ready\":", reason.empty() ? "true" : "false", ",\"not_ready_reason\":", JsonQuote(reason),
-      ",\"source\":", JsonQuote(view_.source), ",\"list\":",
+      ",\"source\":", JsonQuote(view_.source), ",\"kubernetes\":", kubernetes, ",\"endpoints\":[",
+      absl::StrJoin(endpoints, ","), "],\"list\":",
       list == nullptr ? "null"
                       : absl::StrCat("{\"version\":", list->version, ",\"backends\":[",
                                      absl::StrJoin(backends, ","), "]}"),
@@ -134,6 +177,28 @@ std::string AdminServer::StatePage() const {
                                            : HtmlEscape(list->backends.ToString()),
                     "</p>");
   }
+  if (view_.kubernetes != nullptr) {
+    const k8s::ApiMonitor::Progress progress = view_.kubernetes->progress();
+    absl::StrAppend(&page, "<p>resourceVersion ", HtmlEscape(progress.resource_version),
+                    progress.last_sync == absl::InfinitePast()
+                        ? ""
+                        : absl::StrCat(", up to date at ", Time(progress.last_sync)),
+                    "</p>");
+  }
+  const std::vector<discovery::EndpointState> endpoints = view_.endpoints->Endpoints();
+  if (!endpoints.empty()) {
+    absl::StrAppend(&page, "<h2>", endpoints.size(),
+                    " endpoints</h2><table><tr><th>address</th><th>pod</th><th>object</th>"
+                    "<th>ready</th><th>serving</th><th>terminating</th><th>sent</th></tr>");
+    for (const discovery::EndpointState& e : endpoints) {
+      absl::StrAppend(&page, "<tr><td>", HtmlEscape(e.address), "</td><td>", HtmlEscape(e.pod),
+                      "</td><td>", HtmlEscape(e.object), "</td><td>", e.ready ? "yes" : "no",
+                      "</td><td>", e.serving ? "yes" : "no", "</td><td>",
+                      e.terminating ? "yes" : "no", "</td><td>", e.used ? "<b>yes</b>" : "no",
+                      "</td></tr>");
+    }
+    absl::StrAppend(&page, "</table>");
+  }
   const std::vector<grpclb::ClientInfo> clients = view_.clients->Clients();
   absl::StrAppend(&page, "<h2>", clients.size(),
                   " clients</h2><table><tr><th>peer</th><th>asked for</th><th>connected</th>"
@@ -145,7 +210,8 @@ std::string AdminServer::StatePage() const {
   }
   absl::StrAppend(&page,
                   "</table><p><a href=\"/debug/state\">/debug/state</a> · "
-                  "<a href=\"/readyz\">/readyz</a> · <a href=\"/healthz\">/healthz</a>"
+                  "<a href=\"/readyz\">/readyz</a> · <a href=\"/healthz\">/healthz</a> · "
+                  "<a href=\"/metrics\">/metrics</a>"
                   "</p></body></html>\n");
   return page;
 }

@@ -1,9 +1,13 @@
 // AdminServer: the operator's HTTP listener (JAWLB_ADMINHOST:JAWLB_ADMINPORT).
 //   /readyz       200 when ready, else 503 with the reason
 //   /healthz      200 while the process makes progress (the gRPC server answers
-//                 its own health check), else 503
-//   /debug/state  JSON: readiness, the source, the list being sent (version,
-//                 backends) and every connected client
+//                 its own health check, the Kubernetes I/O thread moves), else
+//                 503 naming what is stuck
+//   /metrics      Prometheus text format 0.0.4: the components' metrics and the
+//                 process's
+//   /debug/state  JSON: readiness, the source (resourceVersion, every endpoint
+//                 with its conditions), the list being sent (version, backends)
+//                 and every connected client
 //   /             the same at a glance, as a small HTML page
 // It only reads: every view it is given is thread-safe.
 //
@@ -21,8 +25,11 @@
 
 #include "absl/status/statusor.h"
 
+#include "common/metrics.h"
+#include "discovery/source.h"
 #include "grpclb/client_registry.h"
 #include "grpclb/hub.h"
+#include "k8s/api_monitor.h"
 
 namespace httplib {
 class Server;
@@ -31,11 +38,15 @@ class Server;
 namespace jawlb::admin {
 
 struct AdminView {
-  std::function<std::string()> not_ready_reason;  // "" when ready
-  std::function<bool()> alive;
-  std::string source;  // what the backends come from, for people
+  std::function<std::string()> not_ready_reason;            // "" when ready
+  std::function<std::string()> stuck_reason;                // "" while everything makes progress
+  std::function<void(metrics::TextWriter&)> write_metrics;  // every component's
+  std::string source;   // what the backends come from, for people
+  std::string service;  // the `service` label: "namespace/name", "static" or "file"
   const grpclb::Hub* hub = nullptr;
   const grpclb::ClientRegistry* clients = nullptr;
+  const discovery::Source* endpoints = nullptr;  // every endpoint with its conditions
+  const k8s::ApiMonitor* kubernetes = nullptr;   // null unless watching Kubernetes
 };
 
 class AdminServer {
@@ -53,6 +64,7 @@ class AdminServer {
  private:
   explicit AdminServer(AdminView view);
   void Route();
+  std::string Metrics() const;
   std::string StateJson() const;
   std::string StatePage() const;
 

@@ -24,16 +24,23 @@ constexpr absl::Duration kEndpointsFilePoll = absl::Milliseconds(250);
 // Where a pod's service account credentials are mounted.
 constexpr char kServiceAccountDir[] = "/var/run/secrets/kubernetes.io/serviceaccount";
 
-// Makes the Kubernetes source; `description` says what it watches, for people.
+// What a source is, for people and for the `service` metric label.
+struct SourceInfo {
+  std::string description;
+  std::string service;  // "namespace/name", "static" or "file"
+};
+
+// Makes the Kubernetes source.
 absl::StatusOr<std::unique_ptr<discovery::Source>> MakeK8sSource(const config::Config& config,
-                                                                 std::string& description) {
+                                                                 k8s::ApiMonitor& monitor,
+                                                                 SourceInfo& info) {
   absl::StatusOr<k8s::ClusterAccess> access =
       config.in_cluster_host.empty()
           ? k8s::LoadKubeconfig(config.kubeconfig, config.kube_context, &std::getenv)
           : k8s::LoadInCluster(config.in_cluster_host, config.in_cluster_port, kServiceAccountDir);
   if (!access.ok()) return access.status();
   absl::StatusOr<std::unique_ptr<k8s::CurlTransport>> transport =
-      k8s::CurlTransport::Create(*access);
+      k8s::CurlTransport::Create(*access, &monitor);
   if (!transport.ok()) return transport.status();
   discovery::K8sSource::Options options;
   options.namespace_ = !config.namespace_.empty()           ? config.namespace_
@@ -46,25 +53,29 @@ absl::StatusOr<std::unique_ptr<discovery::Source>> MakeK8sSource(const config::C
                 : config.api == "endpoints"    ? discovery::K8sSource::Api::kEndpoints
                                                : discovery::K8sSource::Api::kAuto;
   options.reflector.stall_timeout = config.watch_stall_timeout;
+  options.reflector.monitor = &monitor;
   spdlog::info("kubernetes: API server {} ({})", access->server, access->origin);
-  description =
+  info.service = absl::StrCat(options.namespace_, "/", options.service);
+  info.description =
       absl::StrCat("Kubernetes service ", options.namespace_, "/", options.service, ", port \"",
                    options.target_port, "\", API ", config.api, ", at ", access->server);
   return std::make_unique<discovery::K8sSource>(*std::move(transport), std::move(options));
 }
 
-// Makes the source the configuration asks for; `description` says what it is.
-absl::StatusOr<std::unique_ptr<discovery::Source>> MakeSource(const config::Config& config,
-                                                              std::string& description) {
+// Makes the source the configuration asks for; `kubernetes` is set when it
+// watches Kubernetes.
+absl::StatusOr<std::unique_ptr<discovery::Source>> MakeSource(
+    const config::Config& config, std::unique_ptr<k8s::ApiMonitor>& kubernetes, SourceInfo& info) {
   if (config.endpoints.has_value()) {
-    description = "JAWLB_ENDPOINTS";
+    info = {"JAWLB_ENDPOINTS", "static"};
     return std::make_unique<discovery::StaticSource>(*config.endpoints);
   }
   if (!config.endpoints_file.empty()) {
-    description = "JAWLB_ENDPOINTSFILE " + config.endpoints_file;
+    info = {"JAWLB_ENDPOINTSFILE " + config.endpoints_file, "file"};
     return std::make_unique<discovery::FileSource>(config.endpoints_file, kEndpointsFilePoll);
   }
-  return MakeK8sSource(config, description);
+  kubernetes = std::make_unique<k8s::ApiMonitor>();
+  return MakeK8sSource(config, *kubernetes, info);
 }
 
 void ConfigureServer(const config::Config& config, grpc::ServerBuilder& builder) {
@@ -99,14 +110,16 @@ App::~App() { Shutdown(); }
 
 absl::StatusOr<std::unique_ptr<App>> App::Start(const config::Config& config) {
   std::unique_ptr<App> app(new App(config));
-  std::string source_description;
+  SourceInfo source_info;
   absl::StatusOr<std::unique_ptr<discovery::Source>> source =
-      MakeSource(config, source_description);
+      MakeSource(config, app->kubernetes_, source_info);
   if (!source.ok()) return source.status();
   app->source_ = *std::move(source);
   App* self = app.get();
-  JAWLB_RETURN_IF_ERROR(app->source_->Start(
-      [self](discovery::BackendSet backends) { self->OnBackends(std::move(backends)); }));
+  JAWLB_RETURN_IF_ERROR(
+      app->source_->Start([self](discovery::BackendSet backends, absl::Time observed) {
+        self->OnBackends(std::move(backends), observed);
+      }));
 
   app->service_ =
       std::make_unique<grpclb::BalanceLoadService>(app->hub_, config.client_stats_interval);
@@ -133,8 +146,16 @@ absl::StatusOr<std::unique_ptr<App>> App::Start(const config::Config& config) {
                                            grpc::InsecureChannelCredentials());
   admin::AdminView view;
   view.not_ready_reason = [self] { return self->readiness_.NotReadyReason(); };
-  view.alive = [self] { return self->Alive(); };
-  view.source = source_description;
+  view.stuck_reason = [self] { return self->StuckReason(); };
+  view.write_metrics = [self](metrics::TextWriter& out) {
+    self->hub_.WriteMetrics(out);
+    self->service_->WriteMetrics(out);
+    if (self->kubernetes_ != nullptr) self->kubernetes_->WriteMetrics(out);
+  };
+  view.endpoints = app->source_.get();
+  view.kubernetes = app->kubernetes_.get();
+  view.source = source_info.description;
+  view.service = source_info.service;
   view.hub = &app->hub_;
   view.clients = &app->service_->clients();
   absl::StatusOr<std::unique_ptr<admin::AdminServer>> admin =
@@ -146,7 +167,18 @@ absl::StatusOr<std::unique_ptr<App>> App::Start(const config::Config& config) {
   return app;
 }
 
-bool App::Alive() {
+std::string App::StuckReason() {
+  if (!GrpcServerAnswers()) return "the gRPC server does not answer its own health check in 2s";
+  const absl::Time now = absl::Now();
+  if (kubernetes_ != nullptr && kubernetes_->heartbeat().Stuck(now)) {
+    return absl::StrCat("the Kubernetes I/O thread has shown no progress for ",
+                        absl::FormatDuration(absl::Trunc(now - kubernetes_->heartbeat().last_beat(),
+                                                         absl::Seconds(1))));
+  }
+  return "";
+}
+
+bool App::GrpcServerAnswers() {
   // HealthCheckRequest{service: "jawlb.liveness"}, sent as raw bytes: jawlb has
   // no generated health stubs of its own (gRPC serves the service).
   static const std::string kRequest = std::string("\x0a\x0e", 2) + "jawlb.liveness";
@@ -162,11 +194,12 @@ bool App::Alive() {
   return done.get_future().get().ok();
 }
 
-void App::OnBackends(discovery::BackendSet backends) {
+void App::OnBackends(discovery::BackendSet backends, absl::Time observed) {
   const std::string change = discovery::DescribeChange(last_backends_, backends);
   last_backends_ = backends;
   const size_t count = backends.size();
-  if (hub_.Publish(std::move(backends))) spdlog::info("backends: {} ({} now)", change, count);
+  if (hub_.Publish(std::move(backends), observed))
+    spdlog::info("backends: {} ({} now)", change, count);
   readiness_.MarkListed();
 }
 

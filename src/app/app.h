@@ -17,6 +17,7 @@
 #include "discovery/source.h"
 #include "grpclb/balance_load_service.h"
 #include "grpclb/hub.h"
+#include "k8s/api_monitor.h"
 
 namespace jawlb::app {
 
@@ -45,16 +46,19 @@ class App {
  private:
   explicit App(const config::Config& config);
   // A complete set from the source (its thread, or main during Start()).
-  void OnBackends(discovery::BackendSet backends);
-  // Whether the gRPC server answers its own health check (for /healthz).
-  bool Alive();
+  void OnBackends(discovery::BackendSet backends, absl::Time observed);
+  // What has stopped making progress, "" when nothing (for /healthz).
+  std::string StuckReason();
+  // Whether the gRPC server answers its own health check.
+  bool GrpcServerAnswers();
 
   // Constant after construction.
   const config::Config config_;
 
   Readiness readiness_;
   grpclb::Hub hub_;
-  discovery::BackendSet last_backends_;  // for the change log; source thread only
+  discovery::BackendSet last_backends_;          // for the change log; source thread only
+  std::unique_ptr<k8s::ApiMonitor> kubernetes_;  // when watching Kubernetes; outlives source_
   std::unique_ptr<discovery::Source> source_;
   std::unique_ptr<grpclb::BalanceLoadService> service_;
   std::unique_ptr<grpc::Server> server_;

@@ -1,5 +1,6 @@
 // Backend: one ip:port that clients may be sent to. The unit a BackendSet holds
-// and a ServerList entry is made from.
+// and a ServerList entry is made from. EndpointState: an address as the source
+// saw it, with its conditions.
 //
 // Threading: a plain value type; thread-compatible.
 #ifndef JAWLB_DISCOVERY_BACKEND_H_
@@ -24,6 +25,18 @@ struct Backend {
   std::string ToString() const;
 
   friend auto operator<=>(const Backend&, const Backend&) = default;
+};
+
+// One address of an endpoint as the source describes it, used or not: what the
+// state page shows, so an operator sees why a pod is not in the list.
+struct EndpointState {
+  std::string address;  // "10.0.0.7:50051"; port 0 when the object has no such port
+  bool ready = false;
+  bool serving = false;
+  bool terminating = false;
+  bool used = false;   // contributed to the backends
+  std::string pod;     // targetRef.name when it names a Pod
+  std::string object;  // the EndpointSlice / Endpoints it comes from
 };
 
 // Parses "a.b.c.d:port" or "[v6]:port". Host names are refused (a grpclb list

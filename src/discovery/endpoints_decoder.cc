@@ -72,6 +72,26 @@ absl::StatusOr<uint16_t> FindPort(const Elements& ports, absl::string_view targe
   return 0;
 }
 
+std::string TargetPod(element endpoint) {
+  std::string_view kind;
+  std::string_view pod;
+  element ref;
+  if (endpoint["targetRef"].get(ref) != simdjson::SUCCESS || !ref.is_object() ||
+      ref["kind"].get(kind) != simdjson::SUCCESS || kind != "Pod" ||
+      ref["name"].get(pod) != simdjson::SUCCESS) {
+    return "";
+  }
+  return std::string(pod);
+}
+
+// Describes one listed address; `state` holds its conditions.
+void Describe(absl::string_view address, uint16_t port, EndpointState state,
+              DecodedObject& decoded) {
+  const bool v6 = address.find(':') != absl::string_view::npos;
+  state.address = v6 ? absl::StrCat("[", address, "]:", port) : absl::StrCat(address, ":", port);
+  decoded.endpoints.push_back(std::move(state));
+}
+
 void AddAddress(absl::string_view address, uint16_t port, absl::string_view name,
                 DecodedObject& decoded) {
   absl::StatusOr<Backend> backend = MakeBackend(address, port);
@@ -81,9 +101,11 @@ void AddAddress(absl::string_view address, uint16_t port, absl::string_view name
     return;
   }
   decoded.backends.push_back(*std::move(backend));
+  if (!decoded.endpoints.empty()) decoded.endpoints.back().used = true;
 }
 
-// One entry of a slice's endpoints: its addresses when ready and not terminating.
+// One entry of a slice's endpoints: its addresses when ready and not terminating
+// (and the slice has the port); described either way.
 absl::Status DecodeSliceEndpoint(element endpoint, uint16_t port, DecodedObject& decoded) {
   const std::string& name = decoded.name;
   // A default-constructed element points at no document: never touch one.
@@ -92,9 +114,19 @@ absl::Status DecodeSliceEndpoint(element endpoint, uint16_t port, DecodedObject&
       endpoint["conditions"].get(conditions) == simdjson::SUCCESS && conditions.is_object();
   const bool ready = !has_conditions || OptionalBool(conditions, "ready", true);
   const bool terminating = has_conditions && OptionalBool(conditions, "terminating", false);
+  EndpointState state;
+  state.ready = ready;
+  state.serving = has_conditions ? OptionalBool(conditions, "serving", ready) : ready;
+  state.terminating = terminating;
+  state.pod = TargetPod(endpoint);
   absl::StatusOr<Elements> addresses = OptionalArray(endpoint, "addresses", name);
   if (!addresses.ok()) return addresses.status();
-  if (!ready || terminating) {
+  if (!ready || terminating || port == 0) {  // port 0: the slice has no such port
+    for (element address : *addresses) {
+      std::string_view text;
+      if (address.get(text) == simdjson::SUCCESS) Describe(View(text), port, state, decoded);
+    }
+    if (port == 0) return absl::OkStatus();
     // Serving while not ready (terminating with traffic still allowed) is worth
     // a word to the operator; clients are not sent it either way.
     std::string_view first;
@@ -111,6 +143,7 @@ absl::Status DecodeSliceEndpoint(element endpoint, uint16_t port, DecodedObject&
     if (address.get(text) != simdjson::SUCCESS) {
       return Invalid(name, "an address is not a string");
     }
+    Describe(View(text), port, state, decoded);
     AddAddress(View(text), port, name, decoded);
   }
   return absl::OkStatus();
@@ -134,7 +167,6 @@ absl::Status DecodeSlice(element slice, absl::string_view target, DecodedObject&
   if (endpoints->empty()) return absl::OkStatus();
   absl::StatusOr<uint16_t> port = FindPort(*ports, target, name, decoded.warnings);
   if (!port.ok()) return port.status();
-  if (*port == 0) return absl::OkStatus();
   for (element endpoint : *endpoints) {
     JAWLB_RETURN_IF_ERROR(DecodeSliceEndpoint(endpoint, *port, decoded));
   }
@@ -149,15 +181,26 @@ absl::Status DecodeLegacyEndpoints(element endpoints, absl::string_view target,
   for (element subset : *subsets) {
     absl::StatusOr<Elements> addresses = OptionalArray(subset, "addresses", name);
     if (!addresses.ok()) return addresses.status();
-    if (addresses->empty()) continue;
+    absl::StatusOr<Elements> not_ready = OptionalArray(subset, "notReadyAddresses", name);
+    if (!not_ready.ok()) return not_ready.status();
+    if (addresses->empty() && not_ready->empty()) continue;
     absl::StatusOr<Elements> ports = OptionalArray(subset, "ports", name);
     if (!ports.ok()) return ports.status();
-    absl::StatusOr<uint16_t> port = FindPort(*ports, target, name, decoded.warnings);
+    std::vector<std::string> ignored;  // warned about below, when it matters
+    absl::StatusOr<uint16_t> port =
+        FindPort(*ports, target, name, addresses->empty() ? ignored : decoded.warnings);
     if (!port.ok()) return port.status();
+    for (element address : *not_ready) {
+      std::string_view ip;
+      if (address["ip"].get(ip) != simdjson::SUCCESS) continue;
+      Describe(View(ip), *port, EndpointState{.pod = TargetPod(address)}, decoded);
+    }
     if (*port == 0) continue;
     for (element address : *addresses) {
       std::string_view ip;
       if (address["ip"].get(ip) != simdjson::SUCCESS) return Invalid(name, "an address has no ip");
+      Describe(View(ip), *port,
+               EndpointState{.ready = true, .serving = true, .pod = TargetPod(address)}, decoded);
       AddAddress(View(ip), *port, name, decoded);
     }
   }

@@ -6,6 +6,8 @@
 //   means ready) and conditions.terminating is not true; IPv4 and IPv6 slices
 //   are decoded, FQDN slices contribute nothing (with a warning);
 // - Endpoints: subsets[].addresses only, never notReadyAddresses;
+// Every address is also described with its conditions (EndpointState), used
+// or not, for the state page.
 // - the port is the one named `target_port` (per slice / per subset); a numeric
 //   `target_port` is the port number itself.
 //
@@ -28,8 +30,9 @@ namespace jawlb::discovery {
 enum class EndpointsApi { kEndpointSlices, kEndpoints };
 
 struct DecodedObject {
-  std::string name;               // metadata.name
-  std::vector<Backend> backends;  // what it contributes (unsorted, may repeat)
+  std::string name;                      // metadata.name
+  std::vector<Backend> backends;         // what it contributes (unsorted, may repeat)
+  std::vector<EndpointState> endpoints;  // every address it lists, for operators
   // Things an operator should know (skipped endpoints, a missing port name),
   // one sentence each.
   std::vector<std::string> warnings;

@@ -49,7 +49,7 @@ absl::Status FileSource::Start(OnUpdate on_update) {
   absl::StatusOr<BackendSet> set = Read();
   if (!set.ok()) return set.status();
   last_ = *std::move(set);
-  on_update_(last_);
+  on_update_(last_, absl::Now());
   thread_ = std::thread([this] { Poll(); });
   return absl::OkStatus();
 }
@@ -86,7 +86,7 @@ void FileSource::Poll() {
     if (*set == last_) continue;
     last_ = *std::move(set);
     spdlog::info("JAWLB_ENDPOINTSFILE \"{}\" changed: {} backends", path_, last_.size());
-    on_update_(last_);
+    on_update_(last_, absl::Now());
   }
 }
 

@@ -29,6 +29,11 @@ void K8sSource::Stop() {
   if (thread_.joinable()) thread_.join();
 }
 
+std::vector<EndpointState> K8sSource::Endpoints() const {
+  absl::MutexLock lock(&mu_);
+  return endpoints_;
+}
+
 std::optional<EndpointsApi> K8sSource::ChooseApi() {
   if (options_.api == Api::kEndpointSlices) return EndpointsApi::kEndpointSlices;
   if (options_.api == Api::kEndpoints) return EndpointsApi::kEndpoints;
@@ -51,6 +56,10 @@ std::optional<EndpointsApi> K8sSource::ChooseApi() {
         response.ok() ? k8s::HttpError("API discovery", *response) : response.status();
     const absl::Duration delay = backoff.Next();
     spdlog::warn("kubernetes: {}; retrying in {}", error.ToString(), absl::FormatDuration(delay));
+    if (k8s::ApiMonitor* monitor = options_.reflector.monitor; monitor != nullptr) {
+      monitor->Failed("discovery", error);
+      monitor->heartbeat().ExpectSilence(delay);
+    }
     absl::MutexLock lock(&mu_);
     if (mu_.AwaitWithTimeout(absl::Condition(&stopping_), delay)) return std::nullopt;
   }
@@ -75,7 +84,11 @@ void K8sSource::Run(OnUpdate on_update) {
   spdlog::info("kubernetes: watching {} of service {}/{} (port \"{}\")",
                *api == EndpointsApi::kEndpointSlices ? "EndpointSlices" : "Endpoints", ns,
                options_.service, options_.target_port);
-  ServiceView view(*api, options_.target_port, std::move(on_update));
+  ServiceView view(*api, options_.target_port, std::move(on_update),
+                   [this](std::vector<EndpointState> endpoints) {
+                     absl::MutexLock lock(&mu_);
+                     endpoints_ = std::move(endpoints);
+                   });
   k8s::Reflector reflector(*transport_, view, std::move(options));
   {
     absl::MutexLock lock(&mu_);

@@ -43,6 +43,7 @@ class K8sSource final : public Source {
   // Source:
   absl::Status Start(OnUpdate on_update) override;
   void Stop() override;
+  std::vector<EndpointState> Endpoints() const override ABSL_LOCKS_EXCLUDED(mu_);
 
  private:
   void Run(OnUpdate on_update);
@@ -53,9 +54,10 @@ class K8sSource final : public Source {
   const std::unique_ptr<k8s::HttpTransport> transport_;
   const Options options_;
 
-  absl::Mutex mu_;
+  mutable absl::Mutex mu_;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   k8s::Reflector* reflector_ ABSL_GUARDED_BY(mu_) = nullptr;  // while Run() runs one
+  std::vector<EndpointState> endpoints_ ABSL_GUARDED_BY(mu_);
   std::thread thread_;
 };
 

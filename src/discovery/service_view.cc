@@ -1,13 +1,18 @@
 #include "discovery/service_view.h"
 
 #include <algorithm>
+#include <tuple>
 
 #include "spdlog/spdlog.h"
 
 namespace jawlb::discovery {
 
-ServiceView::ServiceView(EndpointsApi api, std::string target_port, Source::OnUpdate on_update)
-    : api_(api), target_port_(std::move(target_port)), on_update_(std::move(on_update)) {}
+ServiceView::ServiceView(EndpointsApi api, std::string target_port, Source::OnUpdate on_update,
+                         OnEndpoints on_endpoints)
+    : api_(api),
+      target_port_(std::move(target_port)),
+      on_update_(std::move(on_update)),
+      on_endpoints_(std::move(on_endpoints)) {}
 
 void ServiceView::Apply(simdjson::dom::element object) {
   absl::StatusOr<DecodedObject> decoded = DecodeEndpointsObject(api_, object, target_port_);
@@ -24,11 +29,15 @@ void ServiceView::Apply(simdjson::dom::element object) {
   }
   contribution.warnings = std::move(decoded->warnings);
   contribution.backends = std::move(decoded->backends);
+  for (EndpointState& endpoint : decoded->endpoints) endpoint.object = decoded->name;
+  contribution.endpoints = std::move(decoded->endpoints);
+  endpoints_changed_ = true;
 }
 
 void ServiceView::Replace(const std::vector<simdjson::dom::element>& objects) {
   absl::flat_hash_map<std::string, Contribution> previous = std::move(objects_);
   objects_.clear();
+  endpoints_changed_ = true;
   for (simdjson::dom::element object : objects) {
     std::string_view name;
     // Keep what was known of an object that now fails to decode.
@@ -50,9 +59,22 @@ void ServiceView::Delete(simdjson::dom::element object) {
     return;
   }
   objects_.erase(std::string(name));
+  endpoints_changed_ = true;
 }
 
-void ServiceView::Sync() {
+void ServiceView::Sync(absl::Time observed) {
+  if (on_endpoints_ != nullptr && endpoints_changed_) {
+    std::vector<EndpointState> endpoints;
+    for (const auto& [name, contribution] : objects_) {
+      endpoints.insert(endpoints.end(), contribution.endpoints.begin(),
+                       contribution.endpoints.end());
+    }
+    std::sort(endpoints.begin(), endpoints.end(), [](const auto& a, const auto& b) {
+      return std::tie(a.object, a.address) < std::tie(b.object, b.address);
+    });
+    on_endpoints_(std::move(endpoints));
+  }
+  endpoints_changed_ = false;
   std::vector<Backend> all;
   for (const auto& [name, contribution] : objects_) {
     all.insert(all.end(), contribution.backends.begin(), contribution.backends.end());
@@ -60,7 +82,7 @@ void ServiceView::Sync() {
   BackendSet set(std::move(all));
   if (delivered_.has_value() && *delivered_ == set) return;
   delivered_ = set;
-  on_update_(std::move(set));
+  on_update_(std::move(set), observed);
 }
 
 }  // namespace jawlb::discovery

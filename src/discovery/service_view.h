@@ -11,6 +11,7 @@
 #ifndef JAWLB_DISCOVERY_SERVICE_VIEW_H_
 #define JAWLB_DISCOVERY_SERVICE_VIEW_H_
 
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -25,17 +26,22 @@ namespace jawlb::discovery {
 
 class ServiceView final : public k8s::ObjectStore {
  public:
-  ServiceView(EndpointsApi api, std::string target_port, Source::OnUpdate on_update);
+  // Receives every endpoint (used or not) after each Sync() that changed them.
+  using OnEndpoints = std::function<void(std::vector<EndpointState>)>;
+
+  ServiceView(EndpointsApi api, std::string target_port, Source::OnUpdate on_update,
+              OnEndpoints on_endpoints = nullptr);
 
   // k8s::ObjectStore:
   void Replace(const std::vector<simdjson::dom::element>& objects) override;
   void Upsert(simdjson::dom::element object) override;
   void Delete(simdjson::dom::element object) override;
-  void Sync() override;
+  void Sync(absl::Time observed) override;
 
  private:
   struct Contribution {
     std::vector<Backend> backends;
+    std::vector<EndpointState> endpoints;
     std::vector<std::string> warnings;  // as last logged
   };
   void Apply(simdjson::dom::element object);
@@ -44,9 +50,11 @@ class ServiceView final : public k8s::ObjectStore {
   const EndpointsApi api_;
   const std::string target_port_;
   const Source::OnUpdate on_update_;
+  const OnEndpoints on_endpoints_;
 
   absl::flat_hash_map<std::string, Contribution> objects_;
   std::optional<BackendSet> delivered_;
+  bool endpoints_changed_ = true;  // since the last OnEndpoints
 };
 
 }  // namespace jawlb::discovery

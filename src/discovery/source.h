@@ -10,9 +10,12 @@
 #define JAWLB_DISCOVERY_SOURCE_H_
 
 #include <functional>
+#include <vector>
 
 #include "absl/status/status.h"
+#include "absl/time/time.h"
 
+#include "discovery/backend.h"
 #include "discovery/backend_set.h"
 
 namespace jawlb::discovery {
@@ -20,8 +23,9 @@ namespace jawlb::discovery {
 class Source {
  public:
   // Receives each complete set, in order, never a partial one: after an error
-  // the source stays silent and the last good set stays in force.
-  using OnUpdate = std::function<void(BackendSet)>;
+  // the source stays silent and the last good set stays in force. `observed` is
+  // when the source saw the change (a watch event's arrival, a file's poll).
+  using OnUpdate = std::function<void(BackendSet, absl::Time observed)>;
 
   virtual ~Source() = default;
 
@@ -31,6 +35,11 @@ class Source {
 
   // Stops delivery; no OnUpdate runs after Stop() returns. Idempotent.
   virtual void Stop() = 0;
+
+  // Every endpoint the source knows, with its conditions, used or not, for
+  // operators. Empty when the source knows nothing beyond the backends it
+  // delivers. Thread-safe: called from any thread.
+  virtual std::vector<EndpointState> Endpoints() const { return {}; }
 };
 
 }  // namespace jawlb::discovery

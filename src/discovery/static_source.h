@@ -14,7 +14,7 @@ class StaticSource final : public Source {
 
   // Source:
   absl::Status Start(OnUpdate on_update) override {
-    on_update(backends_);
+    on_update(backends_, absl::Now());
     return absl::OkStatus();
   }
   void Stop() override {}

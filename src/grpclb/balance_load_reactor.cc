@@ -13,8 +13,11 @@ using grpc::lb::v1::LoadBalanceRequest;
 
 BalanceLoadReactor* BalanceLoadReactor::Start(grpc::CallbackServerContext* context, Hub& hub,
                                               ClientRegistry& registry,
-                                              const grpc::ByteBuffer& initial_response) {
-  auto reactor = std::make_shared<BalanceLoadReactor>(context->peer(), hub, initial_response);
+                                              const grpc::ByteBuffer& initial_response,
+                                              StreamMetrics& metrics) {
+  metrics.started.Add();
+  auto reactor =
+      std::make_shared<BalanceLoadReactor>(context->peer(), hub, initial_response, metrics);
   BalanceLoadReactor* raw = reactor.get();
   std::unique_ptr<ClientRegistry::Registration> registration = registry.Register(reactor);
   // Subscribed from the start, so a closing Hub also ends streams that never
@@ -32,8 +35,9 @@ BalanceLoadReactor* BalanceLoadReactor::Start(grpc::CallbackServerContext* conte
 }
 
 BalanceLoadReactor::BalanceLoadReactor(std::string peer, Hub& hub,
-                                       const grpc::ByteBuffer& initial_response)
-    : peer_(std::move(peer)), hub_(hub), initial_response_(initial_response) {}
+                                       const grpc::ByteBuffer& initial_response,
+                                       StreamMetrics& metrics)
+    : peer_(std::move(peer)), hub_(hub), initial_response_(initial_response), metrics_(metrics) {}
 
 void BalanceLoadReactor::OnReadDone(bool ok) {
   if (!ok) {
@@ -80,20 +84,31 @@ absl::Status BalanceLoadReactor::HandleRequest() {
   }
   if (request.has_client_stats()) {
     absl::Status status;
+    ClientLoad before;
+    ClientLoad after;
     {
       absl::MutexLock lock(&mu_);
+      before = load_;
       status = load_.Add(request.client_stats(), absl::Now());
+      after = load_;
     }
+    metrics_.AddReport(before, after);
     if (!status.ok()) spdlog::warn("client {}: ignoring load report: {}", peer_, status.ToString());
   }
   return absl::OkStatus();
 }
 
 void BalanceLoadReactor::OnWriteDone(bool ok) {
+  SnapshotPtr written;
   {
     absl::MutexLock lock(&mu_);
     write_in_flight_ = false;
-    in_flight_.reset();
+    written = std::move(in_flight_);
+  }
+  if (ok && written != nullptr) {  // a list (nullptr: the initial response)
+    metrics_.lists_written.Add();
+    metrics_.bytes_written.Add(written->message.Length());
+    metrics_.propagation.Observe(absl::Now() - written->observed);
   }
   if (!ok) {
     RequestFinish(grpc::Status(grpc::StatusCode::CANCELLED, "write failed: stream is gone"));
@@ -182,6 +197,7 @@ void BalanceLoadReactor::Pump() {
     } else {
       spdlog::info("client {}: ending stream: {}", peer_, status.error_message());
     }
+    metrics_.ended.Add({CodeName(status.error_code())});
     Finish(status);
   }
 }

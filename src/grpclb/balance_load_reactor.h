@@ -11,7 +11,8 @@
 // Ownership: created by BalanceLoadService, which gRPC calls; it owns itself
 // through a shared_ptr that it releases in OnDone(). The Hub holds it weakly, so
 // a wake can briefly keep it alive after OnDone(); by then it no longer writes.
-// Borrows the Hub and the ClientRegistry, which must outlive the server.
+// Borrows the Hub, the ClientRegistry and the StreamMetrics, which must outlive
+// the server.
 //
 // Threading: thread-safe. gRPC callback threads run the On*() reactions; the
 // Hub's publishing thread runs OnHubChanged(). State is guarded by mu_, and no
@@ -30,6 +31,7 @@
 #include "grpclb/client_registry.h"
 #include "grpclb/client_stats.h"
 #include "grpclb/hub.h"
+#include "grpclb/stream_metrics.h"
 
 namespace jawlb::grpclb {
 
@@ -42,7 +44,8 @@ class BalanceLoadReactor final : public grpc::ServerBidiReactor<grpc::ByteBuffer
   // to hand to gRPC.
   static BalanceLoadReactor* Start(grpc::CallbackServerContext* context, Hub& hub,
                                    ClientRegistry& registry,
-                                   const grpc::ByteBuffer& initial_response);
+                                   const grpc::ByteBuffer& initial_response,
+                                   StreamMetrics& metrics);
 
   // grpc::ServerBidiReactor:
   void OnReadDone(bool ok) override;
@@ -56,7 +59,8 @@ class BalanceLoadReactor final : public grpc::ServerBidiReactor<grpc::ByteBuffer
   // ClientRegistry::Client:
   ClientInfo Describe() const override ABSL_LOCKS_EXCLUDED(mu_);
 
-  BalanceLoadReactor(std::string peer, Hub& hub, const grpc::ByteBuffer& initial_response);
+  BalanceLoadReactor(std::string peer, Hub& hub, const grpc::ByteBuffer& initial_response,
+                     StreamMetrics& metrics);
 
  private:
   enum class Phase { kAwaitingInitialRequest, kStreaming };
@@ -74,6 +78,7 @@ class BalanceLoadReactor final : public grpc::ServerBidiReactor<grpc::ByteBuffer
   const absl::Time connected_ = absl::Now();
   Hub& hub_;
   const grpc::ByteBuffer& initial_response_;
+  StreamMetrics& metrics_;
 
   // Used only by the read chain (one read in flight at a time).
   grpc::ByteBuffer request_;

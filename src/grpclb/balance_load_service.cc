@@ -10,7 +10,7 @@ BalanceLoadService::BalanceLoadService(Hub& hub, absl::Duration client_stats_int
 
 grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* BalanceLoadService::BalanceLoad(
     grpc::CallbackServerContext* context) {
-  return BalanceLoadReactor::Start(context, hub_, clients_, initial_response_);
+  return BalanceLoadReactor::Start(context, hub_, clients_, initial_response_, metrics_);
 }
 
 }  // namespace jawlb::grpclb

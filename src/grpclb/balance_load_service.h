@@ -2,9 +2,9 @@
 // stream gets a BalanceLoadReactor fed by the Hub. Messages travel as raw
 // ByteBuffers so every stream writes the Hub's already-encoded bytes.
 //
-// Owns the encoded InitialLoadBalanceResponse and the registry of connected
-// clients; borrows the Hub, which must
-// outlive the grpc::Server this service is registered with.
+// Owns the encoded InitialLoadBalanceResponse, the registry of connected
+// clients and the stream metrics; borrows the Hub, which must outlive the
+// grpc::Server this service is registered with.
 //
 // Threading: thread-safe; gRPC calls BalanceLoad() on its callback threads.
 #ifndef JAWLB_GRPCLB_BALANCE_LOAD_SERVICE_H_
@@ -15,6 +15,7 @@
 
 #include "grpclb/client_registry.h"
 #include "grpclb/hub.h"
+#include "grpclb/stream_metrics.h"
 
 namespace jawlb::grpclb {
 
@@ -32,12 +33,17 @@ class BalanceLoadService final
   // The clients connected now.
   const ClientRegistry& clients() const { return clients_; }
 
+  // Streams, lists written and load reported; clients connected now.
+  void WriteMetrics(metrics::TextWriter& out) const { metrics_.WriteTo(out, clients_.size()); }
+  const StreamMetrics& metrics() const { return metrics_; }
+
  private:
   // Constant after construction.
   Hub& hub_;
   const grpc::ByteBuffer initial_response_;
 
   ClientRegistry clients_;
+  StreamMetrics metrics_;
 };
 
 }  // namespace jawlb::grpclb

@@ -18,6 +18,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
 
+#include "common/metrics.h"
 #include "discovery/backend_set.h"
 #include "grpclb/snapshot.h"
 #include "grpclb/weak_set.h"
@@ -43,9 +44,11 @@ class Hub {
   Hub& operator=(const Hub&) = delete;
 
   // Encodes `backends` into a new snapshot, makes it the latest and wakes every
-  // subscriber. Returns false (and does nothing) when `backends` equals the
-  // latest snapshot's set: an identical list is never published twice.
-  bool Publish(discovery::BackendSet backends) ABSL_LOCKS_EXCLUDED(mu_);
+  // subscriber. `observed` is when the source saw the change (for the
+  // propagation time). Returns false (and does nothing) when `backends` equals
+  // the latest snapshot's set: an identical list is never published twice.
+  bool Publish(discovery::BackendSet backends, absl::Time observed = absl::Now())
+      ABSL_LOCKS_EXCLUDED(mu_);
 
   // From now on every subscriber should end its stream; wakes them all.
   void Close() ABSL_LOCKS_EXCLUDED(mu_);
@@ -61,6 +64,9 @@ class Hub {
   State Current() const ABSL_LOCKS_EXCLUDED(mu_);
   size_t subscriber_count() const { return subscribers_.size(); }
 
+  // Lists published, encode time, the newest list's version and size.
+  void WriteMetrics(metrics::TextWriter& out) const ABSL_LOCKS_EXCLUDED(mu_);
+
   // Registers `subscriber` until the returned Subscription is destroyed. The
   // subscriber is held weakly. REQUIRES: the Subscription does not outlive the Hub.
   [[nodiscard]] std::unique_ptr<Subscription> Subscribe(std::weak_ptr<Subscriber> subscriber) {
@@ -74,6 +80,8 @@ class Hub {
   SnapshotPtr latest_ ABSL_GUARDED_BY(mu_);
   bool closed_ ABSL_GUARDED_BY(mu_) = false;
   WeakSet<Subscriber> subscribers_;
+  metrics::Counter published_;
+  metrics::Histogram encode_seconds_{metrics::Histogram::LatencyBounds()};
 };
 
 }  // namespace jawlb::grpclb

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <memory>
 
+#include "absl/time/time.h"
 #include "grpcpp/support/byte_buffer.h"
 
 #include "discovery/backend_set.h"
@@ -20,6 +21,8 @@ struct Snapshot {
   uint64_t version = 0;
   // What the list was made from.
   discovery::BackendSet backends;
+  // When the source saw the change this list reflects (a watch event's arrival).
+  absl::Time observed;
   // The serialized LoadBalanceResponse{server_list}. Copying a ByteBuffer only
   // takes references on its slices, so every stream shares these bytes.
   grpc::ByteBuffer message;

@@ -14,6 +14,7 @@ namespace {
 struct Exchange {
   const HttpTransport::OnData* on_data = nullptr;
   const std::atomic<bool>* cancelled = nullptr;
+  Heartbeat* heartbeat = nullptr;
   absl::Duration stall_timeout;
   absl::Time last_data = absl::Now();
   HttpResponse response;
@@ -61,6 +62,7 @@ size_t OnBody(char* data, size_t size, size_t count, void* user) {
 // Called at least once a second while a transfer runs.
 int OnProgress(void* user, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
   auto* exchange = static_cast<Exchange*>(user);
+  if (exchange->heartbeat != nullptr) exchange->heartbeat->Beat();
   if (exchange->cancelled->load()) return 1;
   if (exchange->on_data != nullptr && exchange->response.status == 200 &&
       absl::Now() - exchange->last_data > exchange->stall_timeout) {
@@ -72,20 +74,21 @@ int OnProgress(void* user, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<CurlTransport>> CurlTransport::Create(const ClusterAccess& access) {
+absl::StatusOr<std::unique_ptr<CurlTransport>> CurlTransport::Create(const ClusterAccess& access,
+                                                                     ApiMonitor* monitor) {
   if (!absl::StartsWith(access.server, "https://") && !absl::StartsWith(access.server, "http://")) {
     return absl::InvalidArgumentError(
         absl::StrCat(access.origin, ": server \"", access.server, "\" is not an http(s) URL"));
   }
   static const CURLcode init = curl_global_init(CURL_GLOBAL_DEFAULT);
   if (init != CURLE_OK) return absl::InternalError("curl_global_init failed");
-  std::unique_ptr<CurlTransport> transport(new CurlTransport(access));
+  std::unique_ptr<CurlTransport> transport(new CurlTransport(access, monitor));
   if (transport->curl_ == nullptr) return absl::InternalError("curl_easy_init failed");
   return transport;
 }
 
-CurlTransport::CurlTransport(const ClusterAccess& access)
-    : access_(access), tokens_(access_), curl_(curl_easy_init()) {}
+CurlTransport::CurlTransport(const ClusterAccess& access, ApiMonitor* monitor)
+    : access_(access), monitor_(monitor), tokens_(access_), curl_(curl_easy_init()) {}
 
 CurlTransport::~CurlTransport() {
   if (curl_ != nullptr) curl_easy_cleanup(static_cast<CURL*>(curl_));
@@ -123,6 +126,7 @@ absl::StatusOr<HttpResponse> CurlTransport::PerformOnce(const std::string& path,
   Exchange exchange;
   exchange.on_data = on_data;
   exchange.cancelled = &cancelled_;
+  exchange.heartbeat = monitor_ != nullptr ? &monitor_->heartbeat() : nullptr;
   exchange.stall_timeout = stall_timeout;
 
   curl_slist* headers = curl_slist_append(nullptr, "Accept: application/json");
@@ -176,6 +180,16 @@ absl::StatusOr<HttpResponse> CurlTransport::PerformOnce(const std::string& path,
   }
   const CURLcode code = curl_easy_perform(curl);
   curl_slist_free_all(headers);
+  if (monitor_ != nullptr) {
+    monitor_->heartbeat().Beat();
+    long status = 0;
+    curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
+    curl_off_t micros = 0;
+    curl_easy_getinfo(
+        curl, on_data != nullptr ? CURLINFO_STARTTRANSFER_TIME_T : CURLINFO_TOTAL_TIME_T, &micros);
+    monitor_->Request(on_data != nullptr ? "WATCH" : "GET", static_cast<int>(status),
+                      absl::Microseconds(micros));
+  }
   if (exchange.stopped_by_reader) return exchange.response;
   if (exchange.stalled) {
     return absl::DeadlineExceededError(

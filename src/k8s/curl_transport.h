@@ -7,13 +7,14 @@
 // once. Tokens are never logged.
 //
 // Threading: thread-compatible, except Cancel(), which is thread-safe. Owns its
-// curl handle; borrows nothing.
+// curl handle; borrows the ApiMonitor, which must outlive it.
 #ifndef JAWLB_K8S_CURL_TRANSPORT_H_
 #define JAWLB_K8S_CURL_TRANSPORT_H_
 
 #include <atomic>
 #include <memory>
 
+#include "k8s/api_monitor.h"
 #include "k8s/cluster_access.h"
 #include "k8s/http_transport.h"
 
@@ -21,8 +22,10 @@ namespace jawlb::k8s {
 
 class CurlTransport final : public HttpTransport {
  public:
-  // InvalidArgument when the server URL is not http(s).
-  static absl::StatusOr<std::unique_ptr<CurlTransport>> Create(const ClusterAccess& access);
+  // InvalidArgument when the server URL is not http(s). `monitor` (may be null)
+  // hears of every request and is beaten while requests run.
+  static absl::StatusOr<std::unique_ptr<CurlTransport>> Create(const ClusterAccess& access,
+                                                               ApiMonitor* monitor = nullptr);
   ~CurlTransport() override;
 
   // HttpTransport:
@@ -32,7 +35,7 @@ class CurlTransport final : public HttpTransport {
   void Cancel() override { cancelled_.store(true); }
 
  private:
-  explicit CurlTransport(const ClusterAccess& access);
+  CurlTransport(const ClusterAccess& access, ApiMonitor* monitor);
   absl::StatusOr<HttpResponse> Perform(const std::string& path, absl::Duration stall_timeout,
                                        const OnData* on_data);
   absl::StatusOr<HttpResponse> PerformOnce(const std::string& path, absl::Duration stall_timeout,
@@ -40,6 +43,7 @@ class CurlTransport final : public HttpTransport {
 
   // Constant after construction.
   const ClusterAccess access_;
+  ApiMonitor* const monitor_;
   TokenSource tokens_;
   void* curl_ = nullptr;  // CURL*, confined to the calling thread
   std::atomic<bool> cancelled_{false};

@@ -11,6 +11,7 @@
 
 #include <vector>
 
+#include "absl/time/time.h"
 #include <simdjson.h>
 
 namespace jawlb::k8s {
@@ -24,8 +25,9 @@ class ObjectStore {
   virtual void Upsert(simdjson::dom::element object) = 0;
   // DELETED (`object` is its last state).
   virtual void Delete(simdjson::dom::element object) = 0;
-  // The store now holds a consistent state: act on it.
-  virtual void Sync() = 0;
+  // The store now holds a consistent state: act on it. `observed` is when the
+  // bytes that brought it arrived (the list's last page, the events' chunk).
+  virtual void Sync(absl::Time observed) = 0;
 };
 
 }  // namespace jawlb::k8s

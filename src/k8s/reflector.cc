@@ -71,6 +71,7 @@ Reflector::Reflector(HttpTransport& transport, ObjectStore& store, Options optio
     : transport_(transport),
       store_(store),
       options_(std::move(options)),
+      monitor_(options_.monitor != nullptr ? *options_.monitor : own_monitor_),
       backoff_(options_.initial_backoff, options_.max_backoff) {}
 
 void Reflector::Stop() {
@@ -87,6 +88,7 @@ bool Reflector::Stopping() {
 }
 
 bool Reflector::Wait(absl::Duration delay) {
+  monitor_.heartbeat().ExpectSilence(delay);
   absl::MutexLock lock(&mu_);
   return mu_.AwaitWithTimeout(absl::Condition(&stopping_), delay);
 }
@@ -112,9 +114,11 @@ std::string Reflector::Query(absl::string_view first) const {
 
 void Reflector::Run() {
   while (!Stopping()) {
+    monitor_.heartbeat().Beat();
     absl::StatusOr<std::string> rv = List();
     if (Stopping()) return;
     if (!rv.ok()) {
+      monitor_.Failed("list", rv.status());
       const absl::Duration delay = RetryDelay();
       spdlog::warn("kubernetes: list failed: {}; retrying in {}", rv.status().ToString(),
                    absl::FormatDuration(delay));
@@ -123,13 +127,20 @@ void Reflector::Run() {
     }
     backoff_.Reset();
     while (!Stopping()) {
+      monitor_.heartbeat().Beat();
       const absl::Status status = Watch(*rv);
       if (Stopping()) return;
       if (absl::IsAborted(status)) {
+        monitor_.WatchRestarted("expired");
         spdlog::info("kubernetes: {}; re-listing", std::string(status.message()));
         break;
       }
-      if (status.ok()) continue;  // the watch ended as asked: renew it
+      if (status.ok()) {  // the watch ended as asked: renew it
+        monitor_.WatchRestarted("timeout");
+        continue;
+      }
+      monitor_.Failed("watch", status);
+      monitor_.WatchRestarted(absl::IsDeadlineExceeded(status) ? "stalled" : "error");
       const absl::Duration delay = RetryDelay();
       spdlog::warn("kubernetes: watch: {}; resuming from resourceVersion {} in {}",
                    status.ToString(), *rv, absl::FormatDuration(delay));
@@ -145,6 +156,7 @@ absl::StatusOr<std::string> Reflector::List() {
   std::string rv;
   std::string next;
   int restarts = 0;
+  const absl::Time start = absl::Now();
   while (true) {
     std::string query = absl::StrCat("limit=", options_.page_size);
     if (!next.empty()) absl::StrAppend(&query, "&continue=", UrlEncode(next));
@@ -179,8 +191,10 @@ absl::StatusOr<std::string> Reflector::List() {
     return absl::InvalidArgumentError(
         absl::StrCat("list ", options_.path, ": the response has no resourceVersion"));
   }
+  const absl::Time arrived = absl::Now();
   store_.Replace(items);
-  store_.Sync();
+  store_.Sync(arrived);
+  monitor_.Listed(arrived - start, items.size(), rv);
   spdlog::debug("kubernetes: listed {} objects at resourceVersion {}", items.size(), rv);
   return rv;
 }
@@ -199,6 +213,7 @@ absl::Status Reflector::Watch(std::string& rv) {
   bool gone = false;
   bool received = false;
   const HttpTransport::OnData on_data = [&](absl::string_view chunk) {
+    const absl::Time arrived = absl::Now();
     if (!received) backoff_.Reset();  // the watch is up: a later failure starts small again
     received = true;
     pending.append(chunk.data(), chunk.size());
@@ -212,7 +227,10 @@ absl::Status Reflector::Watch(std::string& rv) {
       changed = true;
     }
     pending.erase(0, start);
-    if (changed) store_.Sync();  // each batch of whole events is a consistent state
+    if (changed) {  // each batch of whole events is a consistent state
+      store_.Sync(arrived);
+      monitor_.Synced(rv);
+    }
     return stream_error.ok() && !gone;
   };
   absl::StatusOr<HttpResponse> response = transport_.Stream(path, options_.stall_timeout, on_data);
@@ -242,6 +260,7 @@ absl::Status Reflector::HandleEvent(simdjson::dom::parser& parser, absl::string_
                                             line.substr(0, 60), "\")"));
   }
   if (type == "ERROR") {
+    monitor_.Event("ERROR");
     int64_t code = 0;
     std::string_view message;
     if (object["code"].get(code) == simdjson::SUCCESS && code == 410) {
@@ -251,6 +270,7 @@ absl::Status Reflector::HandleEvent(simdjson::dom::parser& parser, absl::string_
     if (object["message"].get(message) != simdjson::SUCCESS) message = "(no message)";
     return absl::UnavailableError(absl::StrCat("watch ERROR ", code, ": ", View(message)));
   }
+  monitor_.Event(View(type));
   const std::string version = StringField(object, "metadata", "resourceVersion");
   if (type == "ADDED" || type == "MODIFIED") {
     store_.Upsert(object);

@@ -11,7 +11,7 @@
 //   honoured.
 // A failing API server never reaches the store: it keeps the last good state.
 //
-// Owns nothing; borrows the transport and the store, which must outlive Run().
+// Borrows the transport, the store and the monitor, which must outlive Run().
 // Threading: Run() blocks on the Kubernetes I/O thread, which is the only
 // thread that touches the store; Stop() may be called from any thread.
 #ifndef JAWLB_K8S_REFLECTOR_H_
@@ -25,6 +25,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 
+#include "k8s/api_monitor.h"
 #include "k8s/backoff.h"
 #include "k8s/http_transport.h"
 #include "k8s/object_store.h"
@@ -45,6 +46,9 @@ class Reflector {
     absl::Duration min_watch_timeout = absl::Minutes(5);
     absl::Duration initial_backoff = absl::Milliseconds(500);
     absl::Duration max_backoff = absl::Seconds(30);
+    // Hears of lists, events, restarts and errors, and is beaten as the loop
+    // runs; null: nobody listens. Borrowed; must outlive Run().
+    ApiMonitor* monitor = nullptr;
   };
 
   Reflector(HttpTransport& transport, ObjectStore& store, Options options);
@@ -76,6 +80,8 @@ class Reflector {
   const Options options_;
 
   // Confined to the Run() thread.
+  ApiMonitor own_monitor_;  // when Options.monitor is null
+  ApiMonitor& monitor_;
   Backoff backoff_;
   std::optional<absl::Duration> retry_after_;  // from the last failed response
 

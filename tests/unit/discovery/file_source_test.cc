@@ -22,7 +22,7 @@ using ::testing::HasSubstr;
 class Updates {
  public:
   Source::OnUpdate Callback() {
-    return [this](BackendSet set) {
+    return [this](BackendSet set, absl::Time) {
       absl::MutexLock lock(&mu_);
       sets_.push_back(std::move(set));
     };

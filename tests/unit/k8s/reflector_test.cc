@@ -7,6 +7,7 @@
 #include "absl/strings/str_join.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+
 #include "tests/fakes/fake_transport.h"
 
 namespace jawlb::k8s {
@@ -26,7 +27,7 @@ class RecordingStore final : public ObjectStore {
   }
   void Upsert(simdjson::dom::element object) override { Record("upsert:" + Name(object)); }
   void Delete(simdjson::dom::element object) override { Record("delete:" + Name(object)); }
-  void Sync() override { Record("sync"); }
+  void Sync(absl::Time) override { Record("sync"); }
 
   std::vector<std::string> Ops() {
     absl::MutexLock lock(&mu_);
@@ -76,15 +77,24 @@ class ReflectorTest : public ::testing::Test {
   }
   // Runs the reflector until `requests` requests were made, then stops it.
   void RunUntil(size_t requests) {
-    Reflector reflector(transport_, store_, Options());
+    Reflector::Options options = Options();
+    options.monitor = &monitor_;
+    Reflector reflector(transport_, store_, options);
     std::thread run([&reflector] { reflector.Run(); });
     EXPECT_TRUE(transport_.WaitForRequests(requests));
     reflector.Stop();
     run.join();
   }
 
+  std::string Metrics() {
+    metrics::TextWriter out;
+    monitor_.WriteMetrics(out);
+    return out.text();
+  }
+
   FakeTransport transport_;
   RecordingStore store_;
+  ApiMonitor monitor_;
 };
 
 TEST_F(ReflectorTest, PaginatedListThenWatchFromItsVersion) {
@@ -101,7 +111,8 @@ TEST_F(ReflectorTest, PaginatedListThenWatchFromItsVersion) {
 
 TEST_F(ReflectorTest, ExpiredContinueTokenRestartsTheList) {
   transport_.AddBody(Page("10", "page2", {"a", "b"}));
-  transport_.Add({absl::OkStatus(), {410, R"({"kind":"Status","code":410,"reason":"Expired"})", {}}, {}});
+  transport_.Add(
+      {absl::OkStatus(), {410, R"({"kind":"Status","code":410,"reason":"Expired"})", {}}, {}});
   transport_.AddBody(Page("12", "", {"a"}));
   RunUntil(4);
   EXPECT_THAT(transport_.Paths()[3], HasSubstr("resourceVersion=12"));
@@ -123,8 +134,9 @@ TEST_F(ReflectorTest, EventsSplitAcrossChunksAndBookmarksAdvanceTheVersion) {
 
 TEST_F(ReflectorTest, ErrorGoneEventReLists) {
   transport_.AddBody(Page("10", "", {"a"}));
-  transport_.AddStream({R"({"type":"ERROR","object":{"kind":"Status","code":410,"reason":"Expired"}})"
-                        "\n"});
+  transport_.AddStream(
+      {R"({"type":"ERROR","object":{"kind":"Status","code":410,"reason":"Expired"}})"
+       "\n"});
   transport_.AddBody(Page("20", "", {"b"}));
   RunUntil(4);
   const std::vector<std::string> paths = transport_.Paths();
@@ -148,6 +160,68 @@ TEST_F(ReflectorTest, FailuresNeverReachTheStore) {
   EXPECT_THAT(paths[6], HasSubstr("resourceVersion=10"));
   EXPECT_THAT(paths[7], HasSubstr("resourceVersion=11"));
   EXPECT_THAT(store_.Ops(), ElementsAre("replace:a", "sync", "upsert:b", "sync"));
+
+  // What an operator sees of it.
+  const std::string metrics = Metrics();
+  EXPECT_THAT(metrics, HasSubstr("jawlb_kubernetes_lists_total 1\n"));
+  EXPECT_THAT(
+      metrics,
+      HasSubstr("jawlb_kubernetes_errors_total{operation=\"list\",reason=\"unavailable\"} 2\n"));
+  EXPECT_THAT(metrics,
+              HasSubstr("jawlb_kubernetes_errors_total{operation=\"list\",reason=\"resource_"
+                        "exhausted\"} 1\n"));
+  EXPECT_THAT(
+      metrics,
+      HasSubstr("jawlb_kubernetes_errors_total{operation=\"watch\",reason=\"data_loss\"} 1\n"));
+  EXPECT_THAT(metrics, HasSubstr("jawlb_kubernetes_watch_restarts_total{reason=\"error\"} 2\n"));
+  EXPECT_THAT(metrics, HasSubstr("jawlb_kubernetes_watch_events_total{type=\"ADDED\"} 1\n"));
+  EXPECT_EQ(monitor_.progress().resource_version, "11");
+}
+
+TEST_F(ReflectorTest, RestartReasonsAreCounted) {
+  transport_.AddBody(Page("10", "", {"a"}));
+  transport_.AddStream({Event("BOOKMARK", "", "11")});  // ends as asked: a renewal
+  transport_.AddStream({R"({"type":"ERROR","object":{"kind":"Status","code":410}})"
+                        "\n"});
+  transport_.AddBody(Page("20", "", {"a"}));
+  RunUntil(5);
+  const std::string metrics = Metrics();
+  EXPECT_THAT(metrics, HasSubstr("jawlb_kubernetes_watch_restarts_total{reason=\"timeout\"} 1\n"));
+  EXPECT_THAT(metrics, HasSubstr("jawlb_kubernetes_watch_restarts_total{reason=\"expired\"} 1\n"));
+  EXPECT_THAT(metrics, HasSubstr("jawlb_kubernetes_lists_total 2\n"));
+}
+
+// The liveness probe's view: a thread blocked outside any wait it announced is
+// stuck; one sleeping through a long backoff is not.
+TEST_F(ReflectorTest, HeartbeatTellsABackoffFromAStuckThread) {
+  ApiMonitor monitor(absl::Milliseconds(50));
+  Reflector::Options options = Options();
+  options.monitor = &monitor;
+  transport_.Add({absl::OkStatus(), {429, "", absl::Seconds(60)}, {}});  // Retry-After: 60
+  Reflector reflector(transport_, store_, options);
+  std::thread run([&reflector] { reflector.Run(); });
+  ASSERT_TRUE(transport_.WaitForRequests(1));
+  // Well past the tolerance, well inside the announced minute.
+  absl::SleepFor(absl::Milliseconds(300));
+  EXPECT_FALSE(monitor.heartbeat().Stuck(absl::Now()));
+  reflector.Stop();
+  run.join();
+
+  // The script is empty now: the next request blocks in the transport, which
+  // (unlike curl) never beats.
+  FakeTransport silent;
+  ApiMonitor blocked_monitor(absl::Milliseconds(50));
+  options.monitor = &blocked_monitor;
+  Reflector blocked(silent, store_, options);
+  std::thread run_blocked([&blocked] { blocked.Run(); });
+  ASSERT_TRUE(silent.WaitForRequests(1));
+  const absl::Time deadline = absl::Now() + absl::Seconds(30);
+  while (!blocked_monitor.heartbeat().Stuck(absl::Now()) && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  EXPECT_TRUE(blocked_monitor.heartbeat().Stuck(absl::Now()));
+  blocked.Stop();
+  run_blocked.join();
 }
 
 TEST(HttpErrorTest, MapsStatusAndKeepsTheServersMessage) {
