@@ -195,13 +195,12 @@ absl::Status DecodeLegacyEndpoints(element endpoints, absl::string_view target,
       if (address["ip"].get(ip) != simdjson::SUCCESS) continue;
       Describe(View(ip), *port, EndpointState{.pod = TargetPod(address)}, decoded);
     }
-    if (*port == 0) continue;
     for (element address : *addresses) {
       std::string_view ip;
       if (address["ip"].get(ip) != simdjson::SUCCESS) return Invalid(name, "an address has no ip");
       Describe(View(ip), *port,
                EndpointState{.ready = true, .serving = true, .pod = TargetPod(address)}, decoded);
-      AddAddress(View(ip), *port, name, decoded);
+      if (*port != 0) AddAddress(View(ip), *port, name, decoded);
     }
   }
   return absl::OkStatus();

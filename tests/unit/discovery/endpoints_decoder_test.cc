@@ -1,11 +1,12 @@
 #include "discovery/endpoints_decoder.h"
 
-#include "discovery/backend_set.h"
-
 #include <string>
 
+#include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+
+#include "discovery/backend_set.h"
 #include "tests/common/status_matchers.h"
 
 namespace jawlb::discovery {
@@ -21,6 +22,9 @@ using ::testing::IsEmpty;
 struct Decoded {
   std::vector<std::string> backends;
   std::vector<std::string> warnings;
+  // Every described endpoint: "10.0.0.1:50051 RST+ pod" with R(eady), S(erving),
+  // T(erminating) or '-', then + when sent, - when not.
+  std::vector<std::string> endpoints;
 };
 
 absl::StatusOr<Decoded> Decode(EndpointsApi api, const std::string& json,
@@ -38,6 +42,11 @@ absl::StatusOr<Decoded> Decode(EndpointsApi api, const std::string& json,
     decoded.backends.push_back(backend.ToString());
   }
   decoded.warnings = object->warnings;
+  for (const EndpointState& e : object->endpoints) {
+    decoded.endpoints.push_back(absl::StrCat(e.address, " ", e.ready ? "R" : "-",
+                                             e.serving ? "S" : "-", e.terminating ? "T" : "-",
+                                             e.used ? "+" : "-", e.pod.empty() ? "" : " ", e.pod));
+  }
   return decoded;
 }
 
@@ -78,6 +87,23 @@ TEST(EndpointsDecoderTest, NotReadyAndTerminatingAreLeftOut) {
   // counts as equal to ready).
   EXPECT_THAT(decoded->warnings, ElementsAre(HasSubstr("10.0.0.2 is serving but terminating"),
                                              HasSubstr("10.0.0.3 is serving but terminating")));
+  // The state page still shows each of them, with why it is left out.
+  EXPECT_THAT(decoded->endpoints, ElementsAre("10.0.0.1:50051 ----", "10.0.0.2:50051 -ST-",
+                                              "10.0.0.3:50051 RST-", "10.0.0.4:50051 RS-+"));
+}
+
+TEST(EndpointsDecoderTest, EndpointsAreDescribedWithTheirPods) {
+  absl::StatusOr<Decoded> decoded = Slice(
+      R"([{"addresses":["10.0.0.1"],"conditions":{"ready":true},
+           "targetRef":{"kind":"Pod","name":"echo-7d4b9","namespace":"prod"}},
+          {"addresses":["10.0.0.2"],"targetRef":{"kind":"Node","name":"n1"}}])");
+  ASSERT_THAT(decoded, IsOk());
+  EXPECT_THAT(decoded->endpoints,
+              ElementsAre("10.0.0.1:50051 RS-+ echo-7d4b9", "10.0.0.2:50051 RS-+"));
+  // A slice without the port: listed, with port 0, and not sent.
+  decoded = Slice(R"([{"addresses":["10.0.0.1"]}])", "", "metrics");
+  ASSERT_THAT(decoded, IsOk());
+  EXPECT_THAT(decoded->endpoints, ElementsAre("10.0.0.1:0 RS--"));
 }
 
 TEST(EndpointsDecoderTest, NumericTargetPortIsThePortNumber) {
@@ -95,15 +121,15 @@ TEST(EndpointsDecoderTest, MissingPortNameContributesNothingWithAWarning) {
 }
 
 TEST(EndpointsDecoderTest, Ipv6SlicesAndFqdnSlices) {
-  absl::StatusOr<Decoded> v6 = Decode(
-      EndpointsApi::kEndpointSlices,
-      R"({"metadata":{"name":"v6"},"addressType":"IPv6","ports":[{"name":"grpc","port":80}],
+  absl::StatusOr<Decoded> v6 =
+      Decode(EndpointsApi::kEndpointSlices,
+             R"({"metadata":{"name":"v6"},"addressType":"IPv6","ports":[{"name":"grpc","port":80}],
           "endpoints":[{"addresses":["fd00::1"]}]})");
   ASSERT_THAT(v6, IsOk());
   EXPECT_THAT(v6->backends, ElementsAre("[fd00::1]:80"));
-  absl::StatusOr<Decoded> fqdn = Decode(
-      EndpointsApi::kEndpointSlices,
-      R"({"metadata":{"name":"ext"},"addressType":"FQDN","ports":[{"name":"grpc","port":80}],
+  absl::StatusOr<Decoded> fqdn =
+      Decode(EndpointsApi::kEndpointSlices,
+             R"({"metadata":{"name":"ext"},"addressType":"FQDN","ports":[{"name":"grpc","port":80}],
           "endpoints":[{"addresses":["example.com"]}]})");
   ASSERT_THAT(fqdn, IsOk());
   EXPECT_THAT(fqdn->backends, IsEmpty());
@@ -145,6 +171,9 @@ TEST(EndpointsDecoderTest, LegacyEndpointsUseAddressesNeverNotReadyAddresses) {
   ASSERT_THAT(decoded, IsOk());
   EXPECT_THAT(decoded->backends, ElementsAre("10.0.0.1:50051", "10.0.0.2:50051", "10.0.1.1:6000"));
   EXPECT_THAT(decoded->warnings, ElementsAre(HasSubstr("no port named \"grpc\" (ports: other)")));
+  EXPECT_THAT(decoded->endpoints,
+              ElementsAre("10.0.0.9:50051 ----", "10.0.0.1:50051 RS-+", "10.0.0.2:50051 RS-+",
+                          "10.0.1.1:6000 RS-+", "10.0.2.1:0 RS--"));
 }
 
 }  // namespace
