@@ -198,8 +198,9 @@ void App::OnBackends(discovery::BackendSet backends, absl::Time observed) {
   const std::string change = discovery::DescribeChange(last_backends_, backends);
   last_backends_ = backends;
   const size_t count = backends.size();
-  if (hub_.Publish(std::move(backends), observed))
+  if (hub_.Publish(std::move(backends), observed)) {
     spdlog::info("backends: {} ({} now)", change, count);
+  }
   readiness_.MarkListed();
 }
 

@@ -92,16 +92,18 @@ void Describe(absl::string_view address, uint16_t port, EndpointState state,
   decoded.endpoints.push_back(std::move(state));
 }
 
-void AddAddress(absl::string_view address, uint16_t port, absl::string_view name,
+// Adds `address`:`port` to the backends; false (with a warning) when it is not
+// an IP address.
+bool AddAddress(absl::string_view address, uint16_t port, absl::string_view name,
                 DecodedObject& decoded) {
   absl::StatusOr<Backend> backend = MakeBackend(address, port);
   if (!backend.ok()) {
     decoded.warnings.push_back(
         absl::StrCat("\"", name, "\": skipping address: ", backend.status().message()));
-    return;
+    return false;
   }
   decoded.backends.push_back(*std::move(backend));
-  if (!decoded.endpoints.empty()) decoded.endpoints.back().used = true;
+  return true;
 }
 
 // One entry of a slice's endpoints: its addresses when ready and not terminating
@@ -143,8 +145,9 @@ absl::Status DecodeSliceEndpoint(element endpoint, uint16_t port, DecodedObject&
     if (address.get(text) != simdjson::SUCCESS) {
       return Invalid(name, "an address is not a string");
     }
-    Describe(View(text), port, state, decoded);
-    AddAddress(View(text), port, name, decoded);
+    EndpointState described = state;
+    described.used = AddAddress(View(text), port, name, decoded);
+    Describe(View(text), port, std::move(described), decoded);
   }
   return absl::OkStatus();
 }
@@ -173,35 +176,42 @@ absl::Status DecodeSlice(element slice, absl::string_view target, DecodedObject&
   return absl::OkStatus();
 }
 
+// One subset of an Endpoints object: its ready addresses on the target port
+// are used; not-ready ones are only described.
+absl::Status DecodeLegacySubset(element subset, absl::string_view target, DecodedObject& decoded) {
+  const std::string& name = decoded.name;
+  absl::StatusOr<Elements> addresses = OptionalArray(subset, "addresses", name);
+  if (!addresses.ok()) return addresses.status();
+  absl::StatusOr<Elements> not_ready = OptionalArray(subset, "notReadyAddresses", name);
+  if (!not_ready.ok()) return not_ready.status();
+  if (addresses->empty() && not_ready->empty()) return absl::OkStatus();
+  absl::StatusOr<Elements> ports = OptionalArray(subset, "ports", name);
+  if (!ports.ok()) return ports.status();
+  std::vector<std::string> unused;  // a missing port matters only with ready addresses
+  absl::StatusOr<uint16_t> port =
+      FindPort(*ports, target, name, addresses->empty() ? unused : decoded.warnings);
+  if (!port.ok()) return port.status();
+  for (element address : *not_ready) {
+    std::string_view ip;
+    if (address["ip"].get(ip) != simdjson::SUCCESS) continue;
+    Describe(View(ip), *port, EndpointState{.pod = TargetPod(address)}, decoded);
+  }
+  for (element address : *addresses) {
+    std::string_view ip;
+    if (address["ip"].get(ip) != simdjson::SUCCESS) return Invalid(name, "an address has no ip");
+    EndpointState state{.ready = true, .serving = true, .pod = TargetPod(address)};
+    state.used = *port != 0 && AddAddress(View(ip), *port, name, decoded);
+    Describe(View(ip), *port, std::move(state), decoded);
+  }
+  return absl::OkStatus();
+}
+
 absl::Status DecodeLegacyEndpoints(element endpoints, absl::string_view target,
                                    DecodedObject& decoded) {
-  const std::string& name = decoded.name;
-  absl::StatusOr<Elements> subsets = OptionalArray(endpoints, "subsets", name);
+  absl::StatusOr<Elements> subsets = OptionalArray(endpoints, "subsets", decoded.name);
   if (!subsets.ok()) return subsets.status();
   for (element subset : *subsets) {
-    absl::StatusOr<Elements> addresses = OptionalArray(subset, "addresses", name);
-    if (!addresses.ok()) return addresses.status();
-    absl::StatusOr<Elements> not_ready = OptionalArray(subset, "notReadyAddresses", name);
-    if (!not_ready.ok()) return not_ready.status();
-    if (addresses->empty() && not_ready->empty()) continue;
-    absl::StatusOr<Elements> ports = OptionalArray(subset, "ports", name);
-    if (!ports.ok()) return ports.status();
-    std::vector<std::string> ignored;  // warned about below, when it matters
-    absl::StatusOr<uint16_t> port =
-        FindPort(*ports, target, name, addresses->empty() ? ignored : decoded.warnings);
-    if (!port.ok()) return port.status();
-    for (element address : *not_ready) {
-      std::string_view ip;
-      if (address["ip"].get(ip) != simdjson::SUCCESS) continue;
-      Describe(View(ip), *port, EndpointState{.pod = TargetPod(address)}, decoded);
-    }
-    for (element address : *addresses) {
-      std::string_view ip;
-      if (address["ip"].get(ip) != simdjson::SUCCESS) return Invalid(name, "an address has no ip");
-      Describe(View(ip), *port,
-               EndpointState{.ready = true, .serving = true, .pod = TargetPod(address)}, decoded);
-      if (*port != 0) AddAddress(View(ip), *port, name, decoded);
-    }
+    JAWLB_RETURN_IF_ERROR(DecodeLegacySubset(subset, target, decoded));
   }
   return absl::OkStatus();
 }
