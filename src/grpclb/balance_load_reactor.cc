@@ -100,15 +100,18 @@ absl::Status BalanceLoadReactor::HandleRequest() {
 
 void BalanceLoadReactor::OnWriteDone(bool ok) {
   SnapshotPtr written;
+  bool first_list = false;
   {
     absl::MutexLock lock(&mu_);
     write_in_flight_ = false;
     written = std::move(in_flight_);
+    first_list = in_flight_is_first_list_;
   }
   if (ok && written != nullptr) {  // a list (nullptr: the initial response)
     metrics_.lists_written.Add();
     metrics_.bytes_written.Add(written->message.Length());
-    metrics_.propagation.Observe(absl::Now() - written->observed);
+    // A stream's first list is no change reaching it: it was known before.
+    if (!first_list) metrics_.propagation.Observe(absl::Now() - written->observed);
   }
   if (!ok) {
     RequestFinish(grpc::Status(grpc::StatusCode::CANCELLED, "write failed: stream is gone"));
@@ -178,6 +181,7 @@ void BalanceLoadReactor::Pump() {
     } else if (latest != nullptr &&
                (last_sent_ == nullptr || latest->version > last_sent_->version)) {
       const bool same_list = last_sent_ != nullptr && last_sent_->backends == latest->backends;
+      in_flight_is_first_list_ = last_sent_ == nullptr;
       last_sent_ = latest;
       if (same_list) return;  // a change and its undo both landed while we wrote
       write_in_flight_ = true;

@@ -94,6 +94,7 @@ class BalanceLoadReactor final : public grpc::ServerBidiReactor<grpc::ByteBuffer
   bool initial_response_sent_ ABSL_GUARDED_BY(mu_) = false;
   bool write_in_flight_ ABSL_GUARDED_BY(mu_) = false;
   SnapshotPtr in_flight_ ABSL_GUARDED_BY(mu_);  // keeps the bytes being written alive
+  bool in_flight_is_first_list_ ABSL_GUARDED_BY(mu_) = false;
   SnapshotPtr last_sent_ ABSL_GUARDED_BY(mu_);
   bool finish_requested_ ABSL_GUARDED_BY(mu_) = false;
   grpc::Status finish_status_ ABSL_GUARDED_BY(mu_);

@@ -33,7 +33,7 @@ void StreamMetrics::WriteTo(metrics::TextWriter& out, size_t connected) const {
               static_cast<double>(bytes_written.value()));
   out.Histogram("jawlb_list_propagation_seconds",
                 "Time from the source seeing a change (a watch event arriving) to its list being "
-                "written to a client; one observation per client.",
+                "written to a client; one observation per client (not for a stream's first list).",
                 propagation);
   out.Counter("jawlb_client_stats_reports_total", "ClientStats load reports accepted.",
               static_cast<double>(reports.value()));

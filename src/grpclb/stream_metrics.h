@@ -20,7 +20,7 @@ struct StreamMetrics {
   metrics::Counter lists_written;       // ServerList messages, initial responses excluded
   metrics::Counter bytes_written;
   // From the moment the source saw a change to the moment its list was written
-  // to a client, one observation per client.
+  // to a client, one observation per client (a stream's first list is none).
   metrics::Histogram propagation{metrics::Histogram::LatencyBounds()};
   // Totals of the clients' load reports.
   metrics::Counter reports;
