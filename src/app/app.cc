@@ -128,7 +128,7 @@ absl::StatusOr<std::unique_ptr<App>> App::Start(const config::Config& config) {
   grpc::ServerBuilder builder;
   ConfigureServer(config, builder);
   builder.AddListeningPort(config.ListenAddress(), grpc::InsecureServerCredentials(), &app->port_);
-  builder.RegisterService(app->service_.get());
+  app->service_->AddTo(builder);
   app->server_ = builder.BuildAndStart();
   if (app->server_ == nullptr || app->port_ == 0) {
     app->source_->Stop();
@@ -136,6 +136,7 @@ absl::StatusOr<std::unique_ptr<App>> App::Start(const config::Config& config) {
         absl::StrCat("cannot listen on ", config.ListenAddress(),
                      " (JAWLB_HOST/JAWLB_PORT): address in use or not local"));
   }
+  app->service_->Start();
   app->readiness_.AttachHealth(app->server_->GetHealthCheckService());
   spdlog::info("listening on {}:{}", config.host.empty() ? "*" : config.host, app->port_);
 
@@ -224,6 +225,7 @@ void App::Shutdown() {
       absl::SleepFor(absl::Milliseconds(10));
     }
     server_->Shutdown(absl::ToChronoTime(absl::Now()));
+    service_->Stop();
   }
   if (admin_ != nullptr) admin_->Stop();
   if (source_ != nullptr) source_->Stop();

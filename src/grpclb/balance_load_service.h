@@ -1,34 +1,49 @@
 // BalanceLoadService: the grpc.lb.v1.LoadBalancer service. Each BalanceLoad
-// stream gets a BalanceLoadReactor fed by the Hub. Messages travel as raw
-// ByteBuffers so every stream writes the Hub's already-encoded bytes.
+// stream is a BalanceLoadStream fed by the Hub, on completion queues drained by
+// the service's own threads (one per queue, as many as cores, at least two).
+//
+// Use: AddTo(builder) before builder.BuildAndStart(), Start() after it, and
+// Stop() after server->Shutdown().
 //
 // Owns the encoded InitialLoadBalanceResponse, the registry of connected
-// clients and the stream metrics; borrows the Hub, which must outlive the
-// grpc::Server this service is registered with.
+// clients, the stream metrics and the completion-queue threads; borrows the
+// Hub, which must outlive Stop().
 //
-// Threading: thread-safe; gRPC calls BalanceLoad() on its callback threads.
+// Threading: AddTo/Start/Stop on one thread (the App's); the rest thread-safe.
 #ifndef JAWLB_GRPCLB_BALANCE_LOAD_SERVICE_H_
 #define JAWLB_GRPCLB_BALANCE_LOAD_SERVICE_H_
 
-#include "absl/time/time.h"
-#include "grpc/lb/v1/load_balancer.grpc.pb.h"
+#include <memory>
+#include <thread>
+#include <vector>
 
+#include "absl/time/time.h"
+#include "grpcpp/grpcpp.h"
+
+#include "grpclb/balance_load_stream.h"
 #include "grpclb/client_registry.h"
 #include "grpclb/hub.h"
 #include "grpclb/stream_metrics.h"
 
 namespace jawlb::grpclb {
 
-class BalanceLoadService final
-    : public grpc::lb::v1::LoadBalancer::WithRawCallbackMethod_BalanceLoad<
-          grpc::lb::v1::LoadBalancer::Service> {
+class BalanceLoadService {
  public:
   // `client_stats_interval` is what the InitialLoadBalanceResponse asks clients
   // for (zero: no load reports).
   BalanceLoadService(Hub& hub, absl::Duration client_stats_interval);
+  ~BalanceLoadService();
+  BalanceLoadService(const BalanceLoadService&) = delete;
+  BalanceLoadService& operator=(const BalanceLoadService&) = delete;
 
-  grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* BalanceLoad(
-      grpc::CallbackServerContext* context) override;
+  // Registers the service and `threads` completion queues (0: one per core,
+  // at least two) with `builder`.
+  void AddTo(grpc::ServerBuilder& builder, int threads = 0);
+  // Starts taking streams. REQUIRES: the server is built and started.
+  void Start();
+  // Drains the queues and joins the threads. REQUIRES: the server was shut
+  // down (its Shutdown() returned). Idempotent.
+  void Stop();
 
   // The clients connected now.
   const ClientRegistry& clients() const { return clients_; }
@@ -39,11 +54,15 @@ class BalanceLoadService final
 
  private:
   // Constant after construction.
-  Hub& hub_;
   const grpc::ByteBuffer initial_response_;
 
+  AsyncLoadBalancer service_;
   ClientRegistry clients_;
   StreamMetrics metrics_;
+  const BalanceLoadStream::Shared shared_;
+  std::vector<std::unique_ptr<grpc::ServerCompletionQueue>> queues_;
+  std::vector<std::thread> threads_;
+  bool stopped_ = false;
 };
 
 }  // namespace jawlb::grpclb

@@ -180,9 +180,10 @@ TEST(ProcessTest, KeepalivePingsNeverEndAClientsStream) {
   grpc::ServerBuilder builder;
   int control_port = 0;
   builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &control_port);
-  builder.RegisterService(&service);
+  service.AddTo(builder);
   std::unique_ptr<grpc::Server> control = builder.BuildAndStart();
   ASSERT_NE(control_port, 0);
+  service.Start();
 
   const std::string dir = MakeTempDir("process_test.");
   const std::string endpoints = dir + "/endpoints";
@@ -205,6 +206,7 @@ TEST(ProcessTest, KeepalivePingsNeverEndAClientsStream) {
   EXPECT_NE(control_status.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED)
       << "the control server never objected to the pings: this test shows nothing";
   control->Shutdown(std::chrono::system_clock::now());
+  service.Stop();
 
   // jawlb's stream outlives it twice over, and still carries updates.
   while (absl::Now() - start < 2 * control_life) {

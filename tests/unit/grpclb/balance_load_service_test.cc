@@ -51,15 +51,17 @@ class BalanceLoadServiceTest : public ::testing::Test {
     grpc::ServerBuilder builder;
     int port = 0;
     builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
-    builder.RegisterService(&service_);
+    service_.AddTo(builder);
     server_ = builder.BuildAndStart();
     ASSERT_NE(port, 0);
+    service_.Start();
     address_ = absl::StrCat("127.0.0.1:", port);
   }
 
   void TearDown() override {
     hub_.Close();
     server_->Shutdown(absl::ToChronoTime(absl::Now() + kDeadline));
+    service_.Stop();
   }
 
   // A new connection (so streams do not share HTTP/2 flow control).

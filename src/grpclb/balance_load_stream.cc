@@ -1,4 +1,4 @@
-#include "grpclb/balance_load_reactor.h"
+#include "grpclb/balance_load_stream.h"
 
 #include "absl/strings/str_cat.h"
 #include "grpc/lb/v1/load_balancer.pb.h"
@@ -11,35 +11,105 @@ namespace jawlb::grpclb {
 
 using grpc::lb::v1::LoadBalanceRequest;
 
-BalanceLoadReactor* BalanceLoadReactor::Start(grpc::CallbackServerContext* context, Hub& hub,
-                                              ClientRegistry& registry,
-                                              const grpc::ByteBuffer& initial_response,
-                                              StreamMetrics& metrics) {
-  metrics.started.Add();
-  auto reactor =
-      std::make_shared<BalanceLoadReactor>(context->peer(), hub, initial_response, metrics);
-  BalanceLoadReactor* raw = reactor.get();
-  std::unique_ptr<ClientRegistry::Registration> registration = registry.Register(reactor);
-  // Subscribed from the start, so a closing Hub also ends streams that never
-  // sent their initial request.
-  std::unique_ptr<Hub::Subscription> subscription = hub.Subscribe(reactor);
+void BalanceLoadStream::Accept(const Shared& shared, grpc::ServerCompletionQueue* cq) {
+  auto stream = std::make_shared<BalanceLoadStream>(shared, cq);
+  BalanceLoadStream* raw = stream.get();
   {
     absl::MutexLock lock(&raw->mu_);
-    raw->registration_ = std::move(registration);
-    raw->subscription_ = std::move(subscription);
-    raw->self_ = std::move(reactor);
+    raw->self_ = std::move(stream);
   }
-  raw->StartRead(&raw->request_);
-  raw->Pump();  // ends the stream at once if the Hub is already closed
-  return raw;
+  raw->context_.AsyncNotifyWhenDone(&raw->done_tag_);
+  shared.service.RequestBalanceLoad(&raw->context_, &raw->rw_, cq, cq, &raw->accept_tag_);
 }
 
-BalanceLoadReactor::BalanceLoadReactor(std::string peer, Hub& hub,
-                                       const grpc::ByteBuffer& initial_response,
-                                       StreamMetrics& metrics)
-    : peer_(std::move(peer)), hub_(hub), initial_response_(initial_response), metrics_(metrics) {}
+BalanceLoadStream::BalanceLoadStream(const Shared& shared, grpc::ServerCompletionQueue* cq)
+    : shared_(shared), cq_(cq) {}
 
-void BalanceLoadReactor::OnReadDone(bool ok) {
+void BalanceLoadStream::OnEvent(Op op, bool ok) {
+  switch (op) {
+    case Op::kAccept:
+      if (!ok) {  // the server is shutting down: no call, and no done event
+        std::shared_ptr<BalanceLoadStream> self;
+        {
+          absl::MutexLock lock(&mu_);
+          self = std::move(self_);
+        }
+        return;  // `self` (this object) goes here
+      }
+      Accept(shared_, cq_);  // the next call
+      Start();
+      return;
+    case Op::kRead:
+      OnReadDone(ok);
+      break;
+    case Op::kWrite:
+      OnWriteDone(ok);
+      break;
+    case Op::kFinish: {
+      absl::MutexLock lock(&mu_);
+      finish_done_ = true;
+      break;
+    }
+    case Op::kDone:
+      OnCallDone();
+      break;
+  }
+  MaybeRelease();
+}
+
+void BalanceLoadStream::Start() {
+  peer_ = context_.peer();
+  connected_ = absl::Now();
+  shared_.metrics.started.Add();
+  std::shared_ptr<BalanceLoadStream> self = shared_from_this();
+  std::unique_ptr<ClientRegistry::Registration> registration = shared_.registry.Register(self);
+  // Subscribed from the start, so a closing Hub also ends streams that never
+  // sent their initial request.
+  std::unique_ptr<Hub::Subscription> subscription = shared_.hub.Subscribe(self);
+  {
+    absl::MutexLock lock(&mu_);
+    registration_ = std::move(registration);
+    subscription_ = std::move(subscription);
+    read_in_flight_ = true;
+  }
+  rw_.Read(&request_, &read_tag_);
+  Pump();  // ends the stream at once if the Hub is already closed
+}
+
+void BalanceLoadStream::OnCallDone() {
+  bool cancelled = context_.IsCancelled();
+  {
+    absl::MutexLock lock(&mu_);
+    call_done_ = true;
+  }
+  if (cancelled) {
+    RequestFinish(grpc::Status(grpc::StatusCode::CANCELLED, "cancelled by the client"));
+  }
+}
+
+void BalanceLoadStream::MaybeRelease() {
+  std::shared_ptr<BalanceLoadStream> self;
+  std::unique_ptr<ClientRegistry::Registration> registration;
+  std::unique_ptr<Hub::Subscription> subscription;
+  {
+    absl::MutexLock lock(&mu_);
+    if (self_ == nullptr || !call_done_ || read_in_flight_ || write_in_flight_ || !finish_called_ ||
+        !finish_done_) {
+      return;
+    }
+    self = std::move(self_);
+    registration = std::move(registration_);
+    subscription = std::move(subscription_);
+  }
+  spdlog::debug("client {} disconnected", peer_);
+  // `subscription`, `registration`, then possibly `self` (this object) go here.
+}
+
+void BalanceLoadStream::OnReadDone(bool ok) {
+  {
+    absl::MutexLock lock(&mu_);
+    read_in_flight_ = false;
+  }
   if (!ok) {
     if (phase_ == Phase::kAwaitingInitialRequest) {
       RequestFinish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
@@ -53,10 +123,15 @@ void BalanceLoadReactor::OnReadDone(bool ok) {
     RequestFinish(ToGrpcStatus(status));
     return;
   }
-  StartRead(&request_);
+  {
+    absl::MutexLock lock(&mu_);
+    if (finish_called_) return;  // no more reads once the stream is ending
+    read_in_flight_ = true;
+  }
+  rw_.Read(&request_, &read_tag_);
 }
 
-absl::Status BalanceLoadReactor::HandleRequest() {
+absl::Status BalanceLoadStream::HandleRequest() {
   LoadBalanceRequest request;
   if (!grpc::SerializationTraits<LoadBalanceRequest>::Deserialize(&request_, &request).ok()) {
     return absl::InvalidArgumentError("malformed LoadBalanceRequest: not a valid protobuf message");
@@ -92,13 +167,13 @@ absl::Status BalanceLoadReactor::HandleRequest() {
       status = load_.Add(request.client_stats(), absl::Now());
       after = load_;
     }
-    metrics_.AddReport(before, after);
+    shared_.metrics.AddReport(before, after);
     if (!status.ok()) spdlog::warn("client {}: ignoring load report: {}", peer_, status.ToString());
   }
   return absl::OkStatus();
 }
 
-void BalanceLoadReactor::OnWriteDone(bool ok) {
+void BalanceLoadStream::OnWriteDone(bool ok) {
   SnapshotPtr written;
   bool first_list = false;
   {
@@ -108,10 +183,10 @@ void BalanceLoadReactor::OnWriteDone(bool ok) {
     first_list = in_flight_is_first_list_;
   }
   if (ok && written != nullptr) {  // a list (nullptr: the initial response)
-    metrics_.lists_written.Add();
-    metrics_.bytes_written.Add(written->message.Length());
+    shared_.metrics.lists_written.Add();
+    shared_.metrics.bytes_written.Add(written->message.Length());
     // A stream's first list is no change reaching it: it was known before.
-    if (!first_list) metrics_.propagation.Observe(absl::Now() - written->observed);
+    if (!first_list) shared_.metrics.propagation.Observe(absl::Now() - written->observed);
   }
   if (!ok) {
     RequestFinish(grpc::Status(grpc::StatusCode::CANCELLED, "write failed: stream is gone"));
@@ -120,13 +195,9 @@ void BalanceLoadReactor::OnWriteDone(bool ok) {
   Pump();
 }
 
-void BalanceLoadReactor::OnCancel() {
-  RequestFinish(grpc::Status(grpc::StatusCode::CANCELLED, "cancelled by the client"));
-}
+void BalanceLoadStream::OnHubChanged() { Pump(); }
 
-void BalanceLoadReactor::OnHubChanged() { Pump(); }
-
-ClientInfo BalanceLoadReactor::Describe() const {
+ClientInfo BalanceLoadStream::Describe() const {
   absl::MutexLock lock(&mu_);
   ClientInfo info;
   info.peer = peer_;
@@ -140,7 +211,7 @@ ClientInfo BalanceLoadReactor::Describe() const {
   return info;
 }
 
-void BalanceLoadReactor::RequestFinish(grpc::Status status) {
+void BalanceLoadStream::RequestFinish(grpc::Status status) {
   {
     absl::MutexLock lock(&mu_);
     if (!finish_requested_) {
@@ -151,9 +222,9 @@ void BalanceLoadReactor::RequestFinish(grpc::Status status) {
   Pump();
 }
 
-void BalanceLoadReactor::Pump() {
+void BalanceLoadStream::Pump() {
   // Read the Hub first: its lock is never taken under ours.
-  const Hub::State hub = hub_.Current();
+  const Hub::State hub = shared_.hub.Current();
   const SnapshotPtr& latest = hub.latest;
   const bool closing = hub.closed;
   enum class Action { kNone, kWrite, kFinish } action = Action::kNone;
@@ -176,7 +247,7 @@ void BalanceLoadReactor::Pump() {
     } else if (!initial_response_sent_) {
       initial_response_sent_ = true;
       write_in_flight_ = true;
-      message = &initial_response_;
+      message = &shared_.initial_response;
       action = Action::kWrite;
     } else if (latest != nullptr &&
                (last_sent_ == nullptr || latest->version > last_sent_->version)) {
@@ -191,7 +262,7 @@ void BalanceLoadReactor::Pump() {
     }
   }
   if (action == Action::kWrite) {
-    StartWrite(message);
+    rw_.Write(*message, &write_tag_);
   } else if (action == Action::kFinish) {
     // A client's mistake is worth an info line; the ends of a drain (thousands at
     // once, summed up by the App) and cancellations are not.
@@ -201,23 +272,9 @@ void BalanceLoadReactor::Pump() {
     } else {
       spdlog::info("client {}: ending stream: {}", peer_, status.error_message());
     }
-    metrics_.ended.Add({CodeName(status.error_code())});
-    Finish(status);
+    shared_.metrics.ended.Add({CodeName(status.error_code())});
+    rw_.Finish(status, &finish_tag_);
   }
-}
-
-void BalanceLoadReactor::OnDone() {
-  std::shared_ptr<BalanceLoadReactor> self;
-  std::unique_ptr<ClientRegistry::Registration> registration;
-  std::unique_ptr<Hub::Subscription> subscription;
-  {
-    absl::MutexLock lock(&mu_);
-    self = std::move(self_);
-    registration = std::move(registration_);
-    subscription = std::move(subscription_);
-  }
-  spdlog::debug("client {} disconnected", peer_);
-  // `subscription`, `registration`, then possibly `self` (this object) go here.
 }
 
 }  // namespace jawlb::grpclb

@@ -1,0 +1,151 @@
+// BalanceLoadStream: one client's BalanceLoad stream, on gRPC's asynchronous
+// (completion-queue) API. Reads the client's InitialLoadBalanceRequest and then
+// its ClientStats for as long as the stream lives, and writes the
+// InitialLoadBalanceResponse followed by every new ServerList the Hub publishes.
+//
+// Latest-wins: at most one write is in flight. When it completes, the stream
+// writes the Hub's newest snapshot if that holds a different list than the one
+// the client last got; snapshots published meanwhile are skipped, never queued.
+// A slow client therefore costs one buffered message and delays no one.
+//
+// Why not the callback API: gRPC 1.51 runs callback-API reactions on two
+// "nexting" threads that, after a second without work, sleep 100 ms before
+// polling again — a write completed during that sleep is reported up to 100 ms
+// late, and the next list waits for it (measured with bench/fanout; see
+// docs/performance.md). Completion queues drained by our own threads, blocked in
+// Next(), report at once.
+//
+// Ownership: Accept() creates a stream that owns itself (self_) from the
+// request for a call until every operation it started has completed and gRPC
+// has said the call is done. The Hub and the ClientRegistry hold it weakly, so a
+// wake can briefly keep it alive after that; by then it no longer writes.
+// Borrows the service, its completion queue, the Hub, the ClientRegistry and
+// the StreamMetrics, which must outlive the server's completion queues.
+//
+// Threading: thread-safe. The completion-queue threads run OnEvent(); the
+// Hub's publishing thread runs OnHubChanged(). State is guarded by mu_, and no
+// gRPC call is made while holding it.
+#ifndef JAWLB_GRPCLB_BALANCE_LOAD_STREAM_H_
+#define JAWLB_GRPCLB_BALANCE_LOAD_STREAM_H_
+
+#include <memory>
+#include <string>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
+#include "grpc/lb/v1/load_balancer.grpc.pb.h"
+#include "grpcpp/grpcpp.h"
+
+#include "grpclb/client_registry.h"
+#include "grpclb/client_stats.h"
+#include "grpclb/hub.h"
+#include "grpclb/stream_metrics.h"
+
+namespace jawlb::grpclb {
+
+// The service as the completion-queue API sees it: raw ByteBuffers, so every
+// stream writes the Hub's already-encoded bytes.
+using AsyncLoadBalancer =
+    grpc::lb::v1::LoadBalancer::WithRawMethod_BalanceLoad<grpc::lb::v1::LoadBalancer::Service>;
+
+class BalanceLoadStream final : public Hub::Subscriber,
+                                public ClientRegistry::Client,
+                                public std::enable_shared_from_this<BalanceLoadStream> {
+ public:
+  // What every stream of a service shares. All borrowed.
+  struct Shared {
+    AsyncLoadBalancer& service;
+    Hub& hub;
+    ClientRegistry& registry;
+    const grpc::ByteBuffer& initial_response;
+    StreamMetrics& metrics;
+  };
+
+  // What a completion-queue tag points at: the stream and which of its
+  // operations completed.
+  enum class Op { kAccept, kRead, kWrite, kFinish, kDone };
+  struct Tag {
+    BalanceLoadStream* stream;
+    Op op;
+    void Proceed(bool ok) const { stream->OnEvent(op, ok); }
+  };
+
+  // Asks gRPC for the next BalanceLoad call on `cq`. When it arrives the stream
+  // starts and asks for the one after it.
+  static void Accept(const Shared& shared, grpc::ServerCompletionQueue* cq);
+
+  BalanceLoadStream(const Shared& shared, grpc::ServerCompletionQueue* cq);
+
+  // `op` completed with `ok` (a completion-queue thread).
+  void OnEvent(Op op, bool ok);
+
+  // Hub::Subscriber:
+  void OnHubChanged() override;
+
+  // ClientRegistry::Client:
+  ClientInfo Describe() const override ABSL_LOCKS_EXCLUDED(mu_);
+
+ private:
+  enum class Phase { kAwaitingInitialRequest, kStreaming };
+
+  // The call arrived: register, subscribe, read, write.
+  void Start();
+  void OnReadDone(bool ok);
+  void OnWriteDone(bool ok);
+  // gRPC says the call is over (finished, or cancelled by the client).
+  void OnCallDone();
+  // Handles one parsed request; returns an error to end the stream with.
+  absl::Status HandleRequest() ABSL_LOCKS_EXCLUDED(mu_);
+  // Asks to end the stream with `status` once no write is in flight; the first
+  // request wins.
+  void RequestFinish(grpc::Status status) ABSL_LOCKS_EXCLUDED(mu_);
+  // Starts the next write or the Finish, whichever is due.
+  void Pump() ABSL_LOCKS_EXCLUDED(mu_);
+  // Lets go of the stream once nothing it started is pending.
+  void MaybeRelease() ABSL_LOCKS_EXCLUDED(mu_);
+
+  // Constant after construction.
+  const Shared shared_;
+  grpc::ServerCompletionQueue* const cq_;
+  Tag accept_tag_{this, Op::kAccept};
+  Tag read_tag_{this, Op::kRead};
+  Tag write_tag_{this, Op::kWrite};
+  Tag finish_tag_{this, Op::kFinish};
+  Tag done_tag_{this, Op::kDone};
+
+  // gRPC's side of the call; thread-safe as gRPC allows (one read and one
+  // write in flight, Finish after the last write).
+  grpc::ServerContext context_;
+  grpc::ServerAsyncReaderWriter<grpc::ByteBuffer, grpc::ByteBuffer> rw_{&context_};
+
+  // Set once the call arrives (before any other event can run).
+  std::string peer_;
+  absl::Time connected_;
+
+  // Used only by the read chain (one read in flight at a time).
+  grpc::ByteBuffer request_;
+  Phase phase_ = Phase::kAwaitingInitialRequest;
+
+  mutable absl::Mutex mu_;
+  std::shared_ptr<BalanceLoadStream> self_ ABSL_GUARDED_BY(mu_);
+  std::unique_ptr<ClientRegistry::Registration> registration_ ABSL_GUARDED_BY(mu_);
+  std::unique_ptr<Hub::Subscription> subscription_ ABSL_GUARDED_BY(mu_);
+  std::string name_ ABSL_GUARDED_BY(mu_);
+  bool initial_received_ ABSL_GUARDED_BY(mu_) = false;
+  ClientLoad load_ ABSL_GUARDED_BY(mu_);
+  bool initial_response_sent_ ABSL_GUARDED_BY(mu_) = false;
+  bool read_in_flight_ ABSL_GUARDED_BY(mu_) = false;
+  bool write_in_flight_ ABSL_GUARDED_BY(mu_) = false;
+  SnapshotPtr in_flight_ ABSL_GUARDED_BY(mu_);  // keeps the bytes being written alive
+  bool in_flight_is_first_list_ ABSL_GUARDED_BY(mu_) = false;
+  SnapshotPtr last_sent_ ABSL_GUARDED_BY(mu_);
+  bool finish_requested_ ABSL_GUARDED_BY(mu_) = false;
+  grpc::Status finish_status_ ABSL_GUARDED_BY(mu_);
+  bool finish_called_ ABSL_GUARDED_BY(mu_) = false;
+  bool finish_done_ ABSL_GUARDED_BY(mu_) = false;
+  bool call_done_ ABSL_GUARDED_BY(mu_) = false;
+};
+
+}  // namespace jawlb::grpclb
+
+#endif  // JAWLB_GRPCLB_BALANCE_LOAD_STREAM_H_
