@@ -56,7 +56,7 @@ class App {
   const config::Config config_;
 
   Readiness readiness_;
-  grpclb::Hub hub_;
+  grpclb::Hub hub_{static_cast<size_t>(grpclb::BalanceLoadService::DefaultThreads())};
   discovery::BackendSet last_backends_;          // for the change log; source thread only
   std::unique_ptr<k8s::ApiMonitor> kubernetes_;  // when watching Kubernetes; outlives source_
   std::unique_ptr<discovery::Source> source_;

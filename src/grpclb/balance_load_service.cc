@@ -1,6 +1,10 @@
 #include "grpclb/balance_load_service.h"
 
 #include <algorithm>
+#include <functional>
+
+#include "grpc/support/time.h"
+#include "grpcpp/alarm.h"
 
 #include "grpclb/server_list.h"
 
@@ -12,27 +16,57 @@ BalanceLoadService::BalanceLoadService(Hub& hub, absl::Duration client_stats_int
 
 BalanceLoadService::~BalanceLoadService() { Stop(); }
 
+int BalanceLoadService::DefaultThreads() {
+  return std::max(2, static_cast<int>(std::thread::hardware_concurrency()));
+}
+
 void BalanceLoadService::AddTo(grpc::ServerBuilder& builder, int threads) {
-  if (threads <= 0) threads = std::max(2, static_cast<int>(std::thread::hardware_concurrency()));
+  if (threads <= 0) threads = DefaultThreads();
   builder.RegisterService(&service_);
   for (int i = 0; i < threads; ++i) queues_.push_back(builder.AddCompletionQueue());
 }
 
+namespace {
+
+// One shard's wake-up, run by the shard's completion-queue thread when an
+// Alarm due now fires there.
+class WakeTag final : public CompletionTag {
+ public:
+  explicit WakeTag(std::function<void()> wake) : wake_(std::move(wake)) {}
+  void Proceed(bool) override {
+    wake_();
+    delete this;
+  }
+  grpc::Alarm alarm;
+
+ private:
+  const std::function<void()> wake_;
+};
+
+}  // namespace
+
 void BalanceLoadService::Start() {
-  for (const auto& queue : queues_) {
+  for (size_t i = 0; i < queues_.size(); ++i) {
+    grpc::ServerCompletionQueue* cq = queues_[i].get();
     // A few calls requested ahead, so a burst of new clients is accepted at once.
-    for (int i = 0; i < 4; ++i) BalanceLoadStream::Accept(shared_, queue.get());
-    threads_.emplace_back([cq = queue.get()] {
+    for (int n = 0; n < 4; ++n) BalanceLoadStream::Accept(shared_, cq, i);
+    threads_.emplace_back([cq] {
       void* tag = nullptr;
       bool ok = false;
-      while (cq->Next(&tag, &ok)) static_cast<BalanceLoadStream::Tag*>(tag)->Proceed(ok);
+      while (cq->Next(&tag, &ok)) static_cast<CompletionTag*>(tag)->Proceed(ok);
     });
   }
+  shared_.hub.SetWakeRunner([this](size_t shard, std::function<void()> wake) {
+    auto* tag = new WakeTag(std::move(wake));
+    tag->alarm.Set(queues_[shard % queues_.size()].get(), gpr_now(GPR_CLOCK_MONOTONIC), tag);
+  });
 }
 
 void BalanceLoadService::Stop() {
   if (stopped_) return;
   stopped_ = true;
+  // Wakes go back to the publishing thread before the queues close.
+  if (!threads_.empty()) shared_.hub.SetWakeRunner(nullptr);
   for (const auto& queue : queues_) queue->Shutdown();
   for (std::thread& thread : threads_) thread.join();
   // A queue never drained by a thread (Start() not called) is drained here.

@@ -7,7 +7,8 @@
 //
 // Owns the encoded InitialLoadBalanceResponse, the registry of connected
 // clients, the stream metrics and the completion-queue threads; borrows the
-// Hub, which must outlive Stop().
+// Hub, which must outlive Stop(). While started, the Hub's wakes run on the
+// completion-queue threads (one shard each).
 //
 // Threading: AddTo/Start/Stop on one thread (the App's); the rest thread-safe.
 #ifndef JAWLB_GRPCLB_BALANCE_LOAD_SERVICE_H_
@@ -39,6 +40,9 @@ class BalanceLoadService {
   // Registers the service and `threads` completion queues (0: one per core,
   // at least two) with `builder`.
   void AddTo(grpc::ServerBuilder& builder, int threads = 0);
+  // One per core, at least two: what AddTo(builder) uses (and the App's Hub
+  // shards).
+  static int DefaultThreads();
   // Starts taking streams. REQUIRES: the server is built and started.
   void Start();
   // Drains the queues and joins the threads. REQUIRES: the server was shut

@@ -11,8 +11,9 @@ namespace jawlb::grpclb {
 
 using grpc::lb::v1::LoadBalanceRequest;
 
-void BalanceLoadStream::Accept(const Shared& shared, grpc::ServerCompletionQueue* cq) {
-  auto stream = std::make_shared<BalanceLoadStream>(shared, cq);
+void BalanceLoadStream::Accept(const Shared& shared, grpc::ServerCompletionQueue* cq,
+                               size_t shard) {
+  auto stream = std::make_shared<BalanceLoadStream>(shared, cq, shard);
   BalanceLoadStream* raw = stream.get();
   {
     absl::MutexLock lock(&raw->mu_);
@@ -22,8 +23,9 @@ void BalanceLoadStream::Accept(const Shared& shared, grpc::ServerCompletionQueue
   shared.service.RequestBalanceLoad(&raw->context_, &raw->rw_, cq, cq, &raw->accept_tag_);
 }
 
-BalanceLoadStream::BalanceLoadStream(const Shared& shared, grpc::ServerCompletionQueue* cq)
-    : shared_(shared), cq_(cq) {}
+BalanceLoadStream::BalanceLoadStream(const Shared& shared, grpc::ServerCompletionQueue* cq,
+                                     size_t shard)
+    : shared_(shared), cq_(cq), shard_(shard) {}
 
 void BalanceLoadStream::OnEvent(Op op, bool ok) {
   switch (op) {
@@ -36,7 +38,7 @@ void BalanceLoadStream::OnEvent(Op op, bool ok) {
         }
         return;  // `self` (this object) goes here
       }
-      Accept(shared_, cq_);  // the next call
+      Accept(shared_, cq_, shard_);  // the next call
       Start();
       return;
     case Op::kRead:
@@ -65,7 +67,7 @@ void BalanceLoadStream::Start() {
   std::unique_ptr<ClientRegistry::Registration> registration = shared_.registry.Register(self);
   // Subscribed from the start, so a closing Hub also ends streams that never
   // sent their initial request.
-  std::unique_ptr<Hub::Subscription> subscription = shared_.hub.Subscribe(self);
+  std::unique_ptr<Hub::Subscription> subscription = shared_.hub.Subscribe(self, shard_);
   {
     absl::MutexLock lock(&mu_);
     registration_ = std::move(registration);

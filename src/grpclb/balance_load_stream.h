@@ -38,6 +38,7 @@
 
 #include "grpclb/client_registry.h"
 #include "grpclb/client_stats.h"
+#include "grpclb/completion_tag.h"
 #include "grpclb/hub.h"
 #include "grpclb/stream_metrics.h"
 
@@ -64,17 +65,22 @@ class BalanceLoadStream final : public Hub::Subscriber,
   // What a completion-queue tag points at: the stream and which of its
   // operations completed.
   enum class Op { kAccept, kRead, kWrite, kFinish, kDone };
-  struct Tag {
-    BalanceLoadStream* stream;
-    Op op;
-    void Proceed(bool ok) const { stream->OnEvent(op, ok); }
+  class Tag final : public CompletionTag {
+   public:
+    Tag(BalanceLoadStream* stream, Op op) : stream_(stream), op_(op) {}
+    void Proceed(bool ok) override { stream_->OnEvent(op_, ok); }
+
+   private:
+    BalanceLoadStream* const stream_;
+    const Op op_;
   };
 
-  // Asks gRPC for the next BalanceLoad call on `cq`. When it arrives the stream
-  // starts and asks for the one after it.
-  static void Accept(const Shared& shared, grpc::ServerCompletionQueue* cq);
+  // Asks gRPC for the next BalanceLoad call on `cq`, whose thread wakes the
+  // Hub's `shard`. When it arrives the stream starts and asks for the one
+  // after it.
+  static void Accept(const Shared& shared, grpc::ServerCompletionQueue* cq, size_t shard);
 
-  BalanceLoadStream(const Shared& shared, grpc::ServerCompletionQueue* cq);
+  BalanceLoadStream(const Shared& shared, grpc::ServerCompletionQueue* cq, size_t shard);
 
   // `op` completed with `ok` (a completion-queue thread).
   void OnEvent(Op op, bool ok);
@@ -107,6 +113,7 @@ class BalanceLoadStream final : public Hub::Subscriber,
   // Constant after construction.
   const Shared shared_;
   grpc::ServerCompletionQueue* const cq_;
+  const size_t shard_;
   Tag accept_tag_{this, Op::kAccept};
   Tag read_tag_{this, Op::kRead};
   Tag write_tag_{this, Op::kWrite};

@@ -1,10 +1,32 @@
 #include "grpclb/hub.h"
 
+#include <algorithm>
 #include <vector>
 
 #include "grpclb/server_list.h"
 
 namespace jawlb::grpclb {
+
+Hub::Hub(size_t shards) : wake_scheduled_(std::max<size_t>(1, shards), false) {
+  for (size_t i = 0; i < std::max<size_t>(1, shards); ++i) {
+    shards_.push_back(std::make_unique<WeakSet<Subscriber>>());
+  }
+}
+
+Hub::~Hub() { SetWakeRunner(nullptr); }
+
+void Hub::SetWakeRunner(WakeRunner runner) {
+  absl::MutexLock lock(&mu_);
+  mu_.Await(absl::Condition(
+      +[](int* outstanding) { return *outstanding == 0; }, &wakes_outstanding_));
+  runner_ = std::move(runner);
+}
+
+size_t Hub::subscriber_count() const {
+  size_t count = 0;
+  for (const auto& shard : shards_) count += shard->size();
+  return count;
+}
 
 bool Hub::Publish(discovery::BackendSet backends, absl::Time observed) {
   uint64_t version;
@@ -27,7 +49,7 @@ bool Hub::Publish(discovery::BackendSet backends, absl::Time observed) {
     absl::MutexLock lock(&mu_);
     latest_ = std::move(snapshot);
   }
-  WakeAll();
+  ScheduleWakes();
   return true;
 }
 
@@ -36,16 +58,17 @@ void Hub::Close() {
     absl::MutexLock lock(&mu_);
     closed_ = true;
   }
-  WakeAll();
+  ScheduleWakes();
 }
 
 SnapshotPtr Hub::Latest() const {
-  absl::MutexLock lock(&mu_);
+  absl::ReaderMutexLock lock(&mu_);
   return latest_;
 }
 
 Hub::State Hub::Current() const {
-  absl::MutexLock lock(&mu_);
+  // Every stream asks on every wake and every write: readers share the lock.
+  absl::ReaderMutexLock lock(&mu_);
   return State{latest_, closed_};
 }
 
@@ -63,8 +86,39 @@ void Hub::WriteMetrics(metrics::TextWriter& out) const {
             static_cast<double>(subscriber_count()));
 }
 
-void Hub::WakeAll() {
-  for (const std::shared_ptr<Subscriber>& subscriber : subscribers_.Live()) {
+void Hub::ScheduleWakes() {
+  WakeRunner runner;
+  std::vector<size_t> due;
+  {
+    absl::MutexLock lock(&mu_);
+    runner = runner_;
+    for (size_t shard = 0; shard < shards_.size(); ++shard) {
+      if (runner == nullptr || wake_scheduled_[shard]) continue;  // a pending wake covers it
+      wake_scheduled_[shard] = true;
+      ++wakes_outstanding_;
+      due.push_back(shard);
+    }
+  }
+  if (runner == nullptr) {
+    for (size_t shard = 0; shard < shards_.size(); ++shard) WakeShard(shard);
+    return;
+  }
+  for (size_t shard : due) {
+    runner(shard, [this, shard] {
+      {
+        absl::MutexLock lock(&mu_);
+        // Cleared before waking: a change published from here on schedules anew.
+        wake_scheduled_[shard] = false;
+      }
+      WakeShard(shard);
+      absl::MutexLock lock(&mu_);
+      --wakes_outstanding_;
+    });
+  }
+}
+
+void Hub::WakeShard(size_t shard) {
+  for (const std::shared_ptr<Subscriber>& subscriber : shards_[shard]->Live()) {
     subscriber->OnHubChanged();
   }
 }

@@ -5,15 +5,23 @@
 // Subscribers are held weakly: a stream that is gone is never woken, and a wake
 // that races with a stream ending only finds a stream that will not write.
 //
+// Subscribers live in shards (one per completion-queue thread). A change wakes
+// each shard once, through the WakeRunner on that shard's thread, so a change
+// is one thread hop per shard rather than one per stream, and the shards are
+// woken in parallel; changes published before a shard's wake runs are folded
+// into it (every stream writes only the newest list). Without a WakeRunner,
+// wakes run on the publishing thread.
+//
 // Threading: thread-safe. Publish() and Close() run on the source's (or main)
-// thread; Latest(), Current() and Subscribe() on gRPC callback threads. Wakes run
-// on the publishing thread with no Hub lock held; a subscriber's OnHubChanged()
-// must not block.
+// thread; Latest(), Current() and Subscribe() on completion-queue threads.
+// Wakes run with no Hub lock held; a subscriber's OnHubChanged() must not block.
 #ifndef JAWLB_GRPCLB_HUB_H_
 #define JAWLB_GRPCLB_HUB_H_
 
 #include <cstdint>
+#include <functional>
 #include <memory>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
@@ -32,14 +40,19 @@ class Hub {
    public:
     virtual ~Subscriber() = default;
     // Something changed: a newer snapshot, or the Hub closed. Runs on the
-    // publishing thread; must not block.
+    // shard's wake thread; must not block.
     virtual void OnHubChanged() = 0;
   };
 
   // Keeps the subscriber registered; destroying it unregisters.
   using Subscription = WeakSet<Subscriber>::Membership;
 
-  Hub() = default;
+  // Runs `wake` (one shard's wake-up) soon on the thread of `shard`.
+  using WakeRunner = std::function<void(size_t shard, std::function<void()> wake)>;
+
+  explicit Hub(size_t shards = 1);
+  // Waits for wakes in progress.
+  ~Hub();
   Hub(const Hub&) = delete;
   Hub& operator=(const Hub&) = delete;
 
@@ -62,24 +75,38 @@ class Hub {
     bool closed = false;
   };
   State Current() const ABSL_LOCKS_EXCLUDED(mu_);
-  size_t subscriber_count() const { return subscribers_.size(); }
+  size_t subscriber_count() const;
+  size_t shards() const { return shards_.size(); }
+
+  // From now on wakes run through `runner` (null: on the publishing thread).
+  // Waits until the wakes handed to the previous runner have run.
+  void SetWakeRunner(WakeRunner runner) ABSL_LOCKS_EXCLUDED(mu_);
 
   // Lists published, encode time, the newest list's version and size.
   void WriteMetrics(metrics::TextWriter& out) const ABSL_LOCKS_EXCLUDED(mu_);
 
-  // Registers `subscriber` until the returned Subscription is destroyed. The
-  // subscriber is held weakly. REQUIRES: the Subscription does not outlive the Hub.
-  [[nodiscard]] std::unique_ptr<Subscription> Subscribe(std::weak_ptr<Subscriber> subscriber) {
-    return subscribers_.Add(std::move(subscriber));
+  // Registers `subscriber` in `shard` (modulo the shard count) until the
+  // returned Subscription is destroyed. The subscriber is held weakly.
+  // REQUIRES: the Subscription does not outlive the Hub.
+  [[nodiscard]] std::unique_ptr<Subscription> Subscribe(std::weak_ptr<Subscriber> subscriber,
+                                                        size_t shard = 0) {
+    return shards_[shard % shards_.size()]->Add(std::move(subscriber));
   }
 
  private:
-  void WakeAll();
+  // Wakes every shard now, or has the runner do it.
+  void ScheduleWakes() ABSL_LOCKS_EXCLUDED(mu_);
+  void WakeShard(size_t shard);
+
+  // The sets are constant after construction; each is thread-safe.
+  std::vector<std::unique_ptr<WeakSet<Subscriber>>> shards_;
 
   mutable absl::Mutex mu_;
   SnapshotPtr latest_ ABSL_GUARDED_BY(mu_);
   bool closed_ ABSL_GUARDED_BY(mu_) = false;
-  WeakSet<Subscriber> subscribers_;
+  WakeRunner runner_ ABSL_GUARDED_BY(mu_);
+  std::vector<bool> wake_scheduled_ ABSL_GUARDED_BY(mu_);  // per shard, not yet started
+  int wakes_outstanding_ ABSL_GUARDED_BY(mu_) = 0;         // handed to the runner, not done
   metrics::Counter published_;
   metrics::Histogram encode_seconds_{metrics::Histogram::LatencyBounds()};
 };
