@@ -1,6 +1,6 @@
 // BalanceLoadService: the grpc.lb.v1.LoadBalancer service. Each BalanceLoad
 // stream is a BalanceLoadStream fed by the Hub, on completion queues drained by
-// the service's own threads (one per queue, as many as cores, at least two).
+// the service's own threads (one per queue; DefaultThreads() says how many).
 //
 // Use: AddTo(builder) before builder.BuildAndStart(), Start() after it, and
 // Stop() after server->Shutdown().
@@ -37,11 +37,11 @@ class BalanceLoadService {
   BalanceLoadService(const BalanceLoadService&) = delete;
   BalanceLoadService& operator=(const BalanceLoadService&) = delete;
 
-  // Registers the service and `threads` completion queues (0: one per core,
-  // at least two) with `builder`.
+  // Registers the service and `threads` completion queues (0: DefaultThreads())
+  // with `builder`.
   void AddTo(grpc::ServerBuilder& builder, int threads = 0);
-  // One per core, at least two: what AddTo(builder) uses (and the App's Hub
-  // shards).
+  // Eight per core, 8 to 64 (see the .cc for why so many): what AddTo(builder)
+  // uses, and the App's Hub shards.
   static int DefaultThreads();
   // Starts taking streams. REQUIRES: the server is built and started.
   void Start();

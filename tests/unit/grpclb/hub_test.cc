@@ -1,9 +1,12 @@
 #include "grpclb/hub.h"
 
+#include <algorithm>
 #include <atomic>
+#include <functional>
 #include <thread>
 #include <vector>
 
+#include "absl/synchronization/mutex.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -17,6 +20,88 @@ class CountingSubscriber : public Hub::Subscriber {
   void OnHubChanged() override { wakes.fetch_add(1); }
   std::atomic<int> wakes{0};
 };
+
+// A WakeRunner that holds the wakes until the test runs them, as a busy
+// completion-queue thread would.
+class HeldWakes {
+ public:
+  Hub::WakeRunner Runner() {
+    return [this](size_t shard, std::function<void()> wake) {
+      absl::MutexLock lock(&mu_);
+      shards_.push_back(shard);
+      wakes_.push_back(std::move(wake));
+    };
+  }
+  // Runs what is held; returns the shards they were for.
+  std::vector<size_t> RunAll() {
+    std::vector<std::function<void()>> wakes;
+    std::vector<size_t> shards;
+    {
+      absl::MutexLock lock(&mu_);
+      wakes.swap(wakes_);
+      shards.swap(shards_);
+    }
+    for (auto& wake : wakes) wake();
+    std::sort(shards.begin(), shards.end());
+    return shards;
+  }
+
+ private:
+  absl::Mutex mu_;
+  std::vector<std::function<void()>> wakes_ ABSL_GUARDED_BY(mu_);
+  std::vector<size_t> shards_ ABSL_GUARDED_BY(mu_);
+};
+
+TEST(HubTest, ShardsAreWokenOnceEachThroughTheRunnerAndQuickChangesFold) {
+  Hub hub(3);
+  HeldWakes held;
+  hub.SetWakeRunner(held.Runner());
+  std::vector<std::shared_ptr<CountingSubscriber>> subscribers;
+  std::vector<std::unique_ptr<Hub::Subscription>> subscriptions;
+  for (size_t i = 0; i < 7; ++i) {  // shards 0,1,2,0,1,2,0
+    subscribers.push_back(std::make_shared<CountingSubscriber>());
+    subscriptions.push_back(hub.Subscribe(subscribers.back(), i));
+  }
+  EXPECT_EQ(hub.subscriber_count(), 7u);
+
+  hub.Publish(Set("10.0.0.1:80"));
+  hub.Publish(Set("10.0.0.2:80"));  // before the wakes ran: folded into them
+  hub.Publish(Set("10.0.0.3:80"));
+  for (const auto& s : subscribers) EXPECT_EQ(s->wakes, 0);  // nothing inline
+  EXPECT_THAT(held.RunAll(), ::testing::ElementsAre(0, 1, 2));
+  for (const auto& s : subscribers) EXPECT_EQ(s->wakes, 1);
+
+  hub.Close();  // a change after the wakes ran schedules anew
+  EXPECT_THAT(held.RunAll(), ::testing::ElementsAre(0, 1, 2));
+  for (const auto& s : subscribers) EXPECT_EQ(s->wakes, 2);
+
+  // Back to waking on the publishing thread.
+  hub.SetWakeRunner(nullptr);
+  hub.Publish(Set("10.0.0.4:80"));
+  for (const auto& s : subscribers) EXPECT_EQ(s->wakes, 3);
+}
+
+TEST(HubTest, ReplacingTheRunnerWaitsForTheWakesHandedToIt) {
+  Hub hub(2);
+  HeldWakes held;
+  hub.SetWakeRunner(held.Runner());
+  auto subscriber = std::make_shared<CountingSubscriber>();
+  auto subscription = hub.Subscribe(subscriber, 1);
+  hub.Publish(Set("10.0.0.1:80"));
+  std::atomic<bool> replaced{false};
+  std::thread replace([&] {
+    hub.SetWakeRunner(nullptr);
+    replaced = true;
+  });
+  // The replacement waits while a wake is held...
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  EXPECT_FALSE(replaced);
+  // ...and returns once it has run.
+  held.RunAll();
+  replace.join();
+  EXPECT_TRUE(replaced);
+  EXPECT_EQ(subscriber->wakes, 1);
+}
 
 TEST(HubTest, NothingBeforeTheFirstList) {
   Hub hub;
