@@ -7,7 +7,7 @@
 // looks, so streams pay nothing per update for being listed.
 //
 // Threading: thread-safe. Register() and destroying the Registration run on
-// gRPC callback threads; Clients() on any thread, calling Describe() with no
+// completion-queue threads; Clients() on any thread, calling Describe() with no
 // registry lock held.
 #ifndef JAWLB_GRPCLB_CLIENT_REGISTRY_H_
 #define JAWLB_GRPCLB_CLIENT_REGISTRY_H_

@@ -1,4 +1,4 @@
-// Hub: the only hand-off between the source's thread and gRPC's callback
+// Hub: the only hand-off between the source's thread and the completion-queue
 // threads. Holds the newest Snapshot (the encoded ServerList) of the service and
 // wakes every subscribed stream when it changes.
 //

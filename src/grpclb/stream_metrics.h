@@ -1,7 +1,7 @@
 // StreamMetrics: what the BalanceLoad streams of this replica did, summed over
 // every stream that ever lived: streams started and how they ended, lists
 // written and how long each took to reach its client, and the load the clients
-// reported. BalanceLoadService owns one and every reactor adds to it.
+// reported. BalanceLoadService owns one and every stream adds to it.
 //
 // Threading: thread-safe (metrics instruments).
 #ifndef JAWLB_GRPCLB_STREAM_METRICS_H_
