@@ -4,6 +4,7 @@
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/time.h"
 
@@ -138,7 +139,12 @@ std::string AdminServer::StateJson() const {
   }
   std::vector<std::string> clients;
   for (const grpclb::ClientInfo& client : view_.clients->Clients()) {
-    const grpclb::ClientLoad& load = client.load;
+    const balancer::ClientLoad::Totals& load = client.load.totals();
+    const balancer::CallRates& rates = client.rates;
+    std::vector<std::string> drops;
+    for (const auto& [token, calls] : client.load.drops_by_token()) {
+      drops.push_back(absl::StrCat(JsonQuote(token), ":", calls));
+    }
     clients.push_back(absl::StrCat(
         "{\"peer\":", JsonQuote(client.peer), ",\"name\":", JsonQuote(client.name),
         ",\"connected\":", JsonQuote(Time(client.connected)),
@@ -147,7 +153,12 @@ std::string AdminServer::StateJson() const {
         ",\"calls_started\":", load.calls_started, ",\"calls_finished\":", load.calls_finished,
         ",\"calls_failed_to_send\":", load.calls_failed_to_send, ",\"calls_known_received\":",
         load.calls_known_received, ",\"calls_dropped\":", load.calls_dropped,
-        ",\"last_report\":", load.reports > 0 ? JsonQuote(Time(load.last_report)) : "null", "}}"));
+        ",\"dropped_by_token\":{", absl::StrJoin(drops, ","), "}",
+        ",\"last_report\":",
+        load.reports > 0 ? JsonQuote(Time(client.load.last_report())) : "null",
+        ",\"rates_per_second\":{\"started\":", rates.started, ",\"finished\":", rates.finished,
+        ",\"failed_to_send\":", rates.failed_to_send,
+        ",\"known_received\":", rates.known_received, ",\"dropped\":", rates.dropped, "}}}"));
   }
   return absl::StrCat(
       "{\"ready\":", reason.empty() ? "true" : "false", ",\"not_ready_reason\":", JsonQuote(reason),
@@ -202,11 +213,12 @@ std::string AdminServer::StatePage() const {
   const std::vector<grpclb::ClientInfo> clients = view_.clients->Clients();
   absl::StrAppend(&page, "<h2>", clients.size(),
                   " clients</h2><table><tr><th>peer</th><th>asked for</th><th>connected</th>"
-                  "<th>list version</th><th>calls started</th></tr>");
+                  "<th>list version</th><th>calls/s</th></tr>");
   for (const grpclb::ClientInfo& client : clients) {
     absl::StrAppend(&page, "<tr><td>", HtmlEscape(client.peer), "</td><td>",
                     HtmlEscape(client.name), "</td><td>", Time(client.connected), "</td><td>",
-                    client.list_version, "</td><td>", client.load.calls_started, "</td></tr>");
+                    client.list_version, "</td><td>",
+                    absl::StrFormat("%.1f", client.rates.started), "</td></tr>");
   }
   absl::StrAppend(&page,
                   "</table><p><a href=\"/debug/state\">/debug/state</a> · "

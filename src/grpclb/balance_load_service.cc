@@ -16,6 +16,26 @@ BalanceLoadService::BalanceLoadService(Hub& hub, absl::Duration client_stats_int
 
 BalanceLoadService::~BalanceLoadService() { Stop(); }
 
+void BalanceLoadService::WriteMetrics(metrics::TextWriter& out) const {
+  metrics_.WriteTo(out, clients_.size());
+  // What the connected clients report now, summed (per client: /debug/state).
+  balancer::CallRates sum;
+  int reporting = 0;
+  for (const ClientInfo& client : clients_.Clients()) {
+    reporting += client.load.totals().reports > 0 ? 1 : 0;
+    sum.started += client.rates.started;
+    sum.finished += client.rates.finished;
+    sum.dropped += client.rates.dropped;
+  }
+  out.Gauge("jawlb_clients_reporting_load", "Connected clients that have sent a load report.",
+            reporting);
+  out.Header("jawlb_client_call_rate", "gauge",
+             "Calls per second the connected clients report, smoothed, summed over clients.");
+  out.Sample("jawlb_client_call_rate", {{"kind", "started"}}, sum.started);
+  out.Sample("jawlb_client_call_rate", {{"kind", "finished"}}, sum.finished);
+  out.Sample("jawlb_client_call_rate", {{"kind", "dropped"}}, sum.dropped);
+}
+
 int BalanceLoadService::DefaultThreads() {
   // More queues than cores: Debian's gRPC is built with its debug checks, and
   // one of them scans a linear list of the queue's outstanding tags on every

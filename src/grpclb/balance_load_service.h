@@ -53,7 +53,7 @@ class BalanceLoadService {
   const ClientRegistry& clients() const { return clients_; }
 
   // Streams, lists written and load reported; clients connected now.
-  void WriteMetrics(metrics::TextWriter& out) const { metrics_.WriteTo(out, clients_.size()); }
+  void WriteMetrics(metrics::TextWriter& out) const;
   const StreamMetrics& metrics() const { return metrics_; }
 
  private:

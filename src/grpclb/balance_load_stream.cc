@@ -62,6 +62,10 @@ void BalanceLoadStream::OnEvent(Op op, bool ok) {
 void BalanceLoadStream::Start() {
   peer_ = context_.peer();
   connected_ = absl::Now();
+  {
+    absl::MutexLock lock(&mu_);
+    load_ = balancer::ClientLoad(connected_);
+  }
   shared_.metrics.started.Add();
   std::shared_ptr<BalanceLoadStream> self = shared_from_this();
   std::unique_ptr<ClientRegistry::Registration> registration = shared_.registry.Register(self);
@@ -160,16 +164,13 @@ absl::Status BalanceLoadStream::HandleRequest() {
         "initial_request sent twice: after it, a stream carries only client_stats");
   }
   if (request.has_client_stats()) {
+    const balancer::LoadReport report = ToLoadReport(request.client_stats());
     absl::Status status;
-    ClientLoad before;
-    ClientLoad after;
     {
       absl::MutexLock lock(&mu_);
-      before = load_;
-      status = load_.Add(request.client_stats(), absl::Now());
-      after = load_;
+      status = load_.Add(report, absl::Now());
     }
-    shared_.metrics.AddReport(before, after);
+    shared_.metrics.AddReport(report, status.ok());
     if (!status.ok()) spdlog::warn("client {}: ignoring load report: {}", peer_, status.ToString());
   }
   return absl::OkStatus();
@@ -210,6 +211,7 @@ ClientInfo BalanceLoadStream::Describe() const {
     info.list_size = last_sent_->backends.size();
   }
   info.load = load_;
+  info.rates = load_.RatesAt(absl::Now());
   return info;
 }
 

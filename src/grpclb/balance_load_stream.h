@@ -139,7 +139,7 @@ class BalanceLoadStream final : public Hub::Subscriber,
   std::unique_ptr<Hub::Subscription> subscription_ ABSL_GUARDED_BY(mu_);
   std::string name_ ABSL_GUARDED_BY(mu_);
   bool initial_received_ ABSL_GUARDED_BY(mu_) = false;
-  ClientLoad load_ ABSL_GUARDED_BY(mu_);
+  balancer::ClientLoad load_ ABSL_GUARDED_BY(mu_);
   bool initial_response_sent_ ABSL_GUARDED_BY(mu_) = false;
   bool read_in_flight_ ABSL_GUARDED_BY(mu_) = false;
   bool write_in_flight_ ABSL_GUARDED_BY(mu_) = false;

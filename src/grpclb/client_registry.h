@@ -20,7 +20,7 @@
 
 #include "absl/time/time.h"
 
-#include "grpclb/client_stats.h"
+#include "balancer/client_load.h"
 #include "grpclb/weak_set.h"
 
 namespace jawlb::grpclb {
@@ -31,7 +31,8 @@ struct ClientInfo {
   absl::Time connected;
   uint64_t list_version = 0;  // version of the last list written; 0 = none yet
   size_t list_size = 0;       // backends in it
-  ClientLoad load;
+  balancer::ClientLoad load;  // what it reported
+  balancer::CallRates rates;   // its smoothed rates now
 };
 
 class ClientRegistry {

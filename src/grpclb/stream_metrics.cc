@@ -1,22 +1,24 @@
 #include "grpclb/stream_metrics.h"
 
+#include "absl/strings/match.h"
+
 namespace jawlb::grpclb {
-namespace {
-
-void AddDelta(metrics::Counter& counter, int64_t before, int64_t after) {
-  if (after > before) counter.Add(static_cast<uint64_t>(after - before));
-}
-
-}  // namespace
-
-void StreamMetrics::AddReport(const ClientLoad& before, const ClientLoad& after) {
-  AddDelta(reports, before.reports, after.reports);
-  AddDelta(rejected_reports, before.rejected_reports, after.rejected_reports);
-  AddDelta(calls_started, before.calls_started, after.calls_started);
-  AddDelta(calls_finished, before.calls_finished, after.calls_finished);
-  AddDelta(calls_failed_to_send, before.calls_failed_to_send, after.calls_failed_to_send);
-  AddDelta(calls_known_received, before.calls_known_received, after.calls_known_received);
-  AddDelta(calls_dropped, before.calls_dropped, after.calls_dropped);
+void StreamMetrics::AddReport(const balancer::LoadReport& report, bool accepted) {
+  if (!accepted) {
+    rejected_reports.Add();
+    return;
+  }
+  reports.Add();
+  calls_started.Add(static_cast<uint64_t>(report.calls_started));
+  calls_finished.Add(static_cast<uint64_t>(report.calls_finished));
+  calls_failed_to_send.Add(static_cast<uint64_t>(report.calls_failed_to_send));
+  calls_known_received.Add(static_cast<uint64_t>(report.calls_known_received));
+  for (const auto& [token, calls] : report.drops) {
+    calls_dropped.Add(static_cast<uint64_t>(calls));
+    // Clients choose the tokens they report: only jawlb's own become labels.
+    dropped_by_token.Add({absl::StartsWith(token, "jawlb-") && token.size() <= 48 ? token : "other"},
+                         static_cast<uint64_t>(calls));
+  }
 }
 
 void StreamMetrics::WriteTo(metrics::TextWriter& out, size_t connected) const {
@@ -53,6 +55,10 @@ void StreamMetrics::WriteTo(metrics::TextWriter& out, size_t connected) const {
   out.Counter("jawlb_client_calls_dropped_total",
               "Calls clients reported dropping as told by a drop entry.",
               static_cast<double>(calls_dropped.value()));
+  out.Counters("jawlb_client_calls_dropped_by_token_total",
+               "Calls clients reported dropping, by load_balance_token (jawlb's; others as "
+               "\"other\").",
+               dropped_by_token);
 }
 
 }  // namespace jawlb::grpclb

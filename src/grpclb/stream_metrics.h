@@ -10,7 +10,7 @@
 #include <cstddef>
 
 #include "common/metrics.h"
-#include "grpclb/client_stats.h"
+#include "balancer/client_load.h"
 
 namespace jawlb::grpclb {
 
@@ -30,9 +30,11 @@ struct StreamMetrics {
   metrics::Counter calls_failed_to_send;
   metrics::Counter calls_known_received;
   metrics::Counter calls_dropped;
+  // By load_balance_token: jawlb's own tokens ("jawlb-..."), any other as "other".
+  metrics::CounterMap dropped_by_token{{"token"}};
 
-  // Adds what one report changed: `after` is `before` plus the report.
-  void AddReport(const ClientLoad& before, const ClientLoad& after);
+  // Adds one report, `accepted` or rejected as nonsense.
+  void AddReport(const balancer::LoadReport& report, bool accepted);
   // Writes the families; `connected` is the number of streams open now.
   void WriteTo(metrics::TextWriter& out, size_t connected) const;
 };

@@ -156,6 +156,9 @@ TEST_F(MetricsTest, NumbersMoveWithClientsAndBackends) {
   EXPECT_EQ(m["jawlb_client_calls_started_total{}"], 7);
   EXPECT_EQ(m["jawlb_client_calls_finished_total{}"], 5);
   EXPECT_EQ(m["jawlb_client_calls_dropped_total{}"], 2);
+  EXPECT_EQ(m[R"(jawlb_client_calls_dropped_by_token_total{token="jawlb-no-backends"})"], 2);
+  EXPECT_EQ(m["jawlb_clients_reporting_load{}"], 1);
+  EXPECT_GT(m[R"(jawlb_client_call_rate{kind="started"})"], 0);
 
   // It leaves.
   lb.context.TryCancel();

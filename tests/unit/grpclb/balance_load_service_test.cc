@@ -231,12 +231,15 @@ TEST_F(BalanceLoadServiceTest, RecordsTheNameAndLoadReportsAndKeepsServing) {
   ASSERT_TRUE(stream->rw->Write(Stats(7)));
   ASSERT_TRUE(WaitUntil([this] {
     std::vector<ClientInfo> clients = service_.clients().Clients();
-    return clients.size() == 1 && clients[0].load.reports == 2 &&
-           clients[0].load.rejected_reports == 1;
+    return clients.size() == 1 && clients[0].load.totals().reports == 2 &&
+           clients[0].load.totals().rejected_reports == 1;
   }));
   const ClientInfo client = service_.clients().Clients()[0];
   EXPECT_EQ(client.name, "users.prod.svc.cluster.local:443");
-  EXPECT_EQ(client.load.calls_started, 12);
+  EXPECT_EQ(client.load.totals().calls_started, 12);
+  EXPECT_GT(client.rates.started, 0);  // smoothed calls per second
+  EXPECT_EQ(service_.metrics().rejected_reports.value(), 1u);
+  EXPECT_EQ(service_.metrics().calls_started.value(), 12u);
   EXPECT_EQ(client.list_version, 1u);
   EXPECT_EQ(client.list_size, 2u);
   hub_.Publish(Backends(2, 1001));
