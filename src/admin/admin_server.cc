@@ -154,11 +154,10 @@ std::string AdminServer::StateJson() const {
         ",\"calls_failed_to_send\":", load.calls_failed_to_send, ",\"calls_known_received\":",
         load.calls_known_received, ",\"calls_dropped\":", load.calls_dropped,
         ",\"dropped_by_token\":{", absl::StrJoin(drops, ","), "}",
-        ",\"last_report\":",
-        load.reports > 0 ? JsonQuote(Time(client.load.last_report())) : "null",
+        ",\"last_report\":", load.reports > 0 ? JsonQuote(Time(client.load.last_report())) : "null",
         ",\"rates_per_second\":{\"started\":", rates.started, ",\"finished\":", rates.finished,
-        ",\"failed_to_send\":", rates.failed_to_send,
-        ",\"known_received\":", rates.known_received, ",\"dropped\":", rates.dropped, "}}}"));
+        ",\"failed_to_send\":", rates.failed_to_send, ",\"known_received\":", rates.known_received,
+        ",\"dropped\":", rates.dropped, "}}}"));
   }
   return absl::StrCat(
       "{\"ready\":", reason.empty() ? "true" : "false", ",\"not_ready_reason\":", JsonQuote(reason),
@@ -217,8 +216,8 @@ std::string AdminServer::StatePage() const {
   for (const grpclb::ClientInfo& client : clients) {
     absl::StrAppend(&page, "<tr><td>", HtmlEscape(client.peer), "</td><td>",
                     HtmlEscape(client.name), "</td><td>", Time(client.connected), "</td><td>",
-                    client.list_version, "</td><td>",
-                    absl::StrFormat("%.1f", client.rates.started), "</td></tr>");
+                    client.list_version, "</td><td>", absl::StrFormat("%.1f", client.rates.started),
+                    "</td></tr>");
   }
   absl::StrAppend(&page,
                   "</table><p><a href=\"/debug/state\">/debug/state</a> · "

@@ -1,6 +1,7 @@
 #include "app/app.h"
 
 #include <future>
+#include <limits>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -85,6 +86,10 @@ void ConfigureServer(const config::Config& config, grpc::ServerBuilder& builder)
   builder.AddChannelArgument(GRPC_ARG_HTTP2_MAX_PING_STRIKES, 0);
   builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 1000);
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+  // One connection may carry any number of BalanceLoad streams (a proxy, or a
+  // process with many channels): no per-connection stream limit (gRPC's server
+  // default too; said here so it stays so — bench/fanout runs 3,000 on one).
+  builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS, std::numeric_limits<int>::max());
   // Find clients that vanished without closing (node lost, network cut) so their
   // streams do not linger: ping every 30 s, give up after 10 s without an answer.
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, 30000);

@@ -21,7 +21,8 @@ constexpr absl::Duration kMaxClockSkew = absl::Minutes(5);
 
 absl::Status CheckCount(const char* field, int64_t value, double interval_seconds) {
   if (value < 0) {
-    return absl::InvalidArgumentError(absl::StrCat("ClientStats.", field, "=", value, " is negative"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("ClientStats.", field, "=", value, " is negative"));
   }
   if (static_cast<double>(value) > kMaxCallsPerSecond * interval_seconds) {
     return absl::InvalidArgumentError(absl::StrCat("ClientStats.", field, "=", value,
@@ -49,9 +50,8 @@ absl::Status ClientLoad::Add(const LoadReport& report, absl::Time now) {
   const double seconds = absl::ToDoubleSeconds(interval);
   absl::Status status;
   if (report.sent.has_value() && *report.sent > now + kMaxClockSkew) {
-    status = absl::InvalidArgumentError(
-        absl::StrCat("ClientStats.timestamp is ", absl::FormatDuration(*report.sent - now),
-                     " in the future"));
+    status = absl::InvalidArgumentError(absl::StrCat(
+        "ClientStats.timestamp is ", absl::FormatDuration(*report.sent - now), " in the future"));
   }
   status.Update(CheckCount("num_calls_started", report.calls_started, seconds));
   status.Update(CheckCount("num_calls_finished", report.calls_finished, seconds));

@@ -32,7 +32,7 @@ struct ClientInfo {
   uint64_t list_version = 0;  // version of the last list written; 0 = none yet
   size_t list_size = 0;       // backends in it
   balancer::ClientLoad load;  // what it reported
-  balancer::CallRates rates;   // its smoothed rates now
+  balancer::CallRates rates;  // its smoothed rates now
 };
 
 class ClientRegistry {

@@ -16,8 +16,9 @@ void StreamMetrics::AddReport(const balancer::LoadReport& report, bool accepted)
   for (const auto& [token, calls] : report.drops) {
     calls_dropped.Add(static_cast<uint64_t>(calls));
     // Clients choose the tokens they report: only jawlb's own become labels.
-    dropped_by_token.Add({absl::StartsWith(token, "jawlb-") && token.size() <= 48 ? token : "other"},
-                         static_cast<uint64_t>(calls));
+    dropped_by_token.Add(
+        {absl::StartsWith(token, "jawlb-") && token.size() <= 48 ? token : "other"},
+        static_cast<uint64_t>(calls));
   }
 }
 

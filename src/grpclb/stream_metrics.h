@@ -9,8 +9,8 @@
 
 #include <cstddef>
 
-#include "common/metrics.h"
 #include "balancer/client_load.h"
+#include "common/metrics.h"
 
 namespace jawlb::grpclb {
 

@@ -85,9 +85,9 @@ TEST(ClientLoadTest, NonsenseIsRejectedWholeAndNamed) {
   const CallRates before = load.RatesAt(kStart + absl::Seconds(10));
   EXPECT_THAT(load.Add(Report(-4, 1), kStart + absl::Seconds(20)),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("num_calls_started=-4")));
-  EXPECT_THAT(load.Add(Report(1, 1, std::numeric_limits<int64_t>::max()),
-                       kStart + absl::Seconds(30)),
-              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("calls_finished_with_drop")));
+  EXPECT_THAT(
+      load.Add(Report(1, 1, std::numeric_limits<int64_t>::max()), kStart + absl::Seconds(30)),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("calls_finished_with_drop")));
   // Ten billion calls in ten seconds: no client does that.
   EXPECT_THAT(load.Add(Report(int64_t{10'000'000'000}, 0), kStart + absl::Seconds(40)),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("more than any client")));
