@@ -1,0 +1,183 @@
+#include "balancer/subset_planner.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <random>
+
+#include "absl/strings/str_cat.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace jawlb::balancer {
+namespace {
+
+using discovery::Backend;
+using ::testing::Each;
+using ::testing::SizeIs;
+
+const absl::Time kNow = absl::FromUnixSeconds(1000);
+
+std::vector<Backend> Backends(int n, int first = 0) {
+  std::vector<Backend> backends;
+  for (int i = first; i < first + n; ++i) {
+    backends.push_back(*discovery::MakeBackend(absl::StrCat("10.0.", i / 256, ".", i % 256), 8080));
+  }
+  return backends;
+}
+
+std::string Key(uint64_t id) { return absl::StrCat("ipv4:10.9.0.1:", 40000 + id, "/svc"); }
+
+// Every backend within one of every other, every subset of k distinct current
+// backends.
+void ExpectBalanced(const SubsetPlanner& planner, size_t k, size_t n,
+                    const std::vector<uint64_t>& ids) {
+  const std::map<Backend, size_t> loads = planner.Loads();
+  ASSERT_EQ(loads.size(), n);
+  size_t low = SIZE_MAX;
+  size_t high = 0;
+  for (const auto& [backend, load] : loads) {
+    low = std::min(low, load);
+    high = std::max(high, load);
+  }
+  EXPECT_LE(high - low, 1u) << "loads from " << low << " to " << high;
+  for (uint64_t id : ids) {
+    const std::vector<Backend> subset = planner.SubsetOf(id);
+    EXPECT_THAT(subset, SizeIs(std::min(k, n))) << "client " << id;
+    for (const Backend& backend : subset) EXPECT_TRUE(loads.contains(backend));
+  }
+}
+
+TEST(SubsetPlannerTest, EveryClientGetsKAndLoadsStayWithinOne) {
+  SubsetPlanner planner(3);
+  planner.SetBackends(Backends(10));
+  std::vector<uint64_t> ids;
+  for (uint64_t id = 0; id < 101; ++id) {
+    planner.AddClient(id, Key(id), kNow);
+    ids.push_back(id);
+    ExpectBalanced(planner, 3, 10, ids);
+  }
+}
+
+TEST(SubsetPlannerTest, BalanceSurvivesRandomChurnOfClientsAndBackends) {
+  SubsetPlanner planner(4);
+  std::mt19937 random(7);
+  int n = 12;
+  int first = 0;
+  planner.SetBackends(Backends(n));
+  std::vector<uint64_t> ids;
+  uint64_t next = 0;
+  for (int step = 0; step < 2000; ++step) {
+    const int what = std::uniform_int_distribution<int>(0, 9)(random);
+    if (what < 5 || ids.empty()) {
+      planner.AddClient(next, Key(next), kNow);
+      ids.push_back(next++);
+    } else if (what < 9) {
+      const size_t at = std::uniform_int_distribution<size_t>(0, ids.size() - 1)(random);
+      planner.RemoveClient(ids[at], kNow);
+      ids.erase(ids.begin() + static_cast<std::ptrdiff_t>(at));
+    } else {  // a rolling change: one backend replaced, or the count moving by one
+      const int change = std::uniform_int_distribution<int>(0, 2)(random);
+      if (change == 0) ++first;
+      if (change == 1 && n > 2) --n;
+      if (change == 2) ++n;
+      planner.SetBackends(Backends(n, first));
+    }
+    ExpectBalanced(planner, 4, n, ids);
+    if (::testing::Test::HasFailure()) FAIL() << "at step " << step;
+  }
+}
+
+// The fraction of clients whose subset changed when a backend joins or leaves:
+// the ones that must move (about k/n), each by one backend.
+TEST(SubsetPlannerTest, ABackendJoiningOrLeavingMovesAboutKOverNOfTheClients) {
+  const size_t k = 5;
+  const int n = 50;
+  SubsetPlanner planner(k);
+  planner.SetBackends(Backends(n));
+  const int clients = 2000;
+  for (uint64_t id = 0; id < clients; ++id) planner.AddClient(id, Key(id), kNow);
+  auto snapshot = [&] {
+    std::vector<std::vector<Backend>> subsets;
+    for (uint64_t id = 0; id < clients; ++id) subsets.push_back(planner.SubsetOf(id));
+    return subsets;
+  };
+  auto changed = [&](const std::vector<std::vector<Backend>>& before) {
+    int count = 0;
+    int links = 0;
+    for (uint64_t id = 0; id < clients; ++id) {
+      const std::vector<Backend> now = planner.SubsetOf(id);
+      if (now != before[id]) ++count;
+      std::vector<Backend> gone;
+      std::set_difference(before[id].begin(), before[id].end(), now.begin(), now.end(),
+                          std::back_inserter(gone));
+      links += static_cast<int>(gone.size());
+    }
+    return std::make_pair(static_cast<double>(count) / clients, links);
+  };
+
+  std::vector<std::vector<Backend>> before = snapshot();
+  planner.SetBackends(Backends(n + 1));  // one joins
+  auto [joined_fraction, joined_links] = changed(before);
+  // It must end up with about clients*k/(n+1) = 196 links; no more move.
+  EXPECT_LE(joined_fraction, 1.2 * static_cast<double>(k) / (n + 1));
+  EXPECT_EQ(joined_links, static_cast<int>(planner.Loads().at(Backends(n + 1).back())));
+  std::vector<uint64_t> ids(clients);
+  for (uint64_t id = 0; id < clients; ++id) ids[id] = id;
+  ExpectBalanced(planner, k, n + 1, ids);
+
+  before = snapshot();
+  planner.SetBackends(Backends(n, 1));  // the first leaves
+  auto [left_fraction, left_links] = changed(before);
+  EXPECT_LE(left_fraction, 1.2 * static_cast<double>(k) / n);
+  std::printf("k/n = %.3f; clients moved: %.3f when one joined, %.3f when one left\n",
+              static_cast<double>(k) / n, joined_fraction, left_fraction);
+  ExpectBalanced(planner, k, n, ids);
+}
+
+TEST(SubsetPlannerTest, AReconnectingClientGetsItsSubsetBack) {
+  SubsetPlanner planner(3);
+  planner.SetBackends(Backends(9));
+  for (uint64_t id = 0; id < 30; ++id) planner.AddClient(id, Key(id), kNow);
+  const std::vector<Backend> before = planner.SubsetOf(7);
+  planner.RemoveClient(7, kNow);
+  planner.AddClient(100, Key(7), kNow + absl::Seconds(2));  // same key, new stream
+  EXPECT_EQ(planner.SubsetOf(100), before);
+  // Long gone: no memory of it (any balanced subset will do).
+  planner.RemoveClient(100, kNow + absl::Seconds(3));
+  planner.AddClient(101, Key(7), kNow + absl::Hours(1));
+  EXPECT_THAT(planner.SubsetOf(101), SizeIs(3));
+}
+
+TEST(SubsetPlannerTest, ZeroOrMoreThanThereAreMeansEveryBackend) {
+  SubsetPlanner all(0);
+  all.SetBackends(Backends(4));
+  all.AddClient(1, Key(1), kNow);
+  EXPECT_EQ(all.SubsetOf(1), Backends(4));
+  SubsetPlanner many(10);
+  many.SetBackends(Backends(4));
+  many.AddClient(1, Key(1), kNow);
+  EXPECT_EQ(many.SubsetOf(1), Backends(4));
+  many.SetBackends(Backends(12));  // now there are enough: it gets 10
+  EXPECT_THAT(many.SubsetOf(1), SizeIs(10));
+  many.SetBackends({});
+  EXPECT_THAT(many.SubsetOf(1), SizeIs(0));
+}
+
+TEST(SubsetPlannerTest, SameOperationsSameSubsets) {
+  auto run = [] {
+    SubsetPlanner planner(3);
+    planner.SetBackends(Backends(10));
+    for (uint64_t id = 0; id < 50; ++id) planner.AddClient(id, Key(id), kNow);
+    planner.RemoveClient(3, kNow);
+    planner.SetBackends(Backends(11));
+    std::vector<std::vector<Backend>> subsets;
+    for (uint64_t id = 0; id < 50; ++id) subsets.push_back(planner.SubsetOf(id));
+    return subsets;
+  };
+  EXPECT_EQ(run(), run());
+  EXPECT_EQ(StableHash("10.0.0.1:8080"), StableHash("10.0.0.1:8080"));
+  EXPECT_NE(StableHash("a"), StableHash("b"));
+}
+
+}  // namespace
+}  // namespace jawlb::balancer
