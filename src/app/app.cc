@@ -109,7 +109,7 @@ void ConfigureServer(const config::Config& config, grpc::ServerBuilder& builder)
 
 }  // namespace
 
-App::App(const config::Config& config) : config_(config) {}
+App::App(const config::Config& config) : config_(config), policy_(config.max_servers) {}
 
 App::~App() { Shutdown(); }
 
@@ -126,8 +126,8 @@ absl::StatusOr<std::unique_ptr<App>> App::Start(const config::Config& config) {
         self->OnBackends(std::move(backends), observed);
       }));
 
-  app->service_ =
-      std::make_unique<grpclb::BalanceLoadService>(app->hub_, config.client_stats_interval);
+  app->service_ = std::make_unique<grpclb::BalanceLoadService>(
+      app->hub_, config.client_stats_interval, &app->policy_);
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
@@ -204,6 +204,7 @@ void App::OnBackends(discovery::BackendSet backends, absl::Time observed) {
   const std::string change = discovery::DescribeChange(last_backends_, backends);
   last_backends_ = backends;
   const size_t count = backends.size();
+  policy_.SetBackends(backends);  // before the Hub wakes the streams
   if (hub_.Publish(std::move(backends), observed)) {
     spdlog::info("backends: {} ({} now)", change, count);
   }

@@ -60,6 +60,7 @@ class App {
   discovery::BackendSet last_backends_;          // for the change log; source thread only
   std::unique_ptr<k8s::ApiMonitor> kubernetes_;  // when watching Kubernetes; outlives source_
   std::unique_ptr<discovery::Source> source_;
+  grpclb::SubsetPolicy policy_;  // JAWLB_MAXSERVERS
   std::unique_ptr<grpclb::BalanceLoadService> service_;
   std::unique_ptr<grpc::Server> server_;
   std::shared_ptr<grpc::Channel> self_channel_;  // to ask the server about itself

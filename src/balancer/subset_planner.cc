@@ -49,12 +49,20 @@ const Backend* SubsetPlanner::PickLeastLoaded(const Client& client,
   return best;
 }
 
+std::set<SubsetPlanner::ClientId> SubsetPlanner::TakeChanged() {
+  std::set<ClientId> changed;
+  changed.swap(changed_);
+  return changed;
+}
+
 void SubsetPlanner::Link(ClientId id, Client& client, const Backend& backend) {
+  changed_.insert(id);
   client.subset.insert(backend);
   links_[backend].insert(id);
 }
 
 void SubsetPlanner::Unlink(ClientId id, Client& client, const Backend& backend) {
+  changed_.insert(id);
   client.subset.erase(backend);
   links_[backend].erase(id);
 }
@@ -71,7 +79,10 @@ void SubsetPlanner::SetBackends(std::vector<Backend> backends) {
       links[backend] = std::move(ids);
       continue;
     }
-    for (ClientId id : ids) clients_[id].subset.erase(backend);
+    for (ClientId id : ids) {
+      clients_[id].subset.erase(backend);
+      changed_.insert(id);
+    }
   }
   links_ = std::move(links);
   Repair();
@@ -90,6 +101,7 @@ void SubsetPlanner::AddClient(ClientId id, std::string key, absl::Time now) {
     if (backend == nullptr) break;
     Link(id, client, *backend);
   }
+  changed_.erase(id);  // its own links are no change to report
 }
 
 void SubsetPlanner::RemoveClient(ClientId id, absl::Time now) {
@@ -102,6 +114,7 @@ void SubsetPlanner::RemoveClient(ClientId id, absl::Time now) {
   remembered_[client.key] = Remembered{client.subset, now + kRememberFor};
   for (const Backend& backend : client.subset) links_[backend].erase(id);
   clients_.erase(it);
+  changed_.erase(id);
   Rebalance();
 }
 

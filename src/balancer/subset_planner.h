@@ -55,6 +55,9 @@ class SubsetPlanner {
   // Clients per backend.
   std::map<discovery::Backend, size_t> Loads() const;
   size_t clients() const { return clients_.size(); }
+  // The clients whose subset changed since the last call, other than by their
+  // own AddClient (rebalancing after a client left, backend changes).
+  std::set<ClientId> TakeChanged();
 
  private:
   struct Client {
@@ -82,6 +85,7 @@ class SubsetPlanner {
   std::map<discovery::Backend, std::set<ClientId>> links_;  // backend → its clients
   std::map<ClientId, Client> clients_;
   std::map<std::string, Remembered> remembered_;  // by client key
+  std::set<ClientId> changed_;
 };
 
 // A fixed 64-bit hash of `text` (FNV-1a with a final mix): the same in every

@@ -37,6 +37,15 @@ std::string SetPort(absl::string_view text, uint16_t& out) {
   return "";
 }
 
+std::string SetCount(absl::string_view text, size_t& out) {
+  int count = 0;
+  if (!absl::SimpleAtoi(text, &count) || count < 0 || count > 100000) {
+    return "not a count (0-100000)";
+  }
+  out = static_cast<size_t>(count);
+  return "";
+}
+
 std::string SetDuration(absl::string_view text, absl::Duration& out) {
   absl::StatusOr<absl::Duration> duration = ParseGoDuration(text);
   if (!duration.ok()) return std::string(duration.status().message());
@@ -134,6 +143,10 @@ const std::vector<Setting>& Settings() {
       {"JAWLB_CLIENTSTATSINTERVAL", "clientstatsinterval", "10s",
        "how often clients send load reports (Go duration; 0 = never)",
        [](auto v, Config& c) { return SetDuration(v, c.client_stats_interval); }},
+      {"JAWLB_MAXSERVERS", "maxservers", "0",
+       "backends per client (0 = every client gets every backend); each backend gets the "
+       "same number of clients within one",
+       [](auto v, Config& c) { return SetCount(v, c.max_servers); }},
       {"JAWLB_LOGLEVEL", "loglevel", "info", "trace, debug, info, warn, error or off",
        [](auto v, Config& c) { return SetLogLevel(v, c.log_level); }},
       {"JAWLB_LOGFORMAT", "logformat", "text", "text, or json (one object per line)",

@@ -29,13 +29,14 @@ struct Config {
   uint16_t port = 8000;              // JAWLB_PORT: 0 = any free port (logged)
   std::string admin_host;            // JAWLB_ADMINHOST: "" = all interfaces
   uint16_t admin_port = 8081;        // JAWLB_ADMINPORT: 0 = any free port (logged)
-  absl::Duration shutdown_grace = absl::Seconds(25);            // JAWLB_SHUTDOWNGRACEPERIOD
-  std::optional<discovery::BackendSet> endpoints;               // JAWLB_ENDPOINTS
-  std::string endpoints_file;                                   // JAWLB_ENDPOINTSFILE
-  absl::Duration client_stats_interval = absl::Seconds(10);     // JAWLB_CLIENTSTATSINTERVAL
-  std::string log_level = "info";                               // JAWLB_LOGLEVEL
-  std::string log_format = "text";                              // JAWLB_LOGFORMAT: text or json
-  absl::Duration drain_delay = absl::Seconds(5);                // JAWLB_DRAINDELAY
+  absl::Duration shutdown_grace = absl::Seconds(25);         // JAWLB_SHUTDOWNGRACEPERIOD
+  std::optional<discovery::BackendSet> endpoints;            // JAWLB_ENDPOINTS
+  std::string endpoints_file;                                // JAWLB_ENDPOINTSFILE
+  absl::Duration client_stats_interval = absl::Seconds(10);  // JAWLB_CLIENTSTATSINTERVAL
+  size_t max_servers = 0;                         // JAWLB_MAXSERVERS: backends per client, 0 = all
+  std::string log_level = "info";                 // JAWLB_LOGLEVEL
+  std::string log_format = "text";                // JAWLB_LOGFORMAT: text or json
+  absl::Duration drain_delay = absl::Seconds(5);  // JAWLB_DRAINDELAY
   absl::Duration max_connection_age = absl::Minutes(30);        // JAWLB_MAXCONNECTIONAGE
   absl::Duration max_connection_age_grace = absl::Seconds(30);  // JAWLB_MAXCONNECTIONAGEGRACE
   std::string api = "auto";  // JAWLB_API: auto, endpointslices or endpoints

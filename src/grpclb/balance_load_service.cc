@@ -10,9 +10,11 @@
 
 namespace jawlb::grpclb {
 
-BalanceLoadService::BalanceLoadService(Hub& hub, absl::Duration client_stats_interval)
+BalanceLoadService::BalanceLoadService(Hub& hub, absl::Duration client_stats_interval,
+                                       SubsetPolicy* policy)
     : initial_response_(Serialize(MakeInitialResponse(client_stats_interval))),
-      shared_{service_, hub, clients_, initial_response_, metrics_} {}
+      shared_{service_,          hub,      clients_,
+              initial_response_, metrics_, policy != nullptr ? *policy : no_policy_} {}
 
 BalanceLoadService::~BalanceLoadService() { Stop(); }
 

@@ -25,14 +25,17 @@
 #include "grpclb/client_registry.h"
 #include "grpclb/hub.h"
 #include "grpclb/stream_metrics.h"
+#include "grpclb/subset_policy.h"
 
 namespace jawlb::grpclb {
 
 class BalanceLoadService {
  public:
   // `client_stats_interval` is what the InitialLoadBalanceResponse asks clients
-  // for (zero: no load reports).
-  BalanceLoadService(Hub& hub, absl::Duration client_stats_interval);
+  // for (zero: no load reports). `policy` (borrowed; null: none) gives each
+  // client its own list.
+  BalanceLoadService(Hub& hub, absl::Duration client_stats_interval,
+                     SubsetPolicy* policy = nullptr);
   ~BalanceLoadService();
   BalanceLoadService(const BalanceLoadService&) = delete;
   BalanceLoadService& operator=(const BalanceLoadService&) = delete;
@@ -60,6 +63,7 @@ class BalanceLoadService {
   // Constant after construction.
   const grpc::ByteBuffer initial_response_;
 
+  SubsetPolicy no_policy_{0};
   AsyncLoadBalancer service_;
   ClientRegistry clients_;
   StreamMetrics metrics_;

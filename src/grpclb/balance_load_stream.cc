@@ -1,15 +1,30 @@
 #include "grpclb/balance_load_stream.h"
 
+#include <utility>
+
 #include "absl/strings/str_cat.h"
 #include "grpc/lb/v1/load_balancer.pb.h"
 #include "grpcpp/impl/codegen/proto_utils.h"
 #include "spdlog/spdlog.h"
 
 #include "grpclb/grpc_status.h"
+#include "grpclb/server_list.h"
 
 namespace jawlb::grpclb {
 
 using grpc::lb::v1::LoadBalanceRequest;
+
+namespace {
+
+// "ipv4:10.1.2.3:40000" → "ipv4:10.1.2.3"; "ipv6:[fd00::1]:40000" → "ipv6:[fd00::1]".
+std::string PeerAddress(absl::string_view peer) {
+  const size_t colon = peer.rfind(':');
+  const size_t scheme = peer.find(':');
+  return std::string(colon == absl::string_view::npos || colon == scheme ? peer
+                                                                         : peer.substr(0, colon));
+}
+
+}  // namespace
 
 void BalanceLoadStream::Accept(const Shared& shared, grpc::ServerCompletionQueue* cq,
                                size_t shard) {
@@ -94,6 +109,7 @@ void BalanceLoadStream::OnCallDone() {
 }
 
 void BalanceLoadStream::MaybeRelease() {
+  uint64_t policy_id = 0;
   std::shared_ptr<BalanceLoadStream> self;
   std::unique_ptr<ClientRegistry::Registration> registration;
   std::unique_ptr<Hub::Subscription> subscription;
@@ -106,7 +122,9 @@ void BalanceLoadStream::MaybeRelease() {
     self = std::move(self_);
     registration = std::move(registration_);
     subscription = std::move(subscription_);
+    policy_id = std::exchange(policy_id_, 0);
   }
+  if (policy_id != 0) shared_.policy.Leave(policy_id);
   spdlog::debug("client {} disconnected", peer_);
   // `subscription`, `registration`, then possibly `self` (this object) go here.
 }
@@ -150,9 +168,19 @@ absl::Status BalanceLoadStream::HandleRequest() {
                        request.has_client_stats() ? "client_stats" : "an empty request"));
     }
     phase_ = Phase::kStreaming;
+    // Joined before the first list is due, so it is this client's subset. The
+    // key survives a reconnect: the client's address without its port, and
+    // the name it asked for.
+    const uint64_t policy_id =
+        shared_.policy.enabled()
+            ? shared_.policy.Join(
+                  absl::StrCat(PeerAddress(peer_), "/", request.initial_request().name()),
+                  weak_from_this())
+            : 0;
     {
       absl::MutexLock lock(&mu_);
       name_ = request.initial_request().name();
+      policy_id_ = policy_id;
       initial_received_ = true;
     }
     spdlog::debug("client {} asks for \"{}\"", peer_, request.initial_request().name());
@@ -179,15 +207,17 @@ absl::Status BalanceLoadStream::HandleRequest() {
 void BalanceLoadStream::OnWriteDone(bool ok) {
   SnapshotPtr written;
   bool first_list = false;
+  size_t bytes = 0;
   {
     absl::MutexLock lock(&mu_);
     write_in_flight_ = false;
     written = std::move(in_flight_);
     first_list = in_flight_is_first_list_;
+    bytes = in_flight_bytes_;
   }
   if (ok && written != nullptr) {  // a list (nullptr: the initial response)
     shared_.metrics.lists_written.Add();
-    shared_.metrics.bytes_written.Add(written->message.Length());
+    shared_.metrics.bytes_written.Add(bytes);
     // A stream's first list is no change reaching it: it was known before.
     if (!first_list) shared_.metrics.propagation.Observe(absl::Now() - written->observed);
   }
@@ -200,6 +230,8 @@ void BalanceLoadStream::OnWriteDone(bool ok) {
 
 void BalanceLoadStream::OnHubChanged() { Pump(); }
 
+void BalanceLoadStream::OnSubsetChanged() { Pump(); }
+
 ClientInfo BalanceLoadStream::Describe() const {
   absl::MutexLock lock(&mu_);
   ClientInfo info;
@@ -208,7 +240,7 @@ ClientInfo BalanceLoadStream::Describe() const {
   info.connected = connected_;
   if (last_sent_ != nullptr) {
     info.list_version = last_sent_->version;
-    info.list_size = last_sent_->backends.size();
+    info.list_size = last_list_.has_value() ? last_list_->size() : last_sent_->backends.size();
   }
   info.load = load_;
   info.rates = load_.RatesAt(absl::Now());
@@ -227,8 +259,15 @@ void BalanceLoadStream::RequestFinish(grpc::Status status) {
 }
 
 void BalanceLoadStream::Pump() {
-  // Read the Hub first: its lock is never taken under ours.
+  // Read the Hub and the policy first: their locks are never taken under ours.
   const Hub::State hub = shared_.hub.Current();
+  uint64_t policy_id = 0;
+  {
+    absl::MutexLock lock(&mu_);
+    policy_id = policy_id_;
+  }
+  std::optional<discovery::BackendSet> subset;
+  if (policy_id != 0) subset = shared_.policy.ListFor(policy_id);
   const SnapshotPtr& latest = hub.latest;
   const bool closing = hub.closed;
   enum class Action { kNone, kWrite, kFinish } action = Action::kNone;
@@ -253,6 +292,20 @@ void BalanceLoadStream::Pump() {
       write_in_flight_ = true;
       message = &shared_.initial_response;
       action = Action::kWrite;
+    } else if (subset.has_value()) {
+      // Per-client lists: write whenever this client's list differs from the
+      // last one it got (a backend change, or a rebalance after another client
+      // left). Nothing before the source's first complete list.
+      if (latest == nullptr || (last_list_.has_value() && *last_list_ == *subset)) return;
+      in_flight_is_first_list_ = !last_list_.has_value();
+      own_message_ = Serialize(MakeServerListResponse(*subset));
+      last_list_ = std::move(subset);
+      last_sent_ = latest;
+      write_in_flight_ = true;
+      in_flight_ = latest;
+      in_flight_bytes_ = own_message_.Length();
+      message = &own_message_;
+      action = Action::kWrite;
     } else if (latest != nullptr &&
                (last_sent_ == nullptr || latest->version > last_sent_->version)) {
       const bool same_list = last_sent_ != nullptr && last_sent_->backends == latest->backends;
@@ -261,6 +314,7 @@ void BalanceLoadStream::Pump() {
       if (same_list) return;  // a change and its undo both landed while we wrote
       write_in_flight_ = true;
       in_flight_ = latest;
+      in_flight_bytes_ = latest->message.Length();
       message = &latest->message;
       action = Action::kWrite;
     }

@@ -29,6 +29,7 @@
 #define JAWLB_GRPCLB_BALANCE_LOAD_STREAM_H_
 
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "absl/base/thread_annotations.h"
@@ -41,6 +42,7 @@
 #include "grpclb/completion_tag.h"
 #include "grpclb/hub.h"
 #include "grpclb/stream_metrics.h"
+#include "grpclb/subset_policy.h"
 
 namespace jawlb::grpclb {
 
@@ -50,6 +52,7 @@ using AsyncLoadBalancer =
     grpc::lb::v1::LoadBalancer::WithRawMethod_BalanceLoad<grpc::lb::v1::LoadBalancer::Service>;
 
 class BalanceLoadStream final : public Hub::Subscriber,
+                                public SubsetPolicy::Member,
                                 public ClientRegistry::Client,
                                 public std::enable_shared_from_this<BalanceLoadStream> {
  public:
@@ -60,6 +63,7 @@ class BalanceLoadStream final : public Hub::Subscriber,
     ClientRegistry& registry;
     const grpc::ByteBuffer& initial_response;
     StreamMetrics& metrics;
+    SubsetPolicy& policy;  // per-client lists when enabled
   };
 
   // What a completion-queue tag points at: the stream and which of its
@@ -87,6 +91,9 @@ class BalanceLoadStream final : public Hub::Subscriber,
 
   // Hub::Subscriber:
   void OnHubChanged() override;
+
+  // SubsetPolicy::Member:
+  void OnSubsetChanged() override;
 
   // ClientRegistry::Client:
   ClientInfo Describe() const override ABSL_LOCKS_EXCLUDED(mu_);
@@ -143,9 +150,15 @@ class BalanceLoadStream final : public Hub::Subscriber,
   bool initial_response_sent_ ABSL_GUARDED_BY(mu_) = false;
   bool read_in_flight_ ABSL_GUARDED_BY(mu_) = false;
   bool write_in_flight_ ABSL_GUARDED_BY(mu_) = false;
-  SnapshotPtr in_flight_ ABSL_GUARDED_BY(mu_);  // keeps the bytes being written alive
+  SnapshotPtr in_flight_ ABSL_GUARDED_BY(mu_);  // the list being written (its snapshot)
+  size_t in_flight_bytes_ ABSL_GUARDED_BY(mu_) = 0;
   bool in_flight_is_first_list_ ABSL_GUARDED_BY(mu_) = false;
   SnapshotPtr last_sent_ ABSL_GUARDED_BY(mu_);
+  // With a SubsetPolicy: this client's id there (0: not joined), its last list
+  // written, and the encoded bytes of the list being written.
+  uint64_t policy_id_ ABSL_GUARDED_BY(mu_) = 0;
+  std::optional<discovery::BackendSet> last_list_ ABSL_GUARDED_BY(mu_);
+  grpc::ByteBuffer own_message_ ABSL_GUARDED_BY(mu_);
   bool finish_requested_ ABSL_GUARDED_BY(mu_) = false;
   grpc::Status finish_status_ ABSL_GUARDED_BY(mu_);
   bool finish_called_ ABSL_GUARDED_BY(mu_) = false;

@@ -134,6 +134,27 @@ TEST(SubsetPlannerTest, ABackendJoiningOrLeavingMovesAboutKOverNOfTheClients) {
   ExpectBalanced(planner, k, n, ids);
 }
 
+TEST(SubsetPlannerTest, ReportsExactlyTheClientsWhoseSubsetChanged) {
+  SubsetPlanner planner(2);
+  planner.SetBackends(Backends(5));
+  for (uint64_t id = 0; id < 20; ++id) planner.AddClient(id, Key(id), kNow);
+  planner.TakeChanged();
+  std::map<uint64_t, std::vector<Backend>> before;
+  for (uint64_t id = 0; id < 20; ++id) before[id] = planner.SubsetOf(id);
+  planner.AddClient(20, Key(20), kNow);
+  EXPECT_TRUE(planner.TakeChanged().empty());  // joining moves no one else
+  for (uint64_t id : {0, 5, 9}) planner.RemoveClient(id, kNow);
+  planner.SetBackends(Backends(5, 1));
+  std::set<uint64_t> expected;
+  for (uint64_t id = 1; id < 20; ++id) {
+    if (id != 5 && id != 9 && planner.SubsetOf(id) != before[id]) expected.insert(id);
+  }
+  std::set<uint64_t> reported = planner.TakeChanged();
+  reported.erase(20);  // it changed too, but it had no "before" here
+  EXPECT_EQ(reported, expected);
+  EXPECT_FALSE(expected.empty());
+}
+
 TEST(SubsetPlannerTest, AReconnectingClientGetsItsSubsetBack) {
   SubsetPlanner planner(3);
   planner.SetBackends(Backends(9));

@@ -2,6 +2,7 @@
 // the real BalanceLoadService and Hub, and raw grpc.lb.v1 clients.
 #include "grpclb/balance_load_service.h"
 
+#include <map>
 #include <thread>
 #include <vector>
 
@@ -47,6 +48,9 @@ LoadBalanceRequest Stats(int64_t started) {
 
 class BalanceLoadServiceTest : public ::testing::Test {
  protected:
+  // `max_servers`: JAWLB_MAXSERVERS (0: every client gets every backend).
+  explicit BalanceLoadServiceTest(size_t max_servers = 0) : policy_(max_servers) {}
+
   void SetUp() override {
     grpc::ServerBuilder builder;
     int port = 0;
@@ -127,8 +131,15 @@ class BalanceLoadServiceTest : public ::testing::Test {
     return true;
   }
 
+  // What the App does with a new set: the policy first, then the Hub.
+  void Publish(const discovery::BackendSet& backends) {
+    policy_.SetBackends(backends);
+    hub_.Publish(backends);
+  }
+
   Hub hub_;
-  BalanceLoadService service_{hub_, absl::Seconds(10)};
+  SubsetPolicy policy_;
+  BalanceLoadService service_{hub_, absl::Seconds(10), &policy_};
   std::unique_ptr<grpc::Server> server_;
   std::string address_;
   int next_channel_ = 0;
@@ -371,6 +382,59 @@ TEST_F(BalanceLoadServiceTest, NeverTheSameListTwiceInARow) {
     stalled.reset();
     ASSERT_TRUE(WaitUntil([this] { return service_.clients().size() == 0; }));
   }
+}
+
+// JAWLB_MAXSERVERS=1 over two backends.
+class SubsetStreamsTest : public BalanceLoadServiceTest {
+ protected:
+  SubsetStreamsTest() : BalanceLoadServiceTest(1) {}
+};
+
+TEST_F(SubsetStreamsTest, EachClientGetsItsShareAndOneMovesWhenTheLoneClientLeaves) {
+  Publish(Backends(2, 1000));
+  std::vector<std::unique_ptr<Stream>> streams;
+  std::map<std::string, std::vector<size_t>> by_backend;  // ip bytes → clients
+  for (size_t i = 0; i < 3; ++i) {
+    streams.push_back(Connect());
+    const LoadBalanceResponse list = streams.back()->Read();
+    ASSERT_EQ(list.server_list().servers_size(), 1) << list.DebugString();
+    by_backend[list.server_list().servers(0).ip_address()].push_back(i);
+  }
+  // Three clients on two backends: two and one.
+  ASSERT_EQ(by_backend.size(), 2u);
+  const auto lone = std::min_element(by_backend.begin(), by_backend.end(), [](auto& a, auto& b) {
+    return a.second.size() < b.second.size();
+  });
+  ASSERT_EQ(lone->second.size(), 1u);
+  const std::string lone_backend = lone->first;
+  const size_t lone_client = lone->second[0];
+
+  // It leaves: its backend would have no one, so one of the other two moves
+  // there, and is sent its new list.
+  streams[lone_client]->context.TryCancel();
+  std::atomic<int> moved{0};
+  std::vector<std::thread> readers;
+  for (size_t i = 0; i < 3; ++i) {
+    if (i == lone_client) continue;
+    readers.emplace_back([&, i] {
+      LoadBalanceResponse next;
+      if (streams[i]->rw->Read(&next) && next.server_list().servers_size() == 1 &&
+          next.server_list().servers(0).ip_address() == lone_backend) {
+        moved.fetch_add(1);
+      }
+    });
+  }
+  ASSERT_TRUE(WaitUntil([&] { return moved.load() == 1; }));
+  for (size_t i = 0; i < 3; ++i) streams[i]->context.TryCancel();
+  for (std::thread& reader : readers) reader.join();
+  EXPECT_EQ(moved.load(), 1);
+}
+
+TEST_F(SubsetStreamsTest, NoListBeforeTheSourceHasOne) {
+  auto stream = Connect();
+  Publish(Backends(3, 1000));
+  const LoadBalanceResponse list = stream->Read();
+  EXPECT_EQ(list.server_list().servers_size(), 1);
 }
 
 }  // namespace

@@ -1,0 +1,62 @@
+#include "grpclb/subset_policy.h"
+
+#include <vector>
+
+namespace jawlb::grpclb {
+
+void SubsetPolicy::SetBackends(const discovery::BackendSet& backends) {
+  if (!enabled()) return;
+  std::set<balancer::SubsetPlanner::ClientId> changed;
+  {
+    absl::MutexLock lock(&mu_);
+    planner_.SetBackends(backends.backends());
+    changed = planner_.TakeChanged();
+  }
+  // The Hub's publish that follows wakes every stream anyway; telling the
+  // moved ones here as well costs a no-op wake at most.
+  Notify(changed);
+}
+
+uint64_t SubsetPolicy::Join(std::string key, std::weak_ptr<Member> member) {
+  absl::MutexLock lock(&mu_);
+  const uint64_t id = next_id_++;
+  members_[id] = std::move(member);
+  planner_.AddClient(id, std::move(key), absl::Now());
+  return id;
+}
+
+void SubsetPolicy::Leave(uint64_t id) {
+  std::set<balancer::SubsetPlanner::ClientId> changed;
+  {
+    absl::MutexLock lock(&mu_);
+    members_.erase(id);
+    planner_.RemoveClient(id, absl::Now());
+    changed = planner_.TakeChanged();
+  }
+  Notify(changed);
+}
+
+discovery::BackendSet SubsetPolicy::ListFor(uint64_t id) const {
+  absl::MutexLock lock(&mu_);
+  return discovery::BackendSet(planner_.SubsetOf(id));
+}
+
+std::map<discovery::Backend, size_t> SubsetPolicy::Loads() const {
+  absl::MutexLock lock(&mu_);
+  return planner_.Loads();
+}
+
+void SubsetPolicy::Notify(const std::set<balancer::SubsetPlanner::ClientId>& changed) {
+  std::vector<std::shared_ptr<Member>> members;
+  {
+    absl::MutexLock lock(&mu_);
+    for (auto id : changed) {
+      auto it = members_.find(id);
+      if (it == members_.end()) continue;
+      if (std::shared_ptr<Member> member = it->second.lock()) members.push_back(std::move(member));
+    }
+  }
+  for (const auto& member : members) member->OnSubsetChanged();
+}
+
+}  // namespace jawlb::grpclb

@@ -1,0 +1,66 @@
+// SubsetPolicy: per-client lists for JAWLB_MAXSERVERS = k > 0, around the
+// balancer's SubsetPlanner. Streams join with a key that survives reconnects
+// (the client's IP and the name it asked for), ask for their list, and leave;
+// when a departure or a backend change moves other clients, those streams are
+// told (OnSubsetChanged) so they write their new list.
+//
+// With k = 0 the policy is off: every stream writes the Hub's shared list.
+//
+// Threading: thread-safe (one mutex around the planner; members are called
+// back with no lock held). SetBackends() runs on the source's thread, the rest
+// on completion-queue threads.
+#ifndef JAWLB_GRPCLB_SUBSET_POLICY_H_
+#define JAWLB_GRPCLB_SUBSET_POLICY_H_
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
+
+#include "balancer/subset_planner.h"
+#include "discovery/backend_set.h"
+
+namespace jawlb::grpclb {
+
+class SubsetPolicy {
+ public:
+  class Member {
+   public:
+    virtual ~Member() = default;
+    // Its subset changed; must not block or call back into the policy.
+    virtual void OnSubsetChanged() = 0;
+  };
+
+  explicit SubsetPolicy(size_t k) : k_(k), planner_(k) {}
+
+  bool enabled() const { return k_ > 0; }
+
+  // The service's backends now. Call before the Hub publishes them, so a woken
+  // stream finds its subset already updated.
+  void SetBackends(const discovery::BackendSet& backends) ABSL_LOCKS_EXCLUDED(mu_);
+  // A stream joins; returns its id. `member` is held weakly.
+  uint64_t Join(std::string key, std::weak_ptr<Member> member) ABSL_LOCKS_EXCLUDED(mu_);
+  // A stream leaves; the clients this moves are told.
+  void Leave(uint64_t id) ABSL_LOCKS_EXCLUDED(mu_);
+  // The stream's list.
+  discovery::BackendSet ListFor(uint64_t id) const ABSL_LOCKS_EXCLUDED(mu_);
+  // Clients per backend (for tests and the state page).
+  std::map<discovery::Backend, size_t> Loads() const ABSL_LOCKS_EXCLUDED(mu_);
+
+ private:
+  // Tells the members in `changed`.
+  void Notify(const std::set<balancer::SubsetPlanner::ClientId>& changed) ABSL_LOCKS_EXCLUDED(mu_);
+
+  const size_t k_;
+  mutable absl::Mutex mu_;
+  balancer::SubsetPlanner planner_ ABSL_GUARDED_BY(mu_);
+  std::map<uint64_t, std::weak_ptr<Member>> members_ ABSL_GUARDED_BY(mu_);
+  uint64_t next_id_ ABSL_GUARDED_BY(mu_) = 1;
+};
+
+}  // namespace jawlb::grpclb
+
+#endif  // JAWLB_GRPCLB_SUBSET_POLICY_H_
