@@ -10,6 +10,7 @@
 
 #include "admin/json.h"
 #include "admin/process_metrics.h"
+#include "grpclb/server_list.h"
 
 namespace jawlb::admin {
 namespace {
@@ -132,9 +133,12 @@ std::string AdminServer::StateJson() const {
   }
   const grpclb::SnapshotPtr list = view_.hub->Latest();
   std::vector<std::string> backends;
+  std::vector<std::string> tags;
   if (list != nullptr) {
     for (const discovery::Backend& backend : list->backends.backends()) {
       backends.push_back(JsonQuote(backend.ToString()));
+      tags.push_back(
+          absl::StrCat(JsonQuote(backend.ToString()), ":", JsonQuote(grpclb::BackendTag(backend))));
     }
   }
   std::vector<std::string> clients;
@@ -149,6 +153,7 @@ std::string AdminServer::StateJson() const {
         "{\"peer\":", JsonQuote(client.peer), ",\"name\":", JsonQuote(client.name),
         ",\"connected\":", JsonQuote(Time(client.connected)),
         ",\"list_version\":", client.list_version, ",\"list_size\":", client.list_size,
+        ",\"token_client\":", JsonQuote(grpclb::Base32(client.token_client)),
         ",\"load\":{\"reports\":", load.reports, ",\"rejected_reports\":", load.rejected_reports,
         ",\"calls_started\":", load.calls_started, ",\"calls_finished\":", load.calls_finished,
         ",\"calls_failed_to_send\":", load.calls_failed_to_send, ",\"calls_known_received\":",
@@ -161,8 +166,10 @@ std::string AdminServer::StateJson() const {
   }
   return absl::StrCat(
       "{\"ready\":", reason.empty() ? "true" : "false", ",\"not_ready_reason\":", JsonQuote(reason),
-      ",\"source\":", JsonQuote(view_.source), ",\"kubernetes\":", kubernetes, ",\"endpoints\":[",
-      absl::StrJoin(endpoints, ","), "],\"list\":",
+      ",\"source\":", JsonQuote(view_.source), ",\"kubernetes\":", kubernetes,
+      ",\"lb_tokens\":{\"replica\":", JsonQuote(view_.replica), ",\"backend_tags\":{",
+      absl::StrJoin(tags, ","), "}}", ",\"endpoints\":[", absl::StrJoin(endpoints, ","),
+      "],\"list\":",
       list == nullptr ? "null"
                       : absl::StrCat("{\"version\":", list->version, ",\"backends\":[",
                                      absl::StrJoin(backends, ","), "]}"),

@@ -43,6 +43,7 @@ struct AdminView {
   std::function<void(metrics::TextWriter&)> write_metrics;  // every component's
   std::string source;   // what the backends come from, for people
   std::string service;  // the `service` label: "namespace/name", "static" or "file"
+  std::string replica;  // this process in load_balance_tokens
   const grpclb::Hub* hub = nullptr;
   const grpclb::ClientRegistry* clients = nullptr;
   const discovery::Source* endpoints = nullptr;  // every endpoint with its conditions

@@ -3,12 +3,15 @@
 #include <future>
 #include <limits>
 
+#include <unistd.h>
+
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/generic/generic_stub.h"
 #include "spdlog/spdlog.h"
 
+#include "balancer/subset_planner.h"
 #include "common/status_macros.h"
 #include "discovery/file_source.h"
 #include "discovery/k8s_source.h"
@@ -109,7 +112,21 @@ void ConfigureServer(const config::Config& config, grpc::ServerBuilder& builder)
 
 }  // namespace
 
-App::App(const config::Config& config) : config_(config), policy_(config.max_servers) {}
+namespace {
+
+// 4 base-32 characters naming this process: its host name, pid and start time.
+std::string MakeReplicaTag() {
+  char host[256] = {};
+  gethostname(host, sizeof(host) - 1);
+  return grpclb::Base32(
+      balancer::StableHash(absl::StrCat(host, "/", getpid(), "/", absl::ToUnixNanos(absl::Now()))),
+      4);
+}
+
+}  // namespace
+
+App::App(const config::Config& config)
+    : config_(config), replica_(MakeReplicaTag()), policy_(config.max_servers) {}
 
 App::~App() { Shutdown(); }
 
@@ -127,7 +144,7 @@ absl::StatusOr<std::unique_ptr<App>> App::Start(const config::Config& config) {
       }));
 
   app->service_ = std::make_unique<grpclb::BalanceLoadService>(
-      app->hub_, config.client_stats_interval, &app->policy_);
+      app->hub_, config.client_stats_interval, &app->policy_, app->replica_);
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
@@ -144,6 +161,8 @@ absl::StatusOr<std::unique_ptr<App>> App::Start(const config::Config& config) {
   app->service_->Start();
   app->readiness_.AttachHealth(app->server_->GetHealthCheckService());
   spdlog::info("listening on {}:{}", config.host.empty() ? "*" : config.host, app->port_);
+  spdlog::info("load_balance_tokens: {}<client>.<backend> (client 0: the list shared by all)",
+               absl::StrCat(grpclb::kTokenVersion, ".", app->replica_, "."));
 
   const std::string self_host = config.host.empty()                   ? "127.0.0.1"
                                 : absl::StrContains(config.host, ':') ? "[" + config.host + "]"
@@ -162,6 +181,7 @@ absl::StatusOr<std::unique_ptr<App>> App::Start(const config::Config& config) {
   view.kubernetes = app->kubernetes_.get();
   view.source = source_info.description;
   view.service = source_info.service;
+  view.replica = app->replica_;
   view.hub = &app->hub_;
   view.clients = &app->service_->clients();
   absl::StatusOr<std::unique_ptr<admin::AdminServer>> admin =

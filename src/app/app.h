@@ -17,6 +17,7 @@
 #include "discovery/source.h"
 #include "grpclb/balance_load_service.h"
 #include "grpclb/hub.h"
+#include "grpclb/server_list.h"
 #include "k8s/api_monitor.h"
 
 namespace jawlb::app {
@@ -56,7 +57,10 @@ class App {
   const config::Config config_;
 
   Readiness readiness_;
-  grpclb::Hub hub_{static_cast<size_t>(grpclb::BalanceLoadService::DefaultThreads())};
+  // Names this process in load_balance_tokens (server_list.h).
+  const std::string replica_;
+  grpclb::Hub hub_{static_cast<size_t>(grpclb::BalanceLoadService::DefaultThreads()),
+                   grpclb::TokenPrefix(replica_, 0)};
   discovery::BackendSet last_backends_;          // for the change log; source thread only
   std::unique_ptr<k8s::ApiMonitor> kubernetes_;  // when watching Kubernetes; outlives source_
   std::unique_ptr<discovery::Source> source_;

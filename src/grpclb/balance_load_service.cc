@@ -11,10 +11,12 @@
 namespace jawlb::grpclb {
 
 BalanceLoadService::BalanceLoadService(Hub& hub, absl::Duration client_stats_interval,
-                                       SubsetPolicy* policy)
+                                       SubsetPolicy* policy, std::string replica)
     : initial_response_(Serialize(MakeInitialResponse(client_stats_interval))),
+      replica_(std::move(replica)),
       shared_{service_,          hub,      clients_,
-              initial_response_, metrics_, policy != nullptr ? *policy : no_policy_} {}
+              initial_response_, metrics_, policy != nullptr ? *policy : no_policy_,
+              replica_} {}
 
 BalanceLoadService::~BalanceLoadService() { Stop(); }
 

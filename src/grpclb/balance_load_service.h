@@ -34,8 +34,9 @@ class BalanceLoadService {
   // `client_stats_interval` is what the InitialLoadBalanceResponse asks clients
   // for (zero: no load reports). `policy` (borrowed; null: none) gives each
   // client its own list.
-  BalanceLoadService(Hub& hub, absl::Duration client_stats_interval,
-                     SubsetPolicy* policy = nullptr);
+  // `replica` names this process in load_balance_tokens ("" for none).
+  BalanceLoadService(Hub& hub, absl::Duration client_stats_interval, SubsetPolicy* policy = nullptr,
+                     std::string replica = "");
   ~BalanceLoadService();
   BalanceLoadService(const BalanceLoadService&) = delete;
   BalanceLoadService& operator=(const BalanceLoadService&) = delete;
@@ -62,6 +63,7 @@ class BalanceLoadService {
  private:
   // Constant after construction.
   const grpc::ByteBuffer initial_response_;
+  const std::string replica_;
 
   SubsetPolicy no_policy_{0};
   AsyncLoadBalancer service_;

@@ -242,6 +242,7 @@ ClientInfo BalanceLoadStream::Describe() const {
     info.list_version = last_sent_->version;
     info.list_size = last_list_.has_value() ? last_list_->size() : last_sent_->backends.size();
   }
+  info.token_client = policy_id_;
   info.load = load_;
   info.rates = load_.RatesAt(absl::Now());
   return info;
@@ -298,7 +299,8 @@ void BalanceLoadStream::Pump() {
       // left). Nothing before the source's first complete list.
       if (latest == nullptr || (last_list_.has_value() && *last_list_ == *subset)) return;
       in_flight_is_first_list_ = !last_list_.has_value();
-      own_message_ = Serialize(MakeServerListResponse(*subset));
+      own_message_ = Serialize(MakeServerListResponse(
+          *subset, shared_.replica.empty() ? "" : TokenPrefix(shared_.replica, policy_id)));
       last_list_ = std::move(subset);
       last_sent_ = latest;
       write_in_flight_ = true;

@@ -63,7 +63,8 @@ class BalanceLoadStream final : public Hub::Subscriber,
     ClientRegistry& registry;
     const grpc::ByteBuffer& initial_response;
     StreamMetrics& metrics;
-    SubsetPolicy& policy;  // per-client lists when enabled
+    SubsetPolicy& policy;        // per-client lists when enabled
+    const std::string& replica;  // in load_balance_tokens; "" for none
   };
 
   // What a completion-queue tag points at: the stream and which of its

@@ -31,6 +31,7 @@ struct ClientInfo {
   absl::Time connected;
   uint64_t list_version = 0;  // version of the last list written; 0 = none yet
   size_t list_size = 0;       // backends in it
+  uint64_t token_client = 0;  // its number in load_balance_tokens; 0: the shared list
   balancer::ClientLoad load;  // what it reported
   balancer::CallRates rates;  // its smoothed rates now
 };

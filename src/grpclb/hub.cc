@@ -7,7 +7,8 @@
 
 namespace jawlb::grpclb {
 
-Hub::Hub(size_t shards) : wake_scheduled_(std::max<size_t>(1, shards), false) {
+Hub::Hub(size_t shards, std::string token_prefix)
+    : token_prefix_(std::move(token_prefix)), wake_scheduled_(std::max<size_t>(1, shards), false) {
   for (size_t i = 0; i < std::max<size_t>(1, shards); ++i) {
     shards_.push_back(std::make_unique<WeakSet<Subscriber>>());
   }
@@ -40,7 +41,7 @@ bool Hub::Publish(discovery::BackendSet backends, absl::Time observed) {
   const absl::Time start = absl::Now();
   auto snapshot = std::make_shared<Snapshot>();
   snapshot->version = version;
-  snapshot->message = Serialize(MakeServerListResponse(backends));
+  snapshot->message = Serialize(MakeServerListResponse(backends, token_prefix_));
   snapshot->backends = std::move(backends);
   snapshot->observed = observed;
   encode_seconds_.Observe(absl::Now() - start);

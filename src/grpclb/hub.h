@@ -21,6 +21,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
@@ -50,7 +51,9 @@ class Hub {
   // Runs `wake` (one shard's wake-up) soon on the thread of `shard`.
   using WakeRunner = std::function<void(size_t shard, std::function<void()> wake)>;
 
-  explicit Hub(size_t shards = 1);
+  // `token_prefix`: what precedes each entry's backend tag in its
+  // load_balance_token (server_list.h); "" for none.
+  explicit Hub(size_t shards = 1, std::string token_prefix = "");
   // Waits for wakes in progress.
   ~Hub();
   Hub(const Hub&) = delete;
@@ -100,6 +103,7 @@ class Hub {
 
   // The sets are constant after construction; each is thread-safe.
   std::vector<std::unique_ptr<WeakSet<Subscriber>>> shards_;
+  const std::string token_prefix_;
 
   mutable absl::Mutex mu_;
   SnapshotPtr latest_ ABSL_GUARDED_BY(mu_);

@@ -1,10 +1,32 @@
 #include "grpclb/server_list.h"
 
+#include "absl/strings/str_cat.h"
 #include "grpcpp/support/slice.h"
+
+#include "balancer/subset_planner.h"
 
 namespace jawlb::grpclb {
 
-grpc::lb::v1::LoadBalanceResponse MakeServerListResponse(const discovery::BackendSet& backends) {
+std::string Base32(uint64_t value, int width) {
+  static constexpr char kDigits[] = "0123456789abcdefghjkmnpqrstvwxyz";
+  std::string out;
+  do {
+    out.insert(out.begin(), kDigits[value % 32]);
+    value /= 32;
+  } while ((width == 0 && value != 0) || (width > 0 && static_cast<int>(out.size()) < width));
+  return out;
+}
+
+std::string TokenPrefix(absl::string_view replica, uint64_t client) {
+  return absl::StrCat(kTokenVersion, ".", replica, ".", Base32(client), ".");
+}
+
+std::string BackendTag(const discovery::Backend& backend) {
+  return Base32(balancer::StableHash(backend.ToString()), 4);
+}
+
+grpc::lb::v1::LoadBalanceResponse MakeServerListResponse(const discovery::BackendSet& backends,
+                                                         absl::string_view token_prefix) {
   grpc::lb::v1::LoadBalanceResponse response;
   grpc::lb::v1::ServerList* list = response.mutable_server_list();
   if (backends.empty()) {
@@ -18,6 +40,9 @@ grpc::lb::v1::LoadBalanceResponse MakeServerListResponse(const discovery::Backen
     grpc::lb::v1::Server* server = list->add_servers();
     server->set_ip_address(backend.ip);
     server->set_port(backend.port);
+    if (!token_prefix.empty()) {
+      server->set_load_balance_token(absl::StrCat(token_prefix, BackendTag(backend)));
+    }
   }
   return response;
 }

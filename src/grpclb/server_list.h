@@ -12,6 +12,7 @@
 
 #include <string>
 
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "grpc/lb/v1/load_balancer.pb.h"
 #include "grpcpp/support/byte_buffer.h"
@@ -23,8 +24,27 @@ namespace jawlb::grpclb {
 // The load_balance_token of the drop entry sent when a service has no backends.
 inline constexpr char kNoBackendsToken[] = "jawlb-no-backends";
 
-// LoadBalanceResponse{server_list} for `backends`, in their order.
-grpc::lb::v1::LoadBalanceResponse MakeServerListResponse(const discovery::BackendSet& backends);
+// Every server entry carries a load_balance_token, which clients send to the
+// backend as `lb-token` metadata on each call routed by it:
+//   jl1.<replica>.<client>.<backend>
+// replica: 4 base-32 characters naming the jawlb process (logged at start-up,
+// on the state page); client: the client's number on that replica in base 32,
+// or 0 in a list shared by every client (JAWLB_MAXSERVERS=0); backend: 4 base-32
+// characters of a stable hash of its ip:port (also on the state page). At most
+// 30 characters, all printable.
+inline constexpr char kTokenVersion[] = "jl1";
+// "jl1.<replica>.<client>." — what precedes the backend's tag.
+std::string TokenPrefix(absl::string_view replica, uint64_t client);
+// The backend's 4-character tag.
+std::string BackendTag(const discovery::Backend& backend);
+// Base 32 (digits and lower-case letters without i, l, o, u) of `value`,
+// `width` characters (0: as many as needed).
+std::string Base32(uint64_t value, int width = 0);
+
+// LoadBalanceResponse{server_list} for `backends`, in their order, each with
+// the token `token_prefix` + its tag (no tokens when the prefix is empty).
+grpc::lb::v1::LoadBalanceResponse MakeServerListResponse(const discovery::BackendSet& backends,
+                                                         absl::string_view token_prefix = "");
 
 // LoadBalanceResponse{initial_response} asking for ClientStats every `interval`
 // (zero: never).

@@ -1,7 +1,10 @@
 #include "grpclb/server_list.h"
 
+#include <set>
 #include <vector>
 
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -41,6 +44,39 @@ TEST(ServerListTest, EncodesIpv4AsFourAndIpv6AsSixteenBytes) {
   for (const auto& server : servers) {
     EXPECT_FALSE(server.drop());
   }
+}
+
+TEST(ServerListTest, EveryEntryCarriesAShortPrintableTokenNamingReplicaClientAndBackend) {
+  const discovery::BackendSet set =
+      *discovery::ParseBackendList("10.0.0.1:50051 10.0.0.2:50051 [fd00::7]:8080");
+  const std::string prefix = TokenPrefix("k3f9", 1234567);
+  EXPECT_EQ(prefix, "jl1.k3f9.15nm7.");  // 1234567 = 1·32⁴ + 5·32³ + 21·32² + 20·32 + 7
+  const LoadBalanceResponse response = Decode(Serialize(MakeServerListResponse(set, prefix)));
+  std::set<std::string> tokens;
+  for (const auto& server : response.server_list().servers()) {
+    const std::string& token = server.load_balance_token();
+    EXPECT_TRUE(absl::StartsWith(token, prefix)) << token;
+    EXPECT_EQ(token.size(), prefix.size() + 4) << token;
+    EXPECT_LT(token.size(), 50u);
+    for (char c : token) EXPECT_TRUE(absl::ascii_isgraph(static_cast<unsigned char>(c))) << token;
+    tokens.insert(token);
+  }
+  EXPECT_EQ(tokens.size(), 3u);  // one tag per backend
+  // The tag is the same in every process, for every client.
+  EXPECT_EQ(BackendTag(set.backends()[0]), BackendTag(*discovery::ParseBackend("10.0.0.1:50051")));
+  // The longest prefix there can be still leaves room: 64-bit client numbers.
+  EXPECT_LT(TokenPrefix("zzzz", ~uint64_t{0}).size() + 4, 50u);
+  // No prefix, no tokens.
+  const LoadBalanceResponse bare = Decode(Serialize(MakeServerListResponse(set)));
+  EXPECT_EQ(bare.server_list().servers(0).load_balance_token(), "");
+}
+
+TEST(ServerListTest, Base32) {
+  EXPECT_EQ(Base32(0), "0");
+  EXPECT_EQ(Base32(31), "z");
+  EXPECT_EQ(Base32(32), "10");
+  EXPECT_EQ(Base32(5, 4), "0005");
+  EXPECT_EQ(Base32(32 * 32 * 32 * 32 + 1, 4), "0001");  // the low four digits
 }
 
 TEST(ServerListTest, NoBackendsIsOneDropEntryNeverAnEmptyList) {
