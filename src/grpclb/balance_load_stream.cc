@@ -259,6 +259,19 @@ void BalanceLoadStream::RequestFinish(grpc::Status status) {
   Pump();
 }
 
+void BalanceLoadStream::EndWith(const grpc::Status& status) {
+  // A client's mistake is worth an info line; the ends of a drain (thousands at
+  // once, summed up by the App) and cancellations are not.
+  if (status.error_code() == grpc::StatusCode::UNAVAILABLE ||
+      status.error_code() == grpc::StatusCode::CANCELLED) {
+    spdlog::debug("client {}: ending stream: {}", peer_, status.error_message());
+  } else {
+    spdlog::info("client {}: ending stream: {}", peer_, status.error_message());
+  }
+  shared_.metrics.ended.Add({CodeName(status.error_code())});
+  rw_.Finish(status, &finish_tag_);
+}
+
 void BalanceLoadStream::Pump() {
   // Read the Hub and the policy first: their locks are never taken under ours.
   const Hub::State hub = shared_.hub.Current();
@@ -324,16 +337,7 @@ void BalanceLoadStream::Pump() {
   if (action == Action::kWrite) {
     rw_.Write(*message, &write_tag_);
   } else if (action == Action::kFinish) {
-    // A client's mistake is worth an info line; the ends of a drain (thousands at
-    // once, summed up by the App) and cancellations are not.
-    if (status.error_code() == grpc::StatusCode::UNAVAILABLE ||
-        status.error_code() == grpc::StatusCode::CANCELLED) {
-      spdlog::debug("client {}: ending stream: {}", peer_, status.error_message());
-    } else {
-      spdlog::info("client {}: ending stream: {}", peer_, status.error_message());
-    }
-    shared_.metrics.ended.Add({CodeName(status.error_code())});
-    rw_.Finish(status, &finish_tag_);
+    EndWith(status);
   }
 }
 

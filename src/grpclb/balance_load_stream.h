@@ -115,6 +115,8 @@ class BalanceLoadStream final : public Hub::Subscriber,
   void RequestFinish(grpc::Status status) ABSL_LOCKS_EXCLUDED(mu_);
   // Starts the next write or the Finish, whichever is due.
   void Pump() ABSL_LOCKS_EXCLUDED(mu_);
+  // Finishes the call with `status` (once, after the last write).
+  void EndWith(const grpc::Status& status);
   // Lets go of the stream once nothing it started is pending.
   void MaybeRelease() ABSL_LOCKS_EXCLUDED(mu_);
 
