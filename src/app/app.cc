@@ -144,7 +144,8 @@ absl::StatusOr<std::unique_ptr<App>> App::Start(const config::Config& config) {
       }));
 
   app->service_ = std::make_unique<grpclb::BalanceLoadService>(
-      app->hub_, config.client_stats_interval, &app->policy_, app->replica_);
+      app->hub_, config.client_stats_interval, &app->policy_,
+      config.lb_tokens ? app->replica_ : "");
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
@@ -161,8 +162,10 @@ absl::StatusOr<std::unique_ptr<App>> App::Start(const config::Config& config) {
   app->service_->Start();
   app->readiness_.AttachHealth(app->server_->GetHealthCheckService());
   spdlog::info("listening on {}:{}", config.host.empty() ? "*" : config.host, app->port_);
-  spdlog::info("load_balance_tokens: {}<client>.<backend> (client 0: the list shared by all)",
-               absl::StrCat(grpclb::kTokenVersion, ".", app->replica_, "."));
+  if (config.lb_tokens) {
+    spdlog::info("load_balance_tokens: {}<client>.<backend> (client 0: the list shared by all)",
+                 absl::StrCat(grpclb::kTokenVersion, ".", app->replica_, "."));
+  }
 
   const std::string self_host = config.host.empty()                   ? "127.0.0.1"
                                 : absl::StrContains(config.host, ':') ? "[" + config.host + "]"

@@ -60,7 +60,7 @@ class App {
   // Names this process in load_balance_tokens (server_list.h).
   const std::string replica_;
   grpclb::Hub hub_{static_cast<size_t>(grpclb::BalanceLoadService::DefaultThreads()),
-                   grpclb::TokenPrefix(replica_, 0)};
+                   config_.lb_tokens ? grpclb::TokenPrefix(replica_, 0) : ""};
   discovery::BackendSet last_backends_;          // for the change log; source thread only
   std::unique_ptr<k8s::ApiMonitor> kubernetes_;  // when watching Kubernetes; outlives source_
   std::unique_ptr<discovery::Source> source_;

@@ -92,6 +92,12 @@ std::string SetApi(absl::string_view text, std::string& out) {
   return "";
 }
 
+std::string SetOnOff(absl::string_view text, bool& out) {
+  if (text != "on" && text != "off") return "not on or off";
+  out = text == "on";
+  return "";
+}
+
 std::string SetString(absl::string_view text, std::string& out) {
   out = std::string(text);
   return "";
@@ -147,6 +153,10 @@ const std::vector<Setting>& Settings() {
        "backends per client (0 = every client gets every backend); each backend gets the "
        "same number of clients within one",
        [](auto v, Config& c) { return SetCount(v, c.max_servers); }},
+      {"JAWLB_LBTOKENS", "lbtokens", "on",
+       "a load_balance_token on every list entry (on/off; off keeps lists of many backends "
+       "small)",
+       [](auto v, Config& c) { return SetOnOff(v, c.lb_tokens); }},
       {"JAWLB_LOGLEVEL", "loglevel", "info", "trace, debug, info, warn, error or off",
        [](auto v, Config& c) { return SetLogLevel(v, c.log_level); }},
       {"JAWLB_LOGFORMAT", "logformat", "text", "text, or json (one object per line)",

@@ -34,6 +34,7 @@ struct Config {
   std::string endpoints_file;                                // JAWLB_ENDPOINTSFILE
   absl::Duration client_stats_interval = absl::Seconds(10);  // JAWLB_CLIENTSTATSINTERVAL
   size_t max_servers = 0;                         // JAWLB_MAXSERVERS: backends per client, 0 = all
+  bool lb_tokens = true;                          // JAWLB_LBTOKENS: on or off
   std::string log_level = "info";                 // JAWLB_LOGLEVEL
   std::string log_format = "text";                // JAWLB_LOGFORMAT: text or json
   absl::Duration drain_delay = absl::Seconds(5);  // JAWLB_DRAINDELAY

@@ -5,6 +5,7 @@
 
 #include "grpc/support/time.h"
 #include "grpcpp/alarm.h"
+#include "spdlog/spdlog.h"
 
 #include "grpclb/server_list.h"
 
@@ -16,7 +17,7 @@ BalanceLoadService::BalanceLoadService(Hub& hub, absl::Duration client_stats_int
       replica_(std::move(replica)),
       shared_{service_,          hub,      clients_,
               initial_response_, metrics_, policy != nullptr ? *policy : no_policy_,
-              replica_} {}
+              replica_,          live_} {}
 
 BalanceLoadService::~BalanceLoadService() { Stop(); }
 
@@ -97,6 +98,12 @@ void BalanceLoadService::Stop() {
   stopped_ = true;
   // Wakes go back to the publishing thread before the queues close.
   if (!threads_.empty()) shared_.hub.SetWakeRunner(nullptr);
+  // The server is shut down, so every call ends and every pending request for
+  // a call fails; wait for the streams to see it, so none starts an operation
+  // on a closed queue.
+  if (!threads_.empty() && !live_.WaitForNone(absl::Seconds(30))) {
+    spdlog::error("streams still open 30 s after the server shut down; closing anyway");
+  }
   for (const auto& queue : queues_) queue->Shutdown();
   for (std::thread& thread : threads_) thread.join();
   // A queue never drained by a thread (Start() not called) is drained here.

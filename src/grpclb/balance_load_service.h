@@ -69,6 +69,7 @@ class BalanceLoadService {
   AsyncLoadBalancer service_;
   ClientRegistry clients_;
   StreamMetrics metrics_;
+  StreamCount live_;
   const BalanceLoadStream::Shared shared_;
   std::vector<std::unique_ptr<grpc::ServerCompletionQueue>> queues_;
   std::vector<std::thread> threads_;

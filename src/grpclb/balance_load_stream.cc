@@ -30,6 +30,7 @@ void BalanceLoadStream::Accept(const Shared& shared, grpc::ServerCompletionQueue
                                size_t shard) {
   auto stream = std::make_shared<BalanceLoadStream>(shared, cq, shard);
   BalanceLoadStream* raw = stream.get();
+  shared.live.Add();
   {
     absl::MutexLock lock(&raw->mu_);
     raw->self_ = std::move(stream);
@@ -51,6 +52,7 @@ void BalanceLoadStream::OnEvent(Op op, bool ok) {
           absl::MutexLock lock(&mu_);
           self = std::move(self_);
         }
+        shared_.live.Done();
         return;  // `self` (this object) goes here
       }
       Accept(shared_, cq_, shard_);  // the next call
@@ -126,6 +128,7 @@ void BalanceLoadStream::MaybeRelease() {
   }
   if (policy_id != 0) shared_.policy.Leave(policy_id);
   spdlog::debug("client {} disconnected", peer_);
+  shared_.live.Done();
   // `subscription`, `registration`, then possibly `self` (this object) go here.
 }
 

@@ -51,6 +51,33 @@ namespace jawlb::grpclb {
 using AsyncLoadBalancer =
     grpc::lb::v1::LoadBalancer::WithRawMethod_BalanceLoad<grpc::lb::v1::LoadBalancer::Service>;
 
+// How many streams still hold their call (from the request for a call until
+// everything it started has completed). The service waits for none before it
+// shuts its completion queues: an operation started on a shut-down queue
+// aborts the process.
+class StreamCount {
+ public:
+  void Add() ABSL_LOCKS_EXCLUDED(mu_) {
+    absl::MutexLock lock(&mu_);
+    ++count_;
+  }
+  void Done() ABSL_LOCKS_EXCLUDED(mu_) {
+    absl::MutexLock lock(&mu_);
+    --count_;
+  }
+  // True when none is left within `timeout`.
+  bool WaitForNone(absl::Duration timeout) ABSL_LOCKS_EXCLUDED(mu_) {
+    absl::MutexLock lock(&mu_);
+    return mu_.AwaitWithTimeout(absl::Condition(
+                                    +[](int* count) { return *count == 0; }, &count_),
+                                timeout);
+  }
+
+ private:
+  absl::Mutex mu_;
+  int count_ ABSL_GUARDED_BY(mu_) = 0;
+};
+
 class BalanceLoadStream final : public Hub::Subscriber,
                                 public SubsetPolicy::Member,
                                 public ClientRegistry::Client,
@@ -65,6 +92,7 @@ class BalanceLoadStream final : public Hub::Subscriber,
     StreamMetrics& metrics;
     SubsetPolicy& policy;        // per-client lists when enabled
     const std::string& replica;  // in load_balance_tokens; "" for none
+    StreamCount& live;
   };
 
   // What a completion-queue tag points at: the stream and which of its
