@@ -3,6 +3,7 @@
 // backend serves the same number of clients.
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -10,9 +11,12 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
+#include "discovery/backend.h"
+#include "grpclb/server_list.h"
 #include "testbed/dns_server.h"
 #include "testbed/echo_backend.h"
 #include "testbed/echo_client.h"
@@ -69,6 +73,20 @@ TEST(SubsettingTest, RealClientsEachUseTheirTwoBackendsAndEveryBackendServesTwoC
   EXPECT_THAT(clients_per_backend,
               ::testing::ElementsAre(::testing::Pair("alpha", 2), ::testing::Pair("beta", 2),
                                      ::testing::Pair("delta", 2), ::testing::Pair("gamma", 2)));
+  // Each backend can tell its two clients apart by the lb-token they send:
+  // jl1.<replica>.<client>.<this backend's tag>.
+  for (const auto& backend : backends) {
+    const std::set<std::string> tokens = backend->tokens();
+    EXPECT_EQ(tokens.size(), 2u) << backend->name();
+    const std::string tag = grpclb::BackendTag(*discovery::ParseBackend(backend->address()));
+    for (const std::string& token : tokens) {
+      const std::vector<std::string> parts = absl::StrSplit(token, '.');
+      ASSERT_EQ(parts.size(), 4u) << token;
+      EXPECT_EQ(parts[0], "jl1");
+      EXPECT_NE(parts[2], "0") << "a per-client list names its client: " << token;
+      EXPECT_EQ(parts[3], tag) << token;
+    }
+  }
   channels.clear();
   EXPECT_TRUE(ExitedWith((*jawlb)->process().Stop(SIGTERM, absl::Seconds(60)), 0));
 }

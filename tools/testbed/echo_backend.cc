@@ -8,6 +8,11 @@ grpc::ServerUnaryReactor* EchoBackend::Service::Whoami(grpc::CallbackServerConte
                                                        const google::protobuf::Empty* request,
                                                        google::protobuf::StringValue* response) {
   calls.fetch_add(1);
+  const auto& metadata = context->client_metadata();
+  if (auto it = metadata.find("lb-token"); it != metadata.end()) {
+    absl::MutexLock lock(&mu);
+    tokens.emplace(it->second.data(), it->second.size());
+  }
   response->set_value(name);
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   reactor->Finish(grpc::Status::OK);

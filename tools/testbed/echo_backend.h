@@ -1,5 +1,6 @@
 // EchoBackend: an in-process gRPC server of jawlb.testing.Echo that answers
-// every Whoami with its name and counts the calls it served. The backends of
+// every Whoami with its name, counts the calls it served and keeps the
+// `lb-token` metadata values grpclb clients sent with them. The backends of
 // jawlb's demo and end-to-end tests.
 //
 // Threading: thread-safe; calls() may be read from any thread.
@@ -8,9 +9,11 @@
 
 #include <atomic>
 #include <memory>
+#include <set>
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "grpcpp/grpcpp.h"
 
 #include "jawlb/testing/echo.grpc.pb.h"
@@ -27,6 +30,11 @@ class EchoBackend {
   // "127.0.0.2:41234".
   const std::string& address() const { return address_; }
   int64_t calls() const { return service_.calls.load(); }
+  // Every distinct `lb-token` the calls carried.
+  std::set<std::string> tokens() const {
+    absl::MutexLock lock(&service_.mu);
+    return service_.tokens;
+  }
 
  private:
   struct Service final : jawlb::testing::Echo::CallbackService {
@@ -36,6 +44,8 @@ class EchoBackend {
                                      google::protobuf::StringValue* response) override;
     const std::string name;
     std::atomic<int64_t> calls{0};
+    mutable absl::Mutex mu;
+    std::set<std::string> tokens ABSL_GUARDED_BY(mu);
   };
 
   explicit EchoBackend(std::string name) : name_(name), service_(std::move(name)) {}
