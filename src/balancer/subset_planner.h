@@ -54,7 +54,6 @@ class SubsetPlanner {
   std::vector<discovery::Backend> SubsetOf(ClientId id) const;
   // Clients per backend.
   std::map<discovery::Backend, size_t> Loads() const;
-  size_t clients() const { return clients_.size(); }
   // The clients whose subset changed since the last call, other than by their
   // own AddClient (rebalancing after a client left, backend changes).
   std::set<ClientId> TakeChanged();

@@ -77,12 +77,6 @@ std::vector<std::pair<CounterMap::Labels, uint64_t>> CounterMap::Read() const {
   return {values_.begin(), values_.end()};
 }
 
-uint64_t CounterMap::value(const Labels& values) const {
-  absl::MutexLock lock(&mu_);
-  const auto it = values_.find(values);
-  return it == values_.end() ? 0 : it->second;
-}
-
 void TextWriter::Header(absl::string_view name, absl::string_view type, absl::string_view help) {
   absl::StrAppend(&text_, "# HELP ", name, " ");
   AppendEscaped(text_, help, /*quote=*/false);

@@ -86,7 +86,6 @@ class CounterMap {
   void Add(Labels values, uint64_t n = 1) ABSL_LOCKS_EXCLUDED(mu_);
   // Every label set seen, sorted.
   std::vector<std::pair<Labels, uint64_t>> Read() const ABSL_LOCKS_EXCLUDED(mu_);
-  uint64_t value(const Labels& values) const ABSL_LOCKS_EXCLUDED(mu_);
   const std::vector<std::string>& label_names() const { return label_names_; }
 
  private:

@@ -278,13 +278,15 @@ void BalanceLoadStream::EndWith(const grpc::Status& status) {
 void BalanceLoadStream::Pump() {
   // Read the Hub and the policy first: their locks are never taken under ours.
   const Hub::State hub = shared_.hub.Current();
-  uint64_t policy_id = 0;
-  {
-    absl::MutexLock lock(&mu_);
-    policy_id = policy_id_;
-  }
   std::optional<discovery::BackendSet> subset;
-  if (policy_id != 0) subset = shared_.policy.ListFor(policy_id);
+  if (shared_.policy.enabled()) {  // without it, no second lock on the hot path
+    uint64_t policy_id = 0;
+    {
+      absl::MutexLock lock(&mu_);
+      policy_id = policy_id_;
+    }
+    if (policy_id != 0) subset = shared_.policy.ListFor(policy_id);
+  }
   const SnapshotPtr& latest = hub.latest;
   const bool closing = hub.closed;
   enum class Action { kNone, kWrite, kFinish } action = Action::kNone;
@@ -316,7 +318,7 @@ void BalanceLoadStream::Pump() {
       if (latest == nullptr || (last_list_.has_value() && *last_list_ == *subset)) return;
       in_flight_is_first_list_ = !last_list_.has_value();
       own_message_ = Serialize(MakeServerListResponse(
-          *subset, shared_.replica.empty() ? "" : TokenPrefix(shared_.replica, policy_id)));
+          *subset, shared_.replica.empty() ? "" : TokenPrefix(shared_.replica, policy_id_)));
       last_list_ = std::move(subset);
       last_sent_ = latest;
       write_in_flight_ = true;

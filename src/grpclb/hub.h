@@ -79,7 +79,6 @@ class Hub {
   };
   State Current() const ABSL_LOCKS_EXCLUDED(mu_);
   size_t subscriber_count() const;
-  size_t shards() const { return shards_.size(); }
 
   // From now on wakes run through `runner` (null: on the publishing thread).
   // Waits until the wakes handed to the previous runner have run.

@@ -6,15 +6,9 @@ namespace jawlb::grpclb {
 
 void SubsetPolicy::SetBackends(const discovery::BackendSet& backends) {
   if (!enabled()) return;
-  std::set<balancer::SubsetPlanner::ClientId> changed;
-  {
-    absl::MutexLock lock(&mu_);
-    planner_.SetBackends(backends.backends());
-    changed = planner_.TakeChanged();
-  }
-  // The Hub's publish that follows wakes every stream anyway; telling the
-  // moved ones here as well costs a no-op wake at most.
-  Notify(changed);
+  absl::MutexLock lock(&mu_);
+  planner_.SetBackends(backends.backends());
+  planner_.TakeChanged();  // the Hub's publish that follows wakes every stream
 }
 
 uint64_t SubsetPolicy::Join(std::string key, std::weak_ptr<Member> member) {
@@ -39,11 +33,6 @@ void SubsetPolicy::Leave(uint64_t id) {
 discovery::BackendSet SubsetPolicy::ListFor(uint64_t id) const {
   absl::MutexLock lock(&mu_);
   return discovery::BackendSet(planner_.SubsetOf(id));
-}
-
-std::map<discovery::Backend, size_t> SubsetPolicy::Loads() const {
-  absl::MutexLock lock(&mu_);
-  return planner_.Loads();
 }
 
 void SubsetPolicy::Notify(const std::set<balancer::SubsetPlanner::ClientId>& changed) {

@@ -38,8 +38,8 @@ class SubsetPolicy {
 
   bool enabled() const { return k_ > 0; }
 
-  // The service's backends now. Call before the Hub publishes them, so a woken
-  // stream finds its subset already updated.
+  // The service's backends now. Call before the Hub publishes them: the Hub's
+  // wake then finds every subset updated (so this wakes no one itself).
   void SetBackends(const discovery::BackendSet& backends) ABSL_LOCKS_EXCLUDED(mu_);
   // A stream joins; returns its id. `member` is held weakly.
   uint64_t Join(std::string key, std::weak_ptr<Member> member) ABSL_LOCKS_EXCLUDED(mu_);
@@ -47,8 +47,6 @@ class SubsetPolicy {
   void Leave(uint64_t id) ABSL_LOCKS_EXCLUDED(mu_);
   // The stream's list.
   discovery::BackendSet ListFor(uint64_t id) const ABSL_LOCKS_EXCLUDED(mu_);
-  // Clients per backend (for tests and the state page).
-  std::map<discovery::Backend, size_t> Loads() const ABSL_LOCKS_EXCLUDED(mu_);
 
  private:
   // Tells the members in `changed`.
