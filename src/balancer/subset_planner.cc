@@ -1,6 +1,7 @@
 #include "balancer/subset_planner.h"
 
 #include <algorithm>
+#include <cmath>
 #include <tuple>
 
 namespace jawlb::balancer {
@@ -29,18 +30,25 @@ uint64_t StableHash(const std::string& text) {
   return hash;
 }
 
-size_t SubsetPlanner::EffectiveK() const {
-  return k_ == 0 ? backends_.size() : std::min(k_, backends_.size());
+size_t SubsetPlanner::SizeFor(const Client& client) const {
+  if (k_ == 0) return backends_.size();
+  return std::min(std::max(k_, client.want), backends_.size());
+}
+
+double SubsetPlanner::RateOf(const Client& client) const {
+  return client.rate.value_or(default_rate_);
 }
 
 const Backend* SubsetPlanner::PickLeastLoaded(const Client& client,
                                               const std::set<Backend>& preferred) const {
   const Backend* best = nullptr;
-  std::tuple<size_t, bool, uint64_t> best_order;
+  std::tuple<size_t, bool, double, uint64_t> best_order;
   for (const Backend& backend : backends_) {
     if (client.subset.contains(backend)) continue;
-    const std::tuple<size_t, bool, uint64_t> order{
-        links_.at(backend).size(), !preferred.contains(backend), Rank(client.key, backend)};
+    const BackendState& state = links_.at(backend);
+    const std::tuple<size_t, bool, double, uint64_t> order{
+        state.clients.size(), !preferred.contains(backend), state.request_load,
+        Rank(client.key, backend)};
     if (best == nullptr || order < best_order) {
       best = &backend;
       best_order = order;
@@ -58,13 +66,17 @@ std::set<SubsetPlanner::ClientId> SubsetPlanner::TakeChanged() {
 void SubsetPlanner::Link(ClientId id, Client& client, const Backend& backend) {
   changed_.insert(id);
   client.subset.insert(backend);
-  links_[backend].insert(id);
+  BackendState& state = links_[backend];
+  state.clients.insert(id);
+  state.request_load += client.weight;
 }
 
 void SubsetPlanner::Unlink(ClientId id, Client& client, const Backend& backend) {
   changed_.insert(id);
   client.subset.erase(backend);
-  links_[backend].erase(id);
+  BackendState& state = links_[backend];
+  state.clients.erase(id);
+  state.request_load -= client.weight;
 }
 
 void SubsetPlanner::SetBackends(std::vector<Backend> backends) {
@@ -72,20 +84,21 @@ void SubsetPlanner::SetBackends(std::vector<Backend> backends) {
   backends.erase(std::unique(backends.begin(), backends.end()), backends.end());
   backends_ = std::move(backends);
   // Links to backends that are gone go; new backends start empty.
-  std::map<Backend, std::set<ClientId>> links;
+  std::map<Backend, BackendState> links;
   for (const Backend& backend : backends_) links[backend];
-  for (auto& [backend, ids] : links_) {
+  for (auto& [backend, state] : links_) {
     if (links.contains(backend)) {
-      links[backend] = std::move(ids);
+      links[backend] = std::move(state);
       continue;
     }
-    for (ClientId id : ids) {
+    for (ClientId id : state.clients) {
       clients_[id].subset.erase(backend);
       changed_.insert(id);
     }
   }
   links_ = std::move(links);
   Repair();
+  Reweigh();
 }
 
 void SubsetPlanner::AddClient(ClientId id, std::string key, absl::Time now) {
@@ -96,7 +109,8 @@ void SubsetPlanner::AddClient(ClientId id, std::string key, absl::Time now) {
   }
   Client& client = clients_[id];
   client.key = std::move(key);
-  while (client.subset.size() < EffectiveK()) {
+  client.weight = RateOf(client) / static_cast<double>(std::max<size_t>(1, SizeFor(client)));
+  while (client.subset.size() < SizeFor(client)) {
     const Backend* backend = PickLeastLoaded(client, preferred);
     if (backend == nullptr) break;
     Link(id, client, *backend);
@@ -112,19 +126,24 @@ void SubsetPlanner::RemoveClient(ClientId id, absl::Time now) {
     r = r->second.until < now ? remembered_.erase(r) : std::next(r);
   }
   remembered_[client.key] = Remembered{client.subset, now + kRememberFor};
-  for (const Backend& backend : client.subset) links_[backend].erase(id);
+  for (const Backend& backend : client.subset) {
+    BackendState& state = links_[backend];
+    state.clients.erase(id);
+    state.request_load -= client.weight;
+  }
   clients_.erase(it);
   changed_.erase(id);
   Rebalance();
 }
 
 void SubsetPlanner::Repair() {
-  const size_t k = EffectiveK();
   for (auto& [id, client] : clients_) {
+    const size_t k = SizeFor(client);
     while (client.subset.size() > k) {  // fewer backends than before: drop the busiest
       const Backend* busiest = nullptr;
       for (const Backend& backend : client.subset) {
-        if (busiest == nullptr || links_[backend].size() > links_[*busiest].size()) {
+        if (busiest == nullptr ||
+            links_[backend].clients.size() > links_[*busiest].clients.size()) {
           busiest = &backend;
         }
       }
@@ -145,23 +164,41 @@ void SubsetPlanner::Rebalance() {
     const Backend* most = &backends_.front();
     const Backend* least = &backends_.front();
     for (const Backend& backend : backends_) {
-      if (links_[backend].size() > links_[*most].size()) most = &backend;
-      if (links_[backend].size() < links_[*least].size()) least = &backend;
+      if (links_[backend].clients.size() > links_[*most].clients.size()) most = &backend;
+      if (links_[backend].clients.size() < links_[*least].clients.size()) least = &backend;
     }
-    if (links_[*most].size() <= links_[*least].size() + 1) return;
-    // Move one client from `most` to `least`: the one that ranks `least`
-    // highest among those that do not have it (there is one: `most` has more
-    // clients than `least`).
+    if (links_[*most].clients.size() <= links_[*least].clients.size() + 1) return;
+    // Move one client from `most` to `least`, among those that do not have
+    // it (there is one: `most` has more clients than `least`): the one whose
+    // link leaves both backends closest to carrying the mean load per
+    // connection (so a new backend fills with links of average weight and its
+    // donors keep theirs); ties by the rank `least` has in its rendezvous
+    // order.
+    double load = 0;
+    size_t connections = 0;
+    for (const auto& [backend, state] : links_) {
+      load += state.request_load;
+      connections += state.clients.size();
+    }
+    const double per_link = connections == 0 ? 0 : load / static_cast<double>(connections);
+    const BackendState& from_state = links_[*most];
+    const BackendState& to_state = links_[*least];
+    const double from_target = per_link * static_cast<double>(from_state.clients.size() - 1);
+    const double to_target = per_link * static_cast<double>(to_state.clients.size() + 1);
     ClientId mover = 0;
-    uint64_t best = 0;
+    std::pair<double, uint64_t> best;
     bool found = false;
-    for (ClientId id : links_[*most]) {
+    for (ClientId id : from_state.clients) {
       const Client& client = clients_[id];
       if (client.subset.contains(*least)) continue;
-      const uint64_t rank = Rank(client.key, *least);
-      if (!found || rank < best) {
+      const double w = client.weight;
+      const std::pair<double, uint64_t> order{
+          std::max(std::abs(from_state.request_load - w - from_target),
+                   std::abs(to_state.request_load + w - to_target)),
+          Rank(client.key, *least)};
+      if (!found || order < best) {
         mover = id;
-        best = rank;
+        best = order;
         found = true;
       }
     }
@@ -182,8 +219,167 @@ std::vector<Backend> SubsetPlanner::SubsetOf(ClientId id) const {
 
 std::map<Backend, size_t> SubsetPlanner::Loads() const {
   std::map<Backend, size_t> loads;
-  for (const auto& [backend, ids] : links_) loads[backend] = ids.size();
+  for (const auto& [backend, state] : links_) loads[backend] = state.clients.size();
   return loads;
+}
+
+std::map<Backend, double> SubsetPlanner::RequestLoads() const {
+  std::map<Backend, double> loads;
+  for (const auto& [backend, state] : links_) loads[backend] = std::max(0.0, state.request_load);
+  return loads;
+}
+
+void SubsetPlanner::SetRate(ClientId id, std::optional<double> calls_per_second) {
+  auto it = clients_.find(id);
+  if (it == clients_.end()) return;
+  if (calls_per_second.has_value() &&
+      (!std::isfinite(*calls_per_second) || *calls_per_second < 0)) {
+    return;
+  }
+  it->second.rate = calls_per_second;
+}
+
+void SubsetPlanner::Reweigh() {
+  double known = 0;
+  size_t known_count = 0;
+  for (const auto& [id, client] : clients_) {
+    if (!client.rate.has_value()) continue;
+    known += *client.rate;
+    ++known_count;
+  }
+  default_rate_ = known_count > 0 ? known / static_cast<double>(known_count) : 1.0;
+  for (auto& [backend, state] : links_) state.request_load = 0;
+  for (auto& [id, client] : clients_) {
+    client.weight = RateOf(client) / static_cast<double>(std::max<size_t>(1, client.subset.size()));
+    for (const Backend& backend : client.subset) links_[backend].request_load += client.weight;
+  }
+}
+
+void SubsetPlanner::Replan(size_t max_moves) {
+  Reweigh();
+  if (k_ > 0 && !backends_.empty()) {
+    double total = 0;
+    for (const auto& [id, client] : clients_) total += RateOf(client);
+    const auto n = static_cast<double>(backends_.size());
+    for (auto& [id, client] : clients_) {
+      if (total <= 0) break;
+      // Links of at most 1/kSpread of a backend's fair share (total / n).
+      // Not capped at n: a client that wants more than there are takes every
+      // backend, and the next one that joins too.
+      const double wanted = std::ceil(kSpread * n * RateOf(client) / total);
+      const size_t target = std::max(k_, static_cast<size_t>(std::min(wanted, 1e9)));
+      const size_t now = std::max(k_, client.want);
+      const size_t slack = std::max<size_t>(1, now / 4);  // hysteresis
+      if (target > now + slack || target + slack < now || (target == k_ && now != k_)) {
+        client.want = target;
+      }
+    }
+    Repair();
+    Reweigh();
+  }
+  // Hysteresis: start only beyond kTrigger, then go down to kTolerance.
+  if (MaxDeviation() <= kTrigger) return;
+  for (size_t moves = 0; moves < max_moves && ImproveRequestLoad(); ++moves) {
+  }
+}
+
+double SubsetPlanner::MaxDeviation() const {
+  if (backends_.empty()) return 0;
+  double total = 0;
+  for (const auto& [backend, state] : links_) total += state.request_load;
+  const double mean = total / static_cast<double>(backends_.size());
+  if (mean <= 0) return 0;
+  double deviation = 0;
+  for (const auto& [backend, state] : links_) {
+    deviation = std::max(deviation, std::abs(state.request_load - mean) / mean);
+  }
+  return deviation;
+}
+
+bool SubsetPlanner::ImproveRequestLoad() {
+  if (backends_.size() < 2) return false;
+  double total = 0;
+  for (const auto& [backend, state] : links_) total += state.request_load;
+  const double mean = total / static_cast<double>(backends_.size());
+  if (mean <= 0) return false;
+  // The backend furthest from the mean.
+  const Backend* far = nullptr;
+  double deviation = 0;
+  for (const auto& [backend, state] : links_) {
+    const double d = std::abs(state.request_load - mean);
+    if (d > deviation) {
+      deviation = d;
+      far = &backend;
+    }
+  }
+  if (far == nullptr || deviation <= kTolerance * mean) return false;
+  const bool far_is_high = links_[*far].request_load > mean;
+
+  // The best single move (a link from `hi` to `lo`, when `hi` has one more
+  // connection) or swap (a link from `hi` to `lo` and one back) between `far`
+  // and any backend on the other side of it: the one leaving the two closest
+  // to the mean, if that is closer than `far` is now.
+  struct Choice {
+    const Backend* hi = nullptr;
+    const Backend* lo = nullptr;
+    ClientId down = 0;             // moves hi → lo
+    std::optional<ClientId> up;    // moves lo → hi (a swap)
+  };
+  std::optional<Choice> best;
+  double best_score = deviation - 1e-3 * mean;
+  for (const Backend& other : backends_) {
+    if (other == *far) continue;
+    const bool other_is_lower = links_[other].request_load < links_[*far].request_load;
+    if (other_is_lower != far_is_high) continue;
+    const Backend& hi = far_is_high ? *far : other;
+    const Backend& lo = far_is_high ? other : *far;
+    const BackendState& high = links_[hi];
+    const BackendState& low = links_[lo];
+    auto score = [&](double d) {
+      return std::max(std::abs(high.request_load - d - mean), std::abs(low.request_load + d - mean));
+    };
+    // Clients that could go down (on hi, not on lo) and up (on lo, not on hi).
+    std::vector<std::pair<double, ClientId>> ups;
+    for (ClientId id : low.clients) {
+      const Client& client = clients_.at(id);
+      if (!client.subset.contains(hi)) ups.emplace_back(client.weight, id);
+    }
+    std::sort(ups.begin(), ups.end());
+    const double ideal = (high.request_load - low.request_load) / 2;
+    const bool may_move = high.clients.size() > low.clients.size();
+    for (ClientId id : high.clients) {
+      const Client& client = clients_.at(id);
+      if (client.subset.contains(lo)) continue;
+      if (may_move && score(client.weight) < best_score) {
+        best_score = score(client.weight);
+        best = Choice{&hi, &lo, id, std::nullopt};
+      }
+      // The up-going weight that best makes the difference `ideal`.
+      auto it = std::lower_bound(ups.begin(), ups.end(),
+                                 std::make_pair(client.weight - ideal, ClientId{0}));
+      for (auto candidate : {it, it == ups.begin() ? ups.end() : std::prev(it)}) {
+        if (candidate == ups.end()) continue;
+        const double d = client.weight - candidate->first;
+        if (d <= 0) continue;
+        if (score(d) < best_score) {
+          best_score = score(d);
+          best = Choice{&hi, &lo, id, candidate->second};
+        }
+      }
+    }
+  }
+  if (!best.has_value()) return false;
+  const Backend hi = *best->hi;
+  const Backend lo = *best->lo;
+  Client& down = clients_[best->down];
+  Unlink(best->down, down, hi);
+  Link(best->down, down, lo);
+  if (best->up.has_value()) {
+    Client& up = clients_[*best->up];
+    Unlink(*best->up, up, lo);
+    Link(*best->up, up, hi);
+  }
+  return true;
 }
 
 }  // namespace jawlb::balancer

@@ -1,19 +1,30 @@
-// SubsetPlanner: which k of the n backends each client gets (JAWLB_MAXSERVERS),
-// so that every backend has the same number of clients within one, and a
-// change moves as few clients as it can. docs/subsetting.md explains the choice.
+// SubsetPlanner: which of the n backends each client gets (JAWLB_MAXSERVERS = k),
+// so that every backend has the same number of clients within one, the request
+// load the clients report is spread evenly too, and a change moves as few
+// clients as it can. docs/subsetting.md explains the choice.
 //
 // It keeps the assignment as state and repairs it incrementally:
-// - a new client takes the k least-loaded backends (ties: its rendezvous
-//   order, or the backends it had if it reconnects within kRememberFor);
+// - a new client takes the least-connected backends (ties: the backends it had
+//   if it reconnects within kRememberFor, then the least request load, then
+//   its rendezvous order);
 // - a client that leaves frees its links; then the assignment is rebalanced;
 // - a backend that goes away is replaced, in each of its clients, by the
 //   least-loaded backend the client does not have;
 // - a backend that comes is filled by moving clients off the most-loaded ones;
-// - rebalancing moves one link at a time from a most- to a least-loaded
+// - rebalancing moves one link at a time from a most- to a least-connected
 //   backend until they differ by at most one.
-// So after every operation max(load) - min(load) <= 1, and a backend joining
-// or leaving changes about k/n of the clients (those that must move), each by
-// one backend.
+// So after every operation max(connections) - min(connections) <= 1, and a
+// backend joining or leaving changes about k/n of the clients, each by one
+// backend.
+//
+// Request load: SetRate() gives a client's calls per second (from its load
+// reports). A client's calls split evenly over its list, so each of its links
+// carries rate / subset size. Replan() gives heavy clients more backends (so
+// no single link weighs more than about 1/kSpread of a backend's fair share)
+// and then swaps links between backends with equal connection counts until
+// every backend's request load is within kTolerance of the mean (once one is
+// beyond kTrigger), moving at most the number of links it is allowed. Clients with no known rate count as
+// the mean of those with one (all equal when none reports).
 //
 // Deterministic: the same operations in the same order give the same subsets
 // (ties are broken by a fixed hash, never by memory addresses or a salted hash).
@@ -24,6 +35,7 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -38,6 +50,14 @@ class SubsetPlanner {
  public:
   using ClientId = uint64_t;
   static constexpr absl::Duration kRememberFor = absl::Minutes(5);
+  // A client's link may weigh at most 1/kSpread of a backend's fair share of
+  // the request load before the client gets more backends.
+  static constexpr double kSpread = 8;
+  // Replan() moves links for request load only when a backend is further than
+  // kTrigger from the mean (a fraction of it), and then until every backend is
+  // within kTolerance: so small drifts in the rates move no one.
+  static constexpr double kTrigger = 0.08;
+  static constexpr double kTolerance = 0.04;
 
   // `k` backends per client; 0: every client gets every backend.
   explicit SubsetPlanner(size_t k) : k_(k) {}
@@ -50,41 +70,72 @@ class SubsetPlanner {
   // A client leaves. Unknown ids are ignored.
   void RemoveClient(ClientId id, absl::Time now);
 
+  // The client's calls per second (nullopt: unknown). Takes effect at the next
+  // Replan(). Unknown ids and negative or non-finite rates are ignored.
+  void SetRate(ClientId id, std::optional<double> calls_per_second);
+  // Re-plans for the rates set so far: resizes the subsets of clients whose
+  // share of the load changed by more than a quarter, then evens the request
+  // load, moving at most `max_moves` links for it. Connections stay within one.
+  void Replan(size_t max_moves);
+
   // The client's backends, sorted; empty for an unknown client.
   std::vector<discovery::Backend> SubsetOf(ClientId id) const;
   // Clients per backend.
   std::map<discovery::Backend, size_t> Loads() const;
+  // Expected calls per second per backend: every client's rate split evenly
+  // over its subset (as of the last Replan for the rates of unknown clients).
+  std::map<discovery::Backend, double> RequestLoads() const;
   // The clients whose subset changed since the last call, other than by their
-  // own AddClient (rebalancing after a client left, backend changes).
+  // own AddClient (rebalancing after a client left, backend changes, Replan).
   std::set<ClientId> TakeChanged();
 
  private:
   struct Client {
     std::string key;
     std::set<discovery::Backend> subset;
+    std::optional<double> rate;  // calls per second, when known
+    size_t want = 0;             // backends wanted for its load; 0: k
+    double weight = 1;           // the request load each of its links carries
   };
   struct Remembered {
     std::set<discovery::Backend> subset;
     absl::Time until;
   };
+  struct BackendState {
+    std::set<ClientId> clients;
+    double request_load = 0;
+  };
 
-  size_t EffectiveK() const;
-  // The backend `client` should take next: least loaded, not already taken;
-  // ties by `preferred`, then by the client's rendezvous order.
+  // How many backends `client` gets.
+  size_t SizeFor(const Client& client) const;
+  // The backend `client` should take next: least connected, not already
+  // taken; ties by `preferred`, then request load, then rendezvous order.
   const discovery::Backend* PickLeastLoaded(const Client& client,
                                             const std::set<discovery::Backend>& preferred) const;
   void Link(ClientId id, Client& client, const discovery::Backend& backend);
   void Unlink(ClientId id, Client& client, const discovery::Backend& backend);
-  // Gives every client EffectiveK() backends, then evens the loads.
+  // Gives every client the number of backends it should have, then evens the
+  // connection counts.
   void Repair();
   void Rebalance();
+  // The rate a client counts with: its own, or the mean of the known ones.
+  double RateOf(const Client& client) const;
+  // Sets each client's link weight from its rate and subset size, and every
+  // backend's request load from scratch.
+  void Reweigh();
+  // The largest |request load - mean| / mean over the backends.
+  double MaxDeviation() const;
+  // One swap or move that brings the backend furthest from the mean request
+  // load closer to it; false when there is none worth making.
+  bool ImproveRequestLoad();
 
   const size_t k_;
-  std::vector<discovery::Backend> backends_;                // sorted, distinct
-  std::map<discovery::Backend, std::set<ClientId>> links_;  // backend → its clients
+  std::vector<discovery::Backend> backends_;  // sorted, distinct
+  std::map<discovery::Backend, BackendState> links_;
   std::map<ClientId, Client> clients_;
   std::map<std::string, Remembered> remembered_;  // by client key
   std::set<ClientId> changed_;
+  double default_rate_ = 1;  // for clients with no known rate
 };
 
 // A fixed 64-bit hash of `text` (FNV-1a with a final mix): the same in every

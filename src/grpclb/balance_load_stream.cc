@@ -196,13 +196,20 @@ absl::Status BalanceLoadStream::HandleRequest() {
   }
   if (request.has_client_stats()) {
     const balancer::LoadReport report = ToLoadReport(request.client_stats());
+    const absl::Time now = absl::Now();
     absl::Status status;
+    uint64_t policy_id = 0;
+    double calls_per_second = 0;
     {
       absl::MutexLock lock(&mu_);
-      status = load_.Add(report, absl::Now());
+      status = load_.Add(report, now);
+      policy_id = policy_id_;
+      calls_per_second = load_.RatesAt(now).started;
     }
     shared_.metrics.AddReport(report, status.ok());
     if (!status.ok()) spdlog::warn("client {}: ignoring load report: {}", peer_, status.ToString());
+    // Outside our lock: the policy may call streams back.
+    if (status.ok() && policy_id != 0) shared_.policy.Report(policy_id, calls_per_second);
   }
   return absl::OkStatus();
 }

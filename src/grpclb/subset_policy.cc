@@ -1,5 +1,6 @@
 #include "grpclb/subset_policy.h"
 
+#include <algorithm>
 #include <vector>
 
 namespace jawlb::grpclb {
@@ -25,6 +26,23 @@ void SubsetPolicy::Leave(uint64_t id) {
     absl::MutexLock lock(&mu_);
     members_.erase(id);
     planner_.RemoveClient(id, absl::Now());
+    changed = planner_.TakeChanged();
+  }
+  Notify(changed);
+}
+
+void SubsetPolicy::Report(uint64_t id, double calls_per_second) {
+  if (!enabled()) return;
+  std::set<balancer::SubsetPlanner::ClientId> changed;
+  {
+    absl::MutexLock lock(&mu_);
+    planner_.SetRate(id, calls_per_second);
+    const absl::Time now = absl::Now();
+    if (now - last_replan_ < replan_every_) return;
+    last_replan_ = now;
+    // Enough to converge within a minute or so, little enough to keep each
+    // re-plan short under the lock.
+    planner_.Replan(std::max<size_t>(8, members_.size() / 50));
     changed = planner_.TakeChanged();
   }
   Notify(changed);

@@ -2,7 +2,8 @@
 // balancer's SubsetPlanner. Streams join with a key that survives reconnects
 // (the client's IP and the name it asked for), ask for their list, and leave;
 // when a departure or a backend change moves other clients, those streams are
-// told (OnSubsetChanged) so they write their new list.
+// told (OnSubsetChanged) so they write their new list. Load reports feed the
+// planner's request rates; it re-plans at most every kReplanEvery.
 //
 // With k = 0 the policy is off: every stream writes the Hub's shared list.
 //
@@ -19,6 +20,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 
 #include "balancer/subset_planner.h"
 #include "discovery/backend_set.h"
@@ -34,7 +36,11 @@ class SubsetPolicy {
     virtual void OnSubsetChanged() = 0;
   };
 
-  explicit SubsetPolicy(size_t k) : k_(k), planner_(k) {}
+  static constexpr absl::Duration kReplanEvery = absl::Seconds(5);
+
+  // `replan_every`: how often at most load reports re-plan (tests: zero).
+  explicit SubsetPolicy(size_t k, absl::Duration replan_every = kReplanEvery)
+      : k_(k), replan_every_(replan_every), planner_(k) {}
 
   bool enabled() const { return k_ > 0; }
 
@@ -45,6 +51,11 @@ class SubsetPolicy {
   uint64_t Join(std::string key, std::weak_ptr<Member> member) ABSL_LOCKS_EXCLUDED(mu_);
   // A stream leaves; the clients this moves are told.
   void Leave(uint64_t id) ABSL_LOCKS_EXCLUDED(mu_);
+  // The client's smoothed calls per second, from its load report. Every
+  // kReplanEvery at most, the planner re-plans for the rates it knows (heavy
+  // clients get more backends, links move so request load evens out, at most
+  // MovesPerReplan() of them), and the clients this moves are told.
+  void Report(uint64_t id, double calls_per_second) ABSL_LOCKS_EXCLUDED(mu_);
   // The stream's list.
   discovery::BackendSet ListFor(uint64_t id) const ABSL_LOCKS_EXCLUDED(mu_);
 
@@ -53,10 +64,12 @@ class SubsetPolicy {
   void Notify(const std::set<balancer::SubsetPlanner::ClientId>& changed) ABSL_LOCKS_EXCLUDED(mu_);
 
   const size_t k_;
+  const absl::Duration replan_every_;
   mutable absl::Mutex mu_;
   balancer::SubsetPlanner planner_ ABSL_GUARDED_BY(mu_);
   std::map<uint64_t, std::weak_ptr<Member>> members_ ABSL_GUARDED_BY(mu_);
   uint64_t next_id_ ABSL_GUARDED_BY(mu_) = 1;
+  absl::Time last_replan_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
 };
 
 }  // namespace jawlb::grpclb

@@ -1,6 +1,7 @@
 #include "balancer/subset_planner.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <random>
 
@@ -198,6 +199,169 @@ TEST(SubsetPlannerTest, SameOperationsSameSubsets) {
   EXPECT_EQ(run(), run());
   EXPECT_EQ(StableHash("10.0.0.1:8080"), StableHash("10.0.0.1:8080"));
   EXPECT_NE(StableHash("a"), StableHash("b"));
+}
+
+// Calls per second each backend gets when every client splits its `rates`
+// evenly over its subset; computed from the subsets, not the planner's view.
+std::map<Backend, double> RequestLoads(const SubsetPlanner& planner,
+                                       const std::vector<double>& rates) {
+  std::map<Backend, double> loads;
+  for (const auto& [backend, clients] : planner.Loads()) loads[backend] = 0;
+  for (uint64_t id = 0; id < rates.size(); ++id) {
+    const std::vector<Backend> subset = planner.SubsetOf(id);
+    for (const Backend& backend : subset) loads[backend] += rates[id] / subset.size();
+  }
+  return loads;
+}
+
+double MaxOverMean(const std::map<Backend, double>& loads) {
+  double total = 0;
+  double high = 0;
+  for (const auto& [backend, load] : loads) {
+    total += load;
+    high = std::max(high, load);
+  }
+  return high / (total / loads.size());
+}
+
+// Zipf-distributed rates (exponent 1), shuffled with a fixed seed.
+std::vector<double> ZipfRates(size_t clients) {
+  std::vector<double> rates(clients);
+  for (size_t i = 0; i < clients; ++i) rates[i] = 1000.0 / static_cast<double>(i + 1);
+  std::mt19937 rng(7);
+  std::shuffle(rates.begin(), rates.end(), rng);
+  return rates;
+}
+
+TEST(SubsetPlannerTest, HeavyClientsAreSpreadSoEveryBackendGetsTheSameRequests) {
+  const size_t k = 10;
+  const int n = 100;
+  const std::vector<double> rates = ZipfRates(1000);
+  SubsetPlanner planner(k);
+  planner.SetBackends(Backends(n));
+  std::vector<uint64_t> ids;
+  for (uint64_t id = 0; id < rates.size(); ++id) {
+    planner.AddClient(id, Key(id), kNow);
+    ids.push_back(id);
+  }
+  // Before the reports, connections are even but requests are not: the
+  // heaviest client alone makes 13% of the calls, 1.3 backends' worth.
+  const double before = MaxOverMean(RequestLoads(planner, rates));
+  EXPECT_GT(before, 1.3);
+
+  for (uint64_t id : ids) planner.SetRate(id, rates[id]);
+  planner.Replan(100000);
+  const double after = MaxOverMean(RequestLoads(planner, rates));
+  std::printf("requests max/mean: %.3f before the reports, %.3f after\n", before, after);
+  EXPECT_LE(after, 1.10);
+  EXPECT_NEAR(MaxOverMean(planner.RequestLoads()), after, 1e-6);  // its own view agrees
+
+  // Connections stay within one; the heaviest clients have more backends.
+  const std::map<Backend, size_t> loads = planner.Loads();
+  size_t low = SIZE_MAX;
+  size_t high = 0;
+  for (const auto& [backend, load] : loads) {
+    low = std::min(low, load);
+    high = std::max(high, load);
+  }
+  EXPECT_LE(high - low, 1u);
+  const uint64_t heaviest = std::max_element(rates.begin(), rates.end()) - rates.begin();
+  EXPECT_THAT(planner.SubsetOf(heaviest), SizeIs(n));
+  size_t with_k = 0;
+  for (uint64_t id : ids) with_k += planner.SubsetOf(id).size() == k ? 1 : 0;
+  EXPECT_GT(with_k, 950u);  // only the heavy few get more
+}
+
+TEST(SubsetPlannerTest, ReplanningUnchangedOrSlightlyChangedRatesMovesNoOne) {
+  const std::vector<double> rates = ZipfRates(300);
+  SubsetPlanner planner(5);
+  planner.SetBackends(Backends(30));
+  for (uint64_t id = 0; id < rates.size(); ++id) {
+    planner.AddClient(id, Key(id), kNow);
+    planner.SetRate(id, rates[id]);
+  }
+  planner.Replan(100000);
+  EXPECT_FALSE(planner.TakeChanged().empty());
+  planner.Replan(100000);
+  EXPECT_THAT(planner.TakeChanged(), SizeIs(0));
+  std::mt19937 rng(3);
+  std::uniform_real_distribution<double> wobble(0.97, 1.03);
+  for (uint64_t id = 0; id < rates.size(); ++id) planner.SetRate(id, rates[id] * wobble(rng));
+  planner.Replan(100000);
+  EXPECT_THAT(planner.TakeChanged(), SizeIs(0));
+}
+
+TEST(SubsetPlannerTest, ReplanMovesAtMostWhatItIsAllowed) {
+  const std::vector<double> rates = ZipfRates(300);
+  SubsetPlanner planner(5);
+  planner.SetBackends(Backends(30));
+  for (uint64_t id = 0; id < rates.size(); ++id) planner.AddClient(id, Key(id), kNow);
+  // Equal rates but three times heavier for one in ten: no one needs more
+  // backends, so every change is a request-load move (a swap moves two).
+  for (uint64_t id = 0; id < rates.size(); ++id) planner.SetRate(id, id % 10 == 0 ? 3 : 1);
+  planner.TakeChanged();
+  planner.Replan(3);
+  EXPECT_LE(planner.TakeChanged().size(), 6u);
+  const double partly = MaxOverMean(planner.RequestLoads());
+  planner.Replan(100000);
+  EXPECT_LE(MaxOverMean(planner.RequestLoads()), 1.0 + SubsetPlanner::kTolerance + 1e-9);
+  EXPECT_LE(MaxOverMean(planner.RequestLoads()), partly);
+}
+
+TEST(SubsetPlannerTest, UnknownAndNonsenseRatesCountAsTheMean) {
+  SubsetPlanner planner(2);
+  planner.SetBackends(Backends(4));
+  for (uint64_t id = 0; id < 8; ++id) planner.AddClient(id, Key(id), kNow);
+  planner.SetRate(0, -5);
+  planner.SetRate(1, std::nan(""));
+  planner.SetRate(2, INFINITY);
+  planner.SetRate(3, 10);
+  planner.SetRate(99, 1e9);  // no such client
+  planner.Replan(100);
+  // Client 3 is the only one known: everyone counts as 10 calls/s, 5 per link.
+  for (const auto& [backend, load] : planner.RequestLoads()) EXPECT_DOUBLE_EQ(load, 20);
+}
+
+TEST(SubsetPlannerTest, BalanceSurvivesChurnWithRates) {
+  const size_t k = 4;
+  SubsetPlanner planner(k);
+  std::mt19937 rng(11);
+  std::uniform_int_distribution<int> backend_count(6, 30);
+  std::exponential_distribution<double> rate(0.1);
+  int n = 20;
+  planner.SetBackends(Backends(n));
+  std::vector<uint64_t> ids;
+  uint64_t next = 0;
+  for (int step = 0; step < 600; ++step) {
+    const int what = static_cast<int>(rng() % 10);
+    if (what < 5 || ids.empty()) {
+      planner.AddClient(next, Key(next), kNow);
+      planner.SetRate(next, rate(rng));
+      ids.push_back(next++);
+    } else if (what < 8) {
+      const size_t i = rng() % ids.size();
+      planner.RemoveClient(ids[i], kNow);
+      ids.erase(ids.begin() + static_cast<std::ptrdiff_t>(i));
+    } else if (what == 8) {
+      n = backend_count(rng);
+      planner.SetBackends(Backends(n, static_cast<int>(rng() % 3)));
+    } else {
+      planner.Replan(50);
+    }
+    const std::map<Backend, size_t> loads = planner.Loads();
+    size_t low = SIZE_MAX;
+    size_t high = 0;
+    for (const auto& [backend, load] : loads) {
+      low = std::min(low, load);
+      high = std::max(high, load);
+    }
+    ASSERT_LE(high - low, 1u) << "step " << step;
+    for (uint64_t id : ids) {
+      const std::vector<Backend> subset = planner.SubsetOf(id);
+      ASSERT_GE(subset.size(), std::min<size_t>(k, n)) << "step " << step;
+      for (const Backend& backend : subset) ASSERT_TRUE(loads.contains(backend));
+    }
+  }
 }
 
 }  // namespace

@@ -49,7 +49,9 @@ LoadBalanceRequest Stats(int64_t started) {
 class BalanceLoadServiceTest : public ::testing::Test {
  protected:
   // `max_servers`: JAWLB_MAXSERVERS (0: every client gets every backend).
-  explicit BalanceLoadServiceTest(size_t max_servers = 0) : policy_(max_servers) {}
+  // Every load report re-plans (in production at most every 5 s).
+  explicit BalanceLoadServiceTest(size_t max_servers = 0)
+      : policy_(max_servers, absl::ZeroDuration()) {}
 
   void SetUp() override {
     grpc::ServerBuilder builder;
@@ -428,6 +430,28 @@ TEST_F(SubsetStreamsTest, EachClientGetsItsShareAndOneMovesWhenTheLoneClientLeav
   for (size_t i = 0; i < 3; ++i) streams[i]->context.TryCancel();
   for (std::thread& reader : readers) reader.join();
   EXPECT_EQ(moved.load(), 1);
+}
+
+TEST_F(SubsetStreamsTest, AClientReportingMostOfTheCallsGetsEveryBackend) {
+  Publish(Backends(4, 1000));
+  std::vector<std::unique_ptr<Stream>> streams;
+  for (size_t i = 0; i < 4; ++i) {
+    streams.push_back(Connect());
+    ASSERT_EQ(streams.back()->Read().server_list().servers_size(), 1);
+  }
+  // Three light clients report, then a heavy one: its calls would swamp any
+  // one backend, so it is given all four (and the others keep one each).
+  auto report = [](int64_t calls) {
+    LoadBalanceRequest request;
+    request.mutable_client_stats()->set_num_calls_started(calls);
+    request.mutable_client_stats()->set_num_calls_finished(calls);
+    return request;
+  };
+  for (size_t i = 1; i < 4; ++i) ASSERT_TRUE(streams[i]->rw->Write(report(1)));
+  ASSERT_TRUE(streams[0]->rw->Write(report(1000)));
+  LoadBalanceResponse list;
+  while (list.server_list().servers_size() != 4) list = streams[0]->Read();
+  for (auto& stream : streams) stream->context.TryCancel();
 }
 
 TEST_F(SubsetStreamsTest, NoListBeforeTheSourceHasOne) {
