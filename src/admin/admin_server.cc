@@ -11,6 +11,7 @@
 #include "admin/json.h"
 #include "admin/process_metrics.h"
 #include "grpclb/server_list.h"
+#include "health/health_checker.h"
 
 namespace jawlb::admin {
 namespace {
@@ -164,9 +165,24 @@ std::string AdminServer::StateJson() const {
         ",\"failed_to_send\":", rates.failed_to_send, ",\"known_received\":", rates.known_received,
         ",\"dropped\":", rates.dropped, "}}}"));
   }
+  std::string health = "null";
+  if (view_.health != nullptr) {
+    std::vector<std::string> checked;
+    for (const balancer::HealthTracker::Entry& e : view_.health->Describe()) {
+      checked.push_back(absl::StrCat(
+          "{\"address\":", JsonQuote(e.backend.ToString()), ",\"last\":",
+          e.last.has_value() ? JsonQuote(balancer::VerdictName(*e.last)) : "null",
+          ",\"detail\":", JsonQuote(e.detail), ",\"removed\":", e.removed ? "true" : "false",
+          ",\"recent_removals\":", e.recent_removals, ",\"readmit_at\":",
+          e.readmit_at == absl::InfiniteFuture() ? "null" : JsonQuote(Time(e.readmit_at)), "}"));
+    }
+    health = absl::StrCat("{\"panic\":", view_.health->panic() ? "true" : "false",
+                          ",\"backends\":[", absl::StrJoin(checked, ","), "]}");
+  }
   return absl::StrCat(
       "{\"ready\":", reason.empty() ? "true" : "false", ",\"not_ready_reason\":", JsonQuote(reason),
       ",\"source\":", JsonQuote(view_.source), ",\"kubernetes\":", kubernetes,
+      ",\"health\":", health,
       ",\"lb_tokens\":{\"replica\":", JsonQuote(view_.replica), ",\"backend_tags\":{",
       absl::StrJoin(tags, ","), "}}", ",\"endpoints\":[", absl::StrJoin(endpoints, ","),
       "],\"list\":",
@@ -212,6 +228,21 @@ std::string AdminServer::StatePage() const {
                       "</td><td>", HtmlEscape(e.object), "</td><td>", e.ready ? "yes" : "no",
                       "</td><td>", e.serving ? "yes" : "no", "</td><td>",
                       e.terminating ? "yes" : "no", "</td><td>", e.used ? "<b>yes</b>" : "no",
+                      "</td></tr>");
+    }
+    absl::StrAppend(&page, "</table>");
+  }
+  if (view_.health != nullptr) {
+    absl::StrAppend(&page, "<h2>health checks</h2>",
+                    view_.health->panic()
+                        ? "<p><b>PANIC</b>: more than half fail; every backend is sent</p>"
+                        : "",
+                    "<table><tr><th>address</th><th>last answer</th><th>in lists</th>"
+                    "<th>removals (5 min)</th></tr>");
+    for (const balancer::HealthTracker::Entry& e : view_.health->Describe()) {
+      absl::StrAppend(&page, "<tr><td>", HtmlEscape(e.backend.ToString()), "</td><td>",
+                      HtmlEscape(e.last.has_value() ? e.detail : "none yet"), "</td><td>",
+                      e.removed ? "<b>no</b>" : "yes", "</td><td>", e.recent_removals,
                       "</td></tr>");
     }
     absl::StrAppend(&page, "</table>");

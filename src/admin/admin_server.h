@@ -29,6 +29,7 @@
 #include "discovery/source.h"
 #include "grpclb/client_registry.h"
 #include "grpclb/hub.h"
+#include "health/health_checker.h"
 #include "k8s/api_monitor.h"
 
 namespace httplib {
@@ -48,6 +49,7 @@ struct AdminView {
   const grpclb::ClientRegistry* clients = nullptr;
   const discovery::Source* endpoints = nullptr;  // every endpoint with its conditions
   const k8s::ApiMonitor* kubernetes = nullptr;   // null unless watching Kubernetes
+  const health::HealthChecker* health = nullptr;  // null unless JAWLB_HEALTHCHECK=grpc
 };
 
 class AdminServer {

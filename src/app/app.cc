@@ -138,9 +138,23 @@ absl::StatusOr<std::unique_ptr<App>> App::Start(const config::Config& config) {
   if (!source.ok()) return source.status();
   app->source_ = *std::move(source);
   App* self = app.get();
+  if (config.health_check == "grpc") {
+    health::HealthChecker::Options options;
+    options.service = config.health_check_service;
+    app->health_ = std::make_unique<health::HealthChecker>(
+        options, [self](discovery::BackendSet backends, absl::Time observed) {
+          self->OnBackends(std::move(backends), observed);
+        });
+    spdlog::info("health checks: grpc.health.v1.Health/Watch on every backend (service \"{}\")",
+                 config.health_check_service);
+  }
   JAWLB_RETURN_IF_ERROR(
       app->source_->Start([self](discovery::BackendSet backends, absl::Time observed) {
-        self->OnBackends(std::move(backends), observed);
+        if (self->health_ != nullptr) {
+          self->health_->SetBackends(std::move(backends), observed);
+        } else {
+          self->OnBackends(std::move(backends), observed);
+        }
       }));
 
   app->service_ = std::make_unique<grpclb::BalanceLoadService>(
@@ -155,6 +169,7 @@ absl::StatusOr<std::unique_ptr<App>> App::Start(const config::Config& config) {
   app->server_ = builder.BuildAndStart();
   if (app->server_ == nullptr || app->port_ == 0) {
     app->source_->Stop();
+    if (app->health_ != nullptr) app->health_->Stop();
     return absl::UnavailableError(
         absl::StrCat("cannot listen on ", config.ListenAddress(),
                      " (JAWLB_HOST/JAWLB_PORT): address in use or not local"));
@@ -179,7 +194,9 @@ absl::StatusOr<std::unique_ptr<App>> App::Start(const config::Config& config) {
     self->hub_.WriteMetrics(out);
     self->service_->WriteMetrics(out);
     if (self->kubernetes_ != nullptr) self->kubernetes_->WriteMetrics(out);
+    if (self->health_ != nullptr) self->health_->WriteMetrics(out);
   };
+  view.health = app->health_.get();
   view.endpoints = app->source_.get();
   view.kubernetes = app->kubernetes_.get();
   view.source = source_info.description;
@@ -258,6 +275,7 @@ void App::Shutdown() {
   }
   if (admin_ != nullptr) admin_->Stop();
   if (source_ != nullptr) source_->Stop();
+  if (health_ != nullptr) health_->Stop();
   if (server_ != nullptr) spdlog::info("stopped");
 }
 

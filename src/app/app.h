@@ -18,6 +18,7 @@
 #include "grpclb/balance_load_service.h"
 #include "grpclb/hub.h"
 #include "grpclb/server_list.h"
+#include "health/health_checker.h"
 #include "k8s/api_monitor.h"
 
 namespace jawlb::app {
@@ -46,7 +47,8 @@ class App {
 
  private:
   explicit App(const config::Config& config);
-  // A complete set from the source (its thread, or main during Start()).
+  // A complete set from the source (its thread, or main during Start()), or
+  // the healthy part of it from the health checker (its thread).
   void OnBackends(discovery::BackendSet backends, absl::Time observed);
   // What has stopped making progress, "" when nothing (for /healthz).
   std::string StuckReason();
@@ -64,6 +66,9 @@ class App {
   discovery::BackendSet last_backends_;          // for the change log; source thread only
   std::unique_ptr<k8s::ApiMonitor> kubernetes_;  // when watching Kubernetes; outlives source_
   std::unique_ptr<discovery::Source> source_;
+  // JAWLB_HEALTHCHECK=grpc: between the source and OnBackends (then called on
+  // the checker's thread only).
+  std::unique_ptr<health::HealthChecker> health_;
   grpclb::SubsetPolicy policy_;  // JAWLB_MAXSERVERS
   std::unique_ptr<grpclb::BalanceLoadService> service_;
   std::unique_ptr<grpc::Server> server_;

@@ -157,6 +157,16 @@ const std::vector<Setting>& Settings() {
        "a load_balance_token on every list entry (on/off; off keeps lists of many backends "
        "small)",
        [](auto v, Config& c) { return SetOnOff(v, c.lb_tokens); }},
+      {"JAWLB_HEALTHCHECK", "healthcheck", "none",
+       "none, or grpc: watch grpc.health.v1.Health on every backend and send only serving ones",
+       [](auto v, Config& c) {
+         if (v != "none" && v != "grpc") return std::string("not a health check (none, grpc)");
+         c.health_check = std::string(v);
+         return std::string();
+       }},
+      {"JAWLB_HEALTHCHECKSERVICE", "healthcheckservice", "",
+       "the service name asked for in health checks (empty: the backend server as a whole)",
+       [](auto v, Config& c) { return SetString(v, c.health_check_service); }},
       {"JAWLB_LOGLEVEL", "loglevel", "info", "trace, debug, info, warn, error or off",
        [](auto v, Config& c) { return SetLogLevel(v, c.log_level); }},
       {"JAWLB_LOGFORMAT", "logformat", "text", "text, or json (one object per line)",

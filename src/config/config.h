@@ -35,6 +35,8 @@ struct Config {
   absl::Duration client_stats_interval = absl::Seconds(10);  // JAWLB_CLIENTSTATSINTERVAL
   size_t max_servers = 0;                         // JAWLB_MAXSERVERS: backends per client, 0 = all
   bool lb_tokens = true;                          // JAWLB_LBTOKENS: on or off
+  std::string health_check = "none";              // JAWLB_HEALTHCHECK: none or grpc
+  std::string health_check_service;               // JAWLB_HEALTHCHECKSERVICE
   std::string log_level = "info";                 // JAWLB_LOGLEVEL
   std::string log_format = "text";                // JAWLB_LOGFORMAT: text or json
   absl::Duration drain_delay = absl::Seconds(5);  // JAWLB_DRAINDELAY

@@ -19,9 +19,12 @@ grpc::ServerUnaryReactor* EchoBackend::Service::Whoami(grpc::CallbackServerConte
   return reactor;
 }
 
-absl::StatusOr<std::unique_ptr<EchoBackend>> EchoBackend::Start(std::string name, std::string ip) {
+absl::StatusOr<std::unique_ptr<EchoBackend>> EchoBackend::Start(std::string name, std::string ip,
+                                                                bool health) {
   std::unique_ptr<EchoBackend> backend(new EchoBackend(std::move(name)));
   int port = 0;
+  // A process-wide switch, read when a server is built.
+  grpc::EnableDefaultHealthCheckService(health);
   grpc::ServerBuilder builder;
   builder.AddListeningPort(absl::StrCat(ip, ":0"), grpc::InsecureServerCredentials(), &port);
   builder.RegisterService(&backend->service_);
@@ -33,8 +36,16 @@ absl::StatusOr<std::unique_ptr<EchoBackend>> EchoBackend::Start(std::string name
   return backend;
 }
 
-EchoBackend::~EchoBackend() {
+void EchoBackend::SetServing(bool serving) {
+  if (server_ != nullptr && server_->GetHealthCheckService() != nullptr) {
+    server_->GetHealthCheckService()->SetServingStatus(serving);
+  }
+}
+
+void EchoBackend::Stop() {
   if (server_ != nullptr) server_->Shutdown(std::chrono::system_clock::now());
 }
+
+EchoBackend::~EchoBackend() { Stop(); }
 
 }  // namespace jawlb::testbed

@@ -1,7 +1,7 @@
 // EchoBackend: an in-process gRPC server of jawlb.testing.Echo that answers
 // every Whoami with its name, counts the calls it served and keeps the
-// `lb-token` metadata values grpclb clients sent with them. The backends of
-// jawlb's demo and end-to-end tests.
+// `lb-token` metadata values grpclb clients sent with them, and serves gRPC's
+// health service. The backends of jawlb's demo and end-to-end tests.
 //
 // Threading: thread-safe; calls() may be read from any thread.
 #ifndef JAWLB_TOOLS_TESTBED_ECHO_BACKEND_H_
@@ -23,13 +23,20 @@ namespace jawlb::testbed {
 class EchoBackend {
  public:
   // Listens on `ip`, port 0 (a free port). Unavailable when it cannot bind.
-  static absl::StatusOr<std::unique_ptr<EchoBackend>> Start(std::string name, std::string ip);
+  // With `health`, it also serves grpc.health.v1.Health (gRPC's built-in
+  // service), SERVING until SetServing(false).
+  static absl::StatusOr<std::unique_ptr<EchoBackend>> Start(std::string name, std::string ip,
+                                                            bool health = true);
   ~EchoBackend();
 
   const std::string& name() const { return name_; }
   // "127.0.0.2:41234".
   const std::string& address() const { return address_; }
   int64_t calls() const { return service_.calls.load(); }
+  // What its health service answers, for the server and every service name.
+  void SetServing(bool serving);
+  // Stops listening and ends every call (as a backend that dies).
+  void Stop();
   // Every distinct `lb-token` the calls carried.
   std::set<std::string> tokens() const {
     absl::MutexLock lock(&service_.mu);
