@@ -126,7 +126,10 @@ std::string MakeReplicaTag() {
 }  // namespace
 
 App::App(const config::Config& config)
-    : config_(config), replica_(MakeReplicaTag()), policy_(config.max_servers) {}
+    : config_(config),
+      replica_(MakeReplicaTag()),
+      policy_(config.max_servers),
+      shedding_(static_cast<double>(config.max_rps_per_backend), hub_) {}
 
 App::~App() { Shutdown(); }
 
@@ -157,9 +160,13 @@ absl::StatusOr<std::unique_ptr<App>> App::Start(const config::Config& config) {
         }
       }));
 
-  app->service_ = std::make_unique<grpclb::BalanceLoadService>(
-      app->hub_, config.client_stats_interval, &app->policy_,
-      config.lb_tokens ? app->replica_ : "");
+  grpclb::BalanceLoadService::Options service;
+  service.client_stats_interval = config.client_stats_interval;
+  service.load_smoothing = config.load_smoothing;
+  service.policy = &app->policy_;
+  service.shedding = &app->shedding_;
+  service.replica = config.lb_tokens ? app->replica_ : "";
+  app->service_ = std::make_unique<grpclb::BalanceLoadService>(app->hub_, std::move(service));
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
@@ -195,6 +202,7 @@ absl::StatusOr<std::unique_ptr<App>> App::Start(const config::Config& config) {
     self->service_->WriteMetrics(out);
     if (self->kubernetes_ != nullptr) self->kubernetes_->WriteMetrics(out);
     if (self->health_ != nullptr) self->health_->WriteMetrics(out);
+    self->shedding_.WriteMetrics(out);
   };
   view.health = app->health_.get();
   view.endpoints = app->source_.get();

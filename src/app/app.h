@@ -69,7 +69,8 @@ class App {
   // JAWLB_HEALTHCHECK=grpc: between the source and OnBackends (then called on
   // the checker's thread only).
   std::unique_ptr<health::HealthChecker> health_;
-  grpclb::SubsetPolicy policy_;  // JAWLB_MAXSERVERS
+  grpclb::SubsetPolicy policy_;     // JAWLB_MAXSERVERS
+  grpclb::LoadShedding shedding_;  // JAWLB_MAXRPSPERBACKEND
   std::unique_ptr<grpclb::BalanceLoadService> service_;
   std::unique_ptr<grpc::Server> server_;
   std::shared_ptr<grpc::Channel> self_channel_;  // to ask the server about itself

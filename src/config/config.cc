@@ -157,6 +157,20 @@ const std::vector<Setting>& Settings() {
        "a load_balance_token on every list entry (on/off; off keeps lists of many backends "
        "small)",
        [](auto v, Config& c) { return SetOnOff(v, c.lb_tokens); }},
+      {"JAWLB_MAXRPSPERBACKEND", "maxrpsperbackend", "0",
+       "calls per second one backend takes from this replica's clients; above it, lists carry "
+       "drop entries for the excess (0 = never shed)",
+       [](auto v, Config& c) { return SetCount(v, c.max_rps_per_backend); }},
+      {"JAWLB_LOADSMOOTHING", "loadsmoothing", "30s",
+       "time constant of the clients' smoothed call rates (how fast subsetting and shedding "
+       "follow load)",
+       [](auto v, Config& c) {
+         std::string error = SetDuration(v, c.load_smoothing);
+         if (error.empty() && c.load_smoothing <= absl::ZeroDuration()) {
+           return std::string("must be more than 0");
+         }
+         return error;
+       }},
       {"JAWLB_HEALTHCHECK", "healthcheck", "none",
        "none, or grpc: watch grpc.health.v1.Health on every backend and send only serving ones",
        [](auto v, Config& c) {

@@ -35,6 +35,8 @@ struct Config {
   absl::Duration client_stats_interval = absl::Seconds(10);  // JAWLB_CLIENTSTATSINTERVAL
   size_t max_servers = 0;                         // JAWLB_MAXSERVERS: backends per client, 0 = all
   bool lb_tokens = true;                          // JAWLB_LBTOKENS: on or off
+  size_t max_rps_per_backend = 0;                 // JAWLB_MAXRPSPERBACKEND: 0 = never shed
+  absl::Duration load_smoothing = absl::Seconds(30);  // JAWLB_LOADSMOOTHING
   std::string health_check = "none";              // JAWLB_HEALTHCHECK: none or grpc
   std::string health_check_service;               // JAWLB_HEALTHCHECKSERVICE
   std::string log_level = "info";                 // JAWLB_LOGLEVEL

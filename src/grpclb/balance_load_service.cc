@@ -11,13 +11,20 @@
 
 namespace jawlb::grpclb {
 
-BalanceLoadService::BalanceLoadService(Hub& hub, absl::Duration client_stats_interval,
-                                       SubsetPolicy* policy, std::string replica)
-    : initial_response_(Serialize(MakeInitialResponse(client_stats_interval))),
-      replica_(std::move(replica)),
-      shared_{service_,          hub,      clients_,
-              initial_response_, metrics_, policy != nullptr ? *policy : no_policy_,
-              replica_,          live_} {}
+BalanceLoadService::BalanceLoadService(Hub& hub, Options options)
+    : initial_response_(Serialize(MakeInitialResponse(options.client_stats_interval))),
+      replica_(std::move(options.replica)),
+      no_shedding_(0, hub),
+      shared_{service_,
+              hub,
+              clients_,
+              initial_response_,
+              metrics_,
+              options.policy != nullptr ? *options.policy : no_policy_,
+              options.shedding != nullptr ? *options.shedding : no_shedding_,
+              replica_,
+              live_,
+              options.load_smoothing} {}
 
 BalanceLoadService::~BalanceLoadService() { Stop(); }
 

@@ -24,6 +24,7 @@
 #include "grpclb/balance_load_stream.h"
 #include "grpclb/client_registry.h"
 #include "grpclb/hub.h"
+#include "grpclb/load_shedding.h"
 #include "grpclb/stream_metrics.h"
 #include "grpclb/subset_policy.h"
 
@@ -31,12 +32,17 @@ namespace jawlb::grpclb {
 
 class BalanceLoadService {
  public:
-  // `client_stats_interval` is what the InitialLoadBalanceResponse asks clients
-  // for (zero: no load reports). `policy` (borrowed; null: none) gives each
-  // client its own list.
-  // `replica` names this process in load_balance_tokens ("" for none).
-  BalanceLoadService(Hub& hub, absl::Duration client_stats_interval, SubsetPolicy* policy = nullptr,
-                     std::string replica = "");
+  struct Options {
+    // What the InitialLoadBalanceResponse asks clients for (zero: no reports).
+    absl::Duration client_stats_interval = absl::Seconds(10);
+    // The time constant of each client's smoothed call rates.
+    absl::Duration load_smoothing = absl::Seconds(30);
+    SubsetPolicy* policy = nullptr;    // borrowed; gives each client its own list
+    LoadShedding* shedding = nullptr;  // borrowed; told every client's rate
+    std::string replica;               // names this process in tokens ("": none)
+  };
+
+  BalanceLoadService(Hub& hub, Options options);
   ~BalanceLoadService();
   BalanceLoadService(const BalanceLoadService&) = delete;
   BalanceLoadService& operator=(const BalanceLoadService&) = delete;
@@ -66,6 +72,7 @@ class BalanceLoadService {
   const std::string replica_;
 
   SubsetPolicy no_policy_{0};
+  LoadShedding no_shedding_;
   AsyncLoadBalancer service_;
   ClientRegistry clients_;
   StreamMetrics metrics_;

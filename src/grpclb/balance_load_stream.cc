@@ -81,7 +81,7 @@ void BalanceLoadStream::Start() {
   connected_ = absl::Now();
   {
     absl::MutexLock lock(&mu_);
-    load_ = balancer::ClientLoad(connected_);
+    load_ = balancer::ClientLoad(connected_, shared_.load_smoothing);
   }
   shared_.metrics.started.Add();
   std::shared_ptr<BalanceLoadStream> self = shared_from_this();
@@ -127,6 +127,7 @@ void BalanceLoadStream::MaybeRelease() {
     policy_id = std::exchange(policy_id_, 0);
   }
   if (policy_id != 0) shared_.policy.Leave(policy_id);
+  shared_.shedding.Forget(this);
   spdlog::debug("client {} disconnected", peer_);
   shared_.live.Done();
   // `subscription`, `registration`, then possibly `self` (this object) go here.
@@ -200,16 +201,19 @@ absl::Status BalanceLoadStream::HandleRequest() {
     absl::Status status;
     uint64_t policy_id = 0;
     double calls_per_second = 0;
+    std::optional<balancer::ClientLoad> load;
     {
       absl::MutexLock lock(&mu_);
       status = load_.Add(report, now);
       policy_id = policy_id_;
       calls_per_second = load_.RatesAt(now).started;
+      if (shared_.shedding.enabled()) load = load_;
     }
     shared_.metrics.AddReport(report, status.ok());
     if (!status.ok()) spdlog::warn("client {}: ignoring load report: {}", peer_, status.ToString());
     // Outside our lock: the policy may call streams back.
     if (status.ok() && policy_id != 0) shared_.policy.Report(policy_id, calls_per_second);
+    if (status.ok() && load.has_value()) shared_.shedding.Report(this, *load);
   }
   return absl::OkStatus();
 }
@@ -322,11 +326,16 @@ void BalanceLoadStream::Pump() {
       // Per-client lists: write whenever this client's list differs from the
       // last one it got (a backend change, or a rebalance after another client
       // left). Nothing before the source's first complete list.
-      if (latest == nullptr || (last_list_.has_value() && *last_list_ == *subset)) return;
+      if (latest == nullptr || (last_list_.has_value() && *last_list_ == *subset &&
+                                last_drop_percent_ == latest->drop_percent)) {
+        return;
+      }
       in_flight_is_first_list_ = !last_list_.has_value();
       own_message_ = Serialize(MakeServerListResponse(
-          *subset, shared_.replica.empty() ? "" : TokenPrefix(shared_.replica, policy_id_)));
+          *subset, shared_.replica.empty() ? "" : TokenPrefix(shared_.replica, policy_id_),
+          latest->drop_percent));
       last_list_ = std::move(subset);
+      last_drop_percent_ = latest->drop_percent;
       last_sent_ = latest;
       write_in_flight_ = true;
       in_flight_ = latest;
@@ -335,7 +344,8 @@ void BalanceLoadStream::Pump() {
       action = Action::kWrite;
     } else if (latest != nullptr &&
                (last_sent_ == nullptr || latest->version > last_sent_->version)) {
-      const bool same_list = last_sent_ != nullptr && last_sent_->backends == latest->backends;
+      const bool same_list = last_sent_ != nullptr && last_sent_->backends == latest->backends &&
+                             last_sent_->drop_percent == latest->drop_percent;
       in_flight_is_first_list_ = last_sent_ == nullptr;
       last_sent_ = latest;
       if (same_list) return;  // a change and its undo both landed while we wrote

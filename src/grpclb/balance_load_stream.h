@@ -41,6 +41,7 @@
 #include "grpclb/client_stats.h"
 #include "grpclb/completion_tag.h"
 #include "grpclb/hub.h"
+#include "grpclb/load_shedding.h"
 #include "grpclb/stream_metrics.h"
 #include "grpclb/subset_policy.h"
 
@@ -91,8 +92,10 @@ class BalanceLoadStream final : public Hub::Subscriber,
     const grpc::ByteBuffer& initial_response;
     StreamMetrics& metrics;
     SubsetPolicy& policy;        // per-client lists when enabled
+    LoadShedding& shedding;      // told each client's rate when enabled
     const std::string& replica;  // in load_balance_tokens; "" for none
     StreamCount& live;
+    absl::Duration load_smoothing;  // of each client's call rates
   };
 
   // What a completion-queue tag points at: the stream and which of its
@@ -189,6 +192,7 @@ class BalanceLoadStream final : public Hub::Subscriber,
   // written, and the encoded bytes of the list being written.
   uint64_t policy_id_ ABSL_GUARDED_BY(mu_) = 0;
   std::optional<discovery::BackendSet> last_list_ ABSL_GUARDED_BY(mu_);
+  int last_drop_percent_ ABSL_GUARDED_BY(mu_) = 0;  // of last_list_
   grpc::ByteBuffer own_message_ ABSL_GUARDED_BY(mu_);
   bool finish_requested_ ABSL_GUARDED_BY(mu_) = false;
   grpc::Status finish_status_ ABSL_GUARDED_BY(mu_);

@@ -30,18 +30,36 @@ size_t Hub::subscriber_count() const {
 }
 
 bool Hub::Publish(discovery::BackendSet backends, absl::Time observed) {
+  absl::MutexLock publishing(&publish_mu_);
+  {
+    absl::ReaderMutexLock lock(&mu_);
+    if (latest_ != nullptr && latest_->backends == backends) return false;
+  }
+  PublishLocked(std::move(backends), observed);
+  return true;
+}
+
+void Hub::SetDropPercent(int percent, absl::Time observed) {
+  absl::MutexLock publishing(&publish_mu_);
+  if (percent == drop_percent_) return;
+  drop_percent_ = percent;
+  SnapshotPtr latest = Latest();
+  if (latest != nullptr) PublishLocked(latest->backends, observed);
+}
+
+void Hub::PublishLocked(discovery::BackendSet backends, absl::Time observed) {
   uint64_t version;
   {
-    absl::MutexLock lock(&mu_);
-    if (latest_ != nullptr && latest_->backends == backends) return false;
+    absl::ReaderMutexLock lock(&mu_);
     version = latest_ == nullptr ? 1 : latest_->version + 1;
   }
-  // Encode outside the lock: Publish has a single caller thread, so the version
-  // cannot be taken by anyone else meanwhile.
+  // Encode outside mu_ (publish_mu_ keeps the version ours meanwhile).
   const absl::Time start = absl::Now();
   auto snapshot = std::make_shared<Snapshot>();
   snapshot->version = version;
-  snapshot->message = Serialize(MakeServerListResponse(backends, token_prefix_));
+  snapshot->drop_percent = drop_percent_;
+  snapshot->message =
+      Serialize(MakeServerListResponse(backends, token_prefix_, drop_percent_));
   snapshot->backends = std::move(backends);
   snapshot->observed = observed;
   encode_seconds_.Observe(absl::Now() - start);
@@ -51,7 +69,6 @@ bool Hub::Publish(discovery::BackendSet backends, absl::Time observed) {
     latest_ = std::move(snapshot);
   }
   ScheduleWakes();
-  return true;
 }
 
 void Hub::Close() {

@@ -12,8 +12,9 @@
 // into it (every stream writes only the newest list). Without a WakeRunner,
 // wakes run on the publishing thread.
 //
-// Threading: thread-safe. Publish() and Close() run on the source's (or main)
-// thread; Latest(), Current() and Subscribe() on completion-queue threads.
+// Threading: thread-safe. Publish() and SetDropPercent() are serialized by
+// their own lock (the source's thread publishes, load reports set drops);
+// Latest(), Current() and Subscribe() run on completion-queue threads.
 // Wakes run with no Hub lock held; a subscriber's OnHubChanged() must not block.
 #ifndef JAWLB_GRPCLB_HUB_H_
 #define JAWLB_GRPCLB_HUB_H_
@@ -66,6 +67,10 @@ class Hub {
   bool Publish(discovery::BackendSet backends, absl::Time observed = absl::Now())
       ABSL_LOCKS_EXCLUDED(mu_);
 
+  // Makes `percent` of every list drop entries (load shedding; 0: none) and,
+  // when that changes it, republishes the latest set with it.
+  void SetDropPercent(int percent, absl::Time observed = absl::Now()) ABSL_LOCKS_EXCLUDED(mu_);
+
   // From now on every subscriber should end its stream; wakes them all.
   void Close() ABSL_LOCKS_EXCLUDED(mu_);
 
@@ -99,10 +104,17 @@ class Hub {
   // Wakes every shard now, or has the runner do it.
   void ScheduleWakes() ABSL_LOCKS_EXCLUDED(mu_);
   void WakeShard(size_t shard);
+  // Encodes and installs a new snapshot, then wakes everyone.
+  void PublishLocked(discovery::BackendSet backends, absl::Time observed)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(publish_mu_) ABSL_LOCKS_EXCLUDED(mu_);
 
   // The sets are constant after construction; each is thread-safe.
   std::vector<std::unique_ptr<WeakSet<Subscriber>>> shards_;
   const std::string token_prefix_;
+
+  // Serializes the publishers: one encodes at a time, outside mu_.
+  absl::Mutex publish_mu_ ABSL_ACQUIRED_BEFORE(mu_);
+  int drop_percent_ ABSL_GUARDED_BY(publish_mu_) = 0;
 
   mutable absl::Mutex mu_;
   SnapshotPtr latest_ ABSL_GUARDED_BY(mu_);

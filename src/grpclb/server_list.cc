@@ -1,8 +1,12 @@
 #include "grpclb/server_list.h"
 
+#include <string>
+#include <vector>
+
 #include "absl/strings/str_cat.h"
 #include "grpcpp/support/slice.h"
 
+#include "balancer/load_shedder.h"
 #include "balancer/subset_planner.h"
 
 namespace jawlb::grpclb {
@@ -26,7 +30,8 @@ std::string BackendTag(const discovery::Backend& backend) {
 }
 
 grpc::lb::v1::LoadBalanceResponse MakeServerListResponse(const discovery::BackendSet& backends,
-                                                         absl::string_view token_prefix) {
+                                                         absl::string_view token_prefix,
+                                                         int drop_percent) {
   grpc::lb::v1::LoadBalanceResponse response;
   grpc::lb::v1::ServerList* list = response.mutable_server_list();
   if (backends.empty()) {
@@ -35,14 +40,30 @@ grpc::lb::v1::LoadBalanceResponse MakeServerListResponse(const discovery::Backen
     drop->set_load_balance_token(kNoBackendsToken);
     return response;
   }
-  list->mutable_servers()->Reserve(static_cast<int>(backends.size()));
-  for (const discovery::Backend& backend : backends.backends()) {
+  const balancer::DropPlan plan = balancer::PlanDrops(drop_percent, backends.size());
+  const size_t total = plan.copies * backends.size() + plan.drops;
+  list->mutable_servers()->Reserve(static_cast<int>(total));
+  std::vector<std::string> tokens;
+  if (!token_prefix.empty()) {
+    for (const discovery::Backend& backend : backends.backends()) {
+      tokens.push_back(absl::StrCat(token_prefix, BackendTag(backend)));
+    }
+  }
+  size_t next = 0;  // the next backend entry, cycling through the set
+  for (size_t i = 0; i < total; ++i) {
+    // Entry i is a drop when the evenly spread drop count steps up at it.
+    if ((i + 1) * plan.drops / total > i * plan.drops / total) {
+      grpc::lb::v1::Server* drop = list->add_servers();
+      drop->set_drop(true);
+      drop->set_load_balance_token(kOverloadToken);
+      continue;
+    }
+    const size_t index = next++ % backends.size();
+    const discovery::Backend& backend = backends.backends()[index];
     grpc::lb::v1::Server* server = list->add_servers();
     server->set_ip_address(backend.ip);
     server->set_port(backend.port);
-    if (!token_prefix.empty()) {
-      server->set_load_balance_token(absl::StrCat(token_prefix, BackendTag(backend)));
-    }
+    if (!tokens.empty()) server->set_load_balance_token(tokens[index]);
   }
   return response;
 }

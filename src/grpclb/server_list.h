@@ -23,6 +23,8 @@ namespace jawlb::grpclb {
 
 // The load_balance_token of the drop entry sent when a service has no backends.
 inline constexpr char kNoBackendsToken[] = "jawlb-no-backends";
+// The load_balance_token of drop entries shedding load (JAWLB_MAXRPSPERBACKEND).
+inline constexpr char kOverloadToken[] = "jawlb-overload";
 
 // Every server entry carries a load_balance_token, which clients send to the
 // backend as `lb-token` metadata on each call routed by it:
@@ -43,8 +45,12 @@ std::string Base32(uint64_t value, int width = 0);
 
 // LoadBalanceResponse{server_list} for `backends`, in their order, each with
 // the token `token_prefix` + its tag (no tokens when the prefix is empty).
+// With `drop_percent` > 0, drop entries with the token kOverloadToken make up
+// that share of the list (balancer::PlanDrops: backends repeated in order, the
+// drops spread evenly among them).
 grpc::lb::v1::LoadBalanceResponse MakeServerListResponse(const discovery::BackendSet& backends,
-                                                         absl::string_view token_prefix = "");
+                                                         absl::string_view token_prefix = "",
+                                                         int drop_percent = 0);
 
 // LoadBalanceResponse{initial_response} asking for ClientStats every `interval`
 // (zero: never).

@@ -23,6 +23,8 @@ struct Snapshot {
   discovery::BackendSet backends;
   // When the source saw the change this list reflects (a watch event's arrival).
   absl::Time observed;
+  // The share of drop entries in every list made from it (load shedding).
+  int drop_percent = 0;
   // The serialized LoadBalanceResponse{server_list}. Copying a ByteBuffer only
   // takes references on its slices, so every stream shares these bytes.
   grpc::ByteBuffer message;

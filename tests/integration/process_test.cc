@@ -175,7 +175,7 @@ TEST(ProcessTest, KeepalivePingsNeverEndAClientsStream) {
 
   // The control: the same service on a server with gRPC's defaults.
   grpclb::Hub hub;
-  grpclb::BalanceLoadService service(hub, absl::Seconds(10));
+  grpclb::BalanceLoadService service(hub, grpclb::BalanceLoadService::Options());
   hub.Publish(*discovery::ParseBackendList("127.0.0.2:1"));
   grpc::ServerBuilder builder;
   int control_port = 0;

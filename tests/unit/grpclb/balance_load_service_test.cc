@@ -46,6 +46,12 @@ LoadBalanceRequest Stats(int64_t started) {
   return request;
 }
 
+BalanceLoadService::Options ServiceOptions(SubsetPolicy* policy) {
+  BalanceLoadService::Options options;
+  options.policy = policy;
+  return options;
+}
+
 class BalanceLoadServiceTest : public ::testing::Test {
  protected:
   // `max_servers`: JAWLB_MAXSERVERS (0: every client gets every backend).
@@ -141,7 +147,7 @@ class BalanceLoadServiceTest : public ::testing::Test {
 
   Hub hub_;
   SubsetPolicy policy_;
-  BalanceLoadService service_{hub_, absl::Seconds(10), &policy_};
+  BalanceLoadService service_{hub_, ServiceOptions(&policy_)};
   std::unique_ptr<grpc::Server> server_;
   std::string address_;
   int next_channel_ = 0;

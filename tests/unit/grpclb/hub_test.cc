@@ -1,4 +1,5 @@
 #include "grpclb/hub.h"
+#include "grpclb/server_list.h"
 
 #include <algorithm>
 #include <atomic>
@@ -123,6 +124,22 @@ TEST(HubTest, PublishNumbersSnapshotsAndSkipsIdenticalSets) {
   // Publishing zero backends is a real change (to a drop-only list).
   EXPECT_TRUE(hub.Publish(discovery::BackendSet()));
   EXPECT_EQ(hub.Latest()->version, 3u);
+}
+
+TEST(HubTest, ADropShareChangeRepublishesTheSameSetWithDrops) {
+  Hub hub;
+  hub.SetDropPercent(50);  // before any list: remembered for the first
+  ASSERT_TRUE(hub.Publish(Set("10.0.0.1:1 10.0.0.2:1")));
+  EXPECT_EQ(hub.Latest()->version, 1u);
+  EXPECT_EQ(hub.Latest()->drop_percent, 50);
+  hub.SetDropPercent(50);  // no change: nothing published
+  EXPECT_EQ(hub.Latest()->version, 1u);
+  hub.SetDropPercent(0);
+  EXPECT_EQ(hub.Latest()->version, 2u);
+  EXPECT_EQ(hub.Latest()->drop_percent, 0);
+  EXPECT_EQ(hub.Latest()->backends, Set("10.0.0.1:1 10.0.0.2:1"));
+  EXPECT_EQ(hub.Latest()->message.Length(),
+            Serialize(MakeServerListResponse(Set("10.0.0.1:1 10.0.0.2:1"))).Length());
 }
 
 TEST(HubTest, WakesSubscribersOnPublishAndClose) {

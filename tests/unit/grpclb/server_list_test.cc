@@ -1,5 +1,7 @@
 #include "grpclb/server_list.h"
 
+#include <algorithm>
+#include <map>
 #include <set>
 #include <vector>
 
@@ -88,6 +90,41 @@ TEST(ServerListTest, NoBackendsIsOneDropEntryNeverAnEmptyList) {
   EXPECT_TRUE(drop.drop());
   EXPECT_EQ(drop.load_balance_token(), kNoBackendsToken);
   EXPECT_LT(drop.load_balance_token().size(), 50u);
+}
+
+TEST(ServerListTest, DropEntriesMakeUpTheAskedShareSpreadEvenly) {
+  const discovery::BackendSet set =
+      *discovery::ParseBackendList("10.0.0.1:1 10.0.0.2:1 10.0.0.3:1");
+  for (int percent : {10, 25, 50, 67, 90}) {
+    const LoadBalanceResponse response =
+        Decode(Serialize(MakeServerListResponse(set, "jl1.k3f9.0.", percent)));
+    const auto& servers = response.server_list().servers();
+    int drops = 0;
+    std::map<std::string, int> per_backend;
+    int longest_run = 0;
+    int run = 0;
+    for (const auto& server : servers) {
+      if (server.drop()) {
+        ++drops;
+        EXPECT_EQ(server.load_balance_token(), kOverloadToken);
+        longest_run = std::max(longest_run, ++run);
+      } else {
+        ++per_backend[server.ip_address()];
+        run = 0;
+      }
+    }
+    EXPECT_NEAR(static_cast<double>(drops) / servers.size(), percent / 100.0, 0.005) << percent;
+    ASSERT_EQ(per_backend.size(), 3u);
+    for (const auto& [ip, count] : per_backend) {
+      EXPECT_EQ(count, per_backend.begin()->second) << "every backend equally often";
+    }
+    // Evenly spread: no longer run of drops than the ratio needs.
+    const int needed = (drops + servers.size() - drops - 1) / (servers.size() - drops);
+    EXPECT_LE(longest_run, needed + 1) << percent;
+  }
+  // Zero: exactly the plain list.
+  EXPECT_EQ(MakeServerListResponse(set, "", 0).SerializeAsString(),
+            MakeServerListResponse(set).SerializeAsString());
 }
 
 TEST(ServerListTest, InitialResponseCarriesTheReportInterval) {
