@@ -144,6 +144,11 @@ TEST(SheddingTest, DropEntriesShedTheExcessAndClientsReportTheDropsBack) {
   }
   EXPECT_EQ(Metric(metrics(), reported), load.dropped_total());
   EXPECT_GT(load.dropped_total(), 100);
+  // Its reports arrive and are counted: every call it made (drops included)
+  // is in the calls-started total.
+  const std::string all = metrics();
+  EXPECT_GT(Metric(all, "jawlb_client_stats_reports_total"), 5);
+  EXPECT_GE(Metric(all, "jawlb_client_calls_started_total"), ok + load.dropped_total());
 
   // The load stops: once the client's next report shows it, no more drops.
   const absl::Time calm_deadline = absl::Now() + kWait;
