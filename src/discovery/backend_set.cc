@@ -8,15 +8,26 @@
 
 namespace jawlb::discovery {
 
-BackendSet::BackendSet(std::vector<Backend> backends) : backends_(std::move(backends)) {
+BackendSet::BackendSet(std::vector<Backend> backends, std::map<Backend, uint32_t> weights)
+    : backends_(std::move(backends)) {
   std::sort(backends_.begin(), backends_.end());
   backends_.erase(std::unique(backends_.begin(), backends_.end()), backends_.end());
+  for (const auto& [backend, weight] : weights) {
+    if (weight <= 1 || !std::binary_search(backends_.begin(), backends_.end(), backend)) continue;
+    weights_[backend] = std::min(weight, kMaxWeight);
+  }
+}
+
+uint32_t BackendSet::WeightOf(const Backend& backend) const {
+  auto it = weights_.find(backend);
+  return it == weights_.end() ? 1 : it->second;
 }
 
 std::string BackendSet::ToString() const {
   if (backends_.empty()) return "(none)";
-  return absl::StrJoin(backends_, ",", [](std::string* out, const Backend& backend) {
+  return absl::StrJoin(backends_, ",", [this](std::string* out, const Backend& backend) {
     out->append(backend.ToString());
+    if (const uint32_t weight = WeightOf(backend); weight != 1) absl::StrAppend(out, "*", weight);
   });
 }
 
@@ -35,9 +46,15 @@ std::string DescribeChange(const BackendSet& before, const BackendSet& after, si
     } else if (i == a.end() || *j < *i) {
       change = "+" + (j++)->ToString();
     } else {
+      const uint32_t weight = after.WeightOf(*j);
+      if (before.WeightOf(*i) == weight) {
+        ++i;
+        ++j;
+        continue;
+      }
+      change = absl::StrCat("~", j->ToString(), "*", weight);  // a new weight
       ++i;
       ++j;
-      continue;
     }
     if (changes.size() < limit) {
       changes.push_back(std::move(change));

@@ -7,6 +7,8 @@
 #ifndef JAWLB_DISCOVERY_BACKEND_SET_H_
 #define JAWLB_DISCOVERY_BACKEND_SET_H_
 
+#include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -20,21 +22,31 @@ namespace jawlb::discovery {
 class BackendSet {
  public:
   BackendSet() = default;
+  // The most a backend's weight can be.
+  static constexpr uint32_t kMaxWeight = 100;
+
   // Sorts `backends` by address and port and drops duplicates, so equal sets
-  // compare equal and every client sees the same order.
-  explicit BackendSet(std::vector<Backend> backends);
+  // compare equal and every client sees the same order. `weights`: backends
+  // that should get more than their share (a backend of weight w is picked w
+  // times as often as one of weight 1); entries for backends not in the set,
+  // and weights of 0 or 1, are dropped; weights are capped at kMaxWeight.
+  explicit BackendSet(std::vector<Backend> backends, std::map<Backend, uint32_t> weights = {});
 
   const std::vector<Backend>& backends() const { return backends_; }
+  // The weights other than 1.
+  const std::map<Backend, uint32_t>& weights() const { return weights_; }
+  uint32_t WeightOf(const Backend& backend) const;
   bool empty() const { return backends_.empty(); }
   size_t size() const { return backends_.size(); }
 
-  // "10.0.0.1:80,10.0.0.2:80" (or "(none)"), for logs.
+  // "10.0.0.1:80,10.0.0.2:80*3" (or "(none)"), for logs: *w marks a weight.
   std::string ToString() const;
 
   friend bool operator==(const BackendSet&, const BackendSet&) = default;
 
  private:
   std::vector<Backend> backends_;
+  std::map<Backend, uint32_t> weights_;
 };
 
 // What changed from `before` to `after`: "+10.0.0.7:50051 -10.0.0.3:50051", or

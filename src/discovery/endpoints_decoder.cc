@@ -1,5 +1,7 @@
 #include "discovery/endpoints_decoder.h"
 
+#include "discovery/backend_set.h"
+
 #include <vector>
 
 #include "absl/strings/numbers.h"
@@ -226,6 +228,19 @@ absl::StatusOr<DecodedObject> DecodeEndpointsObject(EndpointsApi api, element ob
     return absl::InvalidArgumentError("object without metadata.name");
   }
   decoded.name = std::string(name);
+  std::string_view weight;
+  if (object["metadata"]["annotations"][kWeightAnnotation].get(weight) == simdjson::SUCCESS) {
+    uint32_t value = 0;
+    if (absl::SimpleAtoi(View(weight), &value) && value >= 1 &&
+        value <= BackendSet::kMaxWeight) {
+      decoded.weight = value;
+    } else {
+      decoded.warnings.push_back(absl::StrCat(
+          api == EndpointsApi::kEndpointSlices ? "EndpointSlice " : "Endpoints ", View(name),
+          ": annotation ", kWeightAnnotation, "=\"", View(weight),
+          "\" is not a whole number from 1 to ", BackendSet::kMaxWeight, "; its weight stays 1"));
+    }
+  }
   const absl::Status status = api == EndpointsApi::kEndpointSlices
                                   ? DecodeSlice(object, target_port, decoded)
                                   : DecodeLegacyEndpoints(object, target_port, decoded);

@@ -26,12 +26,19 @@
 
 namespace jawlb::discovery {
 
+// An annotation on an EndpointSlice (or Endpoints object) giving every backend
+// it lists a weight: a whole number from 1 to BackendSet::kMaxWeight. Anything
+// else is a warning, and the weight stays 1.
+inline constexpr char kWeightAnnotation[] = "jawlb.io/weight";
+
 // Which API the objects come from.
 enum class EndpointsApi { kEndpointSlices, kEndpoints };
 
 struct DecodedObject {
   std::string name;                      // metadata.name
   std::vector<Backend> backends;         // what it contributes (unsorted, may repeat)
+  // Its backends' weight: the annotation kWeightAnnotation, 1 without it.
+  uint32_t weight = 1;
   std::vector<EndpointState> endpoints;  // every address it lists, for operators
   // Things an operator should know (skipped endpoints, a missing port name),
   // one sentence each.

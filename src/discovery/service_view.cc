@@ -1,6 +1,7 @@
 #include "discovery/service_view.h"
 
 #include <algorithm>
+#include <map>
 #include <tuple>
 
 #include "spdlog/spdlog.h"
@@ -29,6 +30,7 @@ void ServiceView::Apply(simdjson::dom::element object) {
   }
   contribution.warnings = std::move(decoded->warnings);
   contribution.backends = std::move(decoded->backends);
+  contribution.weight = decoded->weight;
   for (EndpointState& endpoint : decoded->endpoints) endpoint.object = decoded->name;
   contribution.endpoints = std::move(decoded->endpoints);
   endpoints_changed_ = true;
@@ -76,10 +78,16 @@ void ServiceView::Sync(absl::Time observed) {
   }
   endpoints_changed_ = false;
   std::vector<Backend> all;
+  std::map<Backend, uint32_t> weights;  // a backend in two objects: the higher weight
   for (const auto& [name, contribution] : objects_) {
     all.insert(all.end(), contribution.backends.begin(), contribution.backends.end());
+    if (contribution.weight == 1) continue;
+    for (const Backend& backend : contribution.backends) {
+      uint32_t& weight = weights[backend];
+      weight = std::max(weight, contribution.weight);
+    }
   }
-  BackendSet set(std::move(all));
+  BackendSet set(std::move(all), std::move(weights));
   if (delivered_.has_value() && *delivered_ == set) return;
   delivered_ = set;
   on_update_(std::move(set), observed);

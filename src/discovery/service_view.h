@@ -41,6 +41,7 @@ class ServiceView final : public k8s::ObjectStore {
  private:
   struct Contribution {
     std::vector<Backend> backends;
+    uint32_t weight = 1;  // of each of its backends
     std::vector<EndpointState> endpoints;
     std::vector<std::string> warnings;  // as last logged
   };

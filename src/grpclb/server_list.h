@@ -10,7 +10,9 @@
 #ifndef JAWLB_GRPCLB_SERVER_LIST_H_
 #define JAWLB_GRPCLB_SERVER_LIST_H_
 
+#include <cstddef>
 #include <string>
+#include <vector>
 
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
@@ -43,8 +45,20 @@ std::string BackendTag(const discovery::Backend& backend);
 // `width` characters (0: as many as needed).
 std::string Base32(uint64_t value, int width = 0);
 
-// LoadBalanceResponse{server_list} for `backends`, in their order, each with
-// the token `token_prefix` + its tag (no tokens when the prefix is empty).
+// The most entries weights may take in a list (each backend keeps at least
+// one): weights are reduced by their greatest common divisor, then scaled down
+// to fit.
+inline constexpr size_t kMaxWeightedEntries = 1000;
+
+// The order of entries for `backends` by index: each once in order, or with
+// weights, each its weight's number of times, spread evenly (smooth weighted
+// round robin), at most `max_entries` (or one each) long.
+std::vector<size_t> WeightedOrder(const discovery::BackendSet& backends, size_t max_entries);
+
+// LoadBalanceResponse{server_list} for `backends`, in their order (weighted
+// backends as often as WeightedOrder says: every grpclb client treats
+// duplicates as weights), each with the token `token_prefix` + its tag (no
+// tokens when the prefix is empty).
 // With `drop_percent` > 0, drop entries with the token kOverloadToken make up
 // that share of the list (balancer::PlanDrops: backends repeated in order, the
 // drops spread evenly among them).

@@ -8,6 +8,7 @@ namespace jawlb::grpclb {
 void SubsetPolicy::SetBackends(const discovery::BackendSet& backends) {
   if (!enabled()) return;
   absl::MutexLock lock(&mu_);
+  weights_ = backends.weights();
   planner_.SetBackends(backends.backends());
   planner_.TakeChanged();  // the Hub's publish that follows wakes every stream
 }
@@ -50,7 +51,7 @@ void SubsetPolicy::Report(uint64_t id, double calls_per_second) {
 
 discovery::BackendSet SubsetPolicy::ListFor(uint64_t id) const {
   absl::MutexLock lock(&mu_);
-  return discovery::BackendSet(planner_.SubsetOf(id));
+  return discovery::BackendSet(planner_.SubsetOf(id), weights_);
 }
 
 void SubsetPolicy::Notify(const std::set<balancer::SubsetPlanner::ClientId>& changed) {

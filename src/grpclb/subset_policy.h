@@ -68,6 +68,7 @@ class SubsetPolicy {
   mutable absl::Mutex mu_;
   balancer::SubsetPlanner planner_ ABSL_GUARDED_BY(mu_);
   std::map<uint64_t, std::weak_ptr<Member>> members_ ABSL_GUARDED_BY(mu_);
+  std::map<discovery::Backend, uint32_t> weights_ ABSL_GUARDED_BY(mu_);  // the set's
   uint64_t next_id_ ABSL_GUARDED_BY(mu_) = 1;
   absl::Time last_replan_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
 };

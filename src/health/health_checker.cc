@@ -178,6 +178,7 @@ void HealthChecker::Run() {
 void HealthChecker::Apply(const Command& command) {
   const std::vector<Backend>& backends = command.backends.backends();
   tracker_.SetBackends(backends);
+  weights_ = command.backends.weights();
   const std::set<Backend> wanted(backends.begin(), backends.end());
   for (auto it = active_.begin(); it != active_.end();) {
     if (wanted.contains(it->first)) {
@@ -321,10 +322,10 @@ void HealthChecker::Settle(absl::Time observed) {
                  entries.size());
   }
   panicking_ = panic;
-  std::vector<Backend> usable = tracker_.Usable();
+  discovery::BackendSet usable(tracker_.Usable(), weights_);
   if (!published_.has_value() || *published_ != usable) {
     published_ = usable;
-    publish_(discovery::BackendSet(std::move(usable)), observed);
+    publish_(std::move(usable), observed);
   }
   absl::MutexLock lock(&mu_);
   described_ = std::move(entries);

@@ -91,13 +91,14 @@ class HealthChecker {
 
   // The thread's own state.
   balancer::HealthTracker tracker_;
+  std::map<discovery::Backend, uint32_t> weights_;  // of the newest set
   std::map<discovery::Backend, std::shared_ptr<grpc::Channel>> channels_;
   std::map<Watch*, std::unique_ptr<Watch>> watches_;  // every call not yet finished
   std::map<discovery::Backend, Watch*> active_;       // the live watch of each backend
   std::map<discovery::Backend, absl::Time> retry_at_;
   std::map<discovery::Backend, int> failures_;
   std::set<discovery::Backend> warned_unimplemented_;
-  std::optional<std::vector<discovery::Backend>> published_;
+  std::optional<discovery::BackendSet> published_;
   std::set<discovery::Backend> removed_;
   bool panicking_ = false;
   bool stopping_ = false;

@@ -186,6 +186,8 @@ func (s *server) objects(w http.ResponseWriter, r *http.Request, parts []string,
 		s.write(w, r, res, ns, name, 200)
 	case r.Method == http.MethodDelete && name != "":
 		s.change(w, 200, func() (object, *apiError) { return s.store.remove(res, ns, name) })
+	case r.Method == http.MethodPatch && name != "":
+		s.patch(w, r, res, ns, name)
 	default:
 		writeError(w, &apiError{405, "MethodNotAllowed", "the server does not allow this method on the requested resource", nil})
 	}
@@ -212,6 +214,67 @@ func (s *server) write(w http.ResponseWriter, r *http.Request, res *resource, ns
 		}
 		return s.store.replace(res, ns, name, obj)
 	})
+}
+
+// patch applies a JSON merge patch (RFC 7386), as `kubectl annotate`, `label`
+// and `patch --type=merge` send. A strategic merge patch is applied the same
+// way when it has no lists (then the two agree: maps merge, null deletes); one
+// with lists is refused rather than merged wrongly.
+func (s *server) patch(w http.ResponseWriter, r *http.Request, res *resource, ns, name string) {
+	mediaType := strings.TrimSpace(strings.SplitN(r.Header.Get("Content-Type"), ";", 2)[0])
+	if mediaType != "application/merge-patch+json" && mediaType != "application/strategic-merge-patch+json" {
+		writeError(w, &apiError{415, "UnsupportedMediaType", fmt.Sprintf("the body of the request was in an unknown format - accepted media types include: application/merge-patch+json, application/strategic-merge-patch+json (not %q)", mediaType), nil})
+		return
+	}
+	body, _ := io.ReadAll(r.Body)
+	var patch object
+	if err := json.Unmarshal(body, &patch); err != nil {
+		writeError(w, &apiError{400, "BadRequest", "the body of the request was in an unknown format", nil})
+		return
+	}
+	if mediaType == "application/strategic-merge-patch+json" && hasList(patch) {
+		writeError(w, &apiError{415, "UnsupportedMediaType", "this test server applies strategic merge patches only without lists", nil})
+		return
+	}
+	s.change(w, 200, func() (object, *apiError) {
+		current, ok := s.store.objects[key{res.plural, ns, name}]
+		if !ok {
+			return nil, notFound(res, name)
+		}
+		return s.store.replace(res, ns, name, mergePatch(deepCopy(current), patch))
+	})
+}
+
+func mergePatch(target, patch object) object {
+	for k, v := range patch {
+		switch pv := v.(type) {
+		case nil:
+			delete(target, k)
+		case map[string]interface{}:
+			tm, _ := target[k].(map[string]interface{})
+			if tm == nil {
+				tm = object{}
+			}
+			target[k] = mergePatch(tm, pv)
+		default:
+			target[k] = v
+		}
+	}
+	return target
+}
+
+func hasList(v interface{}) bool {
+	switch t := v.(type) {
+	case []interface{}:
+		return true
+	case map[string]interface{}:
+		for _, e := range t {
+			if hasList(e) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // change runs one store change under the lock, wakes the watches if it

@@ -98,5 +98,21 @@ TEST(BackendSetTest, ErrorsNameTheLine) {
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("line 3: endpoint \"nope\"")));
 }
 
+TEST(BackendSetTest, WeightsBelongToTheSetAndCountInEquality) {
+  const std::vector<Backend> backends = ParseBackendList("10.0.0.1:1 10.0.0.2:1")->backends();
+  const Backend first = backends[0];
+  const Backend absent = *MakeBackend("10.0.0.9", 1);
+  const BackendSet weighted(backends, {{first, 3}, {absent, 5}});
+  EXPECT_EQ(weighted.WeightOf(first), 3u);
+  EXPECT_EQ(weighted.WeightOf(backends[1]), 1u);
+  EXPECT_EQ(weighted.weights().size(), 1u);  // the absent one is dropped
+  EXPECT_EQ(weighted.ToString(), "10.0.0.1:1*3,10.0.0.2:1");
+  EXPECT_NE(weighted, BackendSet(backends));
+  EXPECT_EQ(BackendSet(backends, {{first, 1}}), BackendSet(backends));  // 1 is no weight
+  EXPECT_EQ(BackendSet(backends, {{first, 0}}), BackendSet(backends));
+  EXPECT_EQ(BackendSet(backends, {{first, 1000}}).WeightOf(first), BackendSet::kMaxWeight);
+  EXPECT_EQ(DescribeChange(BackendSet(backends), weighted), "~10.0.0.1:1*3");
+}
+
 }  // namespace
 }  // namespace jawlb::discovery

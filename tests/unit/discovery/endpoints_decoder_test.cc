@@ -176,5 +176,36 @@ TEST(EndpointsDecoderTest, LegacyEndpointsUseAddressesNeverNotReadyAddresses) {
                           "10.0.1.1:6000 RS-+", "10.0.2.1:0 RS--"));
 }
 
+DecodedObject DecodeWeighted(EndpointsApi api, const std::string& annotation) {
+  simdjson::dom::parser parser;
+  simdjson::dom::element element;
+  const std::string json =
+      api == EndpointsApi::kEndpointSlices
+          ? R"({"metadata":{"name":"svc-big","annotations":{"jawlb.io/weight":)" + annotation +
+                R"(}},"addressType":"IPv4","ports":[{"name":"grpc","port":1}],)"
+                R"("endpoints":[{"addresses":["10.0.0.1"]}]})"
+          : R"({"metadata":{"name":"svc","annotations":{"jawlb.io/weight":)" + annotation +
+                R"(}},"subsets":[{"addresses":[{"ip":"10.0.0.1"}],"ports":[{"name":"grpc","port":1}]}]})";
+  EXPECT_EQ(parser.parse(json).get(element), simdjson::SUCCESS) << json;
+  absl::StatusOr<DecodedObject> object = DecodeEndpointsObject(api, element, "grpc");
+  EXPECT_THAT(object, IsOk());
+  return object.ok() ? *object : DecodedObject{};
+}
+
+TEST(EndpointsDecoderTest, TheWeightAnnotationWeighsEveryBackendOfTheObject) {
+  EXPECT_EQ(DecodeWeighted(EndpointsApi::kEndpointSlices, R"("3")").weight, 3u);
+  EXPECT_EQ(DecodeWeighted(EndpointsApi::kEndpoints, R"("7")").weight, 7u);
+  EXPECT_EQ(DecodeWeighted(EndpointsApi::kEndpointSlices, R"("100")").weight, 100u);
+  for (const char* bad : {R"("0")", R"("101")", R"("-2")", R"("two")", R"("1.5")"}) {
+    const DecodedObject object = DecodeWeighted(EndpointsApi::kEndpointSlices, bad);
+    EXPECT_EQ(object.weight, 1u) << bad;
+    EXPECT_THAT(object.backends, ::testing::SizeIs(1)) << "the backends still count";
+    ASSERT_THAT(object.warnings, ::testing::SizeIs(1)) << bad;
+    EXPECT_THAT(object.warnings[0], HasSubstr("EndpointSlice svc-big: annotation jawlb.io/weight"));
+  }
+  // Not a string (annotations always are): ignored like any other odd field.
+  EXPECT_EQ(DecodeWeighted(EndpointsApi::kEndpointSlices, "3").weight, 1u);
+}
+
 }  // namespace
 }  // namespace jawlb::discovery

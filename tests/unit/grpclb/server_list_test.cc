@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/match.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -125,6 +126,40 @@ TEST(ServerListTest, DropEntriesMakeUpTheAskedShareSpreadEvenly) {
   // Zero: exactly the plain list.
   EXPECT_EQ(MakeServerListResponse(set, "", 0).SerializeAsString(),
             MakeServerListResponse(set).SerializeAsString());
+}
+
+TEST(ServerListTest, WeightsBecomeDuplicatesReducedSpreadAndCapped) {
+  const std::vector<discovery::Backend> three =
+      discovery::ParseBackendList("10.0.0.1:1 10.0.0.2:1 10.0.0.3:1")->backends();
+  // 6:2:2 is 3:1:1, the heavy one spread out rather than bunched.
+  const discovery::BackendSet set(three, {{three[0], 6}, {three[1], 2}, {three[2], 2}});
+  EXPECT_THAT(WeightedOrder(set, 1000), ::testing::ElementsAre(0, 1, 0, 2, 0));
+  const LoadBalanceResponse response = Decode(Serialize(MakeServerListResponse(set, "", 20)));
+  std::map<std::string, int> count;
+  int drops = 0;
+  for (const auto& server : response.server_list().servers()) {
+    if (server.drop()) {
+      ++drops;
+    } else {
+      ++count[server.ip_address()];
+    }
+  }
+  EXPECT_EQ(count[std::string("\x0a\x00\x00\x01", 4)], 3 * count[std::string("\x0a\x00\x00\x02", 4)]);
+  EXPECT_NEAR(static_cast<double>(drops) / response.server_list().servers_size(), 0.20, 0.005);
+  // No weights: each once, in order.
+  EXPECT_THAT(WeightedOrder(discovery::BackendSet(three), 1000), ::testing::ElementsAre(0, 1, 2));
+  // Over the cap: scaled down, everyone keeps at least one entry.
+  std::vector<discovery::Backend> many;
+  std::map<discovery::Backend, uint32_t> weights;
+  for (int i = 0; i < 300; ++i) {
+    many.push_back(*discovery::MakeBackend(absl::StrCat("10.1.", i / 256, ".", i % 256), 1));
+    weights[many.back()] = i % 2 == 0 ? 99 : 1;
+  }
+  const std::vector<size_t> order = WeightedOrder(discovery::BackendSet(many, weights), 1000);
+  EXPECT_LE(order.size(), 1000u);
+  std::map<size_t, int> per;
+  for (size_t index : order) ++per[index];
+  EXPECT_EQ(per.size(), 300u);
 }
 
 TEST(ServerListTest, InitialResponseCarriesTheReportInterval) {

@@ -1,0 +1,86 @@
+// Backend weights with a real grpclb client (gRPC C++'s grpclb policy through
+// DNS SRV): an EndpointSlice annotated jawlb.io/weight=3 gets three times the
+// calls of an unannotated one, as duplicate entries in the list; changing the
+// annotation (here with the real kubectl) changes the split.
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <signal.h>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+#include "testbed/dns_server.h"
+#include "testbed/echo_backend.h"
+#include "testbed/echo_client.h"
+#include "testbed/grpclb_channel.h"
+#include "testbed/jawlb_process.h"
+#include "testbed/kube_api.h"
+#include "tests/common/status_matchers.h"
+
+namespace jawlb::testbed {
+namespace {
+
+using ::jawlb::testing::IsOk;
+
+constexpr absl::Duration kWait = absl::Seconds(60);
+
+TEST(WeightsTest, AnAnnotatedSliceGetsItsWeightInCalls) {
+  const std::string dir = MakeTempDir("weights_test.");
+  auto api = KubeApi::Start(KUBEAPI_BINARY, dir, KUBECTL_BINARY);
+  ASSERT_THAT(api, IsOk());
+  std::vector<std::unique_ptr<EchoBackend>> backends;
+  for (const char* name : {"heavy", "light"}) {
+    auto backend = EchoBackend::Start(name, absl::StrCat("127.0.0.", 2 + backends.size()));
+    ASSERT_THAT(backend, IsOk());
+    const std::string address = (*backend)->address();
+    std::string slice = EndpointSliceJson(absl::StrCat("echo-", name), "echo",
+                                          std::stoi(address.substr(address.find(':') + 1)),
+                                          {{address.substr(0, address.find(':')), "ready"}});
+    if (std::string(name) == "heavy") {
+      slice = absl::StrReplaceAll(
+          slice, {{R"("metadata":{)", R"("metadata":{"annotations":{"jawlb.io/weight":"3"},)"}});
+    }
+    ASSERT_THAT((*api)->Put("endpointslices", slice), IsOk());
+    backends.push_back(*std::move(backend));
+  }
+  auto jawlb = JawlbProcess::Start(
+      JAWLB_BINARY, {"JAWLB_SERVICE=echo", "KUBECONFIG=" + (*api)->kubeconfig()},
+      dir + "/jawlb.log");
+  ASSERT_THAT(jawlb, IsOk());
+  DnsServer::Records records;
+  records.a = {{"jawlb.test", "127.0.0.1"}, {"echo.test", "127.0.0.1"}};
+  records.grpclb = {{"echo.test", "jawlb.test", (*jawlb)->port()}};
+  auto dns = DnsServer::Start(records, dir);
+  ASSERT_THAT(dns, IsOk());
+  absl::StatusOr<int> port = PickFreePort("127.0.0.1");  // fallback: nothing listens
+  ASSERT_THAT(port, IsOk());
+  std::shared_ptr<grpc::Channel> channel =
+      MakeGrpclbChannel((*dns)->address(), absl::StrCat("echo.test:", *port));
+  ASSERT_THAT(WaitForSpread(channel, {"heavy", "light"}, true, 20, kWait), IsOk());
+
+  // Round robin over [heavy, heavy, light, heavy]: 3 of every 4 calls.
+  Spread spread = CallMany(channel, 200);
+  EXPECT_EQ(spread.failures, 0) << spread.ToString();
+  EXPECT_NEAR(spread.calls["heavy"], 150, 2) << spread.ToString();
+  EXPECT_NEAR(spread.calls["light"], 50, 2) << spread.ToString();
+
+  // The operator evens them out with kubectl.
+  ASSERT_THAT((*api)->Kubectl({"annotate", "--overwrite", "endpointslice", "echo-heavy",
+                               "jawlb.io/weight=1"}),
+              IsOk());
+  const absl::Time deadline = absl::Now() + kWait;
+  do {
+    spread = CallMany(channel, 100);
+  } while ((spread.calls["heavy"] != 50 || spread.calls["light"] != 50) && absl::Now() < deadline);
+  EXPECT_EQ(spread.calls["heavy"], 50) << spread.ToString();
+  EXPECT_EQ(spread.calls["light"], 50) << spread.ToString();
+  channel.reset();
+  EXPECT_TRUE(ExitedWith((*jawlb)->process().Stop(SIGTERM, absl::Seconds(60)), 0));
+}
+
+}  // namespace
+}  // namespace jawlb::testbed
