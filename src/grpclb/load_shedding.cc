@@ -19,7 +19,13 @@ void LoadShedding::Report(const void* client, const balancer::ClientLoad& load) 
     const absl::Time now = absl::Now();
     if (now - last_evaluation_ < evaluate_every_) return;
     last_evaluation_ = now;
-    for (const auto& [id, each] : clients_) demand += each.RatesAt(now).started;
+    double dropped = 0;
+    for (const auto& [id, each] : clients_) {
+      const balancer::CallRates rates = each.RatesAt(now);
+      demand += rates.started;
+      dropped += rates.dropped;
+    }
+    reported_drop_ratio_ = demand > 0 ? dropped / demand : 0;
     if (!shedder_.Update(demand, backends)) return;
     percent = shedder_.percent();
     capacity = shedder_.capacity();
@@ -55,6 +61,10 @@ void LoadShedding::WriteMetrics(metrics::TextWriter& out) const {
             shedder_.capacity());
   out.Gauge("jawlb_shed_drop_ratio", "Share of every list that is drop entries (0-0.99).",
             shedder_.percent() / 100.0);
+  out.Gauge("jawlb_shed_reported_drop_ratio",
+            "Share of their calls the clients report dropping (smoothed; drops of every token), "
+            "to hold against jawlb_shed_drop_ratio.",
+            reported_drop_ratio_);
   out.Counter("jawlb_shed_changes_total", "Times the drop share changed.",
               static_cast<double>(changes_.value()));
 }

@@ -49,6 +49,7 @@ class LoadShedding {
   balancer::LoadShedder shedder_ ABSL_GUARDED_BY(mu_);
   std::map<const void*, balancer::ClientLoad> clients_ ABSL_GUARDED_BY(mu_);
   absl::Time last_evaluation_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
+  double reported_drop_ratio_ ABSL_GUARDED_BY(mu_) = 0;
   metrics::Counter changes_;
   const bool enabled_;
 };

@@ -131,6 +131,8 @@ TEST(SheddingTest, DropEntriesShedTheExcessAndClientsReportTheDropsBack) {
     const double share = window_dropped / 400.0;
     EXPECT_NEAR(share, (asked + asked_after) / 2, 0.05)
         << window_ok << " ok, " << window_dropped << " dropped";
+    // jawlb sees the same in the client's reports (smoothed: loosely).
+    EXPECT_NEAR(Metric(metrics(), "jawlb_shed_reported_drop_ratio"), asked, 0.1);
     std::printf("asked to drop %.2f, the client dropped %.3f\n", asked, share);
     measured = true;
   }
