@@ -43,6 +43,63 @@ std::string HtmlEscape(absl::string_view text) {
   return out;
 }
 
+std::vector<std::string> ClientsJson(const std::vector<grpclb::ClientInfo>& infos) {
+  std::vector<std::string> clients;
+  for (const grpclb::ClientInfo& client : infos) {
+    const balancer::ClientLoad::Totals& load = client.load.totals();
+    const balancer::CallRates& rates = client.rates;
+    std::vector<std::string> drops;
+    for (const auto& [token, calls] : client.load.drops_by_token()) {
+      drops.push_back(absl::StrCat(JsonQuote(token), ":", calls));
+    }
+    clients.push_back(absl::StrCat(
+        "{\"peer\":", JsonQuote(client.peer), ",\"name\":", JsonQuote(client.name),
+        ",\"connected\":", JsonQuote(Time(client.connected)),
+        ",\"list_version\":", client.list_version, ",\"list_size\":", client.list_size,
+        ",\"token_client\":", JsonQuote(grpclb::Base32(client.token_client)),
+        ",\"load\":{\"reports\":", load.reports, ",\"rejected_reports\":", load.rejected_reports,
+        ",\"calls_started\":", load.calls_started, ",\"calls_finished\":", load.calls_finished,
+        ",\"calls_failed_to_send\":", load.calls_failed_to_send, ",\"calls_known_received\":",
+        load.calls_known_received, ",\"calls_dropped\":", load.calls_dropped,
+        ",\"dropped_by_token\":{", absl::StrJoin(drops, ","), "}",
+        ",\"last_report\":", load.reports > 0 ? JsonQuote(Time(client.load.last_report())) : "null",
+        ",\"rates_per_second\":{\"started\":", rates.started, ",\"finished\":", rates.finished,
+        ",\"failed_to_send\":", rates.failed_to_send, ",\"known_received\":", rates.known_received,
+        ",\"dropped\":", rates.dropped, "}}}"));
+  }
+  return clients;
+}
+
+std::string HealthJson(const health::HealthChecker* health) {
+  if (health == nullptr) return "null";
+  std::vector<std::string> checked;
+  for (const balancer::HealthTracker::Entry& e : health->Describe()) {
+    checked.push_back(absl::StrCat(
+        "{\"address\":", JsonQuote(e.backend.ToString()), ",\"last\":",
+        e.last.has_value() ? JsonQuote(balancer::VerdictName(*e.last)) : "null",
+        ",\"detail\":", JsonQuote(e.detail), ",\"removed\":", e.removed ? "true" : "false",
+        ",\"recent_removals\":", e.recent_removals, ",\"readmit_at\":",
+        e.readmit_at == absl::InfiniteFuture() ? "null" : JsonQuote(Time(e.readmit_at)), "}"));
+  }
+  return absl::StrCat("{\"panic\":", health->panic() ? "true" : "false", ",\"backends\":[",
+                      absl::StrJoin(checked, ","), "]}");
+}
+
+std::string HealthHtml(const health::HealthChecker* health) {
+  if (health == nullptr) return "";
+  std::string html = absl::StrCat(
+      "<h2>health checks</h2>",
+      health->panic() ? "<p><b>PANIC</b>: more than half fail; every backend is sent</p>" : "",
+      "<table><tr><th>address</th><th>last answer</th><th>in lists</th>"
+      "<th>removals (5 min)</th></tr>");
+  for (const balancer::HealthTracker::Entry& e : health->Describe()) {
+    absl::StrAppend(&html, "<tr><td>", HtmlEscape(e.backend.ToString()), "</td><td>",
+                    HtmlEscape(e.last.has_value() ? e.detail : "none yet"), "</td><td>",
+                    e.removed ? "<b>no</b>" : "yes", "</td><td>", e.recent_removals, "</td></tr>");
+  }
+  return html + "</table>";
+}
+
 }  // namespace
 
 AdminServer::AdminServer(AdminView view)
@@ -142,43 +199,8 @@ std::string AdminServer::StateJson() const {
           absl::StrCat(JsonQuote(backend.ToString()), ":", JsonQuote(grpclb::BackendTag(backend))));
     }
   }
-  std::vector<std::string> clients;
-  for (const grpclb::ClientInfo& client : view_.clients->Clients()) {
-    const balancer::ClientLoad::Totals& load = client.load.totals();
-    const balancer::CallRates& rates = client.rates;
-    std::vector<std::string> drops;
-    for (const auto& [token, calls] : client.load.drops_by_token()) {
-      drops.push_back(absl::StrCat(JsonQuote(token), ":", calls));
-    }
-    clients.push_back(absl::StrCat(
-        "{\"peer\":", JsonQuote(client.peer), ",\"name\":", JsonQuote(client.name),
-        ",\"connected\":", JsonQuote(Time(client.connected)),
-        ",\"list_version\":", client.list_version, ",\"list_size\":", client.list_size,
-        ",\"token_client\":", JsonQuote(grpclb::Base32(client.token_client)),
-        ",\"load\":{\"reports\":", load.reports, ",\"rejected_reports\":", load.rejected_reports,
-        ",\"calls_started\":", load.calls_started, ",\"calls_finished\":", load.calls_finished,
-        ",\"calls_failed_to_send\":", load.calls_failed_to_send, ",\"calls_known_received\":",
-        load.calls_known_received, ",\"calls_dropped\":", load.calls_dropped,
-        ",\"dropped_by_token\":{", absl::StrJoin(drops, ","), "}",
-        ",\"last_report\":", load.reports > 0 ? JsonQuote(Time(client.load.last_report())) : "null",
-        ",\"rates_per_second\":{\"started\":", rates.started, ",\"finished\":", rates.finished,
-        ",\"failed_to_send\":", rates.failed_to_send, ",\"known_received\":", rates.known_received,
-        ",\"dropped\":", rates.dropped, "}}}"));
-  }
-  std::string health = "null";
-  if (view_.health != nullptr) {
-    std::vector<std::string> checked;
-    for (const balancer::HealthTracker::Entry& e : view_.health->Describe()) {
-      checked.push_back(absl::StrCat(
-          "{\"address\":", JsonQuote(e.backend.ToString()), ",\"last\":",
-          e.last.has_value() ? JsonQuote(balancer::VerdictName(*e.last)) : "null",
-          ",\"detail\":", JsonQuote(e.detail), ",\"removed\":", e.removed ? "true" : "false",
-          ",\"recent_removals\":", e.recent_removals, ",\"readmit_at\":",
-          e.readmit_at == absl::InfiniteFuture() ? "null" : JsonQuote(Time(e.readmit_at)), "}"));
-    }
-    health = absl::StrCat("{\"panic\":", view_.health->panic() ? "true" : "false",
-                          ",\"backends\":[", absl::StrJoin(checked, ","), "]}");
-  }
+  const std::vector<std::string> clients = ClientsJson(view_.clients->Clients());
+  const std::string health = HealthJson(view_.health);
   return absl::StrCat(
       "{\"ready\":", reason.empty() ? "true" : "false", ",\"not_ready_reason\":", JsonQuote(reason),
       ",\"source\":", JsonQuote(view_.source), ",\"kubernetes\":", kubernetes,
@@ -232,21 +254,7 @@ std::string AdminServer::StatePage() const {
     }
     absl::StrAppend(&page, "</table>");
   }
-  if (view_.health != nullptr) {
-    absl::StrAppend(&page, "<h2>health checks</h2>",
-                    view_.health->panic()
-                        ? "<p><b>PANIC</b>: more than half fail; every backend is sent</p>"
-                        : "",
-                    "<table><tr><th>address</th><th>last answer</th><th>in lists</th>"
-                    "<th>removals (5 min)</th></tr>");
-    for (const balancer::HealthTracker::Entry& e : view_.health->Describe()) {
-      absl::StrAppend(&page, "<tr><td>", HtmlEscape(e.backend.ToString()), "</td><td>",
-                      HtmlEscape(e.last.has_value() ? e.detail : "none yet"), "</td><td>",
-                      e.removed ? "<b>no</b>" : "yes", "</td><td>", e.recent_removals,
-                      "</td></tr>");
-    }
-    absl::StrAppend(&page, "</table>");
-  }
+  absl::StrAppend(&page, HealthHtml(view_.health));
   const std::vector<grpclb::ClientInfo> clients = view_.clients->Clients();
   absl::StrAppend(&page, "<h2>", clients.size(),
                   " clients</h2><table><tr><th>peer</th><th>asked for</th><th>connected</th>"

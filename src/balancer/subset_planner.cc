@@ -147,6 +147,7 @@ void SubsetPlanner::Repair() {
           busiest = &backend;
         }
       }
+      if (busiest == nullptr) break;
       const Backend dropped = *busiest;
       Unlink(id, client, dropped);
     }
@@ -168,47 +169,45 @@ void SubsetPlanner::Rebalance() {
       if (links_[backend].clients.size() < links_[*least].clients.size()) least = &backend;
     }
     if (links_[*most].clients.size() <= links_[*least].clients.size() + 1) return;
-    // Move one client from `most` to `least`, among those that do not have
-    // it (there is one: `most` has more clients than `least`): the one whose
-    // link leaves both backends closest to carrying the mean load per
-    // connection (so a new backend fills with links of average weight and its
-    // donors keep theirs); ties by the rank `least` has in its rendezvous
-    // order.
-    double load = 0;
-    size_t connections = 0;
-    for (const auto& [backend, state] : links_) {
-      load += state.request_load;
-      connections += state.clients.size();
-    }
-    const double per_link = connections == 0 ? 0 : load / static_cast<double>(connections);
-    const BackendState& from_state = links_[*most];
-    const BackendState& to_state = links_[*least];
-    const double from_target = per_link * static_cast<double>(from_state.clients.size() - 1);
-    const double to_target = per_link * static_cast<double>(to_state.clients.size() + 1);
-    ClientId mover = 0;
-    std::pair<double, uint64_t> best;
-    bool found = false;
-    for (ClientId id : from_state.clients) {
-      const Client& client = clients_[id];
-      if (client.subset.contains(*least)) continue;
-      const double w = client.weight;
-      const std::pair<double, uint64_t> order{
-          std::max(std::abs(from_state.request_load - w - from_target),
-                   std::abs(to_state.request_load + w - to_target)),
-          Rank(client.key, *least)};
-      if (!found || order < best) {
-        mover = id;
-        best = order;
-        found = true;
-      }
-    }
-    if (!found) return;
+    const std::optional<ClientId> mover = PickMover(*most, *least);
+    if (!mover.has_value()) return;
     const Backend from = *most;
     const Backend to = *least;
-    Client& client = clients_[mover];
-    Unlink(mover, client, from);
-    Link(mover, client, to);
+    Client& client = clients_[*mover];
+    Unlink(*mover, client, from);
+    Link(*mover, client, to);
   }
+}
+
+std::optional<SubsetPlanner::ClientId> SubsetPlanner::PickMover(const Backend& from,
+                                                                const Backend& to) const {
+  double load = 0;
+  size_t connections = 0;
+  for (const auto& [backend, state] : links_) {
+    load += state.request_load;
+    connections += state.clients.size();
+  }
+  const double per_link = connections == 0 ? 0 : load / static_cast<double>(connections);
+  const BackendState& from_state = links_.at(from);
+  const BackendState& to_state = links_.at(to);
+  const double from_target = per_link * static_cast<double>(from_state.clients.size() - 1);
+  const double to_target = per_link * static_cast<double>(to_state.clients.size() + 1);
+  std::optional<ClientId> mover;
+  std::pair<double, uint64_t> best;
+  for (ClientId id : from_state.clients) {
+    const Client& client = clients_.at(id);
+    if (client.subset.contains(to)) continue;
+    const double w = client.weight;
+    const std::pair<double, uint64_t> order{
+        std::max(std::abs(from_state.request_load - w - from_target),
+                 std::abs(to_state.request_load + w - to_target)),
+        Rank(client.key, to)};
+    if (!mover.has_value() || order < best) {
+      mover = id;
+      best = order;
+    }
+  }
+  return mover;
 }
 
 std::vector<Backend> SubsetPlanner::SubsetOf(ClientId id) const {
@@ -313,73 +312,61 @@ bool SubsetPlanner::ImproveRequestLoad() {
     }
   }
   if (far == nullptr || deviation <= kTolerance * mean) return false;
-  const bool far_is_high = links_[*far].request_load > mean;
+  const double far_load = links_.at(*far).request_load;
+  const bool far_is_high = far_load > mean;
 
-  // The best single move (a link from `hi` to `lo`, when `hi` has one more
-  // connection) or swap (a link from `hi` to `lo` and one back) between `far`
-  // and any backend on the other side of it: the one leaving the two closest
-  // to the mean, if that is closer than `far` is now.
-  struct Choice {
-    const Backend* hi = nullptr;
-    const Backend* lo = nullptr;
-    ClientId down = 0;             // moves hi → lo
-    std::optional<ClientId> up;    // moves lo → hi (a swap)
-  };
-  std::optional<Choice> best;
-  double best_score = deviation - 1e-3 * mean;
+  // The best move or swap between `far` and any backend on the other side of
+  // it, if it leaves both closer to the mean than `far` is now.
+  std::optional<Move> best;
   for (const Backend& other : backends_) {
-    if (other == *far) continue;
-    const bool other_is_lower = links_[other].request_load < links_[*far].request_load;
-    if (other_is_lower != far_is_high) continue;
-    const Backend& hi = far_is_high ? *far : other;
-    const Backend& lo = far_is_high ? other : *far;
-    const BackendState& high = links_[hi];
-    const BackendState& low = links_[lo];
-    auto score = [&](double d) {
-      return std::max(std::abs(high.request_load - d - mean), std::abs(low.request_load + d - mean));
-    };
-    // Clients that could go down (on hi, not on lo) and up (on lo, not on hi).
-    std::vector<std::pair<double, ClientId>> ups;
-    for (ClientId id : low.clients) {
-      const Client& client = clients_.at(id);
-      if (!client.subset.contains(hi)) ups.emplace_back(client.weight, id);
-    }
-    std::sort(ups.begin(), ups.end());
-    const double ideal = (high.request_load - low.request_load) / 2;
-    const bool may_move = high.clients.size() > low.clients.size();
-    for (ClientId id : high.clients) {
-      const Client& client = clients_.at(id);
-      if (client.subset.contains(lo)) continue;
-      if (may_move && score(client.weight) < best_score) {
-        best_score = score(client.weight);
-        best = Choice{&hi, &lo, id, std::nullopt};
-      }
-      // The up-going weight that best makes the difference `ideal`.
-      auto it = std::lower_bound(ups.begin(), ups.end(),
-                                 std::make_pair(client.weight - ideal, ClientId{0}));
-      for (auto candidate : {it, it == ups.begin() ? ups.end() : std::prev(it)}) {
-        if (candidate == ups.end()) continue;
-        const double d = client.weight - candidate->first;
-        if (d <= 0) continue;
-        if (score(d) < best_score) {
-          best_score = score(d);
-          best = Choice{&hi, &lo, id, candidate->second};
-        }
-      }
-    }
+    if (other == *far || (links_.at(other).request_load < far_load) != far_is_high) continue;
+    ConsiderMoves(far_is_high ? *far : other, far_is_high ? other : *far, mean, best);
   }
-  if (!best.has_value()) return false;
-  const Backend hi = *best->hi;
-  const Backend lo = *best->lo;
+  if (!best.has_value() || best->score >= deviation - 1e-3 * mean) return false;
   Client& down = clients_[best->down];
-  Unlink(best->down, down, hi);
-  Link(best->down, down, lo);
+  Unlink(best->down, down, best->hi);
+  Link(best->down, down, best->lo);
   if (best->up.has_value()) {
     Client& up = clients_[*best->up];
-    Unlink(*best->up, up, lo);
-    Link(*best->up, up, hi);
+    Unlink(*best->up, up, best->lo);
+    Link(*best->up, up, best->hi);
   }
   return true;
+}
+
+void SubsetPlanner::ConsiderMoves(const Backend& hi, const Backend& lo, double mean,
+                                  std::optional<Move>& best) const {
+  const BackendState& high = links_.at(hi);
+  const BackendState& low = links_.at(lo);
+  // How far from the mean the worse of the two ends up when `d` moves over.
+  auto score = [&](double d) {
+    return std::max(std::abs(high.request_load - d - mean), std::abs(low.request_load + d - mean));
+  };
+  auto offer = [&](ClientId down, std::optional<ClientId> up, double d) {
+    if (d <= 0) return;
+    const double s = score(d);
+    if (!best.has_value() || s < best->score) best = Move{hi, lo, down, up, s};
+  };
+  // Clients that could go up (on lo, not on hi), by weight.
+  std::vector<std::pair<double, ClientId>> ups;
+  for (ClientId id : low.clients) {
+    const Client& client = clients_.at(id);
+    if (!client.subset.contains(hi)) ups.emplace_back(client.weight, id);
+  }
+  std::sort(ups.begin(), ups.end());
+  const double ideal = (high.request_load - low.request_load) / 2;
+  // A single move only where hi has a connection more (counts stay within one).
+  const bool may_move = high.clients.size() > low.clients.size();
+  for (ClientId id : high.clients) {
+    const Client& client = clients_.at(id);
+    if (client.subset.contains(lo)) continue;
+    if (may_move) offer(id, std::nullopt, client.weight);
+    // The up-going weight that best makes the difference `ideal`.
+    auto it = std::lower_bound(ups.begin(), ups.end(),
+                               std::make_pair(client.weight - ideal, ClientId{0}));
+    if (it != ups.end()) offer(id, it->second, client.weight - it->first);
+    if (it != ups.begin()) offer(id, std::prev(it)->second, client.weight - std::prev(it)->first);
+  }
 }
 
 }  // namespace jawlb::balancer

@@ -105,6 +105,14 @@ class SubsetPlanner {
     std::set<ClientId> clients;
     double request_load = 0;
   };
+  // A link of `down` from hi to lo, and with `up` one back (a swap).
+  struct Move {
+    discovery::Backend hi;
+    discovery::Backend lo;
+    ClientId down = 0;
+    std::optional<ClientId> up;
+    double score = 0;  // how far from the mean the worse of the two ends up
+  };
 
   // How many backends `client` gets.
   size_t SizeFor(const Client& client) const;
@@ -118,6 +126,13 @@ class SubsetPlanner {
   // connection counts.
   void Repair();
   void Rebalance();
+  // The client to move from `from` (a most-connected backend) to `to` (a
+  // least-connected one), among those that do not have `to`: the one whose
+  // link leaves both closest to carrying the mean load per connection (so a
+  // new backend fills with links of average weight and its donors keep
+  // theirs); ties by the rank `to` has in its rendezvous order.
+  std::optional<ClientId> PickMover(const discovery::Backend& from,
+                                    const discovery::Backend& to) const;
   // The rate a client counts with: its own, or the mean of the known ones.
   double RateOf(const Client& client) const;
   // Sets each client's link weight from its rate and subset size, and every
@@ -128,6 +143,10 @@ class SubsetPlanner {
   // One swap or move that brings the backend furthest from the mean request
   // load closer to it; false when there is none worth making.
   bool ImproveRequestLoad();
+  // Puts in `best` the move or swap between `hi` and `lo` that leaves them
+  // closest to `mean`, if it beats what `best` holds.
+  void ConsiderMoves(const discovery::Backend& hi, const discovery::Backend& lo, double mean,
+                     std::optional<Move>& best) const;
 
   const size_t k_;
   std::vector<discovery::Backend> backends_;  // sorted, distinct

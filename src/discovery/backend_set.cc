@@ -8,7 +8,7 @@
 
 namespace jawlb::discovery {
 
-BackendSet::BackendSet(std::vector<Backend> backends, std::map<Backend, uint32_t> weights)
+BackendSet::BackendSet(std::vector<Backend> backends, const std::map<Backend, uint32_t>& weights)
     : backends_(std::move(backends)) {
   std::sort(backends_.begin(), backends_.end());
   backends_.erase(std::unique(backends_.begin(), backends_.end()), backends_.end());

@@ -30,7 +30,8 @@ class BackendSet {
   // that should get more than their share (a backend of weight w is picked w
   // times as often as one of weight 1); entries for backends not in the set,
   // and weights of 0 or 1, are dropped; weights are capped at kMaxWeight.
-  explicit BackendSet(std::vector<Backend> backends, std::map<Backend, uint32_t> weights = {});
+  explicit BackendSet(std::vector<Backend> backends,
+                      const std::map<Backend, uint32_t>& weights = {});
 
   const std::vector<Backend>& backends() const { return backends_; }
   // The weights other than 1.

@@ -87,7 +87,7 @@ void ServiceView::Sync(absl::Time observed) {
       weight = std::max(weight, contribution.weight);
     }
   }
-  BackendSet set(std::move(all), std::move(weights));
+  BackendSet set(std::move(all), weights);
   if (delivered_.has_value() && *delivered_ == set) return;
   delivered_ = set;
   on_update_(std::move(set), observed);

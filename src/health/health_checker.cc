@@ -116,41 +116,19 @@ void HealthChecker::Run() {
   bool have_set = false;
   bool shut_down = false;
   while (true) {
-    absl::Time deadline = std::min(tracker_.NextReadmission(), absl::Now() + absl::Hours(1));
-    for (const auto& [backend, at] : retry_at_) deadline = std::min(deadline, at);
     void* tag = nullptr;
     bool ok = false;
     const grpc::CompletionQueue::NextStatus next =
-        cq_.AsyncNext(&tag, &ok, absl::ToChronoTime(deadline));
+        cq_.AsyncNext(&tag, &ok, absl::ToChronoTime(NextDeadline()));
     if (next == grpc::CompletionQueue::SHUTDOWN) break;
     absl::Time observed = absl::Now();
-    if (next == grpc::CompletionQueue::GOT_EVENT) {
-      if (tag == this) {
-        std::vector<Command> commands;
-        bool stop = false;
-        {
-          absl::MutexLock lock(&mu_);
-          wake_pending_ = false;
-          commands.swap(commands_);
-          stop = stop_requested_;
-        }
-        for (const Command& command : commands) {
-          Apply(command);
-          observed = command.observed;
-          have_set = true;
-        }
-        if (stop && !stopping_) {
-          stopping_ = true;
-          for (auto& [backend, watch] : active_) {
-            watch->cancelled = true;
-            watch->context.TryCancel();
-          }
-          active_.clear();
-          retry_at_.clear();
-        }
-      } else {
-        OnWatchEvent(static_cast<Watch*>(tag), ok);
+    if (next == grpc::CompletionQueue::GOT_EVENT && tag == this) {
+      if (std::optional<absl::Time> applied = TakeCommands(); applied.has_value()) {
+        observed = *applied;
+        have_set = true;
       }
+    } else if (next == grpc::CompletionQueue::GOT_EVENT) {
+      OnWatchEvent(static_cast<Watch*>(tag), ok);
     }
     if (stopping_) {
       // Every watch must let go of the queue before it shuts down (and no
@@ -161,17 +139,57 @@ void HealthChecker::Run() {
       }
       continue;
     }
-    const absl::Time now = absl::Now();
-    for (auto it = retry_at_.begin(); it != retry_at_.end();) {
-      if (it->second > now) {
-        ++it;
-        continue;
-      }
-      const Backend backend = it->first;
-      it = retry_at_.erase(it);
-      StartWatch(backend);
-    }
+    StartDueRetries();
     if (have_set) Settle(observed);
+  }
+}
+
+absl::Time HealthChecker::NextDeadline() const {
+  // Woken by completions; otherwise at the next readmission or retry (none
+  // while stopping: only the watches' ends matter then).
+  absl::Time deadline = absl::Now() + absl::Hours(1);
+  if (stopping_) return deadline;
+  deadline = std::min(deadline, tracker_.NextReadmission());
+  for (const auto& [backend, at] : retry_at_) deadline = std::min(deadline, at);
+  return deadline;
+}
+
+std::optional<absl::Time> HealthChecker::TakeCommands() {
+  std::vector<Command> commands;
+  bool stop = false;
+  {
+    absl::MutexLock lock(&mu_);
+    wake_pending_ = false;
+    commands.swap(commands_);
+    stop = stop_requested_;
+  }
+  std::optional<absl::Time> observed;
+  for (const Command& command : commands) {
+    Apply(command);
+    observed = command.observed;
+  }
+  if (stop && !stopping_) {
+    stopping_ = true;
+    for (auto& [backend, watch] : active_) {
+      watch->cancelled = true;
+      watch->context.TryCancel();
+    }
+    active_.clear();
+    retry_at_.clear();
+  }
+  return observed;
+}
+
+void HealthChecker::StartDueRetries() {
+  const absl::Time now = absl::Now();
+  for (auto it = retry_at_.begin(); it != retry_at_.end();) {
+    if (it->second > now) {
+      ++it;
+      continue;
+    }
+    const Backend backend = it->first;
+    it = retry_at_.erase(it);
+    StartWatch(backend);
   }
 }
 

@@ -74,6 +74,12 @@ class HealthChecker {
   };
 
   void Run();
+  // When the thread should wake without a completion.
+  absl::Time NextDeadline() const;
+  // Applies the queued backend sets (returns when the newest was observed,
+  // if there was one) and a requested stop.
+  std::optional<absl::Time> TakeCommands();
+  void StartDueRetries();
   // Applies a new backend set: starts and cancels watches.
   void Apply(const Command& command);
   void StartWatch(const discovery::Backend& backend);

@@ -91,15 +91,9 @@ TEST(SheddingTest, DropEntriesShedTheExcessAndClientsReportTheDropsBack) {
        "JAWLB_CLIENTSTATSINTERVAL=1s", "JAWLB_LOADSMOOTHING=2s"},
       dir + "/jawlb.log");
   ASSERT_THAT(jawlb, IsOk());
-  DnsServer::Records records;
-  records.a = {{"jawlb.test", "127.0.0.1"}, {"echo.test", "127.0.0.1"}};
-  records.grpclb = {{"echo.test", "jawlb.test", (*jawlb)->port()}};
-  auto dns = DnsServer::Start(records, dir);
-  ASSERT_THAT(dns, IsOk());
-  absl::StatusOr<int> port = PickFreePort("127.0.0.1");  // fallback: nothing listens
-  ASSERT_THAT(port, IsOk());
-  std::shared_ptr<grpc::Channel> channel =
-      MakeGrpclbChannel((*dns)->address(), absl::StrCat("echo.test:", *port));
+  absl::StatusOr<EchoClient> client = ConnectEchoClient(dir, (*jawlb)->port());
+  ASSERT_THAT(client, IsOk());
+  std::shared_ptr<grpc::Channel> channel = client->channel;
   ASSERT_THAT(WaitForSpread(channel, {"alpha", "beta"}, true, 20, kWait), IsOk());
   auto metrics = [&] {
     auto got = HttpGet(absl::StrCat("http://127.0.0.1:", (*jawlb)->admin_port(), "/metrics"));

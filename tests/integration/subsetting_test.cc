@@ -43,20 +43,15 @@ TEST(SubsettingTest, RealClientsEachUseTheirTwoBackendsAndEveryBackendServesTwoC
       JAWLB_BINARY, {"JAWLB_ENDPOINTS=" + absl::StrJoin(addresses, ","), "JAWLB_MAXSERVERS=2"},
       dir + "/jawlb.log");
   ASSERT_THAT(jawlb, IsOk());
-  DnsServer::Records records;
-  records.a = {{"jawlb.test", "127.0.0.1"}, {"echo.test", "127.0.0.1"}};
-  records.grpclb = {{"echo.test", "jawlb.test", (*jawlb)->port()}};
-  auto dns = DnsServer::Start(records, dir);
+  absl::StatusOr<EchoClient> dns = ConnectEchoClient(dir, (*jawlb)->port());
   ASSERT_THAT(dns, IsOk());
-  absl::StatusOr<int> port = PickFreePort("127.0.0.1");  // fallback: nothing listens
-  ASSERT_THAT(port, IsOk());
-  const std::string target = absl::StrCat("echo.test:", *port);
 
   // Four clients, each its own channel and so its own BalanceLoad stream.
   std::map<std::string, int> clients_per_backend;
   std::vector<std::shared_ptr<grpc::Channel>> channels;
   for (int client = 0; client < 4; ++client) {
-    std::shared_ptr<grpc::Channel> channel = MakeGrpclbChannel((*dns)->address(), target);
+    std::shared_ptr<grpc::Channel> channel =
+        client == 0 ? dns->channel : MakeGrpclbChannel(dns->dns->address(), dns->target);
     const absl::Time deadline = absl::Now() + absl::Seconds(60);
     while (CallMany(channel, 1).failures > 0 && absl::Now() < deadline) {
     }

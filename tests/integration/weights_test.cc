@@ -51,15 +51,9 @@ TEST(WeightsTest, AnAnnotatedSliceGetsItsWeightInCalls) {
       JAWLB_BINARY, {"JAWLB_SERVICE=echo", "KUBECONFIG=" + (*api)->kubeconfig()},
       dir + "/jawlb.log");
   ASSERT_THAT(jawlb, IsOk());
-  DnsServer::Records records;
-  records.a = {{"jawlb.test", "127.0.0.1"}, {"echo.test", "127.0.0.1"}};
-  records.grpclb = {{"echo.test", "jawlb.test", (*jawlb)->port()}};
-  auto dns = DnsServer::Start(records, dir);
-  ASSERT_THAT(dns, IsOk());
-  absl::StatusOr<int> port = PickFreePort("127.0.0.1");  // fallback: nothing listens
-  ASSERT_THAT(port, IsOk());
-  std::shared_ptr<grpc::Channel> channel =
-      MakeGrpclbChannel((*dns)->address(), absl::StrCat("echo.test:", *port));
+  absl::StatusOr<EchoClient> client = ConnectEchoClient(dir, (*jawlb)->port());
+  ASSERT_THAT(client, IsOk());
+  std::shared_ptr<grpc::Channel> channel = client->channel;
   ASSERT_THAT(WaitForSpread(channel, {"heavy", "light"}, true, 20, kWait), IsOk());
 
   // Round robin over [heavy, heavy, light, heavy]: 3 of every 4 calls.
