@@ -15,6 +15,7 @@ BalanceLoadService::BalanceLoadService(Hub& hub, Options options)
     : initial_response_(Serialize(MakeInitialResponse(options.client_stats_interval))),
       replica_(std::move(options.replica)),
       no_shedding_(0, hub),
+      resolver_(std::move(options.resolver)),
       shared_{service_,
               hub,
               clients_,
@@ -24,7 +25,8 @@ BalanceLoadService::BalanceLoadService(Hub& hub, Options options)
               options.shedding != nullptr ? *options.shedding : no_shedding_,
               replica_,
               live_,
-              options.load_smoothing} {}
+              options.load_smoothing,
+              resolver_ ? &resolver_ : nullptr} {}
 
 BalanceLoadService::~BalanceLoadService() { Stop(); }
 
@@ -94,10 +96,14 @@ void BalanceLoadService::Start() {
       while (cq->Next(&tag, &ok)) static_cast<CompletionTag*>(tag)->Proceed(ok);
     });
   }
-  shared_.hub.SetWakeRunner([this](size_t shard, std::function<void()> wake) {
+  shared_.hub.SetWakeRunner(wake_runner());
+}
+
+Hub::WakeRunner BalanceLoadService::wake_runner() {
+  return [this](size_t shard, std::function<void()> wake) {
     auto* tag = new WakeTag(std::move(wake));
     tag->alarm.Set(queues_[shard % queues_.size()].get(), gpr_now(GPR_CLOCK_MONOTONIC), tag);
-  });
+  };
 }
 
 void BalanceLoadService::Stop() {

@@ -40,6 +40,9 @@ class BalanceLoadService {
     SubsetPolicy* policy = nullptr;    // borrowed; gives each client its own list
     LoadShedding* shedding = nullptr;  // borrowed; told every client's rate
     std::string replica;               // names this process in tokens ("": none)
+    // Multi mode: routes each client's name to its service's Hub (the Hub
+    // given to the constructor then only closes streams, for the drain).
+    ServiceResolver resolver;
   };
 
   BalanceLoadService(Hub& hub, Options options);
@@ -55,6 +58,10 @@ class BalanceLoadService {
   static int DefaultThreads();
   // Starts taking streams. REQUIRES: the server is built and started.
   void Start();
+  // Runs a Hub's wakes on these queues (one shard per queue), as Start() does
+  // for the service's Hub: for the Hubs of multi mode's service units, which
+  // must go back to no runner before Stop(). REQUIRES: Start() was called.
+  Hub::WakeRunner wake_runner();
   // Drains the queues and joins the threads. REQUIRES: the server was shut
   // down (its Shutdown() returned). Idempotent.
   void Stop();
@@ -77,6 +84,7 @@ class BalanceLoadService {
   ClientRegistry clients_;
   StreamMetrics metrics_;
   StreamCount live_;
+  const ServiceResolver resolver_;
   const BalanceLoadStream::Shared shared_;
   std::vector<std::unique_ptr<grpc::ServerCompletionQueue>> queues_;
   std::vector<std::thread> threads_;

@@ -41,7 +41,7 @@ void BalanceLoadStream::Accept(const Shared& shared, grpc::ServerCompletionQueue
 
 BalanceLoadStream::BalanceLoadStream(const Shared& shared, grpc::ServerCompletionQueue* cq,
                                      size_t shard)
-    : shared_(shared), cq_(cq), shard_(shard) {}
+    : shared_(shared), cq_(cq), shard_(shard), list_hub_(&shared.hub) {}
 
 void BalanceLoadStream::OnEvent(Op op, bool ok) {
   switch (op) {
@@ -115,6 +115,8 @@ void BalanceLoadStream::MaybeRelease() {
   std::shared_ptr<BalanceLoadStream> self;
   std::unique_ptr<ClientRegistry::Registration> registration;
   std::unique_ptr<Hub::Subscription> subscription;
+  std::shared_ptr<ServiceUnit> unit;  // outlives its subscription, declared after it
+  std::unique_ptr<Hub::Subscription> unit_subscription;
   {
     absl::MutexLock lock(&mu_);
     if (self_ == nullptr || !call_done_ || read_in_flight_ || write_in_flight_ || !finish_called_ ||
@@ -124,6 +126,8 @@ void BalanceLoadStream::MaybeRelease() {
     self = std::move(self_);
     registration = std::move(registration_);
     subscription = std::move(subscription_);
+    unit_subscription = std::move(unit_subscription_);
+    unit = std::move(unit_);
     policy_id = std::exchange(policy_id_, 0);
   }
   if (policy_id != 0) shared_.policy.Leave(policy_id);
@@ -172,6 +176,18 @@ absl::Status BalanceLoadStream::HandleRequest() {
                        request.has_client_stats() ? "client_stats" : "an empty request"));
     }
     phase_ = Phase::kStreaming;
+    if (shared_.resolver != nullptr) {
+      // Multi mode: the name chooses the service; a refusal ends the stream.
+      absl::StatusOr<std::shared_ptr<ServiceUnit>> unit =
+          (*shared_.resolver)(request.initial_request().name());
+      if (!unit.ok()) return unit.status();
+      std::unique_ptr<Hub::Subscription> subscription =
+          (*unit)->hub().Subscribe(weak_from_this(), shard_);
+      absl::MutexLock lock(&mu_);
+      unit_ = *unit;
+      unit_subscription_ = std::move(subscription);
+      list_hub_.store(&unit_->hub(), std::memory_order_release);
+    }
     // Joined before the first list is due, so it is this client's subset. The
     // key survives a reconnect: the client's address without its port, and
     // the name it asked for.
@@ -257,6 +273,7 @@ ClientInfo BalanceLoadStream::Describe() const {
     info.list_size = last_list_.has_value() ? last_list_->size() : last_sent_->backends.size();
   }
   info.token_client = policy_id_;
+  if (unit_ != nullptr) info.service = unit_->key();
   info.load = load_;
   info.rates = load_.RatesAt(absl::Now());
   return info;
@@ -288,7 +305,9 @@ void BalanceLoadStream::EndWith(const grpc::Status& status) {
 
 void BalanceLoadStream::Pump() {
   // Read the Hub and the policy first: their locks are never taken under ours.
-  const Hub::State hub = shared_.hub.Current();
+  Hub* const list_hub = list_hub_.load(std::memory_order_acquire);
+  Hub::State hub = list_hub->Current();
+  if (list_hub != &shared_.hub) hub.closed = hub.closed || shared_.hub.Current().closed;
   std::optional<discovery::BackendSet> subset;
   if (shared_.policy.enabled()) {  // without it, no second lock on the hot path
     uint64_t policy_id = 0;

@@ -28,6 +28,7 @@
 #ifndef JAWLB_GRPCLB_BALANCE_LOAD_STREAM_H_
 #define JAWLB_GRPCLB_BALANCE_LOAD_STREAM_H_
 
+#include <atomic>
 #include <memory>
 #include <optional>
 #include <string>
@@ -42,6 +43,7 @@
 #include "grpclb/completion_tag.h"
 #include "grpclb/hub.h"
 #include "grpclb/load_shedding.h"
+#include "grpclb/service_unit.h"
 #include "grpclb/stream_metrics.h"
 #include "grpclb/subset_policy.h"
 
@@ -96,6 +98,9 @@ class BalanceLoadStream final : public Hub::Subscriber,
     const std::string& replica;  // in load_balance_tokens; "" for none
     StreamCount& live;
     absl::Duration load_smoothing;  // of each client's call rates
+    // Multi mode: routes each client's name to its service (null: every
+    // stream is served from `hub`, which then only closes in multi mode).
+    const ServiceResolver* resolver = nullptr;
   };
 
   // What a completion-queue tag points at: the stream and which of its
@@ -178,6 +183,12 @@ class BalanceLoadStream final : public Hub::Subscriber,
   std::shared_ptr<BalanceLoadStream> self_ ABSL_GUARDED_BY(mu_);
   std::unique_ptr<ClientRegistry::Registration> registration_ ABSL_GUARDED_BY(mu_);
   std::unique_ptr<Hub::Subscription> subscription_ ABSL_GUARDED_BY(mu_);
+  // Multi mode: the client's service, and our subscription to its Hub.
+  std::shared_ptr<ServiceUnit> unit_ ABSL_GUARDED_BY(mu_);
+  std::unique_ptr<Hub::Subscription> unit_subscription_ ABSL_GUARDED_BY(mu_);
+  // Where the lists come from: the shared Hub, or the unit's once routed. Read
+  // without mu_ on every wake.
+  std::atomic<Hub*> list_hub_;
   std::string name_ ABSL_GUARDED_BY(mu_);
   bool initial_received_ ABSL_GUARDED_BY(mu_) = false;
   balancer::ClientLoad load_ ABSL_GUARDED_BY(mu_);

@@ -28,6 +28,7 @@ namespace jawlb::grpclb {
 struct ClientInfo {
   std::string peer;  // "ipv4:10.1.2.3:40000"
   std::string name;  // InitialLoadBalanceRequest.name; "" until it arrives
+  std::string service;  // multi mode: "namespace/name" it was routed to
   absl::Time connected;
   uint64_t list_version = 0;  // version of the last list written; 0 = none yet
   size_t list_size = 0;       // backends in it

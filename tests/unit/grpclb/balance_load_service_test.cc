@@ -46,9 +46,10 @@ LoadBalanceRequest Stats(int64_t started) {
   return request;
 }
 
-BalanceLoadService::Options ServiceOptions(SubsetPolicy* policy) {
+BalanceLoadService::Options ServiceOptions(SubsetPolicy* policy, ServiceResolver resolver) {
   BalanceLoadService::Options options;
   options.policy = policy;
+  options.resolver = std::move(resolver);
   return options;
 }
 
@@ -56,8 +57,10 @@ class BalanceLoadServiceTest : public ::testing::Test {
  protected:
   // `max_servers`: JAWLB_MAXSERVERS (0: every client gets every backend).
   // Every load report re-plans (in production at most every 5 s).
-  explicit BalanceLoadServiceTest(size_t max_servers = 0)
-      : policy_(max_servers, absl::ZeroDuration()) {}
+  // `resolver`: multi mode (null: one service, the fixture's Hub).
+  explicit BalanceLoadServiceTest(size_t max_servers = 0, ServiceResolver resolver = nullptr)
+      : policy_(max_servers, absl::ZeroDuration()),
+        service_(hub_, ServiceOptions(&policy_, std::move(resolver))) {}
 
   void SetUp() override {
     grpc::ServerBuilder builder;
@@ -147,7 +150,7 @@ class BalanceLoadServiceTest : public ::testing::Test {
 
   Hub hub_;
   SubsetPolicy policy_;
-  BalanceLoadService service_{hub_, ServiceOptions(&policy_)};
+  BalanceLoadService service_;
   std::unique_ptr<grpc::Server> server_;
   std::string address_;
   int next_channel_ = 0;
@@ -465,6 +468,72 @@ TEST_F(SubsetStreamsTest, NoListBeforeTheSourceHasOne) {
   Publish(Backends(3, 1000));
   const LoadBalanceResponse list = stream->Read();
   EXPECT_EQ(list.server_list().servers_size(), 1);
+}
+
+// Multi mode with two services, "alpha" and "beta" (any other name refused).
+class Unit : public ServiceUnit {
+ public:
+  explicit Unit(std::string key) : key_(std::move(key)) {}
+  Hub& hub() override { return hub_; }
+  const std::string& key() const override { return key_; }
+
+ private:
+  Hub hub_;
+  const std::string key_;
+};
+
+class MultiServiceStreamsTest : public BalanceLoadServiceTest {
+ protected:
+  MultiServiceStreamsTest()
+      : BalanceLoadServiceTest(0, [this](absl::string_view name)
+                                      -> absl::StatusOr<std::shared_ptr<ServiceUnit>> {
+          if (name == "alpha:8000") return alpha_;
+          if (name == "beta:8000") return beta_;
+          return absl::PermissionDeniedError(absl::StrCat("\"", name, "\" is not served here"));
+        }) {}
+
+  std::shared_ptr<Unit> alpha_ = std::make_shared<Unit>("ns/alpha");
+  std::shared_ptr<Unit> beta_ = std::make_shared<Unit>("ns/beta");
+};
+
+TEST_F(MultiServiceStreamsTest, EachClientGetsTheListsOfTheServiceItNamed) {
+  alpha_->hub().SetWakeRunner(service_.wake_runner());
+  alpha_->hub().Publish(Backends(2, 1000));
+  beta_->hub().Publish(Backends(3, 2000));
+  auto a = Connect("alpha:8000");
+  auto b = Connect("beta:8000");
+  EXPECT_EQ(a->Read().server_list().servers_size(), 2);
+  EXPECT_EQ(b->Read().server_list().servers_size(), 3);
+  beta_->hub().Publish(Backends(1, 2000));  // only beta's clients hear of it
+  EXPECT_EQ(b->ReadListPort(), 2000);
+  alpha_->hub().Publish(Backends(4, 1000));
+  EXPECT_EQ(a->Read().server_list().servers_size(), 4);
+  // Streams hold their unit while they live.
+  EXPECT_EQ(beta_.use_count(), 2);
+  b->context.TryCancel();
+  EXPECT_TRUE(WaitUntil([&] { return beta_.use_count() == 1; }));
+  std::vector<ClientInfo> clients = service_.clients().Clients();
+  ASSERT_EQ(clients.size(), 1u);
+  EXPECT_EQ(clients[0].service, "ns/alpha");
+  a->context.TryCancel();
+  EXPECT_TRUE(WaitUntil([&] { return alpha_.use_count() == 1; }));
+  alpha_->hub().SetWakeRunner(nullptr);
+}
+
+TEST_F(MultiServiceStreamsTest, ARefusedNameEndsTheStreamWithTheResolversStatus) {
+  auto stream = Open();
+  ASSERT_TRUE(stream->rw->Write(Initial("kube-dns.kube-system:53")));
+  const grpc::Status status = stream->FinishAfterEnd();
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(status.error_message(), "\"kube-dns.kube-system:53\" is not served here");
+}
+
+TEST_F(MultiServiceStreamsTest, TheDrainEndsRoutedStreamsToo) {
+  beta_->hub().Publish(Backends(1, 2000));
+  auto b = Connect("beta:8000");
+  EXPECT_EQ(b->ReadListPort(), 2000);
+  hub_.Close();  // the service-wide Hub closes; beta's does not
+  EXPECT_EQ(b->FinishAfterEnd().error_code(), grpc::StatusCode::UNAVAILABLE);
 }
 
 }  // namespace

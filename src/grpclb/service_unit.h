@@ -1,0 +1,38 @@
+// ServiceUnit and ServiceResolver: what a stream is served from when one jawlb
+// serves many services (JAWLB_MODE=multi, docs/multi-service.md). A resolver
+// turns the name a client dialed into the unit of the service it means — its
+// Hub — or refuses with the status the stream ends with (PERMISSION_DENIED,
+// NOT_FOUND, ...). Streams hold their unit for as long as they live, so its
+// owner can tell a service in use from an idle one by the unit's use count.
+//
+// Threading: a resolver is called on completion-queue threads and must not
+// block; a unit's Hub is thread-safe.
+#ifndef JAWLB_GRPCLB_SERVICE_UNIT_H_
+#define JAWLB_GRPCLB_SERVICE_UNIT_H_
+
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+
+#include "grpclb/hub.h"
+
+namespace jawlb::grpclb {
+
+class ServiceUnit {
+ public:
+  virtual ~ServiceUnit() = default;
+  // The service's lists.
+  virtual Hub& hub() = 0;
+  // "namespace/name".
+  virtual const std::string& key() const = 0;
+};
+
+using ServiceResolver =
+    std::function<absl::StatusOr<std::shared_ptr<ServiceUnit>>(absl::string_view name)>;
+
+}  // namespace jawlb::grpclb
+
+#endif  // JAWLB_GRPCLB_SERVICE_UNIT_H_
