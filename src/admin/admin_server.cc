@@ -156,7 +156,7 @@ std::string AdminServer::Metrics() const {
   const grpclb::SnapshotPtr list = view_.hub->Latest();
   const size_t sent = list == nullptr ? 0 : list->backends.size();
   absl::flat_hash_set<std::string> known;
-  for (const discovery::EndpointState& e : view_.endpoints->Endpoints()) known.insert(e.address);
+  for (const discovery::EndpointState& e : Endpoints()) known.insert(e.address);
   out.Header("jawlb_backends_known", "gauge",
              "Endpoint addresses the source knows for the service, in any condition (sources "
              "without conditions: the backends sent).");
@@ -169,10 +169,15 @@ std::string AdminServer::Metrics() const {
   return out.text();
 }
 
+std::vector<discovery::EndpointState> AdminServer::Endpoints() const {
+  if (view_.endpoints == nullptr) return {};
+  return view_.endpoints->Endpoints();
+}
+
 std::string AdminServer::StateJson() const {
   const std::string reason = view_.not_ready_reason();
   std::vector<std::string> endpoints;
-  for (const discovery::EndpointState& e : view_.endpoints->Endpoints()) {
+  for (const discovery::EndpointState& e : Endpoints()) {
     endpoints.push_back(absl::StrCat(
         "{\"address\":", JsonQuote(e.address), ",\"object\":", JsonQuote(e.object),
         ",\"pod\":", JsonQuote(e.pod), ",\"ready\":", e.ready ? "true" : "false", ",\"serving\":",
@@ -205,6 +210,7 @@ std::string AdminServer::StateJson() const {
       "{\"ready\":", reason.empty() ? "true" : "false", ",\"not_ready_reason\":", JsonQuote(reason),
       ",\"source\":", JsonQuote(view_.source), ",\"kubernetes\":", kubernetes,
       ",\"health\":", health,
+      ",\"services\":", view_.services ? view_.services() : "null",
       ",\"lb_tokens\":{\"replica\":", JsonQuote(view_.replica), ",\"backend_tags\":{",
       absl::StrJoin(tags, ","), "}}", ",\"endpoints\":[", absl::StrJoin(endpoints, ","),
       "],\"list\":",
@@ -240,7 +246,7 @@ std::string AdminServer::StatePage() const {
                         : absl::StrCat(", up to date at ", Time(progress.last_sync)),
                     "</p>");
   }
-  const std::vector<discovery::EndpointState> endpoints = view_.endpoints->Endpoints();
+  const std::vector<discovery::EndpointState> endpoints = Endpoints();
   if (!endpoints.empty()) {
     absl::StrAppend(&page, "<h2>", endpoints.size(),
                     " endpoints</h2><table><tr><th>address</th><th>pod</th><th>object</th>"

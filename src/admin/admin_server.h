@@ -47,7 +47,9 @@ struct AdminView {
   std::string replica;  // this process in load_balance_tokens
   const grpclb::Hub* hub = nullptr;
   const grpclb::ClientRegistry* clients = nullptr;
-  const discovery::Source* endpoints = nullptr;  // every endpoint with its conditions
+  const discovery::Source* endpoints = nullptr;  // every endpoint with its conditions (single mode)
+  // Multi mode: a JSON array describing each service watched (null: single).
+  std::function<std::string()> services;
   const k8s::ApiMonitor* kubernetes = nullptr;   // null unless watching Kubernetes
   const health::HealthChecker* health = nullptr;  // null unless JAWLB_HEALTHCHECK=grpc
 };
@@ -69,6 +71,8 @@ class AdminServer {
   void Route();
   std::string Metrics() const;
   std::string StateJson() const;
+  // The source's endpoints; none in multi mode.
+  std::vector<discovery::EndpointState> Endpoints() const;
   std::string StatePage() const;
 
   // Constant after construction.

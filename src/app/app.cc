@@ -7,6 +7,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/generic/generic_stub.h"
 #include "spdlog/spdlog.h"
@@ -133,14 +134,80 @@ App::App(const config::Config& config)
 
 App::~App() { Shutdown(); }
 
+// Multi mode: one service's source and Hub, made when its first client asks.
+class KubernetesUnit : public grpclb::ServiceUnit {
+ public:
+  KubernetesUnit(std::string key, size_t shards, std::string token_prefix,
+                 std::unique_ptr<discovery::Source> source)
+      : key_(std::move(key)), hub_(shards, std::move(token_prefix)), source_(std::move(source)) {}
+  ~KubernetesUnit() override {
+    source_->Stop();
+    hub_.SetWakeRunner(nullptr);  // waits for the wakes already handed out
+  }
+
+  absl::Status Start(grpclb::Hub::WakeRunner runner) {
+    hub_.SetWakeRunner(std::move(runner));
+    return source_->Start([this](discovery::BackendSet backends, absl::Time observed) {
+      const std::string change = discovery::DescribeChange(last_, backends);
+      last_ = backends;
+      const size_t count = backends.size();
+      if (hub_.Publish(std::move(backends), observed)) {
+        spdlog::info("service {} backends: {} ({} now)", key_, change, count);
+      }
+    });
+  }
+  grpclb::Hub& hub() override { return hub_; }
+  const std::string& key() const override { return key_; }
+
+ private:
+  const std::string key_;
+  grpclb::Hub hub_;
+  std::unique_ptr<discovery::Source> source_;
+  discovery::BackendSet last_;  // the source's thread only
+};
+
 absl::StatusOr<std::unique_ptr<App>> App::Start(const config::Config& config) {
   std::unique_ptr<App> app(new App(config));
   SourceInfo source_info;
-  absl::StatusOr<std::unique_ptr<discovery::Source>> source =
-      MakeSource(config, app->kubernetes_, source_info);
-  if (!source.ok()) return source.status();
-  app->source_ = *std::move(source);
   App* self = app.get();
+  if (config.mode == "multi") {
+    app->kubernetes_ = std::make_unique<k8s::ApiMonitor>();
+    source_info = {"multi: each client's name chooses a Kubernetes service", "(multi)"};
+    ServiceDirectory::Options options;
+    options.router.default_namespace = config.namespace_.empty() ? "default" : config.namespace_;
+    options.router.allowed_namespaces = config.namespaces;
+    options.router.cluster_domain = config.cluster_domain;
+    options.router.name_suffix = config.name_suffix;
+    options.routes_file = config.routes_file;
+    options.idle_timeout = config.idle_timeout;
+    absl::StatusOr<std::unique_ptr<ServiceDirectory>> directory = ServiceDirectory::Start(
+        std::move(options),
+        [self](const routing::ServiceRef& service)
+            -> absl::StatusOr<std::shared_ptr<grpclb::ServiceUnit>> {
+          config::Config unit_config = self->config_;
+          unit_config.namespace_ = service.namespace_;
+          unit_config.service = service.name;
+          if (!service.port.empty()) unit_config.target_port = service.port;
+          SourceInfo info;
+          absl::StatusOr<std::unique_ptr<discovery::Source>> source =
+              MakeK8sSource(unit_config, *self->kubernetes_, info);
+          if (!source.ok()) return source.status();
+          auto unit = std::make_shared<KubernetesUnit>(
+              service.Key(), static_cast<size_t>(grpclb::BalanceLoadService::DefaultThreads()),
+              self->config_.lb_tokens ? grpclb::TokenPrefix(self->replica_, 0) : "",
+              *std::move(source));
+          JAWLB_RETURN_IF_ERROR(unit->Start(self->service_->wake_runner()));
+          return unit;
+        });
+    if (!directory.ok()) return directory.status();
+    app->directory_ = *std::move(directory);
+    app->readiness_.MarkListed();  // ready once serving: lists come per service
+  } else {
+    absl::StatusOr<std::unique_ptr<discovery::Source>> source =
+        MakeSource(config, app->kubernetes_, source_info);
+    if (!source.ok()) return source.status();
+    app->source_ = *std::move(source);
+  }
   if (config.health_check == "grpc") {
     health::HealthChecker::Options options;
     options.service = config.health_check_service;
@@ -151,14 +218,16 @@ absl::StatusOr<std::unique_ptr<App>> App::Start(const config::Config& config) {
     spdlog::info("health checks: grpc.health.v1.Health/Watch on every backend (service \"{}\")",
                  config.health_check_service);
   }
-  JAWLB_RETURN_IF_ERROR(
-      app->source_->Start([self](discovery::BackendSet backends, absl::Time observed) {
-        if (self->health_ != nullptr) {
-          self->health_->SetBackends(std::move(backends), observed);
-        } else {
-          self->OnBackends(std::move(backends), observed);
-        }
-      }));
+  if (app->source_ != nullptr) {
+    JAWLB_RETURN_IF_ERROR(
+        app->source_->Start([self](discovery::BackendSet backends, absl::Time observed) {
+          if (self->health_ != nullptr) {
+            self->health_->SetBackends(std::move(backends), observed);
+          } else {
+            self->OnBackends(std::move(backends), observed);
+          }
+        }));
+  }
 
   grpclb::BalanceLoadService::Options service;
   service.client_stats_interval = config.client_stats_interval;
@@ -166,6 +235,9 @@ absl::StatusOr<std::unique_ptr<App>> App::Start(const config::Config& config) {
   service.policy = &app->policy_;
   service.shedding = &app->shedding_;
   service.replica = config.lb_tokens ? app->replica_ : "";
+  if (app->directory_ != nullptr) {
+    service.resolver = [self](absl::string_view name) { return self->directory_->Resolve(name); };
+  }
   app->service_ = std::make_unique<grpclb::BalanceLoadService>(app->hub_, std::move(service));
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
@@ -175,7 +247,8 @@ absl::StatusOr<std::unique_ptr<App>> App::Start(const config::Config& config) {
   app->service_->AddTo(builder);
   app->server_ = builder.BuildAndStart();
   if (app->server_ == nullptr || app->port_ == 0) {
-    app->source_->Stop();
+    if (app->source_ != nullptr) app->source_->Stop();
+    if (app->directory_ != nullptr) app->directory_->Stop();
     if (app->health_ != nullptr) app->health_->Stop();
     return absl::UnavailableError(
         absl::StrCat("cannot listen on ", config.ListenAddress(),
@@ -203,9 +276,24 @@ absl::StatusOr<std::unique_ptr<App>> App::Start(const config::Config& config) {
     if (self->kubernetes_ != nullptr) self->kubernetes_->WriteMetrics(out);
     if (self->health_ != nullptr) self->health_->WriteMetrics(out);
     self->shedding_.WriteMetrics(out);
+    if (self->directory_ != nullptr) self->directory_->WriteMetrics(out);
   };
   view.health = app->health_.get();
   view.endpoints = app->source_.get();
+  if (app->directory_ != nullptr) {
+    view.services = [self] {
+      std::vector<std::string> services;
+      for (const ServiceDirectory::UnitInfo& unit : self->directory_->Describe()) {
+        services.push_back(absl::StrCat(
+            "{\"service\":\"", unit.key, "\",\"streams\":", unit.streams, ",\"idle_since\":",
+            unit.idle_since == absl::InfiniteFuture()
+                ? "null"
+                : absl::StrCat("\"", absl::FormatTime(unit.idle_since), "\""),
+            "}"));
+      }
+      return absl::StrCat("[", absl::StrJoin(services, ","), "]");
+    };
+  }
   view.kubernetes = app->kubernetes_.get();
   view.source = source_info.description;
   view.service = source_info.service;
@@ -279,6 +367,8 @@ void App::Shutdown() {
       absl::SleepFor(absl::Milliseconds(10));
     }
     server_->Shutdown(absl::ToChronoTime(absl::Now()));
+    // Units' Hubs wake through the service's queues: gone before those close.
+    if (directory_ != nullptr) directory_->Stop();
     service_->Stop();
   }
   if (admin_ != nullptr) admin_->Stop();

@@ -13,6 +13,7 @@
 
 #include "admin/admin_server.h"
 #include "app/readiness.h"
+#include "app/service_directory.h"
 #include "config/config.h"
 #include "discovery/source.h"
 #include "grpclb/balance_load_service.h"
@@ -65,7 +66,8 @@ class App {
                    config_.lb_tokens ? grpclb::TokenPrefix(replica_, 0) : ""};
   discovery::BackendSet last_backends_;          // for the change log; source thread only
   std::unique_ptr<k8s::ApiMonitor> kubernetes_;  // when watching Kubernetes; outlives source_
-  std::unique_ptr<discovery::Source> source_;
+  std::unique_ptr<discovery::Source> source_;  // single mode
+  std::unique_ptr<ServiceDirectory> directory_;  // multi mode
   // JAWLB_HEALTHCHECK=grpc: between the source and OnBackends (then called on
   // the checker's thread only).
   std::unique_ptr<health::HealthChecker> health_;

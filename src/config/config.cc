@@ -11,6 +11,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 
 #include "common/status_macros.h"
@@ -98,6 +99,13 @@ std::string SetOnOff(absl::string_view text, bool& out) {
   return "";
 }
 
+bool IsDnsLabel(absl::string_view text) {
+  if (text.empty() || text.size() > 63 || text.front() == '-' || text.back() == '-') return false;
+  return std::all_of(text.begin(), text.end(), [](char c) {
+    return absl::ascii_islower(c) || absl::ascii_isdigit(c) || c == '-';
+  });
+}
+
 std::string SetString(absl::string_view text, std::string& out) {
   out = std::string(text);
   return "";
@@ -181,6 +189,40 @@ const std::vector<Setting>& Settings() {
       {"JAWLB_HEALTHCHECKSERVICE", "healthcheckservice", "",
        "the service name asked for in health checks (empty: the backend server as a whole)",
        [](auto v, Config& c) { return SetString(v, c.health_check_service); }},
+      {"JAWLB_MODE", "mode", "single",
+       "single: balance JAWLB_SERVICE for every client; multi: the name each client dialed "
+       "chooses the service (docs/multi-service.md)",
+       [](auto v, Config& c) {
+         if (v != "single" && v != "multi") return std::string("not a mode (single, multi)");
+         c.mode = std::string(v);
+         return std::string();
+       }},
+      {"JAWLB_NAMESPACES", "namespaces", "",
+       "multi mode: the namespaces clients may ask for, comma-separated (empty: only "
+       "JAWLB_NAMESPACE)",
+       [](auto v, Config& c) {
+         c.namespaces.clear();
+         for (absl::string_view ns : absl::StrSplit(v, ',', absl::SkipWhitespace())) {
+           ns = absl::StripAsciiWhitespace(ns);
+           if (!IsDnsLabel(ns)) return absl::StrCat("\"", ns, "\" is not a namespace name");
+           c.namespaces.insert(std::string(ns));
+         }
+         return std::string();
+       }},
+      {"JAWLB_CLUSTERDOMAIN", "clusterdomain", "cluster.local",
+       "multi mode: the cluster's DNS domain, in names like svc.ns.svc.cluster.local",
+       [](auto v, Config& c) { return SetString(v, c.cluster_domain); }},
+      {"JAWLB_NAMESUFFIX", "namesuffix", "",
+       "multi mode: a suffix taken off the service name clients dial (\"-lb\": "
+       "myservice-lb is myservice)",
+       [](auto v, Config& c) { return SetString(v, c.name_suffix); }},
+      {"JAWLB_ROUTES", "routes", "",
+       "multi mode: a YAML file of name: namespace/service[:port] that wins over the naming "
+       "conventions; reloaded when it changes",
+       [](auto v, Config& c) { return SetString(v, c.routes_file); }},
+      {"JAWLB_IDLETIMEOUT", "idletimeout", "5m",
+       "multi mode: a service with no clients this long stops being watched",
+       [](auto v, Config& c) { return SetDuration(v, c.idle_timeout); }},
       {"JAWLB_LOGLEVEL", "loglevel", "info", "trace, debug, info, warn, error or off",
        [](auto v, Config& c) { return SetLogLevel(v, c.log_level); }},
       {"JAWLB_LOGFORMAT", "logformat", "text", "text, or json (one object per line)",
@@ -215,6 +257,22 @@ absl::Status Validate(const Config& config) {
   if (config.endpoints.has_value() && !config.endpoints_file.empty()) {
     return absl::InvalidArgumentError(
         "JAWLB_ENDPOINTS and JAWLB_ENDPOINTSFILE are both set: choose one");
+  }
+  if (config.mode == "multi") {
+    if (config.endpoints.has_value() || !config.endpoints_file.empty()) {
+      return absl::InvalidArgumentError(
+          "JAWLB_MODE=multi serves Kubernetes services: JAWLB_ENDPOINTS and JAWLB_ENDPOINTSFILE "
+          "cannot be used with it");
+    }
+    for (const auto& [set, name] : {std::pair{config.max_servers > 0, "JAWLB_MAXSERVERS"},
+                                    {config.max_rps_per_backend > 0, "JAWLB_MAXRPSPERBACKEND"},
+                                    {config.health_check != "none", "JAWLB_HEALTHCHECK"}}) {
+      if (set) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            name, " is not supported with JAWLB_MODE=multi yet (docs/multi-service.md)"));
+      }
+    }
+    return absl::OkStatus();
   }
   if (!config.endpoints.has_value() && config.endpoints_file.empty()) {
     if (config.service.empty()) {

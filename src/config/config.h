@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <set>
 #include <string>
 
 #include "absl/functional/function_ref.h"
@@ -37,6 +38,12 @@ struct Config {
   bool lb_tokens = true;                          // JAWLB_LBTOKENS: on or off
   size_t max_rps_per_backend = 0;                 // JAWLB_MAXRPSPERBACKEND: 0 = never shed
   absl::Duration load_smoothing = absl::Seconds(30);  // JAWLB_LOADSMOOTHING
+  std::string mode = "single";                    // JAWLB_MODE: single or multi
+  std::set<std::string> namespaces;               // JAWLB_NAMESPACES
+  std::string cluster_domain = "cluster.local";   // JAWLB_CLUSTERDOMAIN
+  std::string name_suffix;                        // JAWLB_NAMESUFFIX
+  std::string routes_file;                        // JAWLB_ROUTES
+  absl::Duration idle_timeout = absl::Minutes(5);  // JAWLB_IDLETIMEOUT
   std::string health_check = "none";              // JAWLB_HEALTHCHECK: none or grpc
   std::string health_check_service;               // JAWLB_HEALTHCHECKSERVICE
   std::string log_level = "info";                 // JAWLB_LOGLEVEL

@@ -14,6 +14,8 @@ import (
 //	POST /fault/drop                reset every open watch
 //	POST /fault/stall               open watches go silent for good (no events, no bookmarks)
 //	POST /fault/status?code=500&count=2&retryAfter=1&path=endpointslices
+//	                                (path: matched in the request's path and unescaped query,
+//	                                e.g. path=service-name=beta for one service's requests)
 //	POST /fault/garbage             every open watch writes one line that is not JSON
 //	POST /fault/expire              every open watch gets ERROR 410 Expired and ends
 //	POST /fault/compact             forget history: resuming from an older version gets 410

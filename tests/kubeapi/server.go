@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync"
@@ -69,8 +70,14 @@ func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, &apiError{401, "Unauthorized", "Unauthorized", nil})
 		return
 	}
+	// A fault's path matches the request's path and query (unescaped), so it
+	// can single out one service's requests by their label selector.
+	target := r.URL.Path
+	if query, err := url.QueryUnescape(r.URL.RawQuery); err == nil && query != "" {
+		target += "?" + query
+	}
 	for i, f := range s.statuses {
-		if strings.Contains(r.URL.Path, f.path) {
+		if strings.Contains(target, f.path) {
 			f.count--
 			if f.count <= 0 {
 				s.statuses = append(s.statuses[:i], s.statuses[i+1:]...)

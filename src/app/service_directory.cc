@@ -1,0 +1,199 @@
+#include "app/service_directory.h"
+
+#include <fstream>
+#include <sstream>
+#include <utility>
+#include <vector>
+
+#include <sys/stat.h>
+
+#include "absl/strings/str_cat.h"
+#include "spdlog/spdlog.h"
+
+namespace jawlb::app {
+namespace {
+
+// The file's modification time in nanoseconds; 0 when it cannot be read.
+int64_t ModifiedAt(const std::string& path) {
+  struct stat info {};
+  if (stat(path.c_str(), &info) != 0) return 0;
+  return static_cast<int64_t>(info.st_mtim.tv_sec) * 1000000000 + info.st_mtim.tv_nsec;
+}
+
+absl::StatusOr<std::map<std::string, routing::ServiceRef>> ReadRoutes(const std::string& path) {
+  std::ifstream file(path);
+  if (!file) return absl::NotFoundError(absl::StrCat("JAWLB_ROUTES=", path, ": cannot read it"));
+  std::stringstream text;
+  text << file.rdbuf();
+  absl::StatusOr<std::map<std::string, routing::ServiceRef>> routes =
+      routing::ParseRoutes(text.str());
+  if (!routes.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("JAWLB_ROUTES=", path, ": ", routes.status().message()));
+  }
+  return routes;
+}
+
+}  // namespace
+
+ServiceDirectory::ServiceDirectory(Options options, MakeUnit make)
+    : options_(std::move(options)), make_(std::move(make)) {}
+
+absl::StatusOr<std::unique_ptr<ServiceDirectory>> ServiceDirectory::Start(Options options,
+                                                                          MakeUnit make) {
+  routing::RouterOptions router = options.router;
+  int64_t mtime = 0;
+  if (!options.routes_file.empty()) {
+    mtime = ModifiedAt(options.routes_file);
+    absl::StatusOr<std::map<std::string, routing::ServiceRef>> routes =
+        ReadRoutes(options.routes_file);
+    if (!routes.ok()) return routes.status();
+    router.routes = *std::move(routes);
+  }
+  std::unique_ptr<ServiceDirectory> directory(
+      new ServiceDirectory(std::move(options), std::move(make)));
+  {
+    absl::MutexLock lock(&directory->mu_);
+    directory->router_ = std::make_shared<const routing::ServiceRouter>(std::move(router));
+  }
+  directory->routes_mtime_ = mtime;
+  directory->janitor_ = std::thread([d = directory.get()] { d->Janitor(); });
+  return directory;
+}
+
+ServiceDirectory::~ServiceDirectory() { Stop(); }
+
+absl::StatusOr<std::shared_ptr<grpclb::ServiceUnit>> ServiceDirectory::Resolve(
+    absl::string_view name) {
+  std::shared_ptr<const routing::ServiceRouter> router;
+  {
+    absl::MutexLock lock(&mu_);
+    router = router_;
+  }
+  absl::StatusOr<routing::ServiceRef> service = router->Route(name);
+  if (!service.ok()) {
+    refused_.Add({std::string(absl::StatusCodeToString(service.status().code()))});
+    return service.status();
+  }
+  absl::MutexLock lock(&mu_);
+  if (stopping_) return absl::UnavailableError("jawlb is shutting down: reconnect to another replica");
+  const std::string key = service->Key();
+  if (auto it = units_.find(key); it != units_.end()) {
+    it->second.idle_since = absl::InfiniteFuture();
+    return it->second.unit;
+  }
+  // The first client of this service. Making a unit starts its source's
+  // thread and returns; the list follows when the source has one.
+  absl::StatusOr<std::shared_ptr<grpclb::ServiceUnit>> unit = make_(*service);
+  if (!unit.ok()) {
+    refused_.Add({std::string(absl::StatusCodeToString(unit.status().code()))});
+    return absl::UnavailableError(
+        absl::StrCat("cannot watch service ", key, ": ", unit.status().message()));
+  }
+  units_[key].unit = *unit;
+  started_.Add();
+  spdlog::info("service {}: first client (asked for \"{}\"): watching it", key, std::string(name));
+  return *unit;
+}
+
+void ServiceDirectory::Janitor() {
+  while (true) {
+    std::vector<std::shared_ptr<grpclb::ServiceUnit>> idle;
+    {
+      absl::MutexLock lock(&mu_);
+      mu_.AwaitWithTimeout(absl::Condition(&stopping_), options_.janitor_period);
+      if (stopping_) return;
+      const absl::Time now = absl::Now();
+      for (auto it = units_.begin(); it != units_.end();) {
+        Entry& entry = it->second;
+        // Only we hold it (new holders come through Resolve, under mu_).
+        if (entry.unit.use_count() > 1) {
+          entry.idle_since = absl::InfiniteFuture();
+        } else if (entry.idle_since == absl::InfiniteFuture()) {
+          entry.idle_since = now;
+        } else if (now - entry.idle_since >= options_.idle_timeout) {
+          idle.push_back(std::move(entry.unit));
+          it = units_.erase(it);
+          continue;
+        }
+        ++it;
+      }
+    }
+    for (const auto& unit : idle) {
+      spdlog::info("service {}: no clients for {}: stopped watching it", unit->key(),
+                   absl::FormatDuration(options_.idle_timeout));
+      dropped_.Add();
+    }
+    idle.clear();  // stops their sources, outside the lock
+    MaybeReloadRoutes();
+  }
+}
+
+void ServiceDirectory::MaybeReloadRoutes() {
+  if (options_.routes_file.empty()) return;
+  const int64_t mtime = ModifiedAt(options_.routes_file);
+  if (mtime == routes_mtime_) return;
+  routes_mtime_ = mtime;
+  absl::StatusOr<std::map<std::string, routing::ServiceRef>> routes =
+      ReadRoutes(options_.routes_file);
+  if (!routes.ok()) {
+    route_errors_.Add();
+    spdlog::error("{}; keeping the routes read before", std::string(routes.status().message()));
+    return;
+  }
+  routing::RouterOptions router = options_.router;
+  const size_t count = routes->size();
+  router.routes = *std::move(routes);
+  auto next = std::make_shared<const routing::ServiceRouter>(std::move(router));
+  {
+    absl::MutexLock lock(&mu_);
+    router_ = std::move(next);
+  }
+  route_reloads_.Add();
+  spdlog::info("JAWLB_ROUTES={}: reloaded, {} routes", options_.routes_file, count);
+}
+
+void ServiceDirectory::Stop() {
+  std::map<std::string, Entry> units;
+  {
+    absl::MutexLock lock(&mu_);
+    if (stopping_ && units_.empty()) return;
+    stopping_ = true;
+    units.swap(units_);
+  }
+  if (janitor_.joinable()) janitor_.join();
+  units.clear();  // stops every source
+}
+
+std::vector<ServiceDirectory::UnitInfo> ServiceDirectory::Describe() const {
+  absl::MutexLock lock(&mu_);
+  std::vector<UnitInfo> infos;
+  for (const auto& [key, entry] : units_) {
+    infos.push_back(UnitInfo{key, entry.unit.use_count() - 1, entry.idle_since});
+  }
+  return infos;
+}
+
+void ServiceDirectory::WriteMetrics(metrics::TextWriter& out) const {
+  size_t active = 0;
+  {
+    absl::MutexLock lock(&mu_);
+    active = units_.size();
+  }
+  out.Gauge("jawlb_services_watched", "Services with a unit now (clients, or idle for less "
+            "than JAWLB_IDLETIMEOUT).", static_cast<double>(active));
+  out.Counter("jawlb_services_started_total", "Services whose first client started a watch.",
+              static_cast<double>(started_.value()));
+  out.Counter("jawlb_services_dropped_total",
+              "Services no longer watched after JAWLB_IDLETIMEOUT without clients.",
+              static_cast<double>(dropped_.value()));
+  out.Counters("jawlb_service_names_refused_total",
+               "Client names refused, by the status their stream ended with.", refused_);
+  out.Counter("jawlb_routes_reloads_total", "Times JAWLB_ROUTES was read again after a change.",
+              static_cast<double>(route_reloads_.value()));
+  out.Counter("jawlb_routes_errors_total",
+              "Times a changed JAWLB_ROUTES could not be used (the previous routes stayed).",
+              static_cast<double>(route_errors_.value()));
+}
+
+}  // namespace jawlb::app

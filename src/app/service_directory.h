@@ -1,0 +1,98 @@
+// ServiceDirectory: JAWLB_MODE=multi. Routes each client's name to a service
+// (routing::ServiceRouter, with JAWLB_ROUTES reloaded when the file changes)
+// and keeps one unit per service in use — its Kubernetes source and its Hub —
+// made by the first client asking for it and shared by the rest. A unit no
+// stream has held for the idle timeout is stopped, so watches and memory follow
+// the services in use, not the services that exist.
+//
+// Each unit's source keeps client-go semantics on its own (a 410 re-lists only
+// that service) and fails on its own: a 403 or a missing namespace leaves its
+// clients with the drop entry and every other service untouched.
+//
+// Threading: thread-safe. Resolve() runs on completion-queue threads and never
+// blocks on I/O (a new unit's source starts its own thread); a janitor thread
+// of its own drops idle units and reloads the routes. Units are stopped on the
+// janitor thread or in Stop(), never under the lock.
+#ifndef JAWLB_APP_SERVICE_DIRECTORY_H_
+#define JAWLB_APP_SERVICE_DIRECTORY_H_
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+
+#include "common/metrics.h"
+#include "grpclb/service_unit.h"
+#include "routing/service_router.h"
+
+namespace jawlb::app {
+
+class ServiceDirectory {
+ public:
+  // Makes and starts the unit of `service` (its source feeding its Hub).
+  using MakeUnit = std::function<absl::StatusOr<std::shared_ptr<grpclb::ServiceUnit>>(
+      const routing::ServiceRef& service)>;
+
+  struct Options {
+    routing::RouterOptions router;
+    std::string routes_file;  // JAWLB_ROUTES ("": none); read into router.routes
+    absl::Duration idle_timeout = absl::Minutes(5);
+    absl::Duration janitor_period = absl::Seconds(1);
+  };
+
+  // Reads the routes file (an error names it) and starts the janitor.
+  static absl::StatusOr<std::unique_ptr<ServiceDirectory>> Start(Options options, MakeUnit make);
+  ~ServiceDirectory();
+
+  // The unit for the service `name` means, made if needed; a refusal says why.
+  absl::StatusOr<std::shared_ptr<grpclb::ServiceUnit>> Resolve(absl::string_view name)
+      ABSL_LOCKS_EXCLUDED(mu_);
+  // Stops the janitor and every unit. Idempotent.
+  void Stop() ABSL_LOCKS_EXCLUDED(mu_);
+
+  struct UnitInfo {
+    std::string key;
+    long streams = 0;                        // holding it now
+    absl::Time idle_since = absl::InfiniteFuture();  // when its last stream left
+  };
+  std::vector<UnitInfo> Describe() const ABSL_LOCKS_EXCLUDED(mu_);
+  void WriteMetrics(metrics::TextWriter& out) const ABSL_LOCKS_EXCLUDED(mu_);
+
+ private:
+  struct Entry {
+    std::shared_ptr<grpclb::ServiceUnit> unit;
+    absl::Time idle_since = absl::InfiniteFuture();
+  };
+
+  ServiceDirectory(Options options, MakeUnit make);
+  void Janitor();
+  // Re-reads the routes file when its modification time changed.
+  void MaybeReloadRoutes() ABSL_LOCKS_EXCLUDED(mu_);
+
+  const Options options_;
+  const MakeUnit make_;
+
+  mutable absl::Mutex mu_;
+  std::shared_ptr<const routing::ServiceRouter> router_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, Entry> units_ ABSL_GUARDED_BY(mu_);
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  int64_t routes_mtime_ = 0;  // janitor thread only (and Start)
+
+  metrics::Counter started_;
+  metrics::Counter dropped_;
+  metrics::CounterMap refused_{{"code"}};
+  metrics::Counter route_reloads_;
+  metrics::Counter route_errors_;
+
+  std::thread janitor_;
+};
+
+}  // namespace jawlb::app
+
+#endif  // JAWLB_APP_SERVICE_DIRECTORY_H_

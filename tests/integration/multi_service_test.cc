@@ -1,0 +1,177 @@
+// JAWLB_MODE=multi: one jawlb serving two services to real grpclb clients
+// (gRPC C++'s grpclb policy through DNS SRV: each service's SRV record names the
+// same jawlb), each client seeing only its service's backends; watches start
+// with a service's first client and stop when it has had none for the idle
+// timeout (seen in the test API server's counts); a name outside the allowed
+// namespaces is refused; one service's failing watch leaves the other served.
+#include <fstream>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <signal.h>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+#include "testbed/dns_server.h"
+#include "testbed/echo_backend.h"
+#include "testbed/echo_client.h"
+#include "testbed/grpclb_channel.h"
+#include "testbed/http.h"
+#include "testbed/jawlb_process.h"
+#include "testbed/kube_api.h"
+#include "testbed/lb_stream.h"
+#include "tests/common/status_matchers.h"
+
+namespace jawlb::testbed {
+namespace {
+
+using ::jawlb::testing::IsOk;
+using ::testing::HasSubstr;
+
+constexpr absl::Duration kWait = absl::Seconds(60);
+
+// Waits until `condition` holds; false after kWait.
+bool Eventually(const std::function<bool()>& condition) {
+  const absl::Time deadline = absl::Now() + kWait;
+  while (!condition()) {
+    if (absl::Now() > deadline) return false;
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+  return true;
+}
+
+class MultiServiceTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto api = KubeApi::Start(KUBEAPI_BINARY, dir_, KUBECTL_BINARY);
+    ASSERT_THAT(api, IsOk());
+    api_ = *std::move(api);
+    // alpha has two backends, beta one; each backend in a slice of its own.
+    for (const auto& [service, name] : std::vector<std::pair<std::string, std::string>>{
+             {"alpha", "a1"}, {"alpha", "a2"}, {"beta", "b1"}}) {
+      auto backend = EchoBackend::Start(name, absl::StrCat("127.0.0.", 2 + backends_.size()));
+      ASSERT_THAT(backend, IsOk());
+      const std::string address = (*backend)->address();
+      ASSERT_THAT(api_->Put("endpointslices",
+                            EndpointSliceJson(absl::StrCat(service, "-", name), service,
+                                              std::stoi(address.substr(address.find(':') + 1)),
+                                              {{address.substr(0, address.find(':')), "ready"}})),
+                  IsOk());
+      backends_.push_back(*std::move(backend));
+    }
+    // The clients dial alpha.test and beta.test: routes say which services.
+    const std::string routes = dir_ + "/routes.yaml";
+    std::ofstream(routes) << "alpha.test: default/alpha\nbeta.test: default/beta\n";
+    auto jawlb = JawlbProcess::Start(
+        JAWLB_BINARY,
+        {"JAWLB_MODE=multi", "KUBECONFIG=" + api_->kubeconfig(), "JAWLB_ROUTES=" + routes,
+         "JAWLB_IDLETIMEOUT=1s"},
+        dir_ + "/jawlb.log");
+    ASSERT_THAT(jawlb, IsOk());
+    jawlb_ = *std::move(jawlb);
+    DnsServer::Records records;
+    records.a = {{"jawlb.test", "127.0.0.1"}, {"alpha.test", "127.0.0.1"},
+                 {"beta.test", "127.0.0.1"}};
+    records.grpclb = {{"alpha.test", "jawlb.test", jawlb_->port()},
+                      {"beta.test", "jawlb.test", jawlb_->port()}};
+    auto dns = DnsServer::Start(records, dir_);
+    ASSERT_THAT(dns, IsOk());
+    dns_ = *std::move(dns);
+    absl::StatusOr<int> port = PickFreePort("127.0.0.1");  // fallback: nothing listens
+    ASSERT_THAT(port, IsOk());
+    port_ = *port;
+  }
+
+  std::shared_ptr<grpc::Channel> Client(const std::string& service) {
+    return MakeGrpclbChannel(dns_->address(), absl::StrCat(service, ".test:", port_));
+  }
+
+  int Stat(const std::string& name) {
+    absl::StatusOr<int> value = api_->Stat(name);
+    EXPECT_THAT(value, IsOk());
+    return value.ok() ? *value : -1;
+  }
+
+  std::string Metrics() {
+    auto got = HttpGet(absl::StrCat("http://127.0.0.1:", jawlb_->admin_port(), "/metrics"));
+    EXPECT_THAT(got, IsOk());
+    return got.ok() ? got->second : "";
+  }
+
+  void TearDown() override {
+    if (jawlb_ != nullptr) {
+      EXPECT_TRUE(ExitedWith(jawlb_->process().Stop(SIGTERM, absl::Seconds(60)), 0));
+    }
+  }
+
+  const std::string dir_ = MakeTempDir("multi_service_test.");
+  std::unique_ptr<KubeApi> api_;
+  std::vector<std::unique_ptr<EchoBackend>> backends_;
+  std::unique_ptr<JawlbProcess> jawlb_;
+  std::unique_ptr<DnsServer> dns_;
+  int port_ = 0;
+};
+
+TEST_F(MultiServiceTest, EachClientGetsItsServiceWatchedOnDemandAndDroppedWhenIdle) {
+  // Nothing is watched before a client asks.
+  ASSERT_TRUE(Eventually([&] { return absl::StrContains(Metrics(), "jawlb_ready 1"); }));
+  EXPECT_EQ(Stat("activeWatches"), 0);
+
+  std::shared_ptr<grpc::Channel> alpha = Client("alpha");
+  ASSERT_THAT(WaitForSpread(alpha, {"a1", "a2"}, true, 20, kWait), IsOk());
+  EXPECT_TRUE(Eventually([&] { return Stat("activeWatches") == 1; }));
+  std::shared_ptr<grpc::Channel> beta = Client("beta");
+  ASSERT_THAT(WaitForSpread(beta, {"b1"}, true, 20, kWait), IsOk());
+  EXPECT_TRUE(Eventually([&] { return Stat("activeWatches") == 2; }));
+  // Still each its own: alpha's clients never reach beta's backend.
+  const Spread spread = CallMany(alpha, 40);
+  EXPECT_EQ(spread.calls.count("b1"), 0u) << spread.ToString();
+  EXPECT_THAT(Metrics(), HasSubstr("jawlb_services_watched 2"));
+
+  // alpha's client leaves: after the idle timeout alpha is no longer watched,
+  // beta still is.
+  alpha.reset();
+  EXPECT_TRUE(Eventually([&] { return Stat("activeWatches") == 1; }));
+  EXPECT_THAT(Metrics(), HasSubstr("jawlb_services_dropped_total 1"));
+  ASSERT_THAT(WaitForSpread(beta, {"b1"}, true, 10, kWait), IsOk());
+  // And comes back on demand.
+  alpha = Client("alpha");
+  ASSERT_THAT(WaitForSpread(alpha, {"a1", "a2"}, true, 20, kWait), IsOk());
+}
+
+TEST_F(MultiServiceTest, NamesOutsideTheAllowedNamespacesAreRefused) {
+  LbStream stream(jawlb_->port(), {}, "kube-dns.kube-system.svc.cluster.local:53");
+  grpc::lb::v1::LoadBalanceResponse response;
+  EXPECT_FALSE(stream.ReadList(&response));
+  const grpc::Status status = stream.rw->Finish();
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_THAT(status.error_message(), HasSubstr("kube-system"));
+  EXPECT_THAT(status.error_message(), HasSubstr("JAWLB_NAMESPACES"));
+  EXPECT_EQ(Stat("activeWatches"), 0);  // and nothing was read for it
+  // The convention works without a route too: "beta" is default/beta.
+  LbStream plain(jawlb_->port(), {}, "beta:8000");
+  ASSERT_TRUE(plain.ReadList(&response));
+  EXPECT_EQ(response.server_list().servers_size(), 1);
+}
+
+TEST_F(MultiServiceTest, OneServicesFailingWatchLeavesTheOtherServed) {
+  // Every request for beta's slices is refused (403) many times over.
+  ASSERT_THAT(api_->Control("/fault/status?code=403&count=1000000&path=service-name=beta"),
+              IsOk());
+  std::shared_ptr<grpc::Channel> alpha = Client("alpha");
+  ASSERT_THAT(WaitForSpread(alpha, {"a1", "a2"}, true, 20, kWait), IsOk());
+  LbStream beta(jawlb_->port(), {}, "beta.test:8000");
+  EXPECT_TRUE(Eventually([&] {
+    return absl::StrContains(Metrics(), R"(reason="permission_denied")");
+  }));
+  // alpha keeps following its changes while beta's watch fails.
+  ASSERT_THAT(api_->Delete("endpointslices", "alpha-a2"), IsOk());
+  ASSERT_THAT(WaitForSpread(alpha, {"a1"}, true, 20, kWait), IsOk());
+}
+
+}  // namespace
+}  // namespace jawlb::testbed
