@@ -57,6 +57,7 @@ absl::StatusOr<std::unique_ptr<ServiceDirectory>> ServiceDirectory::Start(Option
     directory->router_ = std::make_shared<const routing::ServiceRouter>(std::move(router));
   }
   directory->routes_mtime_ = mtime;
+  directory->routes_seen_mtime_ = mtime;
   directory->janitor_ = std::thread([d = directory.get()] { d->Janitor(); });
   return directory;
 }
@@ -131,7 +132,13 @@ void ServiceDirectory::Janitor() {
 
 void ServiceDirectory::MaybeReloadRoutes() {
   if (options_.routes_file.empty()) return;
+  // Read a change only once the file has stood still for a janitor period, so
+  // a half-written file is never taken for the new routes.
   const int64_t mtime = ModifiedAt(options_.routes_file);
+  if (mtime != routes_seen_mtime_) {
+    routes_seen_mtime_ = mtime;
+    return;
+  }
   if (mtime == routes_mtime_) return;
   routes_mtime_ = mtime;
   absl::StatusOr<std::map<std::string, routing::ServiceRef>> routes =

@@ -72,7 +72,8 @@ class ServiceDirectory {
 
   ServiceDirectory(Options options, MakeUnit make);
   void Janitor();
-  // Re-reads the routes file when its modification time changed.
+  // Re-reads the routes file when its modification time changed (and then
+  // held for a period).
   void MaybeReloadRoutes() ABSL_LOCKS_EXCLUDED(mu_);
 
   const Options options_;
@@ -82,7 +83,8 @@ class ServiceDirectory {
   std::shared_ptr<const routing::ServiceRouter> router_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, Entry> units_ ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
-  int64_t routes_mtime_ = 0;  // janitor thread only (and Start)
+  int64_t routes_mtime_ = 0;       // of the routes in use; janitor thread only (and Start)
+  int64_t routes_seen_mtime_ = 0;  // at the last look
 
   metrics::Counter started_;
   metrics::Counter dropped_;

@@ -1,6 +1,7 @@
 #include "config/config.h"
 
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -183,6 +184,27 @@ TEST(ConfigTest, HelpListsEveryVariableWithItsDefault) {
   EXPECT_TRUE(Config::WantsHelp(2, help_argv));
   const char* plain_argv[] = {"jawlb", "--port=1"};
   EXPECT_FALSE(Config::WantsHelp(2, plain_argv));
+}
+
+TEST(ConfigTest, MultiModeNeedsNoServiceAndRefusesWhatItCannotDoYet) {
+  absl::StatusOr<Config> multi =
+      Parse({{"JAWLB_MODE", "multi"}, {"JAWLB_NAMESPACES", "prod, shop"},
+             {"JAWLB_NAMESUFFIX", "-lb"}, {"JAWLB_IDLETIMEOUT", "10m"}});
+  ASSERT_THAT(multi, IsOk());
+  EXPECT_EQ(multi->mode, "multi");
+  EXPECT_EQ(multi->namespaces, (std::set<std::string>{"prod", "shop"}));
+  EXPECT_EQ(multi->name_suffix, "-lb");
+  EXPECT_EQ(multi->idle_timeout, absl::Minutes(10));
+  EXPECT_EQ(multi->cluster_domain, "cluster.local");
+  EXPECT_THAT(Parse({{"JAWLB_MODE", "many"}}),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("JAWLB_MODE")));
+  EXPECT_THAT(Parse({{"JAWLB_MODE", "multi"}, {"JAWLB_NAMESPACES", "prod,Kube_System"}}),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("Kube_System")));
+  EXPECT_THAT(Parse({{"JAWLB_MODE", "multi"}, {"JAWLB_ENDPOINTS", "10.0.0.1:1"}}),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("JAWLB_ENDPOINTS")));
+  EXPECT_THAT(Parse({{"JAWLB_MODE", "multi"}, {"JAWLB_MAXSERVERS", "3"}}),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("JAWLB_MAXSERVERS is not supported with JAWLB_MODE=multi")));
 }
 
 }  // namespace

@@ -1,0 +1,133 @@
+#include "app/service_directory.h"
+
+#include <fstream>
+#include <thread>
+
+#include "absl/strings/match.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+#include "testbed/subprocess.h"
+#include "tests/common/status_matchers.h"
+
+namespace jawlb::app {
+namespace {
+
+using ::jawlb::testing::IsOk;
+using ::jawlb::testing::StatusIs;
+using ::testing::HasSubstr;
+
+class FakeUnit : public grpclb::ServiceUnit {
+ public:
+  explicit FakeUnit(std::string key) : key_(std::move(key)) {}
+  grpclb::Hub& hub() override { return hub_; }
+  const std::string& key() const override { return key_; }
+
+ private:
+  const std::string key_;
+  grpclb::Hub hub_;
+};
+
+bool Eventually(const std::function<bool()>& condition) {
+  const absl::Time deadline = absl::Now() + absl::Seconds(30);
+  while (!condition()) {
+    if (absl::Now() > deadline) return false;
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  return true;
+}
+
+class ServiceDirectoryTest : public ::testing::Test {
+ protected:
+  std::unique_ptr<ServiceDirectory> Start(const std::string& routes_file = "") {
+    ServiceDirectory::Options options;
+    options.router.default_namespace = "prod";
+    options.routes_file = routes_file;
+    options.idle_timeout = absl::Milliseconds(200);
+    options.janitor_period = absl::Milliseconds(20);
+    auto directory = ServiceDirectory::Start(
+        options, [this](const routing::ServiceRef& service)
+                     -> absl::StatusOr<std::shared_ptr<grpclb::ServiceUnit>> {
+          ++made_;
+          if (service.name == "broken") return absl::InternalError("no transport");
+          return std::make_shared<FakeUnit>(service.Key());
+        });
+    EXPECT_THAT(directory, IsOk());
+    return directory.ok() ? *std::move(directory) : nullptr;
+  }
+
+  std::atomic<int> made_{0};
+  const std::string dir_ = testbed::MakeTempDir("service_directory_test.");
+};
+
+TEST_F(ServiceDirectoryTest, ClientsOfAServiceShareOneUnitDroppedWhenIdle) {
+  auto directory = Start();
+  auto a = directory->Resolve("checkout:50051");
+  auto b = directory->Resolve("checkout.prod.svc.cluster.local");
+  ASSERT_THAT(a, IsOk());
+  ASSERT_THAT(b, IsOk());
+  EXPECT_EQ(a->get(), b->get());
+  EXPECT_EQ(made_.load(), 1);
+  EXPECT_EQ(directory->Describe().size(), 1u);
+  EXPECT_EQ(directory->Describe()[0].streams, 2);
+  a->reset();
+  b->reset();
+  EXPECT_TRUE(Eventually([&] { return directory->Describe().empty(); }));
+  ASSERT_THAT(directory->Resolve("checkout"), IsOk());  // made afresh
+  EXPECT_EQ(made_.load(), 2);
+}
+
+TEST_F(ServiceDirectoryTest, AUnitInUseIsNeverDropped) {
+  auto directory = Start();
+  auto held = directory->Resolve("checkout");
+  ASSERT_THAT(held, IsOk());
+  const absl::Time until = absl::Now() + absl::Milliseconds(600);  // 3 idle timeouts
+  while (absl::Now() < until) {
+    ASSERT_EQ(directory->Describe().size(), 1u);
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+}
+
+TEST_F(ServiceDirectoryTest, RefusalsAndFailuresSayWhy) {
+  auto directory = Start();
+  EXPECT_THAT(directory->Resolve("x.kube-system"),
+              StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("kube-system")));
+  EXPECT_THAT(directory->Resolve("broken"),
+              StatusIs(absl::StatusCode::kUnavailable,
+                       HasSubstr("cannot watch service prod/broken: no transport")));
+  metrics::TextWriter out;
+  directory->WriteMetrics(out);
+  EXPECT_THAT(out.text(), HasSubstr(R"(jawlb_service_names_refused_total{code="PERMISSION_DENIED"} 1)"));
+}
+
+TEST_F(ServiceDirectoryTest, RoutesAreReadAtStartAndAgainWhenTheFileChanges) {
+  const std::string file = dir_ + "/routes.yaml";
+  std::ofstream(file) << "shop: prod/checkout\n";
+  auto directory = Start(file);
+  auto routed = directory->Resolve("shop:443");
+  ASSERT_THAT(routed, IsOk());
+  EXPECT_EQ((*routed)->key(), "prod/checkout");
+  // A bad edit keeps the old routes.
+  std::ofstream(file) << "shop: [not a route\n";
+  EXPECT_TRUE(Eventually([&] {
+    metrics::TextWriter out;
+    directory->WriteMetrics(out);
+    return absl::StrContains(out.text(), "jawlb_routes_errors_total 1");
+  }));
+  ASSERT_THAT(directory->Resolve("shop"), IsOk());
+  EXPECT_EQ((*directory->Resolve("shop"))->key(), "prod/checkout");
+  std::ofstream(file) << "shop: prod/payments\n";
+  EXPECT_TRUE(Eventually([&] {
+    auto now = directory->Resolve("shop");
+    return now.ok() && (*now)->key() == "prod/payments";
+  }));
+  // A file that is wrong at start is an error naming it.
+  std::ofstream(file) << "shop: nonsense\n";
+  ServiceDirectory::Options options;
+  options.routes_file = file;
+  EXPECT_THAT(ServiceDirectory::Start(options, nullptr),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("JAWLB_ROUTES=")));
+}
+
+}  // namespace
+}  // namespace jawlb::app
