@@ -1,4 +1,5 @@
-// deploy/ as Kubernetes would take it: rendered by the real `kubectl kustomize`,
+// deploy/ and deploy/multi/ as Kubernetes would take them: rendered by the real
+// `kubectl kustomize`,
 // then checked for the things that break a rollout silently: selectors that
 // match nothing, a port name the Service or a probe points at that the
 // container does not have, RBAC wider than read-only endpoints, no drain time.
@@ -8,11 +9,14 @@
 #include <sys/wait.h>
 #include <yaml-cpp/yaml.h>
 
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
+#include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
+#include "routing/service_router.h"
 #include "testbed/subprocess.h"
 #include "tests/common/status_matchers.h"
 
@@ -21,10 +25,9 @@ namespace {
 
 using ::jawlb::testing::IsOk;
 
-std::vector<YAML::Node> Render() {
+std::vector<YAML::Node> Render(const std::string& path = DEPLOY_DIR) {
   const std::string dir = MakeTempDir("deploy_test.");
-  auto kubectl =
-      Subprocess::Spawn({KUBECTL_BINARY, "kustomize", DEPLOY_DIR}, {}, dir + "/out.yaml");
+  auto kubectl = Subprocess::Spawn({KUBECTL_BINARY, "kustomize", path}, {}, dir + "/out.yaml");
   EXPECT_THAT(kubectl, IsOk());
   if (!kubectl.ok()) return {};
   std::optional<int> status = (*kubectl)->Stop(0, absl::Seconds(60));  // signal 0: just wait
@@ -105,6 +108,78 @@ TEST(DeployTest, ObjectsFitTogether) {
   ASSERT_TRUE(
       absl::SimpleAtoi(absl::StripSuffix(env["JAWLB_SHUTDOWNGRACEPERIOD"], "s"), &grace_seconds));
   EXPECT_GT(pod["spec"]["terminationGracePeriodSeconds"].as<int>(), grace_seconds);
+}
+
+TEST(DeployTest, TheMultiServiceOverlayGrantsWhatItServesAndRoutesWhatItNames) {
+  std::vector<YAML::Node> objects = Render(std::string(DEPLOY_DIR) + "/multi");
+  YAML::Node deployment;
+  YAML::Node config_map;
+  std::vector<YAML::Node> services;
+  std::map<std::string, std::set<std::string>> grants;  // namespace → what binds the SA
+  std::string sa_namespace;
+  for (const YAML::Node& object : objects) {
+    const std::string kind = object["kind"].as<std::string>();
+    if (kind == "Deployment") deployment = object;
+    if (kind == "ConfigMap") config_map = object;
+    if (kind == "Service") services.push_back(object);
+    if (kind == "ServiceAccount") sa_namespace = object["metadata"]["namespace"].as<std::string>();
+    if (kind == "RoleBinding") {
+      for (const YAML::Node& subject : object["subjects"]) {
+        grants[object["metadata"]["namespace"].as<std::string>()].insert(
+            subject["name"].as<std::string>() + "@" +
+            (subject["namespace"] ? subject["namespace"].as<std::string>()
+                                  : object["metadata"]["namespace"].as<std::string>()));
+      }
+    }
+  }
+  ASSERT_TRUE(deployment) << "no Deployment";
+  const YAML::Node pod = deployment["spec"]["template"];
+  const YAML::Node container = pod["spec"]["containers"][0];
+  std::map<std::string, std::string> env;
+  for (const YAML::Node& var : container["env"]) {
+    env[var["name"].as<std::string>()] = var["value"].as<std::string>();
+  }
+  EXPECT_EQ(env["JAWLB_MODE"], "multi");
+  EXPECT_FALSE(env.count("JAWLB_SERVICE"));
+  // RBAC covers exactly the namespaces jawlb may read.
+  std::set<std::string> allowed;
+  for (absl::string_view ns : absl::StrSplit(env["JAWLB_NAMESPACES"], ',')) {
+    allowed.insert(std::string(ns));
+  }
+  ASSERT_FALSE(allowed.empty());
+  for (const std::string& ns : allowed) {
+    EXPECT_TRUE(grants[ns].count("jawlb@" + sa_namespace)) << "no RoleBinding in " << ns;
+  }
+  // Every balancer Service is headless with a grpclb port, selects the jawlb
+  // pods, lives beside them, and names a service jawlb can route.
+  absl::StatusOr<std::map<std::string, routing::ServiceRef>> routes =
+      routing::ParseRoutes(config_map["data"]["routes.yaml"].as<std::string>());
+  ASSERT_THAT(routes, IsOk());
+  routing::RouterOptions router_options;
+  router_options.default_namespace = sa_namespace;
+  router_options.allowed_namespaces = allowed;
+  router_options.name_suffix = env["JAWLB_NAMESUFFIX"];
+  router_options.routes = *routes;
+  const routing::ServiceRouter router(router_options);
+  ASSERT_EQ(services.size(), 3u);
+  for (const YAML::Node& service : services) {
+    const std::string name = service["metadata"]["name"].as<std::string>();
+    EXPECT_EQ(service["spec"]["clusterIP"].as<std::string>(), "None") << name;
+    EXPECT_EQ(service["spec"]["ports"][0]["name"].as<std::string>(), "grpclb") << name;
+    EXPECT_TRUE(Selects(service["spec"]["selector"], pod["metadata"]["labels"])) << name;
+    EXPECT_EQ(service["metadata"]["namespace"].as<std::string>(), sa_namespace) << name;
+    // What a client dialing it sends: "<name>:8000", or the full name.
+    for (const std::string& dialed :
+         {name + ":8000", name + "." + sa_namespace + ".svc.cluster.local:8000"}) {
+      EXPECT_THAT(router.Route(dialed), IsOk()) << dialed;
+    }
+  }
+  // The routes file is mounted where JAWLB_ROUTES points.
+  bool mounted = false;
+  for (const YAML::Node& mount : container["volumeMounts"]) {
+    mounted = mounted || absl::StartsWith(env["JAWLB_ROUTES"], mount["mountPath"].as<std::string>());
+  }
+  EXPECT_TRUE(mounted) << env["JAWLB_ROUTES"];
 }
 
 }  // namespace
