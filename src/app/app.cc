@@ -148,6 +148,17 @@ class KubernetesUnit : public grpclb::ServiceUnit {
   absl::Status Start(grpclb::Hub::WakeRunner runner) {
     hub_.SetWakeRunner(std::move(runner));
     return source_->Start([this](discovery::BackendSet backends, absl::Time observed) {
+      if (source_->ObjectCount() == 0) {
+        // No EndpointSlice (or Endpoints object) at all: the Service does not
+        // exist. Its clients are told so; the directory forgets the unit soon,
+        // so a Service created later is found.
+        spdlog::warn("service {}: not found (no endpoints objects): its clients get NOT_FOUND",
+                     key_);
+        hub_.Close(absl::NotFoundError(absl::StrCat(
+            "service ", key_, " not found: Kubernetes has no endpoints for it (does the Service "
+            "exist, with a selector?)")));
+        return;
+      }
       const std::string change = discovery::DescribeChange(last_, backends);
       last_ = backends;
       const size_t count = backends.size();

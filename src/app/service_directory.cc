@@ -107,6 +107,14 @@ void ServiceDirectory::Janitor() {
       const absl::Time now = absl::Now();
       for (auto it = units_.begin(); it != units_.end();) {
         Entry& entry = it->second;
+        if (entry.unit->hub().Current().closed) {
+          if (entry.closed_since == absl::InfiniteFuture()) entry.closed_since = now;
+          if (now - entry.closed_since >= options_.forget_closed_after) {
+            idle.push_back(std::move(entry.unit));
+            it = units_.erase(it);
+            continue;
+          }
+        }
         // Only we hold it (new holders come through Resolve, under mu_).
         if (entry.unit.use_count() > 1) {
           entry.idle_since = absl::InfiniteFuture();
@@ -121,8 +129,12 @@ void ServiceDirectory::Janitor() {
       }
     }
     for (const auto& unit : idle) {
-      spdlog::info("service {}: no clients for {}: stopped watching it", unit->key(),
-                   absl::FormatDuration(options_.idle_timeout));
+      if (unit->hub().Current().closed) {
+        spdlog::info("service {}: forgotten (it was not found)", unit->key());
+      } else {
+        spdlog::info("service {}: no clients for {}: stopped watching it", unit->key(),
+                     absl::FormatDuration(options_.idle_timeout));
+      }
       dropped_.Add();
     }
     idle.clear();  // stops their sources, outside the lock

@@ -3,7 +3,9 @@
 // and keeps one unit per service in use — its Kubernetes source and its Hub —
 // made by the first client asking for it and shared by the rest. A unit no
 // stream has held for the idle timeout is stopped, so watches and memory follow
-// the services in use, not the services that exist.
+// the services in use, not the services that exist. A unit that found its
+// Service missing (its Hub closed with NOT_FOUND) is forgotten after a short
+// while, so clients retrying do not each cost a list.
 //
 // Each unit's source keeps client-go semantics on its own (a 410 re-lists only
 // that service) and fails on its own: a 403 or a missing namespace leaves its
@@ -44,6 +46,10 @@ class ServiceDirectory {
     std::string routes_file;  // JAWLB_ROUTES ("": none); read into router.routes
     absl::Duration idle_timeout = absl::Minutes(5);
     absl::Duration janitor_period = absl::Seconds(1);
+    // A unit whose Hub closed (its Service does not exist) answers new clients
+    // from memory this long, then is forgotten so the Service is looked for
+    // again.
+    absl::Duration forget_closed_after = absl::Seconds(10);
   };
 
   // Reads the routes file (an error names it) and starts the janitor.
@@ -68,6 +74,7 @@ class ServiceDirectory {
   struct Entry {
     std::shared_ptr<grpclb::ServiceUnit> unit;
     absl::Time idle_since = absl::InfiniteFuture();
+    absl::Time closed_since = absl::InfiniteFuture();
   };
 
   ServiceDirectory(Options options, MakeUnit make);

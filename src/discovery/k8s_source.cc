@@ -34,6 +34,11 @@ std::vector<EndpointState> K8sSource::Endpoints() const {
   return endpoints_;
 }
 
+std::optional<size_t> K8sSource::ObjectCount() const {
+  absl::MutexLock lock(&mu_);
+  return objects_;
+}
+
 std::optional<EndpointsApi> K8sSource::ChooseApi() {
   if (options_.api == Api::kEndpointSlices) return EndpointsApi::kEndpointSlices;
   if (options_.api == Api::kEndpoints) return EndpointsApi::kEndpoints;
@@ -85,9 +90,10 @@ void K8sSource::Run(OnUpdate on_update) {
                *api == EndpointsApi::kEndpointSlices ? "EndpointSlices" : "Endpoints", ns,
                options_.service, options_.target_port);
   ServiceView view(*api, options_.target_port, std::move(on_update),
-                   [this](std::vector<EndpointState> endpoints) {
+                   [this](std::vector<EndpointState> endpoints, size_t objects) {
                      absl::MutexLock lock(&mu_);
                      endpoints_ = std::move(endpoints);
+                     objects_ = objects;
                    });
   k8s::Reflector reflector(*transport_, view, std::move(options));
   {

@@ -44,6 +44,7 @@ class K8sSource final : public Source {
   absl::Status Start(OnUpdate on_update) override;
   void Stop() override;
   std::vector<EndpointState> Endpoints() const override ABSL_LOCKS_EXCLUDED(mu_);
+  std::optional<size_t> ObjectCount() const override ABSL_LOCKS_EXCLUDED(mu_);
 
  private:
   void Run(OnUpdate on_update);
@@ -58,6 +59,7 @@ class K8sSource final : public Source {
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   k8s::Reflector* reflector_ ABSL_GUARDED_BY(mu_) = nullptr;  // while Run() runs one
   std::vector<EndpointState> endpoints_ ABSL_GUARDED_BY(mu_);
+  std::optional<size_t> objects_ ABSL_GUARDED_BY(mu_);  // after the first sync
   std::thread thread_;
 };
 

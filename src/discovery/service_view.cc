@@ -74,7 +74,7 @@ void ServiceView::Sync(absl::Time observed) {
     std::sort(endpoints.begin(), endpoints.end(), [](const auto& a, const auto& b) {
       return std::tie(a.object, a.address) < std::tie(b.object, b.address);
     });
-    on_endpoints_(std::move(endpoints));
+    on_endpoints_(std::move(endpoints), objects_.size());
   }
   endpoints_changed_ = false;
   std::vector<Backend> all;

@@ -26,8 +26,9 @@ namespace jawlb::discovery {
 
 class ServiceView final : public k8s::ObjectStore {
  public:
-  // Receives every endpoint (used or not) after each Sync() that changed them.
-  using OnEndpoints = std::function<void(std::vector<EndpointState>)>;
+  // Receives every endpoint (used or not) after each Sync() that changed them,
+  // and how many objects (EndpointSlices, or the Endpoints object) there are.
+  using OnEndpoints = std::function<void(std::vector<EndpointState>, size_t objects)>;
 
   ServiceView(EndpointsApi api, std::string target_port, Source::OnUpdate on_update,
               OnEndpoints on_endpoints = nullptr);

@@ -10,6 +10,7 @@
 #define JAWLB_DISCOVERY_SOURCE_H_
 
 #include <functional>
+#include <optional>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -40,6 +41,11 @@ class Source {
   // operators. Empty when the source knows nothing beyond the backends it
   // delivers. Thread-safe: called from any thread.
   virtual std::vector<EndpointState> Endpoints() const { return {}; }
+  // How many API objects describe the service (EndpointSlices, or its
+  // Endpoints object), once the first complete list is in; nullopt before, or
+  // for sources that have no such thing. Zero means the service has none: it
+  // does not exist (or has no selector and no hand-made slices).
+  virtual std::optional<size_t> ObjectCount() const { return std::nullopt; }
 };
 
 }  // namespace jawlb::discovery

@@ -307,7 +307,7 @@ void BalanceLoadStream::Pump() {
   // Read the Hub and the policy first: their locks are never taken under ours.
   Hub* const list_hub = list_hub_.load(std::memory_order_acquire);
   Hub::State hub = list_hub->Current();
-  if (list_hub != &shared_.hub) hub.closed = hub.closed || shared_.hub.Current().closed;
+  if (list_hub != &shared_.hub && !hub.closed) hub.closed = shared_.hub.Current().closed;
   std::optional<discovery::BackendSet> subset;
   if (shared_.policy.enabled()) {  // without it, no second lock on the hot path
     uint64_t policy_id = 0;
@@ -327,8 +327,10 @@ void BalanceLoadStream::Pump() {
     if (finish_called_ || write_in_flight_) return;
     if (!finish_requested_ && closing) {
       finish_requested_ = true;
-      finish_status_ = grpc::Status(grpc::StatusCode::UNAVAILABLE,
-                                    "jawlb is shutting down: reconnect to another replica");
+      finish_status_ = hub.close_reason.ok()
+                           ? grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                                          "jawlb is shutting down: reconnect to another replica")
+                           : ToGrpcStatus(hub.close_reason);
     }
     if (finish_requested_) {
       finish_called_ = true;

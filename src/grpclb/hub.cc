@@ -71,10 +71,11 @@ void Hub::PublishLocked(discovery::BackendSet backends, absl::Time observed) {
   ScheduleWakes();
 }
 
-void Hub::Close() {
+void Hub::Close(absl::Status reason) {
   {
     absl::MutexLock lock(&mu_);
     closed_ = true;
+    close_reason_ = std::move(reason);
   }
   ScheduleWakes();
 }
@@ -87,7 +88,7 @@ SnapshotPtr Hub::Latest() const {
 Hub::State Hub::Current() const {
   // Every stream asks on every wake and every write: readers share the lock.
   absl::ReaderMutexLock lock(&mu_);
-  return State{latest_, closed_};
+  return State{latest_, closed_, close_reason_};
 }
 
 void Hub::WriteMetrics(metrics::TextWriter& out) const {

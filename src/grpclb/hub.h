@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
 
 #include "common/metrics.h"
@@ -72,7 +73,8 @@ class Hub {
   void SetDropPercent(int percent, absl::Time observed = absl::Now()) ABSL_LOCKS_EXCLUDED(mu_);
 
   // From now on every subscriber should end its stream; wakes them all.
-  void Close() ABSL_LOCKS_EXCLUDED(mu_);
+  // `reason` is what they end with (OK: the drain's UNAVAILABLE).
+  void Close(absl::Status reason = absl::OkStatus()) ABSL_LOCKS_EXCLUDED(mu_);
 
   // The newest snapshot, or nullptr before the first complete list.
   SnapshotPtr Latest() const ABSL_LOCKS_EXCLUDED(mu_);
@@ -81,6 +83,7 @@ class Hub {
   struct State {
     SnapshotPtr latest;
     bool closed = false;
+    absl::Status close_reason;  // OK: the drain
   };
   State Current() const ABSL_LOCKS_EXCLUDED(mu_);
   size_t subscriber_count() const;
@@ -119,6 +122,7 @@ class Hub {
   mutable absl::Mutex mu_;
   SnapshotPtr latest_ ABSL_GUARDED_BY(mu_);
   bool closed_ ABSL_GUARDED_BY(mu_) = false;
+  absl::Status close_reason_ ABSL_GUARDED_BY(mu_);
   WakeRunner runner_ ABSL_GUARDED_BY(mu_);
   std::vector<bool> wake_scheduled_ ABSL_GUARDED_BY(mu_);  // per shard, not yet started
   int wakes_outstanding_ ABSL_GUARDED_BY(mu_) = 0;         // handed to the runner, not done

@@ -143,7 +143,7 @@ TEST_F(MultiServiceTest, EachClientGetsItsServiceWatchedOnDemandAndDroppedWhenId
   ASSERT_THAT(WaitForSpread(alpha, {"a1", "a2"}, true, 20, kWait), IsOk());
 }
 
-TEST_F(MultiServiceTest, NamesOutsideTheAllowedNamespacesAreRefused) {
+TEST_F(MultiServiceTest, RefusedNamesAndMissingServicesEndTheStreamSayingWhy) {
   LbStream stream(jawlb_->port(), {}, "kube-dns.kube-system.svc.cluster.local:53");
   grpc::lb::v1::LoadBalanceResponse response;
   EXPECT_FALSE(stream.ReadList(&response));
@@ -151,7 +151,13 @@ TEST_F(MultiServiceTest, NamesOutsideTheAllowedNamespacesAreRefused) {
   EXPECT_EQ(status.error_code(), grpc::StatusCode::PERMISSION_DENIED);
   EXPECT_THAT(status.error_message(), HasSubstr("kube-system"));
   EXPECT_THAT(status.error_message(), HasSubstr("JAWLB_NAMESPACES"));
-  EXPECT_EQ(Stat("activeWatches"), 0);  // and nothing was read for it
+  EXPECT_EQ(Stat("lists"), 0);  // and nothing was read for it
+  // A Service that does not exist: NOT_FOUND, saying which.
+  LbStream missing(jawlb_->port(), {}, "nosuch:8000");
+  EXPECT_FALSE(missing.ReadList(&response));
+  const grpc::Status not_found = missing.rw->Finish();
+  EXPECT_EQ(not_found.error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_THAT(not_found.error_message(), HasSubstr("service default/nosuch not found"));
   // The convention works without a route too: "beta" is default/beta.
   LbStream plain(jawlb_->port(), {}, "beta:8000");
   ASSERT_TRUE(plain.ReadList(&response));

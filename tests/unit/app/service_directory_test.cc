@@ -45,6 +45,7 @@ class ServiceDirectoryTest : public ::testing::Test {
     options.routes_file = routes_file;
     options.idle_timeout = absl::Milliseconds(200);
     options.janitor_period = absl::Milliseconds(20);
+    options.forget_closed_after = absl::Milliseconds(100);
     auto directory = ServiceDirectory::Start(
         options, [this](const routing::ServiceRef& service)
                      -> absl::StatusOr<std::shared_ptr<grpclb::ServiceUnit>> {
@@ -127,6 +128,22 @@ TEST_F(ServiceDirectoryTest, RoutesAreReadAtStartAndAgainWhenTheFileChanges) {
   options.routes_file = file;
   EXPECT_THAT(ServiceDirectory::Start(options, nullptr),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("JAWLB_ROUTES=")));
+}
+
+TEST_F(ServiceDirectoryTest, AUnitThatFoundNoServiceIsForgottenSoon) {
+  auto directory = Start();
+  auto held = directory->Resolve("gone");
+  ASSERT_THAT(held, IsOk());
+  (*held)->hub().Close(absl::NotFoundError("service prod/gone not found"));
+  // Clients asking meanwhile get the closed unit (and its NOT_FOUND)...
+  auto again = directory->Resolve("gone");
+  ASSERT_THAT(again, IsOk());
+  EXPECT_EQ(again->get(), held->get());
+  EXPECT_EQ(made_.load(), 1);
+  // ... and after a while the Service is looked for again, even while held.
+  EXPECT_TRUE(Eventually([&] { return directory->Describe().empty(); }));
+  ASSERT_THAT(directory->Resolve("gone"), IsOk());
+  EXPECT_EQ(made_.load(), 2);
 }
 
 }  // namespace
