@@ -52,8 +52,10 @@ TEST(SubsettingTest, RealClientsEachUseTheirTwoBackendsAndEveryBackendServesTwoC
   for (int client = 0; client < 4; ++client) {
     std::shared_ptr<grpc::Channel> channel =
         client == 0 ? dns->channel : MakeGrpclbChannel(dns->dns->address(), dns->target);
+    // Until its round robin has both subchannels ready (right after the list
+    // arrives, picks go to whichever connected first).
     const absl::Time deadline = absl::Now() + absl::Seconds(60);
-    while (CallMany(channel, 1).failures > 0 && absl::Now() < deadline) {
+    while (CallMany(channel, 10).calls.size() < 2 && absl::Now() < deadline) {
     }
     const Spread spread = CallMany(channel, 60);
     EXPECT_EQ(spread.failures, 0) << spread.ToString();
