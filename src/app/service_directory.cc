@@ -1,5 +1,6 @@
 #include "app/service_directory.h"
 
+#include <algorithm>
 #include <fstream>
 #include <sstream>
 #include <utility>
@@ -194,10 +195,48 @@ std::vector<ServiceDirectory::UnitInfo> ServiceDirectory::Describe() const {
 }
 
 void ServiceDirectory::WriteMetrics(metrics::TextWriter& out) const {
-  size_t active = 0;
+  struct Row {
+    std::string service;
+    double streams = 0;
+    double backends = 0;
+    double updates = 0;
+  };
+  std::vector<Row> rows;
   {
     absl::MutexLock lock(&mu_);
-    active = units_.size();
+    for (const auto& [key, entry] : units_) {
+      const grpclb::SnapshotPtr latest = entry.unit->hub().Latest();
+      rows.push_back(Row{key, static_cast<double>(entry.unit.use_count() - 1),
+                         latest == nullptr ? 0.0 : static_cast<double>(latest->backends.size()),
+                         latest == nullptr ? 0.0 : static_cast<double>(latest->version)});
+    }
+  }
+  const size_t active = rows.size();
+  // Bounded label cardinality: the services with the most streams by name,
+  // the rest summed under "(other)".
+  if (rows.size() > kMaxServiceLabels) {
+    std::stable_sort(rows.begin(), rows.end(),
+                     [](const Row& a, const Row& b) { return a.streams > b.streams; });
+    Row other{"(other)"};
+    for (size_t i = kMaxServiceLabels; i < rows.size(); ++i) {
+      other.streams += rows[i].streams;
+      other.backends += rows[i].backends;
+      other.updates += rows[i].updates;
+    }
+    rows.resize(kMaxServiceLabels);
+    rows.push_back(other);
+  }
+  out.Header("jawlb_service_streams", "gauge", "BalanceLoad streams per service (multi mode).");
+  for (const Row& row : rows) out.Sample("jawlb_service_streams", {{"service", row.service}}, row.streams);
+  out.Header("jawlb_service_backends_sent", "gauge",
+             "Backends in the list each service's clients get now (multi mode).");
+  for (const Row& row : rows) {
+    out.Sample("jawlb_service_backends_sent", {{"service", row.service}}, row.backends);
+  }
+  out.Header("jawlb_service_list_updates_total", "counter",
+             "Lists published per service since its watch started (multi mode).");
+  for (const Row& row : rows) {
+    out.Sample("jawlb_service_list_updates_total", {{"service", row.service}}, row.updates);
   }
   out.Gauge("jawlb_services_watched", "Services with a unit now (clients, or idle for less "
             "than JAWLB_IDLETIMEOUT).", static_cast<double>(active));

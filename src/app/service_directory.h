@@ -37,6 +37,9 @@ namespace jawlb::app {
 
 class ServiceDirectory {
  public:
+  // Services named in per-service metrics; the rest are summed as "(other)".
+  static constexpr size_t kMaxServiceLabels = 100;
+
   // Makes and starts the unit of `service` (its source feeding its Hub).
   using MakeUnit = std::function<absl::StatusOr<std::shared_ptr<grpclb::ServiceUnit>>(
       const routing::ServiceRef& service)>;

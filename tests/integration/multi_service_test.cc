@@ -130,7 +130,11 @@ TEST_F(MultiServiceTest, EachClientGetsItsServiceWatchedOnDemandAndDroppedWhenId
   // Still each its own: alpha's clients never reach beta's backend.
   const Spread spread = CallMany(alpha, 40);
   EXPECT_EQ(spread.calls.count("b1"), 0u) << spread.ToString();
-  EXPECT_THAT(Metrics(), HasSubstr("jawlb_services_watched 2"));
+  const std::string metrics = Metrics();
+  EXPECT_THAT(metrics, HasSubstr("jawlb_services_watched 2"));
+  EXPECT_THAT(metrics, HasSubstr(R"(jawlb_service_backends_sent{service="default/alpha"} 2)"));
+  EXPECT_THAT(metrics, HasSubstr(R"(jawlb_service_backends_sent{service="default/beta"} 1)"));
+  EXPECT_THAT(metrics, HasSubstr(R"(jawlb_service_streams{service="default/beta"} 1)"));
 
   // alpha's client leaves: after the idle timeout alpha is no longer watched,
   // beta still is.
