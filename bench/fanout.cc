@@ -57,6 +57,7 @@ struct Options {
   int churn_rate = 1000;
   int startup_endpoints = 0;
   int pause_ms = 0;  // between changes
+  int services = 0;  // > 0: multi mode with this many services (RunMulti)
 };
 
 bool ParseFlags(int argc, char** argv, Options& options) {
@@ -76,6 +77,7 @@ bool ParseFlags(int argc, char** argv, Options& options) {
     if (name == "churn_rate") ok = absl::SimpleAtoi(value, &options.churn_rate);
     if (name == "pause_ms") ok = absl::SimpleAtoi(value, &options.pause_ms);
     if (name == "startup_endpoints") ok = absl::SimpleAtoi(value, &options.startup_endpoints);
+    if (name == "services") ok = absl::SimpleAtoi(value, &options.services);
     if (!ok) return false;
   }
   return options.streams > 0 && options.connections > 0 && options.backends > 0;
@@ -271,9 +273,8 @@ class Pollers {
   std::vector<std::thread> threads_;
 };
 
-grpc::ByteBuffer InitialRequest() {
-  // LoadBalanceRequest{initial_request{name: "echo.default.svc.cluster.local:50051"}}.
-  const std::string name = "echo.default.svc.cluster.local:50051";
+grpc::ByteBuffer InitialRequest(const std::string& name = "echo.default.svc.cluster.local:50051") {
+  // LoadBalanceRequest{initial_request{name: ...}} (names under 128 bytes).
   std::string inner = std::string("\x0a", 1) + static_cast<char>(name.size()) + name;
   std::string bytes = std::string("\x0a", 1) + static_cast<char>(inner.size()) + inner;
   grpc::Slice slice(bytes);
@@ -665,6 +666,165 @@ int RunStartup(const Options& options) {
 }
 
 }  // namespace
+// Multi mode: `services` services of `backends` backends each; the streams'
+// names are spread over them by a Zipf law (a few services have most clients);
+// each change adds a backend to a random service and removes it again. Memory
+// per service: one stream per service first, then the rest.
+int RunMulti(const Options& options) {
+  Setup setup;
+  if (absl::Status s = StartApi(setup); !s.ok())
+    return std::fprintf(stderr, "%s\n", s.ToString().c_str()), 1;
+  auto put = [&](int service, bool extra) {
+    std::vector<std::pair<std::string, std::string>> endpoints;
+    for (int i = 0; i < options.backends + (extra ? 1 : 0); ++i) {
+      endpoints.emplace_back(Ip(service * 16 + i), "ready");
+    }
+    const std::string name = absl::StrCat("svc-", service);
+    return setup.api->Put("endpointslices",
+                          EndpointSliceJson(name + "-0", name, 50051, endpoints));
+  };
+  for (int k = 0; k < options.services; ++k) {
+    if (absl::Status s = put(k, false); !s.ok())
+      return std::fprintf(stderr, "%s\n", s.ToString().c_str()), 1;
+  }
+  const absl::Time jawlb_start = absl::Now();
+  auto jawlb = testbed::JawlbProcess::Start(
+      JAWLB_BINARY,
+      {"JAWLB_MODE=multi", "KUBECONFIG=" + setup.api->kubeconfig(), "JAWLB_LOGLEVEL=info",
+       "JAWLB_CLIENTSTATSINTERVAL=0s", "JAWLB_MAXCONNECTIONAGE=0s"},
+      setup.dir + "/jawlb.log");
+  if (!jawlb.ok()) return std::fprintf(stderr, "%s\n", jawlb.status().ToString().c_str()), 1;
+  setup.jawlb = *std::move(jawlb);
+  const std::string readyz =
+      absl::StrCat("http://127.0.0.1:", setup.jawlb->admin_port(), "/readyz");
+  if (!WaitUntil([&] { return HttpStatus(readyz) == 200; }, absl::Seconds(60))) {
+    return std::fprintf(stderr, "jawlb never became ready\n"), 1;
+  }
+  const int pid = setup.jawlb->process().pid();
+  absl::SleepFor(absl::Milliseconds(500));
+  const int64_t rss_empty = RssBytes(pid);
+
+  // Which service each stream asks for: Zipf(1) over the services, but every
+  // service at least once (the first `services` streams).
+  std::vector<double> cumulative;
+  double total = 0;
+  for (int k = 0; k < options.services; ++k) cumulative.push_back(total += 1.0 / (k + 1));
+  std::vector<int> service_of(static_cast<size_t>(options.streams));
+  uint64_t seed = 12345;
+  for (int i = 0; i < options.streams; ++i) {
+    if (i < options.services) {
+      service_of[i] = i;
+      continue;
+    }
+    seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
+    const double u = static_cast<double>(seed >> 11) / static_cast<double>(1ULL << 53) * total;
+    service_of[i] = static_cast<int>(std::lower_bound(cumulative.begin(), cumulative.end(), u) -
+                                     cumulative.begin());
+  }
+
+  std::vector<std::shared_ptr<grpc::Channel>> channels;
+  std::vector<std::unique_ptr<Stub>> stubs;
+  for (int c = 0; c < options.connections; ++c) {
+    channels.push_back(NewConnection(setup.jawlb->port(), c));
+    stubs.push_back(std::make_unique<Stub>(channels.back()));
+  }
+  Tally tally;
+  Pollers pollers(16);
+  std::vector<std::unique_ptr<Stream>> streams;
+  std::vector<grpc::ByteBuffer> initials;
+  for (int k = 0; k < options.services; ++k) {
+    initials.push_back(InitialRequest(absl::StrCat("svc-", k, ":50051")));
+  }
+  auto open = [&](int from, int to) {
+    for (int i = from; i < to; ++i) {
+      streams.push_back(std::make_unique<Stream>(*stubs[i % options.connections],
+                                                 pollers.queue(i), initials[service_of[i]],
+                                                 false, tally));
+    }
+    return WaitUntil(
+        [&] {
+          return std::all_of(streams.begin(), streams.end(),
+                             [](const auto& st) { return st->list_length() > 0; });
+        },
+        absl::Seconds(180));
+  };
+  const int first = std::min(options.services, options.streams);
+  if (!open(0, first)) return std::fprintf(stderr, "a service's first stream got no list\n"), 1;
+  absl::SleepFor(absl::Seconds(1));
+  const int64_t rss_services = RssBytes(pid);
+  if (!open(first, options.streams)) return std::fprintf(stderr, "not every stream got a list\n"), 1;
+  absl::SleepFor(absl::Seconds(1));
+  const int64_t rss_streams = RssBytes(pid);
+
+  std::vector<double> latencies_ms;
+  int64_t missed = 0;
+  const int changes = options.rounds * 2;
+  std::vector<int64_t> length_of(static_cast<size_t>(options.services), -1);
+  for (size_t i = 0; i < streams.size(); ++i) length_of[service_of[i]] = streams[i]->list_length();
+  for (int change = 0; change < changes; ++change) {
+    seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
+    // Changes go to services by the same law as clients (busy services change
+    // as often as the rest, per client: pick a random stream's service).
+    const int k = service_of[(seed >> 33) % streams.size()];
+    const bool add = true;
+    std::vector<Stream*> mine;
+    for (size_t i = 0; i < streams.size(); ++i) {
+      if (service_of[i] == k) mine.push_back(streams[i].get());
+    }
+    for (int step = 0; step < 2; ++step) {
+      const int64_t before = mine[0]->list_length();
+      const int64_t t0 = absl::GetCurrentTimeNanos();
+      if (absl::Status s = put(k, add && step == 0); !s.ok())
+        return std::fprintf(stderr, "%s\n", s.ToString().c_str()), 1;
+      WaitUntil(
+          [&] {
+            return std::all_of(mine.begin(), mine.end(),
+                               [&](Stream* st) { return st->list_length() != before; });
+          },
+          absl::Seconds(30));
+      for (Stream* st : mine) {
+        if (st->list_length() == before) {
+          ++missed;
+          continue;
+        }
+        latencies_ms.push_back(static_cast<double>(st->changed_ns() - t0) / 1e6);
+      }
+    }
+  }
+  // Every list and watch request since jawlb started: one of each per service
+  // watched, then renewals (a watch lasts 5-10 minutes) and re-lists.
+  const double seconds = absl::ToDoubleSeconds(absl::Now() - jawlb_start);
+  const int api_requests =
+      setup.api->Stat("lists").value_or(0) + setup.api->Stat("watches").value_or(0);
+  std::vector<double> sorted = latencies_ms;
+  const double p50 = Percentile(sorted, 50);
+  const double p99 = Percentile(sorted, 99);
+  const double per_stream_kib = static_cast<double>(rss_streams - rss_services) / 1024.0 /
+                                std::max(1, options.streams - first);
+  const double per_service_kib =
+      static_cast<double>(rss_services - rss_empty) / 1024.0 / first - per_stream_kib;
+  std::printf("multi: %d services, %d streams (Zipf over the services) over %d connections, %d "
+              "changes to random services (%d stream-changes)\n",
+              options.services, options.streams, options.connections, changes * 2,
+              static_cast<int>(latencies_ms.size() + missed));
+  std::printf("  propagation: p50 %.2f ms, p99 %.2f ms; missed %lld\n", p50, p99,
+              static_cast<long long>(missed));
+  std::printf("  jawlb RSS: %.1f MiB empty, %.1f MiB with one stream per service, %.1f MiB with "
+              "all: %.1f KiB per service watch, %.2f KiB per stream\n",
+              static_cast<double>(rss_empty) / (1 << 20),
+              static_cast<double>(rss_services) / (1 << 20),
+              static_cast<double>(rss_streams) / (1 << 20), per_service_kib, per_stream_kib);
+  std::printf("  API requests: %d lists and watches in the %.1f s since jawlb started (%.2f/s)\n",
+              api_requests, seconds, api_requests / seconds);
+  std::printf("RESULT services=%d streams=%d p50_ms=%.2f p99_ms=%.2f missed=%lld "
+              "kib_per_service=%.1f kib_per_stream=%.2f api_requests_per_s=%.2f\n",
+              options.services, options.streams, p50, p99, static_cast<long long>(missed),
+              per_service_kib, per_stream_kib, api_requests / seconds);
+  for (auto& st : streams) st->Cancel();
+  tally.WaitZero(absl::Seconds(60));
+  return 0;
+}
+
 }  // namespace jawlb::bench
 
 int main(int argc, char** argv) {
@@ -677,10 +837,11 @@ int main(int argc, char** argv) {
         stderr,
         "usage: fanout [--streams=10000] [--connections=100] [--backends=5] [--rounds=20]\n"
         "              [--stuck_percent=0] [--churn_seconds=0 --churn_rate=1000]\n"
-        "              [--startup_endpoints=0]\n");
+        "              [--startup_endpoints=0] [--services=0]\n");
     return 1;
   }
   if (options.startup_endpoints > 0) return jawlb::bench::RunStartup(options);
+  if (options.services > 0) return jawlb::bench::RunMulti(options);
   if (options.churn_seconds > 0) return jawlb::bench::RunChurn(options);
   return jawlb::bench::RunFanout(options);
 }

@@ -50,6 +50,8 @@ echo "== churn"
 ./build/fanout --churn_seconds=$churn --churn_rate=1000 | tee "$out/churn.txt"
 echo "== startup"
 ./build/fanout --startup_endpoints=10000 | tee "$out/startup.txt"
+echo "== multi"
+./build/fanout --services=200 --streams=10000 --connections=100 --rounds=$rounds | tee "$out/multi.txt"
 
 {
   cat <<'EOF'
@@ -92,6 +94,19 @@ EOF
   echo
   echo '```'
   grep -v '^RESULT' "$out/startup.txt"
+  echo '```'
+  echo
+  echo "## One jawlb, many services (JAWLB_MODE=multi)"
+  echo
+  echo "200 services of 5 backends, 10,000 streams over 100 connections whose names are spread"
+  echo "over the services by a Zipf law (every service has at least one); each change adds a"
+  echo "backend to the service of a random stream and removes it again, and propagation is"
+  echo "measured at every stream of that service. Memory per service watch: jawlb's RSS growth"
+  echo "from one stream per service, less a stream's share. Targets (issue 7): propagation"
+  echo "within 1.5× of the single-service figures above, ≤ 50 KiB per idle service watch."
+  echo
+  echo '```'
+  grep -v '^RESULT' "$out/multi.txt"
   echo '```'
   echo
   echo "## Micro-benchmarks"
