@@ -1,5 +1,6 @@
 #include "app/app.h"
 
+#include <atomic>
 #include <future>
 #include <limits>
 
@@ -140,7 +141,10 @@ class KubernetesUnit : public grpclb::ServiceUnit {
   KubernetesUnit(std::string key, size_t shards, std::string token_prefix,
                  std::unique_ptr<discovery::Source> source)
       : key_(std::move(key)), hub_(shards, std::move(token_prefix)), source_(std::move(source)) {}
-  ~KubernetesUnit() override {
+  ~KubernetesUnit() override { Stop(); }
+
+  void Stop() override {
+    if (stopped_.exchange(true)) return;
     source_->Stop();
     hub_.SetWakeRunner(nullptr);  // waits for the wakes already handed out
   }
@@ -175,6 +179,7 @@ class KubernetesUnit : public grpclb::ServiceUnit {
   grpclb::Hub hub_;
   std::unique_ptr<discovery::Source> source_;
   discovery::BackendSet last_;  // the source's thread only
+  std::atomic<bool> stopped_{false};
 };
 
 absl::StatusOr<std::unique_ptr<App>> App::Start(const config::Config& config) {

@@ -138,7 +138,10 @@ void ServiceDirectory::Janitor() {
       }
       dropped_.Add();
     }
-    idle.clear();  // stops their sources, outside the lock
+    // Stopped here, outside the lock: a unit dropped while streams still hold
+    // it (not found) must leave nothing for its last holder to do.
+    for (const auto& unit : idle) unit->Stop();
+    idle.clear();
     MaybeReloadRoutes();
   }
 }
@@ -182,7 +185,10 @@ void ServiceDirectory::Stop() {
     units.swap(units_);
   }
   if (janitor_.joinable()) janitor_.join();
-  units.clear();  // stops every source
+  // Streams may still hold units (the server is shutting down): stop them
+  // here, so no source or wake outlives this call.
+  for (auto& [key, entry] : units) entry.unit->Stop();
+  units.clear();
 }
 
 std::vector<ServiceDirectory::UnitInfo> ServiceDirectory::Describe() const {

@@ -28,6 +28,11 @@ class ServiceUnit {
   virtual Hub& hub() = 0;
   // "namespace/name".
   virtual const std::string& key() const = 0;
+  // Stops feeding the Hub and lets go of the wake runner, on the caller's
+  // thread (its owner's, never a completion-queue thread: streams may still
+  // hold the unit, and its last holder must have nothing heavy left to do).
+  // Idempotent.
+  virtual void Stop() {}
 };
 
 using ServiceResolver =
