@@ -37,13 +37,18 @@ struct SourceInfo {
 };
 
 // Makes the Kubernetes source.
-absl::StatusOr<std::unique_ptr<discovery::Source>> MakeK8sSource(const config::Config& config,
-                                                                 k8s::ApiMonitor& monitor,
-                                                                 SourceInfo& info) {
-  absl::StatusOr<k8s::ClusterAccess> access =
-      config.in_cluster_host.empty()
-          ? k8s::LoadKubeconfig(config.kubeconfig, config.kube_context, &std::getenv)
-          : k8s::LoadInCluster(config.in_cluster_host, config.in_cluster_port, kServiceAccountDir);
+// How to reach the API server: the pod's service account, or the kubeconfig.
+absl::StatusOr<k8s::ClusterAccess> LoadAccess(const config::Config& config) {
+  return config.in_cluster_host.empty()
+             ? k8s::LoadKubeconfig(config.kubeconfig, config.kube_context, &std::getenv)
+             : k8s::LoadInCluster(config.in_cluster_host, config.in_cluster_port,
+                                  kServiceAccountDir);
+}
+
+// A source watching config.service, through `access` (no I/O until started).
+absl::StatusOr<std::unique_ptr<discovery::Source>> MakeK8sSourceWith(
+    const config::Config& config, const absl::StatusOr<k8s::ClusterAccess>& access,
+    k8s::ApiMonitor& monitor, SourceInfo& info) {
   if (!access.ok()) return access.status();
   absl::StatusOr<std::unique_ptr<k8s::CurlTransport>> transport =
       k8s::CurlTransport::Create(*access, &monitor);
@@ -60,12 +65,19 @@ absl::StatusOr<std::unique_ptr<discovery::Source>> MakeK8sSource(const config::C
                                                : discovery::K8sSource::Api::kAuto;
   options.reflector.stall_timeout = config.watch_stall_timeout;
   options.reflector.monitor = &monitor;
-  spdlog::info("kubernetes: API server {} ({})", access->server, access->origin);
   info.service = absl::StrCat(options.namespace_, "/", options.service);
   info.description =
       absl::StrCat("Kubernetes service ", options.namespace_, "/", options.service, ", port \"",
                    options.target_port, "\", API ", config.api, ", at ", access->server);
   return std::make_unique<discovery::K8sSource>(*std::move(transport), std::move(options));
+}
+
+absl::StatusOr<std::unique_ptr<discovery::Source>> MakeK8sSource(const config::Config& config,
+                                                                 k8s::ApiMonitor& monitor,
+                                                                 SourceInfo& info) {
+  const absl::StatusOr<k8s::ClusterAccess> access = LoadAccess(config);
+  if (access.ok()) spdlog::info("kubernetes: API server {} ({})", access->server, access->origin);
+  return MakeK8sSourceWith(config, access, monitor, info);
 }
 
 // Makes the source the configuration asks for; `kubernetes` is set when it
@@ -188,6 +200,11 @@ absl::StatusOr<std::unique_ptr<App>> App::Start(const config::Config& config) {
   App* self = app.get();
   if (config.mode == "multi") {
     app->kubernetes_ = std::make_unique<k8s::ApiMonitor>();
+    // Read once: units are made on completion-queue threads, which do no I/O.
+    absl::StatusOr<k8s::ClusterAccess> access = LoadAccess(config);
+    if (!access.ok()) return access.status();
+    spdlog::info("kubernetes: API server {} ({})", access->server, access->origin);
+    app->access_ = *std::move(access);
     source_info = {"multi: each client's name chooses a Kubernetes service", "(multi)"};
     ServiceDirectory::Options options;
     options.router.default_namespace = config.namespace_.empty() ? "default" : config.namespace_;
@@ -206,7 +223,7 @@ absl::StatusOr<std::unique_ptr<App>> App::Start(const config::Config& config) {
           if (!service.port.empty()) unit_config.target_port = service.port;
           SourceInfo info;
           absl::StatusOr<std::unique_ptr<discovery::Source>> source =
-              MakeK8sSource(unit_config, *self->kubernetes_, info);
+              MakeK8sSourceWith(unit_config, *self->access_, *self->kubernetes_, info);
           if (!source.ok()) return source.status();
           auto unit = std::make_shared<KubernetesUnit>(
               service.Key(), static_cast<size_t>(grpclb::BalanceLoadService::DefaultThreads()),

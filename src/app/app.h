@@ -7,6 +7,7 @@
 #define JAWLB_APP_APP_H_
 
 #include <memory>
+#include <optional>
 
 #include "absl/status/statusor.h"
 #include "grpcpp/grpcpp.h"
@@ -21,6 +22,7 @@
 #include "grpclb/server_list.h"
 #include "health/health_checker.h"
 #include "k8s/api_monitor.h"
+#include "k8s/cluster_access.h"
 
 namespace jawlb::app {
 
@@ -68,6 +70,7 @@ class App {
   std::unique_ptr<k8s::ApiMonitor> kubernetes_;  // when watching Kubernetes; outlives source_
   std::unique_ptr<discovery::Source> source_;  // single mode
   std::unique_ptr<ServiceDirectory> directory_;  // multi mode
+  std::optional<k8s::ClusterAccess> access_;       // multi mode: read once at start
   // JAWLB_HEALTHCHECK=grpc: between the source and OnBackends (then called on
   // the checker's thread only).
   std::unique_ptr<health::HealthChecker> health_;

@@ -12,7 +12,7 @@
 // clients with the drop entry and every other service untouched.
 //
 // Threading: thread-safe. Resolve() runs on completion-queue threads and never
-// blocks on I/O (a new unit's source starts its own thread); a janitor thread
+// blocks on I/O (MakeUnit must not: a new unit's source starts its own thread); a janitor thread
 // of its own drops idle units and reloads the routes. Units are stopped on the
 // janitor thread or in Stop(), never under the lock.
 #ifndef JAWLB_APP_SERVICE_DIRECTORY_H_
