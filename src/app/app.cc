@@ -30,12 +30,6 @@ constexpr absl::Duration kEndpointsFilePoll = absl::Milliseconds(250);
 // Where a pod's service account credentials are mounted.
 constexpr char kServiceAccountDir[] = "/var/run/secrets/kubernetes.io/serviceaccount";
 
-// What a source is, for people and for the `service` metric label.
-struct SourceInfo {
-  std::string description;
-  std::string service;  // "namespace/name", "static" or "file"
-};
-
 // Makes the Kubernetes source.
 // How to reach the API server: the pod's service account, or the kubeconfig.
 absl::StatusOr<k8s::ClusterAccess> LoadAccess(const config::Config& config) {
@@ -148,18 +142,14 @@ App::App(const config::Config& config)
 App::~App() { Shutdown(); }
 
 // Multi mode: one service's source and Hub, made when its first client asks.
-class KubernetesUnit : public grpclb::ServiceUnit {
+class KubernetesUnit final : public grpclb::ServiceUnit {
  public:
   KubernetesUnit(std::string key, size_t shards, std::string token_prefix,
                  std::unique_ptr<discovery::Source> source)
       : key_(std::move(key)), hub_(shards, std::move(token_prefix)), source_(std::move(source)) {}
-  ~KubernetesUnit() override { Stop(); }
+  ~KubernetesUnit() override { StopOnce(); }
 
-  void Stop() override {
-    if (stopped_.exchange(true)) return;
-    source_->Stop();
-    hub_.SetWakeRunner(nullptr);  // waits for the wakes already handed out
-  }
+  void Stop() override { StopOnce(); }
 
   absl::Status Start(grpclb::Hub::WakeRunner runner) {
     hub_.SetWakeRunner(std::move(runner));
@@ -187,6 +177,12 @@ class KubernetesUnit : public grpclb::ServiceUnit {
   const std::string& key() const override { return key_; }
 
  private:
+  void StopOnce() {
+    if (stopped_.exchange(true)) return;
+    source_->Stop();
+    hub_.SetWakeRunner(nullptr);  // waits for the wakes already handed out
+  }
+
   const std::string key_;
   grpclb::Hub hub_;
   std::unique_ptr<discovery::Source> source_;
@@ -196,150 +192,161 @@ class KubernetesUnit : public grpclb::ServiceUnit {
 
 absl::StatusOr<std::unique_ptr<App>> App::Start(const config::Config& config) {
   std::unique_ptr<App> app(new App(config));
-  SourceInfo source_info;
-  App* self = app.get();
-  if (config.mode == "multi") {
-    app->kubernetes_ = std::make_unique<k8s::ApiMonitor>();
-    // Read once: units are made on completion-queue threads, which do no I/O.
-    absl::StatusOr<k8s::ClusterAccess> access = LoadAccess(config);
-    if (!access.ok()) return access.status();
-    spdlog::info("kubernetes: API server {} ({})", access->server, access->origin);
-    app->access_ = *std::move(access);
-    source_info = {"multi: each client's name chooses a Kubernetes service", "(multi)"};
-    ServiceDirectory::Options options;
-    options.router.default_namespace = config.namespace_.empty() ? "default" : config.namespace_;
-    options.router.allowed_namespaces = config.namespaces;
-    options.router.cluster_domain = config.cluster_domain;
-    options.router.name_suffix = config.name_suffix;
-    options.routes_file = config.routes_file;
-    options.idle_timeout = config.idle_timeout;
-    absl::StatusOr<std::unique_ptr<ServiceDirectory>> directory = ServiceDirectory::Start(
-        std::move(options),
-        [self](const routing::ServiceRef& service)
-            -> absl::StatusOr<std::shared_ptr<grpclb::ServiceUnit>> {
-          config::Config unit_config = self->config_;
-          unit_config.namespace_ = service.namespace_;
-          unit_config.service = service.name;
-          if (!service.port.empty()) unit_config.target_port = service.port;
-          SourceInfo info;
-          absl::StatusOr<std::unique_ptr<discovery::Source>> source =
-              MakeK8sSourceWith(unit_config, *self->access_, *self->kubernetes_, info);
-          if (!source.ok()) return source.status();
-          auto unit = std::make_shared<KubernetesUnit>(
-              service.Key(), static_cast<size_t>(grpclb::BalanceLoadService::DefaultThreads()),
-              self->config_.lb_tokens ? grpclb::TokenPrefix(self->replica_, 0) : "",
-              *std::move(source));
-          JAWLB_RETURN_IF_ERROR(unit->Start(self->service_->wake_runner()));
-          return unit;
-        });
-    if (!directory.ok()) return directory.status();
-    app->directory_ = *std::move(directory);
-    app->readiness_.MarkListed();  // ready once serving: lists come per service
-  } else {
-    absl::StatusOr<std::unique_ptr<discovery::Source>> source =
-        MakeSource(config, app->kubernetes_, source_info);
-    if (!source.ok()) return source.status();
-    app->source_ = *std::move(source);
-  }
-  if (config.health_check == "grpc") {
+  SourceInfo info;
+  JAWLB_RETURN_IF_ERROR(config.mode == "multi" ? app->StartDirectory(info)
+                                               : app->StartSource(info));
+  JAWLB_RETURN_IF_ERROR(app->StartServer());
+  JAWLB_RETURN_IF_ERROR(app->StartAdmin(info));
+  return app;
+}
+
+absl::Status App::StartSource(SourceInfo& info) {
+  absl::StatusOr<std::unique_ptr<discovery::Source>> source =
+      MakeSource(config_, kubernetes_, info);
+  if (!source.ok()) return source.status();
+  source_ = *std::move(source);
+  if (config_.health_check == "grpc") {
     health::HealthChecker::Options options;
-    options.service = config.health_check_service;
-    app->health_ = std::make_unique<health::HealthChecker>(
-        options, [self](discovery::BackendSet backends, absl::Time observed) {
-          self->OnBackends(std::move(backends), observed);
+    options.service = config_.health_check_service;
+    health_ = std::make_unique<health::HealthChecker>(
+        options, [this](discovery::BackendSet backends, absl::Time observed) {
+          OnBackends(std::move(backends), observed);
         });
     spdlog::info("health checks: grpc.health.v1.Health/Watch on every backend (service \"{}\")",
-                 config.health_check_service);
+                 config_.health_check_service);
   }
-  if (app->source_ != nullptr) {
-    JAWLB_RETURN_IF_ERROR(
-        app->source_->Start([self](discovery::BackendSet backends, absl::Time observed) {
-          if (self->health_ != nullptr) {
-            self->health_->SetBackends(std::move(backends), observed);
-          } else {
-            self->OnBackends(std::move(backends), observed);
-          }
-        }));
-  }
+  return source_->Start([this](discovery::BackendSet backends, absl::Time observed) {
+    if (health_ != nullptr) {
+      health_->SetBackends(std::move(backends), observed);
+    } else {
+      OnBackends(std::move(backends), observed);
+    }
+  });
+}
 
+absl::Status App::StartDirectory(SourceInfo& info) {
+  kubernetes_ = std::make_unique<k8s::ApiMonitor>();
+  // Read once: units are made on completion-queue threads, which do no I/O.
+  absl::StatusOr<k8s::ClusterAccess> access = LoadAccess(config_);
+  if (!access.ok()) return access.status();
+  spdlog::info("kubernetes: API server {} ({})", access->server, access->origin);
+  access_ = *std::move(access);
+  info = {"multi: each client's name chooses a Kubernetes service", "(multi)"};
+  ServiceDirectory::Options options;
+  options.router.default_namespace = config_.namespace_.empty() ? "default" : config_.namespace_;
+  options.router.allowed_namespaces = config_.namespaces;
+  options.router.cluster_domain = config_.cluster_domain;
+  options.router.name_suffix = config_.name_suffix;
+  options.routes_file = config_.routes_file;
+  options.idle_timeout = config_.idle_timeout;
+  absl::StatusOr<std::unique_ptr<ServiceDirectory>> directory = ServiceDirectory::Start(
+      std::move(options),
+      [this](const routing::ServiceRef& service) { return MakeUnit(service); });
+  if (!directory.ok()) return directory.status();
+  directory_ = *std::move(directory);
+  readiness_.MarkListed();  // ready once serving: lists come per service
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::shared_ptr<grpclb::ServiceUnit>> App::MakeUnit(
+    const routing::ServiceRef& service) {
+  config::Config unit_config = config_;
+  unit_config.namespace_ = service.namespace_;
+  unit_config.service = service.name;
+  if (!service.port.empty()) unit_config.target_port = service.port;
+  SourceInfo info;
+  absl::StatusOr<std::unique_ptr<discovery::Source>> source =
+      MakeK8sSourceWith(unit_config, *access_, *kubernetes_, info);
+  if (!source.ok()) return source.status();
+  auto unit = std::make_shared<KubernetesUnit>(
+      service.Key(), static_cast<size_t>(grpclb::BalanceLoadService::DefaultThreads()),
+      config_.lb_tokens ? grpclb::TokenPrefix(replica_, 0) : "", *std::move(source));
+  JAWLB_RETURN_IF_ERROR(unit->Start(service_->wake_runner()));
+  return unit;
+}
+
+absl::Status App::StartServer() {
   grpclb::BalanceLoadService::Options service;
-  service.client_stats_interval = config.client_stats_interval;
-  service.load_smoothing = config.load_smoothing;
-  service.policy = &app->policy_;
-  service.shedding = &app->shedding_;
-  service.replica = config.lb_tokens ? app->replica_ : "";
-  if (app->directory_ != nullptr) {
-    service.resolver = [self](absl::string_view name) { return self->directory_->Resolve(name); };
+  service.client_stats_interval = config_.client_stats_interval;
+  service.load_smoothing = config_.load_smoothing;
+  service.policy = &policy_;
+  service.shedding = &shedding_;
+  service.replica = config_.lb_tokens ? replica_ : "";
+  if (directory_ != nullptr) {
+    service.resolver = [this](absl::string_view name) { return directory_->Resolve(name); };
   }
-  app->service_ = std::make_unique<grpclb::BalanceLoadService>(app->hub_, std::move(service));
+  service_ = std::make_unique<grpclb::BalanceLoadService>(hub_, std::move(service));
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
-  ConfigureServer(config, builder);
-  builder.AddListeningPort(config.ListenAddress(), grpc::InsecureServerCredentials(), &app->port_);
-  app->service_->AddTo(builder);
-  app->server_ = builder.BuildAndStart();
-  if (app->server_ == nullptr || app->port_ == 0) {
-    if (app->source_ != nullptr) app->source_->Stop();
-    if (app->directory_ != nullptr) app->directory_->Stop();
-    if (app->health_ != nullptr) app->health_->Stop();
+  ConfigureServer(config_, builder);
+  builder.AddListeningPort(config_.ListenAddress(), grpc::InsecureServerCredentials(), &port_);
+  service_->AddTo(builder);
+  server_ = builder.BuildAndStart();
+  if (server_ == nullptr || port_ == 0) {
+    if (source_ != nullptr) source_->Stop();
+    if (directory_ != nullptr) directory_->Stop();
+    if (health_ != nullptr) health_->Stop();
     return absl::UnavailableError(
-        absl::StrCat("cannot listen on ", config.ListenAddress(),
+        absl::StrCat("cannot listen on ", config_.ListenAddress(),
                      " (JAWLB_HOST/JAWLB_PORT): address in use or not local"));
   }
-  app->service_->Start();
-  app->readiness_.AttachHealth(app->server_->GetHealthCheckService());
-  spdlog::info("listening on {}:{}", config.host.empty() ? "*" : config.host, app->port_);
-  if (config.lb_tokens) {
+  service_->Start();
+  readiness_.AttachHealth(server_->GetHealthCheckService());
+  spdlog::info("listening on {}:{}", config_.host.empty() ? "*" : config_.host, port_);
+  if (config_.lb_tokens) {
     spdlog::info("load_balance_tokens: {}<client>.<backend> (client 0: the list shared by all)",
-                 absl::StrCat(grpclb::kTokenVersion, ".", app->replica_, "."));
+                 absl::StrCat(grpclb::kTokenVersion, ".", replica_, "."));
   }
+  const std::string self_host = config_.host.empty()                   ? "127.0.0.1"
+                                : absl::StrContains(config_.host, ':') ? "[" + config_.host + "]"
+                                                                       : config_.host;
+  self_channel_ = grpc::CreateChannel(absl::StrCat(self_host, ":", port_),
+                                      grpc::InsecureChannelCredentials());
+  return absl::OkStatus();
+}
 
-  const std::string self_host = config.host.empty()                   ? "127.0.0.1"
-                                : absl::StrContains(config.host, ':') ? "[" + config.host + "]"
-                                                                      : config.host;
-  app->self_channel_ = grpc::CreateChannel(absl::StrCat(self_host, ":", app->port_),
-                                           grpc::InsecureChannelCredentials());
-  admin::AdminView view;
-  view.not_ready_reason = [self] { return self->readiness_.NotReadyReason(); };
-  view.stuck_reason = [self] { return self->StuckReason(); };
-  view.write_metrics = [self](metrics::TextWriter& out) {
-    self->hub_.WriteMetrics(out);
-    self->service_->WriteMetrics(out);
-    if (self->kubernetes_ != nullptr) self->kubernetes_->WriteMetrics(out);
-    if (self->health_ != nullptr) self->health_->WriteMetrics(out);
-    self->shedding_.WriteMetrics(out);
-    if (self->directory_ != nullptr) self->directory_->WriteMetrics(out);
-  };
-  view.health = app->health_.get();
-  view.endpoints = app->source_.get();
-  if (app->directory_ != nullptr) {
-    view.services = [self] {
-      std::vector<std::string> services;
-      for (const ServiceDirectory::UnitInfo& unit : self->directory_->Describe()) {
-        services.push_back(absl::StrCat(
-            "{\"service\":\"", unit.key, "\",\"streams\":", unit.streams, ",\"idle_since\":",
-            unit.idle_since == absl::InfiniteFuture()
-                ? "null"
-                : absl::StrCat("\"", absl::FormatTime(unit.idle_since), "\""),
-            "}"));
-      }
-      return absl::StrCat("[", absl::StrJoin(services, ","), "]");
-    };
+std::string App::ServicesJson() const {
+  std::vector<std::string> services;
+  for (const ServiceDirectory::UnitInfo& unit : directory_->Describe()) {
+    services.push_back(absl::StrCat(
+        "{\"service\":\"", unit.key, "\",\"streams\":", unit.streams, ",\"idle_since\":",
+        unit.idle_since == absl::InfiniteFuture()
+            ? "null"
+            : absl::StrCat("\"", absl::FormatTime(unit.idle_since), "\""),
+        "}"));
   }
-  view.kubernetes = app->kubernetes_.get();
-  view.source = source_info.description;
-  view.service = source_info.service;
-  view.replica = app->replica_;
-  view.hub = &app->hub_;
-  view.clients = &app->service_->clients();
+  return absl::StrCat("[", absl::StrJoin(services, ","), "]");
+}
+
+absl::Status App::StartAdmin(const SourceInfo& info) {
+  admin::AdminView view;
+  view.not_ready_reason = [this] { return readiness_.NotReadyReason(); };
+  view.stuck_reason = [this] { return StuckReason(); };
+  view.write_metrics = [this](metrics::TextWriter& out) {
+    hub_.WriteMetrics(out);
+    service_->WriteMetrics(out);
+    if (kubernetes_ != nullptr) kubernetes_->WriteMetrics(out);
+    if (health_ != nullptr) health_->WriteMetrics(out);
+    shedding_.WriteMetrics(out);
+    if (directory_ != nullptr) directory_->WriteMetrics(out);
+  };
+  view.health = health_.get();
+  view.endpoints = source_.get();
+  if (directory_ != nullptr) view.services = [this] { return ServicesJson(); };
+  view.kubernetes = kubernetes_.get();
+  view.source = info.description;
+  view.service = info.service;
+  view.replica = replica_;
+  view.hub = &hub_;
+  view.clients = &service_->clients();
   absl::StatusOr<std::unique_ptr<admin::AdminServer>> admin =
-      admin::AdminServer::Start(config.admin_host, config.admin_port, std::move(view));
+      admin::AdminServer::Start(config_.admin_host, config_.admin_port, std::move(view));
   if (!admin.ok()) return admin.status();
-  app->admin_ = *std::move(admin);
-  spdlog::info("admin listening on {}:{}", config.admin_host.empty() ? "*" : config.admin_host,
-               app->admin_->port());
-  return app;
+  admin_ = *std::move(admin);
+  spdlog::info("admin listening on {}:{}", config_.admin_host.empty() ? "*" : config_.admin_host,
+               admin_->port());
+  return absl::OkStatus();
 }
 
 std::string App::StuckReason() {

@@ -26,6 +26,12 @@
 
 namespace jawlb::app {
 
+// What a source is, for people and for the `service` metric label.
+struct SourceInfo {
+  std::string description;
+  std::string service;  // "namespace/name", "static" or "file"
+};
+
 class App {
  public:
   // Starts discovery and then the gRPC server. Errors: whatever the source's
@@ -50,6 +56,16 @@ class App {
 
  private:
   explicit App(const config::Config& config);
+  // The steps of Start(): the source (single mode) or the service directory
+  // (multi mode), the gRPC server, the admin listener.
+  absl::Status StartSource(SourceInfo& info);
+  absl::Status StartDirectory(SourceInfo& info);
+  absl::Status StartServer();
+  absl::Status StartAdmin(const SourceInfo& info);
+  // Multi mode: the unit of `service`, its source started.
+  absl::StatusOr<std::shared_ptr<grpclb::ServiceUnit>> MakeUnit(const routing::ServiceRef& service);
+  // Multi mode: /debug/state's "services".
+  std::string ServicesJson() const;
   // A complete set from the source (its thread, or main during Start()), or
   // the healthy part of it from the health checker (its thread).
   void OnBackends(discovery::BackendSet backends, absl::Time observed);

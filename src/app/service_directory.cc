@@ -100,36 +100,14 @@ absl::StatusOr<std::shared_ptr<grpclb::ServiceUnit>> ServiceDirectory::Resolve(
 
 void ServiceDirectory::Janitor() {
   while (true) {
-    std::vector<std::shared_ptr<grpclb::ServiceUnit>> idle;
+    std::vector<std::shared_ptr<grpclb::ServiceUnit>> dropped;
     {
       absl::MutexLock lock(&mu_);
       mu_.AwaitWithTimeout(absl::Condition(&stopping_), options_.janitor_period);
       if (stopping_) return;
-      const absl::Time now = absl::Now();
-      for (auto it = units_.begin(); it != units_.end();) {
-        Entry& entry = it->second;
-        if (entry.unit->hub().Current().closed) {
-          if (entry.closed_since == absl::InfiniteFuture()) entry.closed_since = now;
-          if (now - entry.closed_since >= options_.forget_closed_after) {
-            idle.push_back(std::move(entry.unit));
-            it = units_.erase(it);
-            continue;
-          }
-        }
-        // Only we hold it (new holders come through Resolve, under mu_).
-        if (entry.unit.use_count() > 1) {
-          entry.idle_since = absl::InfiniteFuture();
-        } else if (entry.idle_since == absl::InfiniteFuture()) {
-          entry.idle_since = now;
-        } else if (now - entry.idle_since >= options_.idle_timeout) {
-          idle.push_back(std::move(entry.unit));
-          it = units_.erase(it);
-          continue;
-        }
-        ++it;
-      }
+      dropped = TakeDroppable(absl::Now());
     }
-    for (const auto& unit : idle) {
+    for (const auto& unit : dropped) {
       if (unit->hub().Current().closed) {
         spdlog::info("service {}: forgotten (it was not found)", unit->key());
       } else {
@@ -137,13 +115,39 @@ void ServiceDirectory::Janitor() {
                      absl::FormatDuration(options_.idle_timeout));
       }
       dropped_.Add();
+      // Stopped here, outside the lock: a unit dropped while streams still
+      // hold it (not found) must leave nothing for its last holder to do.
+      unit->Stop();
     }
-    // Stopped here, outside the lock: a unit dropped while streams still hold
-    // it (not found) must leave nothing for its last holder to do.
-    for (const auto& unit : idle) unit->Stop();
-    idle.clear();
+    dropped.clear();
     MaybeReloadRoutes();
   }
+}
+
+std::vector<std::shared_ptr<grpclb::ServiceUnit>> ServiceDirectory::TakeDroppable(
+    absl::Time now) {
+  std::vector<std::shared_ptr<grpclb::ServiceUnit>> dropped;
+  for (auto it = units_.begin(); it != units_.end();) {
+    Entry& entry = it->second;
+    if (entry.unit->hub().Current().closed && entry.closed_since == absl::InfiniteFuture()) {
+      entry.closed_since = now;
+    }
+    // Only we hold it when the count is one: new holders come through
+    // Resolve, under mu_.
+    if (entry.unit.use_count() > 1) {
+      entry.idle_since = absl::InfiniteFuture();
+    } else if (entry.idle_since == absl::InfiniteFuture()) {
+      entry.idle_since = now;
+    }
+    if (now - entry.closed_since >= options_.forget_closed_after ||
+        now - entry.idle_since >= options_.idle_timeout) {
+      dropped.push_back(std::move(entry.unit));
+      it = units_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  return dropped;
 }
 
 void ServiceDirectory::MaybeReloadRoutes() {

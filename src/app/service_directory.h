@@ -23,6 +23,7 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
@@ -82,6 +83,10 @@ class ServiceDirectory {
 
   ServiceDirectory(Options options, MakeUnit make);
   void Janitor();
+  // The units to drop at `now`: idle for the idle timeout, or closed (not
+  // found) for forget_closed_after.
+  std::vector<std::shared_ptr<grpclb::ServiceUnit>> TakeDroppable(absl::Time now)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Re-reads the routes file when its modification time changed (and then
   // held for a period).
   void MaybeReloadRoutes() ABSL_LOCKS_EXCLUDED(mu_);

@@ -176,62 +176,67 @@ absl::Status BalanceLoadStream::HandleRequest() {
                        request.has_client_stats() ? "client_stats" : "an empty request"));
     }
     phase_ = Phase::kStreaming;
-    if (shared_.resolver != nullptr) {
-      // Multi mode: the name chooses the service; a refusal ends the stream.
-      absl::StatusOr<std::shared_ptr<ServiceUnit>> unit =
-          (*shared_.resolver)(request.initial_request().name());
-      if (!unit.ok()) return unit.status();
-      std::unique_ptr<Hub::Subscription> subscription =
-          (*unit)->hub().Subscribe(weak_from_this(), shard_);
-      absl::MutexLock lock(&mu_);
-      unit_ = *unit;
-      unit_subscription_ = std::move(subscription);
-      list_hub_.store(&unit_->hub(), std::memory_order_release);
-    }
-    // Joined before the first list is due, so it is this client's subset. The
-    // key survives a reconnect: the client's address without its port, and
-    // the name it asked for.
-    const uint64_t policy_id =
-        shared_.policy.enabled()
-            ? shared_.policy.Join(
-                  absl::StrCat(PeerAddress(peer_), "/", request.initial_request().name()),
-                  weak_from_this())
-            : 0;
-    {
-      absl::MutexLock lock(&mu_);
-      name_ = request.initial_request().name();
-      policy_id_ = policy_id;
-      initial_received_ = true;
-    }
-    spdlog::debug("client {} asks for \"{}\"", peer_, request.initial_request().name());
-    Pump();
-    return absl::OkStatus();
+    return OnInitialRequest(request.initial_request().name());
   }
   if (initial) {
     return absl::InvalidArgumentError(
         "initial_request sent twice: after it, a stream carries only client_stats");
   }
-  if (request.has_client_stats()) {
-    const balancer::LoadReport report = ToLoadReport(request.client_stats());
-    const absl::Time now = absl::Now();
-    absl::Status status;
-    uint64_t policy_id = 0;
-    double calls_per_second = 0;
-    std::optional<balancer::ClientLoad> load;
-    {
-      absl::MutexLock lock(&mu_);
-      status = load_.Add(report, now);
-      policy_id = policy_id_;
-      calls_per_second = load_.RatesAt(now).started;
-      if (shared_.shedding.enabled()) load = load_;
-    }
-    shared_.metrics.AddReport(report, status.ok());
-    if (!status.ok()) spdlog::warn("client {}: ignoring load report: {}", peer_, status.ToString());
-    // Outside our lock: the policy may call streams back.
-    if (status.ok() && policy_id != 0) shared_.policy.Report(policy_id, calls_per_second);
-    if (status.ok() && load.has_value()) shared_.shedding.Report(this, *load);
-  }
+  if (request.has_client_stats()) OnLoadReport(ToLoadReport(request.client_stats()));
   return absl::OkStatus();
+}
+
+absl::Status BalanceLoadStream::OnInitialRequest(const std::string& name) {
+  if (shared_.resolver != nullptr) {
+    // Multi mode: the name chooses the service; a refusal ends the stream.
+    absl::StatusOr<std::shared_ptr<ServiceUnit>> unit = (*shared_.resolver)(name);
+    if (!unit.ok()) return unit.status();
+    std::unique_ptr<Hub::Subscription> subscription =
+        (*unit)->hub().Subscribe(weak_from_this(), shard_);
+    absl::MutexLock lock(&mu_);
+    unit_ = *unit;
+    unit_subscription_ = std::move(subscription);
+    list_hub_.store(&unit_->hub(), std::memory_order_release);
+  }
+  // Joined before the first list is due, so it is this client's subset. The
+  // key survives a reconnect: the client's address without its port, and the
+  // name it asked for.
+  const uint64_t policy_id =
+      shared_.policy.enabled()
+          ? shared_.policy.Join(absl::StrCat(PeerAddress(peer_), "/", name), weak_from_this())
+          : 0;
+  {
+    absl::MutexLock lock(&mu_);
+    name_ = name;
+    policy_id_ = policy_id;
+    initial_received_ = true;
+  }
+  spdlog::debug("client {} asks for \"{}\"", peer_, name);
+  Pump();
+  return absl::OkStatus();
+}
+
+void BalanceLoadStream::OnLoadReport(const balancer::LoadReport& report) {
+  const absl::Time now = absl::Now();
+  absl::Status status;
+  uint64_t policy_id = 0;
+  double calls_per_second = 0;
+  std::optional<balancer::ClientLoad> load;
+  {
+    absl::MutexLock lock(&mu_);
+    status = load_.Add(report, now);
+    policy_id = policy_id_;
+    calls_per_second = load_.RatesAt(now).started;
+    if (shared_.shedding.enabled()) load = load_;
+  }
+  shared_.metrics.AddReport(report, status.ok());
+  if (!status.ok()) {
+    spdlog::warn("client {}: ignoring load report: {}", peer_, status.ToString());
+    return;
+  }
+  // Outside our lock: the policy may call streams back.
+  if (policy_id != 0) shared_.policy.Report(policy_id, calls_per_second);
+  if (load.has_value()) shared_.shedding.Report(this, *load);
 }
 
 void BalanceLoadStream::OnWriteDone(bool ok) {
@@ -303,20 +308,28 @@ void BalanceLoadStream::EndWith(const grpc::Status& status) {
   rw_.Finish(status, &finish_tag_);
 }
 
-void BalanceLoadStream::Pump() {
-  // Read the Hub and the policy first: their locks are never taken under ours.
+Hub::State BalanceLoadStream::ListSource() const {
   Hub* const list_hub = list_hub_.load(std::memory_order_acquire);
   Hub::State hub = list_hub->Current();
   if (list_hub != &shared_.hub && !hub.closed) hub.closed = shared_.hub.Current().closed;
-  std::optional<discovery::BackendSet> subset;
-  if (shared_.policy.enabled()) {  // without it, no second lock on the hot path
-    uint64_t policy_id = 0;
-    {
-      absl::MutexLock lock(&mu_);
-      policy_id = policy_id_;
-    }
-    if (policy_id != 0) subset = shared_.policy.ListFor(policy_id);
+  return hub;
+}
+
+std::optional<discovery::BackendSet> BalanceLoadStream::OwnSubset() const {
+  if (!shared_.policy.enabled()) return std::nullopt;  // no second lock on the hot path
+  uint64_t policy_id = 0;
+  {
+    absl::MutexLock lock(&mu_);
+    policy_id = policy_id_;
   }
+  if (policy_id == 0) return std::nullopt;
+  return shared_.policy.ListFor(policy_id);
+}
+
+void BalanceLoadStream::Pump() {
+  // Read the Hub and the policy first: their locks are never taken under ours.
+  const Hub::State hub = ListSource();
+  std::optional<discovery::BackendSet> subset = OwnSubset();
   const SnapshotPtr& latest = hub.latest;
   const bool closing = hub.closed;
   enum class Action { kNone, kWrite, kFinish } action = Action::kNone;

@@ -146,6 +146,15 @@ class BalanceLoadStream final : public Hub::Subscriber,
   void OnCallDone();
   // Handles one parsed request; returns an error to end the stream with.
   absl::Status HandleRequest() ABSL_LOCKS_EXCLUDED(mu_);
+  // The client's InitialLoadBalanceRequest: routes it (multi mode), joins the
+  // subset policy, and starts the writes.
+  absl::Status OnInitialRequest(const std::string& name) ABSL_LOCKS_EXCLUDED(mu_);
+  // A ClientStats report: counted, and told to the policy and shedding.
+  void OnLoadReport(const balancer::LoadReport& report) ABSL_LOCKS_EXCLUDED(mu_);
+  // The Hub state lists come from (the service's, closed when the shared Hub
+  // closes too), and this client's own list when subsetting is on.
+  Hub::State ListSource() const;
+  std::optional<discovery::BackendSet> OwnSubset() const ABSL_LOCKS_EXCLUDED(mu_);
   // Asks to end the stream with `status` once no write is in flight; the first
   // request wins.
   void RequestFinish(grpc::Status status) ABSL_LOCKS_EXCLUDED(mu_);
