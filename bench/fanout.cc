@@ -289,6 +289,18 @@ std::shared_ptr<grpc::Channel> NewConnection(int port, int id) {
                                    grpc::InsecureChannelCredentials(), args);
 }
 
+// `count` connections to jawlb at `port`, a generic stub on each.
+struct Connections {
+  Connections(int port, int count) {
+    for (int c = 0; c < count; ++c) {
+      channels.push_back(NewConnection(port, c));
+      stubs.push_back(std::make_unique<Stub>(channels.back()));
+    }
+  }
+  std::vector<std::shared_ptr<grpc::Channel>> channels;
+  std::vector<std::unique_ptr<Stub>> stubs;
+};
+
 // --- the service ------------------------------------------------------------
 
 std::string Ip(int i) {
@@ -398,12 +410,8 @@ int RunFanout(const Options& options) {
   const int64_t rss_before = RssBytes(pid);
 
   const grpc::ByteBuffer initial = InitialRequest();
-  std::vector<std::shared_ptr<grpc::Channel>> channels;
-  std::vector<std::unique_ptr<Stub>> stubs;
-  for (int c = 0; c < options.connections; ++c) {
-    channels.push_back(NewConnection(setup.jawlb->port(), c));
-    stubs.push_back(std::make_unique<Stub>(channels.back()));
-  }
+  Connections connections(setup.jawlb->port(), options.connections);
+  std::vector<std::unique_ptr<Stub>>& stubs = connections.stubs;
   Tally tally;
   // Many queues, few tags each: Debian's gRPC checks every completion against
   // a linear list of its queue's outstanding tags (a debug build).
@@ -722,12 +730,8 @@ int RunMulti(const Options& options) {
                                      cumulative.begin());
   }
 
-  std::vector<std::shared_ptr<grpc::Channel>> channels;
-  std::vector<std::unique_ptr<Stub>> stubs;
-  for (int c = 0; c < options.connections; ++c) {
-    channels.push_back(NewConnection(setup.jawlb->port(), c));
-    stubs.push_back(std::make_unique<Stub>(channels.back()));
-  }
+  Connections connections(setup.jawlb->port(), options.connections);
+  std::vector<std::unique_ptr<Stub>>& stubs = connections.stubs;
   Tally tally;
   Pollers pollers(16);
   std::vector<std::unique_ptr<Stream>> streams;

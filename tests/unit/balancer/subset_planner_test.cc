@@ -28,6 +28,17 @@ std::vector<Backend> Backends(int n, int first = 0) {
 
 std::string Key(uint64_t id) { return absl::StrCat("ipv4:10.9.0.1:", 40000 + id, "/svc"); }
 
+// The most clients a backend has, less the fewest.
+size_t ConnectionSpread(const SubsetPlanner& planner) {
+  size_t low = SIZE_MAX;
+  size_t high = 0;
+  for (const auto& [backend, load] : planner.Loads()) {
+    low = std::min(low, load);
+    high = std::max(high, load);
+  }
+  return high - low;
+}
+
 // Every backend within one of every other, every subset of k distinct current
 // backends.
 void ExpectBalanced(const SubsetPlanner& planner, size_t k, size_t n,
@@ -257,14 +268,7 @@ TEST(SubsetPlannerTest, HeavyClientsAreSpreadSoEveryBackendGetsTheSameRequests) 
   EXPECT_NEAR(MaxOverMean(planner.RequestLoads()), after, 1e-6);  // its own view agrees
 
   // Connections stay within one; the heaviest clients have more backends.
-  const std::map<Backend, size_t> loads = planner.Loads();
-  size_t low = SIZE_MAX;
-  size_t high = 0;
-  for (const auto& [backend, load] : loads) {
-    low = std::min(low, load);
-    high = std::max(high, load);
-  }
-  EXPECT_LE(high - low, 1u);
+  EXPECT_LE(ConnectionSpread(planner), 1u);
   const uint64_t heaviest = std::max_element(rates.begin(), rates.end()) - rates.begin();
   EXPECT_THAT(planner.SubsetOf(heaviest), SizeIs(n));
   size_t with_k = 0;
@@ -349,13 +353,7 @@ TEST(SubsetPlannerTest, BalanceSurvivesChurnWithRates) {
       planner.Replan(50);
     }
     const std::map<Backend, size_t> loads = planner.Loads();
-    size_t low = SIZE_MAX;
-    size_t high = 0;
-    for (const auto& [backend, load] : loads) {
-      low = std::min(low, load);
-      high = std::max(high, load);
-    }
-    ASSERT_LE(high - low, 1u) << "step " << step;
+    ASSERT_LE(ConnectionSpread(planner), 1u) << "step " << step;
     for (uint64_t id : ids) {
       const std::vector<Backend> subset = planner.SubsetOf(id);
       ASSERT_GE(subset.size(), std::min<size_t>(k, n)) << "step " << step;
