@@ -58,6 +58,7 @@ struct Options {
   int startup_endpoints = 0;
   int pause_ms = 0;  // between changes
   int services = 0;  // > 0: multi mode with this many services (RunMulti)
+  int hold_ms = 0;   // RunMulti: wait this long with every stream open (to look at jawlb)
 };
 
 bool ParseFlags(int argc, char** argv, Options& options) {
@@ -78,6 +79,7 @@ bool ParseFlags(int argc, char** argv, Options& options) {
     if (name == "pause_ms") ok = absl::SimpleAtoi(value, &options.pause_ms);
     if (name == "startup_endpoints") ok = absl::SimpleAtoi(value, &options.startup_endpoints);
     if (name == "services") ok = absl::SimpleAtoi(value, &options.services);
+    if (name == "hold_ms") ok = absl::SimpleAtoi(value, &options.hold_ms);
     if (!ok) return false;
   }
   return options.streams > 0 && options.connections > 0 && options.backends > 0;
@@ -756,6 +758,11 @@ int RunMulti(const Options& options) {
   if (!open(0, first)) return std::fprintf(stderr, "a service's first stream got no list\n"), 1;
   absl::SleepFor(absl::Seconds(1));
   const int64_t rss_services = RssBytes(pid);
+  if (options.hold_ms > 0) {
+    std::printf("holding %d ms with one stream per service (jawlb pid %d)\n", options.hold_ms, pid);
+    std::fflush(stdout);
+    absl::SleepFor(absl::Milliseconds(options.hold_ms));
+  }
   if (!open(first, options.streams)) return std::fprintf(stderr, "not every stream got a list\n"), 1;
   absl::SleepFor(absl::Seconds(1));
   const int64_t rss_streams = RssBytes(pid);
@@ -841,7 +848,7 @@ int main(int argc, char** argv) {
         stderr,
         "usage: fanout [--streams=10000] [--connections=100] [--backends=5] [--rounds=20]\n"
         "              [--stuck_percent=0] [--churn_seconds=0 --churn_rate=1000]\n"
-        "              [--startup_endpoints=0] [--services=0]\n");
+        "              [--startup_endpoints=0] [--services=0 [--hold_ms=0]]\n");
     return 1;
   }
   if (options.startup_endpoints > 0) return jawlb::bench::RunStartup(options);
