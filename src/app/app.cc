@@ -39,18 +39,16 @@ absl::StatusOr<k8s::ClusterAccess> LoadAccess(const config::Config& config) {
                                   kServiceAccountDir);
 }
 
-// A source watching config.service, through `access` (no I/O until started).
+// A source watching config.service through the Kubernetes I/O thread `io`
+// (no I/O until started).
 absl::StatusOr<std::unique_ptr<discovery::Source>> MakeK8sSourceWith(
-    const config::Config& config, const absl::StatusOr<k8s::ClusterAccess>& access,
+    const config::Config& config, const k8s::ClusterAccess& access, k8s::CurlIo& io,
     k8s::ApiMonitor& monitor, SourceInfo& info) {
-  if (!access.ok()) return access.status();
-  absl::StatusOr<std::unique_ptr<k8s::CurlTransport>> transport =
-      k8s::CurlTransport::Create(*access, &monitor);
-  if (!transport.ok()) return transport.status();
+  std::unique_ptr<k8s::HttpTransport> transport = io.NewTransport();
   discovery::K8sSource::Options options;
-  options.namespace_ = !config.namespace_.empty()           ? config.namespace_
-                       : !access->default_namespace.empty() ? access->default_namespace
-                                                            : "default";
+  options.namespace_ = !config.namespace_.empty()          ? config.namespace_
+                       : !access.default_namespace.empty() ? access.default_namespace
+                                                           : "default";
   options.service = config.service;
   options.label_selector = config.label_selector;
   options.target_port = config.target_port;
@@ -62,22 +60,22 @@ absl::StatusOr<std::unique_ptr<discovery::Source>> MakeK8sSourceWith(
   info.service = absl::StrCat(options.namespace_, "/", options.service);
   info.description =
       absl::StrCat("Kubernetes service ", options.namespace_, "/", options.service, ", port \"",
-                   options.target_port, "\", API ", config.api, ", at ", access->server);
-  return std::make_unique<discovery::K8sSource>(*std::move(transport), std::move(options));
+                   options.target_port, "\", API ", config.api, ", at ", access.server);
+  return std::make_unique<discovery::K8sSource>(std::move(transport), std::move(options));
 }
 
-absl::StatusOr<std::unique_ptr<discovery::Source>> MakeK8sSource(const config::Config& config,
-                                                                 k8s::ApiMonitor& monitor,
-                                                                 SourceInfo& info) {
-  const absl::StatusOr<k8s::ClusterAccess> access = LoadAccess(config);
-  if (access.ok()) spdlog::info("kubernetes: API server {} ({})", access->server, access->origin);
-  return MakeK8sSourceWith(config, access, monitor, info);
+// The one Kubernetes I/O thread, for every source of this process.
+absl::StatusOr<std::unique_ptr<k8s::CurlIo>> StartKubernetesIo(const k8s::ClusterAccess& access,
+                                                               k8s::ApiMonitor& monitor) {
+  spdlog::info("kubernetes: API server {} ({})", access.server, access.origin);
+  return k8s::CurlIo::Start(access, &monitor);
 }
 
-// Makes the source the configuration asks for; `kubernetes` is set when it
-// watches Kubernetes.
+// Makes the source the configuration asks for; `kubernetes` and `io` are set
+// when it watches Kubernetes.
 absl::StatusOr<std::unique_ptr<discovery::Source>> MakeSource(
-    const config::Config& config, std::unique_ptr<k8s::ApiMonitor>& kubernetes, SourceInfo& info) {
+    const config::Config& config, std::unique_ptr<k8s::ApiMonitor>& kubernetes,
+    std::unique_ptr<k8s::CurlIo>& io, SourceInfo& info) {
   if (config.endpoints.has_value()) {
     info = {"JAWLB_ENDPOINTS", "static"};
     return std::make_unique<discovery::StaticSource>(*config.endpoints);
@@ -87,7 +85,12 @@ absl::StatusOr<std::unique_ptr<discovery::Source>> MakeSource(
     return std::make_unique<discovery::FileSource>(config.endpoints_file, kEndpointsFilePoll);
   }
   kubernetes = std::make_unique<k8s::ApiMonitor>();
-  return MakeK8sSource(config, *kubernetes, info);
+  const absl::StatusOr<k8s::ClusterAccess> access = LoadAccess(config);
+  if (!access.ok()) return access.status();
+  absl::StatusOr<std::unique_ptr<k8s::CurlIo>> started = StartKubernetesIo(*access, *kubernetes);
+  if (!started.ok()) return started.status();
+  io = *std::move(started);
+  return MakeK8sSourceWith(config, *access, *io, *kubernetes, info);
 }
 
 void ConfigureServer(const config::Config& config, grpc::ServerBuilder& builder) {
@@ -202,7 +205,7 @@ absl::StatusOr<std::unique_ptr<App>> App::Start(const config::Config& config) {
 
 absl::Status App::StartSource(SourceInfo& info) {
   absl::StatusOr<std::unique_ptr<discovery::Source>> source =
-      MakeSource(config_, kubernetes_, info);
+      MakeSource(config_, kubernetes_, kube_io_, info);
   if (!source.ok()) return source.status();
   source_ = *std::move(source);
   if (config_.health_check == "grpc") {
@@ -229,7 +232,9 @@ absl::Status App::StartDirectory(SourceInfo& info) {
   // Read once: units are made on completion-queue threads, which do no I/O.
   absl::StatusOr<k8s::ClusterAccess> access = LoadAccess(config_);
   if (!access.ok()) return access.status();
-  spdlog::info("kubernetes: API server {} ({})", access->server, access->origin);
+  absl::StatusOr<std::unique_ptr<k8s::CurlIo>> io = StartKubernetesIo(*access, *kubernetes_);
+  if (!io.ok()) return io.status();
+  kube_io_ = *std::move(io);
   access_ = *std::move(access);
   info = {"multi: each client's name chooses a Kubernetes service", "(multi)"};
   ServiceDirectory::Options options;
@@ -256,7 +261,7 @@ absl::StatusOr<std::shared_ptr<grpclb::ServiceUnit>> App::MakeUnit(
   if (!service.port.empty()) unit_config.target_port = service.port;
   SourceInfo info;
   absl::StatusOr<std::unique_ptr<discovery::Source>> source =
-      MakeK8sSourceWith(unit_config, *access_, *kubernetes_, info);
+      MakeK8sSourceWith(unit_config, *access_, *kube_io_, *kubernetes_, info);
   if (!source.ok()) return source.status();
   auto unit = std::make_shared<KubernetesUnit>(
       service.Key(), static_cast<size_t>(grpclb::BalanceLoadService::DefaultThreads()),

@@ -23,6 +23,7 @@
 #include "health/health_checker.h"
 #include "k8s/api_monitor.h"
 #include "k8s/cluster_access.h"
+#include "k8s/curl_transport.h"
 
 namespace jawlb::app {
 
@@ -84,6 +85,7 @@ class App {
                    config_.lb_tokens ? grpclb::TokenPrefix(replica_, 0) : ""};
   discovery::BackendSet last_backends_;          // for the change log; source thread only
   std::unique_ptr<k8s::ApiMonitor> kubernetes_;  // when watching Kubernetes; outlives source_
+  std::unique_ptr<k8s::CurlIo> kube_io_;  // the Kubernetes I/O thread; outlives every source
   std::unique_ptr<discovery::Source> source_;  // single mode
   std::unique_ptr<ServiceDirectory> directory_;  // multi mode
   std::optional<k8s::ClusterAccess> access_;       // multi mode: read once at start

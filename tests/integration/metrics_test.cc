@@ -190,10 +190,12 @@ TEST_F(MetricsTest, ApiErrorsAreCountedByReason) {
   WaitFor([](Samples& s) { return s["jawlb_ready{}"] == 1; });
   ASSERT_THAT(api_->Control("/tokens?set=rotated-away"), IsOk());  // every request now 401
   ASSERT_THAT(api_->Control("/fault/expire"), IsOk());             // ends the watch with 410
+  // One scrape is not one instant: families are read one after another, so
+  // the request and the error it caused may land in different scrapes.
   Samples m = WaitFor([](Samples& s) {
-    return s[R"(jawlb_kubernetes_errors_total{operation="list",reason="unauthenticated"})"] >= 1;
+    return s[R"(jawlb_kubernetes_errors_total{operation="list",reason="unauthenticated"})"] >= 1 &&
+           s[R"(jawlb_kubernetes_requests_total{code="401",verb="GET"})"] >= 1;
   });
-  EXPECT_GE((m[R"(jawlb_kubernetes_requests_total{code="401",verb="GET"})"]), 1);
   EXPECT_GE(m[R"(jawlb_kubernetes_watch_restarts_total{reason="expired"})"], 1);
   EXPECT_EQ(m[R"(jawlb_backends_sent{service="default/echo"})"], 1);
   EXPECT_EQ(m["jawlb_ready{}"], 1);

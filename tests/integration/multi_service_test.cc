@@ -2,7 +2,8 @@
 // (gRPC C++'s grpclb policy through DNS SRV: each service's SRV record names the
 // same jawlb), each client seeing only its service's backends; watches start
 // with a service's first client and stop when it has had none for the idle
-// timeout (seen in the test API server's counts); a name outside the allowed
+// timeout (seen in the test API server's counts), all over one connection to
+// the API server; a name outside the allowed
 // namespaces is refused; one service's failing watch leaves the other served.
 #include <fstream>
 #include <memory>
@@ -127,6 +128,8 @@ TEST_F(MultiServiceTest, EachClientGetsItsServiceWatchedOnDemandAndDroppedWhenId
   std::shared_ptr<grpc::Channel> beta = Client("beta");
   ASSERT_THAT(WaitForSpread(beta, {"b1"}, true, 20, kWait), IsOk());
   EXPECT_TRUE(Eventually([&] { return Stat("activeWatches") == 2; }));
+  // One Kubernetes I/O thread and one connection for every watch (HTTP/2).
+  EXPECT_EQ(Stat("connections"), 1);
   // Still each its own: alpha's clients never reach beta's backend.
   const Spread spread = CallMany(alpha, 40);
   EXPECT_EQ(spread.calls.count("b1"), 0u) << spread.ToString();

@@ -22,7 +22,7 @@ import (
 //	POST /slices?enabled=0|1        serve (or hide) discovery.k8s.io/v1
 //	PUT  /objects/{plural}?ns=N     create or replace the JSON object in the body
 //	DELETE /objects/{plural}?ns=N&name=X
-//	GET  /stats                     request counters, as JSON
+//	GET  /stats                     request counters (and TCP connections opened), as JSON
 func (s *server) controlHandler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		q := r.URL.Query()
@@ -96,7 +96,7 @@ func (s *server) controlHandler() http.Handler {
 			}
 			s.notify()
 		case r.URL.Path == "/stats":
-			writeJSON(w, 200, object{"lists": s.lists, "watches": s.watches, "activeWatches": s.activeWatches,
+			writeJSON(w, 200, object{"lists": s.lists, "watches": s.watches, "activeWatches": s.activeWatches, "connections": s.connections,
 				"requests": s.requests, "unauthorized": s.unauthorized, "resourceVersion": s.store.rv})
 			return
 		default:

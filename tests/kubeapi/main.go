@@ -55,7 +55,15 @@ func main() {
 		log.Fatal(h.Serve(control))
 	}()
 	fmt.Printf("kubeapi ready %s control http://%s\n", apiURL, control.Addr())
-	h := &http.Server{Handler: srv, TLSConfig: pki.serverTLS(), ErrorLog: log.New(os.Stderr, "kubeapi http: ", 0)}
+	h := &http.Server{Handler: srv, TLSConfig: pki.serverTLS(), ErrorLog: log.New(os.Stderr, "kubeapi http: ", 0),
+		// Counts the TCP connections clients open (the "connections" stat).
+		ConnState: func(_ net.Conn, state http.ConnState) {
+			if state == http.StateNew {
+				srv.mu.Lock()
+				srv.connections++
+				srv.mu.Unlock()
+			}
+		}}
 	log.Fatal(h.ServeTLS(api, "", ""))
 }
 

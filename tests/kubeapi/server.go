@@ -38,7 +38,7 @@ type server struct {
 	statuses   []*statusFault
 
 	// Counters, for tests.
-	lists, watches, activeWatches, requests, unauthorized int
+	lists, watches, activeWatches, requests, unauthorized, connections int
 }
 
 func newServer(token string, bookmarks time.Duration) *server {
