@@ -210,15 +210,18 @@ void ServiceDirectory::WriteMetrics(metrics::TextWriter& out) const {
     double streams = 0;
     double backends = 0;
     double updates = 0;
+    grpclb::ServiceUnit* unit = nullptr;  // null for "(other)"; valid while mu_ is held
   };
   std::vector<Row> rows;
+  // Held throughout: the rows point at units only the lock keeps alive.
+  absl::MutexLock lock(&mu_);
   {
-    absl::MutexLock lock(&mu_);
     for (const auto& [key, entry] : units_) {
       const grpclb::SnapshotPtr latest = entry.unit->hub().Latest();
       rows.push_back(Row{key, static_cast<double>(entry.unit.use_count() - 1),
                          latest == nullptr ? 0.0 : static_cast<double>(latest->backends.size()),
-                         latest == nullptr ? 0.0 : static_cast<double>(latest->version)});
+                         latest == nullptr ? 0.0 : static_cast<double>(latest->version),
+                         entry.unit.get()});
     }
   }
   const size_t active = rows.size();
@@ -247,6 +250,15 @@ void ServiceDirectory::WriteMetrics(metrics::TextWriter& out) const {
              "Lists published per service since its watch started (multi mode).");
   for (const Row& row : rows) {
     out.Sample("jawlb_service_list_updates_total", {{"service", row.service}}, row.updates);
+  }
+  // Histograms do not add up into "(other)": only the named services have one.
+  out.Header("jawlb_service_list_propagation_seconds", "histogram",
+             "Per service (the named ones): from the watch event's arrival to each client's "
+             "write of the list (multi mode).");
+  for (const Row& row : rows) {
+    if (row.unit == nullptr) continue;
+    out.HistogramSamples("jawlb_service_list_propagation_seconds", {{"service", row.service}},
+                         row.unit->propagation());
   }
   out.Gauge("jawlb_services_watched", "Services with a unit now (clients, or idle for less "
             "than JAWLB_IDLETIMEOUT).", static_cast<double>(active));

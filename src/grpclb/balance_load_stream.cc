@@ -243,18 +243,24 @@ void BalanceLoadStream::OnWriteDone(bool ok) {
   SnapshotPtr written;
   bool first_list = false;
   size_t bytes = 0;
+  ServiceUnit* unit = nullptr;  // held by us (unit_) until the stream is released
   {
     absl::MutexLock lock(&mu_);
     write_in_flight_ = false;
     written = std::move(in_flight_);
     first_list = in_flight_is_first_list_;
     bytes = in_flight_bytes_;
+    unit = unit_.get();
   }
   if (ok && written != nullptr) {  // a list (nullptr: the initial response)
     shared_.metrics.lists_written.Add();
     shared_.metrics.bytes_written.Add(bytes);
     // A stream's first list is no change reaching it: it was known before.
-    if (!first_list) shared_.metrics.propagation.Observe(absl::Now() - written->observed);
+    if (!first_list) {
+      const absl::Duration took = absl::Now() - written->observed;
+      shared_.metrics.propagation.Observe(took);
+      if (unit != nullptr) unit->propagation().Observe(took);
+    }
   }
   if (!ok) {
     RequestFinish(grpc::Status(grpc::StatusCode::CANCELLED, "write failed: stream is gone"));

@@ -17,6 +17,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 
+#include "common/metrics.h"
 #include "grpclb/hub.h"
 
 namespace jawlb::grpclb {
@@ -28,11 +29,17 @@ class ServiceUnit {
   virtual Hub& hub() = 0;
   // "namespace/name".
   virtual const std::string& key() const = 0;
+  // From the watch event's arrival to each write of the list to a client of
+  // this service (the service's share of jawlb_list_propagation_seconds).
+  metrics::Histogram& propagation() { return propagation_; }
   // Stops feeding the Hub and lets go of the wake runner, on the caller's
   // thread (its owner's, never a completion-queue thread: streams may still
   // hold the unit, and its last holder must have nothing heavy left to do).
   // Idempotent.
   virtual void Stop() {}
+
+ private:
+  metrics::Histogram propagation_{metrics::Histogram::LatencyBounds()};
 };
 
 using ServiceResolver =

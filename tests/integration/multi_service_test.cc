@@ -13,6 +13,7 @@
 #include <signal.h>
 
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -103,6 +104,18 @@ class MultiServiceTest : public ::testing::Test {
     return got.ok() ? got->second : "";
   }
 
+  // Has Debian's Prometheus parser judge /metrics: exit 0 and its output.
+  std::pair<int, std::string> ParsedMetrics() {
+    const std::string file = dir_ + "/metrics.txt";
+    std::ofstream(file) << Metrics();
+    FILE* pipe = popen(absl::StrCat(PYTHON3, " ", PARSE_METRICS, " ", file).c_str(), "r");
+    std::string output;
+    char buffer[4096];
+    while (pipe != nullptr && fgets(buffer, sizeof(buffer), pipe) != nullptr) output += buffer;
+    const int status = pipe == nullptr ? -1 : pclose(pipe);
+    return {status, output};
+  }
+
   void TearDown() override {
     if (jawlb_ != nullptr) {
       EXPECT_TRUE(ExitedWith(jawlb_->process().Stop(SIGTERM, absl::Seconds(60)), 0));
@@ -184,6 +197,17 @@ TEST_F(MultiServiceTest, OneServicesFailingWatchLeavesTheOtherServed) {
   // alpha keeps following its changes while beta's watch fails.
   ASSERT_THAT(api_->Delete("endpointslices", "alpha-a2"), IsOk());
   ASSERT_THAT(WaitForSpread(alpha, {"a1"}, true, 20, kWait), IsOk());
+  // The change's propagation is counted for alpha, and the whole exposition
+  // (per-service families included) is valid Prometheus text.
+  const auto [status, parsed] = ParsedMetrics();
+  EXPECT_EQ(status, 0) << parsed;
+  const std::string count = R"(jawlb_service_list_propagation_seconds_count{service="default/alpha"} )";
+  const size_t at = parsed.find(count);
+  ASSERT_NE(at, std::string::npos) << parsed;
+  double value = 0;
+  ASSERT_TRUE(absl::SimpleAtod(
+      parsed.substr(at + count.size(), parsed.find('\n', at) - at - count.size()), &value));
+  EXPECT_GE(value, 1);
 }
 
 }  // namespace
