@@ -14,6 +14,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 
+#include "common/dns_label.h"
 #include "common/status_macros.h"
 
 namespace jawlb::config {
@@ -97,13 +98,6 @@ std::string SetOnOff(absl::string_view text, bool& out) {
   if (text != "on" && text != "off") return "not on or off";
   out = text == "on";
   return "";
-}
-
-bool IsDnsLabel(absl::string_view text) {
-  if (text.empty() || text.size() > 63 || text.front() == '-' || text.back() == '-') return false;
-  return std::all_of(text.begin(), text.end(), [](char c) {
-    return absl::ascii_islower(c) || absl::ascii_isdigit(c) || c == '-';
-  });
 }
 
 std::string SetString(absl::string_view text, std::string& out) {

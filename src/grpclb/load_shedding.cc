@@ -8,17 +8,18 @@ namespace jawlb::grpclb {
 
 void LoadShedding::Report(const void* client, const balancer::ClientLoad& load) {
   if (!enabled_) return;
-  const SnapshotPtr latest = hub_.Latest();
-  const size_t backends = latest == nullptr ? 0 : latest->backends.size();
   int percent = 0;
   double demand = 0;
   double capacity = 0;
+  size_t backends = 0;
   {
     absl::MutexLock lock(&mu_);
     clients_.insert_or_assign(client, load);
     const absl::Time now = absl::Now();
     if (now - last_evaluation_ < evaluate_every_) return;
     last_evaluation_ = now;
+    const SnapshotPtr latest = hub_.Latest();  // the Hub's lock is a leaf: never takes ours
+    backends = latest == nullptr ? 0 : latest->backends.size();
     double dropped = 0;
     for (const auto& [id, each] : clients_) {
       const balancer::CallRates rates = each.RatesAt(now);

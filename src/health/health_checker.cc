@@ -207,11 +207,7 @@ void HealthChecker::Apply(const Command& command) {
     it->second->context.TryCancel();
     it = active_.erase(it);
   }
-  for (auto* map : {&retry_at_}) {
-    for (auto it = map->begin(); it != map->end();) {
-      it = wanted.contains(it->first) ? std::next(it) : map->erase(it);
-    }
-  }
+  std::erase_if(retry_at_, [&](const auto& entry) { return !wanted.contains(entry.first); });
   std::erase_if(channels_, [&](const auto& entry) { return !wanted.contains(entry.first); });
   std::erase_if(failures_, [&](const auto& entry) { return !wanted.contains(entry.first); });
   std::erase_if(warned_unimplemented_, [&](const Backend& b) { return !wanted.contains(b); });

@@ -20,8 +20,7 @@ struct CurlIo::Request {
   curl_slist* headers = nullptr;
   std::string url;
   std::string authorization;
-  bool streaming = false;
-  bool watch = false;  // for the monitor: a WATCH, or a GET
+  bool streaming = false;  // a watch (for the monitor: WATCH, else GET)
 
   absl::Mutex mu;
   HttpResponse response ABSL_GUARDED_BY(mu);
@@ -72,27 +71,23 @@ size_t OnBody(char* data, size_t size, size_t count, void* user) {
   return bytes;
 }
 
+// Sets `blob_option` to `pem` when there is one, else `file_option` to `file`.
+void SetPemOrFile(CURL* curl, CURLoption blob_option, const std::string& pem,
+                  CURLoption file_option, const std::string& file) {
+  if (!pem.empty()) {
+    curl_blob blob{const_cast<char*>(pem.data()), pem.size(), CURL_BLOB_COPY};
+    curl_easy_setopt(curl, blob_option, &blob);
+  } else if (!file.empty()) {
+    curl_easy_setopt(curl, file_option, file.c_str());
+  }
+}
+
 void SetTls(CURL* curl, const ClusterAccess& access) {
-  if (!access.ca_pem.empty()) {
-    curl_blob blob{const_cast<char*>(access.ca_pem.data()), access.ca_pem.size(), CURL_BLOB_COPY};
-    curl_easy_setopt(curl, CURLOPT_CAINFO_BLOB, &blob);
-  } else if (!access.ca_file.empty()) {
-    curl_easy_setopt(curl, CURLOPT_CAINFO, access.ca_file.c_str());
-  }
-  if (!access.client_cert_pem.empty()) {
-    curl_blob cert{const_cast<char*>(access.client_cert_pem.data()), access.client_cert_pem.size(),
-                   CURL_BLOB_COPY};
-    curl_easy_setopt(curl, CURLOPT_SSLCERT_BLOB, &cert);
-  } else if (!access.client_cert_file.empty()) {
-    curl_easy_setopt(curl, CURLOPT_SSLCERT, access.client_cert_file.c_str());
-  }
-  if (!access.client_key_pem.empty()) {
-    curl_blob key{const_cast<char*>(access.client_key_pem.data()), access.client_key_pem.size(),
-                  CURL_BLOB_COPY};
-    curl_easy_setopt(curl, CURLOPT_SSLKEY_BLOB, &key);
-  } else if (!access.client_key_file.empty()) {
-    curl_easy_setopt(curl, CURLOPT_SSLKEY, access.client_key_file.c_str());
-  }
+  SetPemOrFile(curl, CURLOPT_CAINFO_BLOB, access.ca_pem, CURLOPT_CAINFO, access.ca_file);
+  SetPemOrFile(curl, CURLOPT_SSLCERT_BLOB, access.client_cert_pem, CURLOPT_SSLCERT,
+               access.client_cert_file);
+  SetPemOrFile(curl, CURLOPT_SSLKEY_BLOB, access.client_key_pem, CURLOPT_SSLKEY,
+               access.client_key_file);
   if (access.insecure) {
     curl_easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, 0L);
     curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, 0L);
@@ -201,14 +196,14 @@ void CurlIo::Complete(Request& request, int code) {
   curl_easy_getinfo(request.easy, CURLINFO_RESPONSE_CODE, &status);
   curl_off_t micros = 0;
   curl_easy_getinfo(request.easy,
-                    request.watch ? CURLINFO_STARTTRANSFER_TIME_T : CURLINFO_TOTAL_TIME_T, &micros);
+                    request.streaming ? CURLINFO_STARTTRANSFER_TIME_T : CURLINFO_TOTAL_TIME_T, &micros);
   curl_multi_remove_handle(static_cast<CURLM*>(multi_), request.easy);
   curl_easy_cleanup(request.easy);
   curl_slist_free_all(request.headers);
   request.easy = nullptr;
   request.headers = nullptr;
   if (monitor_ != nullptr) {
-    monitor_->Request(request.watch ? "WATCH" : "GET", static_cast<int>(status),
+    monitor_->Request(request.streaming ? "WATCH" : "GET", static_cast<int>(status),
                       absl::Microseconds(micros));
   }
   absl::MutexLock lock(&request.mu);
@@ -266,7 +261,6 @@ std::shared_ptr<CurlIo::Request> CurlTransport::MakeRequest(const std::string& p
   request->easy = curl;
   request->url = access.server + path;
   request->streaming = streaming;
-  request->watch = streaming;
   request->headers = curl_slist_append(nullptr, "Accept: application/json");
   const std::string token = tokens_.Current();
   if (!token.empty()) {

@@ -11,20 +11,12 @@
 #include "absl/strings/str_split.h"
 #include "yaml-cpp/yaml.h"
 
+#include "common/dns_label.h"
+
 namespace jawlb::routing {
 namespace {
 
 constexpr char kForms[] = "svc, svc.namespace, svc.namespace.svc or svc.namespace.svc.";
-
-// RFC 1123 label (namespaces); with `letter_first`, RFC 1035 (services).
-bool IsLabel(absl::string_view text, bool letter_first) {
-  if (text.empty() || text.size() > 63) return false;
-  for (char c : text) {
-    if (!absl::ascii_islower(c) && !absl::ascii_isdigit(c) && c != '-') return false;
-  }
-  if (text.front() == '-' || text.back() == '-') return false;
-  return !letter_first || absl::ascii_islower(text.front());
-}
 
 // "name:50051" → "name" (a port is digits only).
 absl::string_view StripPort(absl::string_view name) {
@@ -72,15 +64,15 @@ absl::StatusOr<ServiceRef> ParseTarget(absl::string_view key, const YAML::Node& 
     return absl::InvalidArgumentError(absl::StrCat(
         "route \"", key, "\": give namespace/service or {namespace, service, port}"));
   }
-  if (!IsLabel(ref.namespace_, false)) {
+  if (!IsDnsLabel(ref.namespace_, false)) {
     return absl::InvalidArgumentError(
         absl::StrCat("route \"", key, "\": \"", ref.namespace_, "\" is not a namespace name"));
   }
-  if (!IsLabel(ref.name, true)) {
+  if (!IsDnsLabel(ref.name, true)) {
     return absl::InvalidArgumentError(
         absl::StrCat("route \"", key, "\": \"", ref.name, "\" is not a service name"));
   }
-  if (!ref.port.empty() && !IsLabel(ref.port, false)) {
+  if (!ref.port.empty() && !IsDnsLabel(ref.port, false)) {
     return absl::InvalidArgumentError(
         absl::StrCat("route \"", key, "\": \"", ref.port, "\" is not a port name"));
   }
@@ -146,7 +138,7 @@ absl::StatusOr<ServiceRef> ServiceRouter::Route(absl::string_view asked) const {
       service.name.size() > options_.name_suffix.size()) {
     service.name.resize(service.name.size() - options_.name_suffix.size());
   }
-  if (!IsLabel(service.name, true) || !IsLabel(service.namespace_, false)) {
+  if (!IsDnsLabel(service.name, true) || !IsDnsLabel(service.namespace_, false)) {
     return absl::InvalidArgumentError(absl::StrCat(
         "\"", asked, "\" is not a service name (", kForms, options_.cluster_domain, ")"));
   }
