@@ -43,9 +43,10 @@ void Readiness::Publish() {
   // call back into us, so holding mu_ keeps the order of updates.
   const bool serving = listed_ && !draining_;
   // By name: the SetServingStatus(bool) overload would set every service,
-  // jawlb.liveness included.
-  health_->SetServingStatus("", serving);
+  // jawlb.liveness included. The server's overall status ("") changes last, so
+  // whoever saw it change finds the named service changed too.
   health_->SetServingStatus(kLoadBalancerService, serving);
+  health_->SetServingStatus("", serving);
 }
 
 }  // namespace jawlb::app

@@ -4,9 +4,6 @@
 #include "absl/strings/str_cat.h"
 #include "spdlog/spdlog.h"
 
-#include "discovery/service_view.h"
-#include "k8s/backoff.h"
-
 namespace jawlb::discovery {
 
 K8sSource::K8sSource(std::unique_ptr<k8s::HttpTransport> transport, Options options)
@@ -15,18 +12,26 @@ K8sSource::K8sSource(std::unique_ptr<k8s::HttpTransport> transport, Options opti
 K8sSource::~K8sSource() { Stop(); }
 
 absl::Status K8sSource::Start(OnUpdate on_update) {
-  thread_ = std::thread([this, on_update = std::move(on_update)] { Run(on_update); });
+  on_update_ = std::move(on_update);
+  switch (options_.api) {
+    case Api::kEndpointSlices:
+      transport_->After(absl::ZeroDuration(), [this] { Watch(EndpointsApi::kEndpointSlices); });
+      break;
+    case Api::kEndpoints:
+      transport_->After(absl::ZeroDuration(), [this] { Watch(EndpointsApi::kEndpoints); });
+      break;
+    case Api::kAuto:
+      transport_->After(absl::ZeroDuration(), [this] { ChooseApi(); });
+      break;
+  }
   return absl::OkStatus();
 }
 
 void K8sSource::Stop() {
-  {
-    absl::MutexLock lock(&mu_);
-    stopping_ = true;
-    if (reflector_ != nullptr) reflector_->Stop();
-  }
+  // No callback runs after this, so what they made can go on this thread.
   transport_->Cancel();
-  if (thread_.joinable()) thread_.join();
+  reflector_.reset();
+  view_.reset();
 }
 
 std::vector<EndpointState> K8sSource::Endpoints() const {
@@ -39,43 +44,37 @@ std::optional<size_t> K8sSource::ObjectCount() const {
   return objects_;
 }
 
-std::optional<EndpointsApi> K8sSource::ChooseApi() {
-  if (options_.api == Api::kEndpointSlices) return EndpointsApi::kEndpointSlices;
-  if (options_.api == Api::kEndpoints) return EndpointsApi::kEndpoints;
-  k8s::Backoff backoff(options_.reflector.initial_backoff, options_.reflector.max_backoff);
-  while (true) {
-    absl::StatusOr<k8s::HttpResponse> response = transport_->Get("/apis/discovery.k8s.io/v1");
+void K8sSource::ChooseApi() {
+  transport_->Get("/apis/discovery.k8s.io/v1", [this](absl::StatusOr<k8s::HttpResponse> response) {
     if (response.ok() && response->status == 200) {
-      if (absl::StrContains(response->body, "\"endpointslices\"")) {
-        return EndpointsApi::kEndpointSlices;
-      }
-      return EndpointsApi::kEndpoints;
+      return Watch(absl::StrContains(response->body, "\"endpointslices\"")
+                       ? EndpointsApi::kEndpointSlices
+                       : EndpointsApi::kEndpoints);
     }
     if (response.ok() && response->status == 404) {
       spdlog::info(
           "kubernetes: the API server does not serve discovery.k8s.io/v1: watching "
           "core/v1 Endpoints");
-      return EndpointsApi::kEndpoints;
+      return Watch(EndpointsApi::kEndpoints);
     }
     const absl::Status error =
         response.ok() ? k8s::HttpError("API discovery", *response) : response.status();
-    const absl::Duration delay = backoff.Next();
+    if (!backoff_.has_value()) {
+      backoff_.emplace(options_.reflector.initial_backoff, options_.reflector.max_backoff);
+    }
+    const absl::Duration delay = backoff_->Next();
     spdlog::warn("kubernetes: {}; retrying in {}", error.ToString(), absl::FormatDuration(delay));
     if (k8s::ApiMonitor* monitor = options_.reflector.monitor; monitor != nullptr) {
       monitor->Failed("discovery", error);
-      monitor->heartbeat().ExpectSilence(delay);
     }
-    absl::MutexLock lock(&mu_);
-    if (mu_.AwaitWithTimeout(absl::Condition(&stopping_), delay)) return std::nullopt;
-  }
+    transport_->After(delay, [this] { ChooseApi(); });
+  });
 }
 
-void K8sSource::Run(OnUpdate on_update) {
-  const std::optional<EndpointsApi> api = ChooseApi();
-  if (!api.has_value()) return;
+void K8sSource::Watch(EndpointsApi api) {
   k8s::Reflector::Options options = options_.reflector;
   const std::string& ns = options_.namespace_;
-  if (*api == EndpointsApi::kEndpointSlices) {
+  if (api == EndpointsApi::kEndpointSlices) {
     options.path = absl::StrCat("/apis/discovery.k8s.io/v1/namespaces/", ns, "/endpointslices");
     options.label_selector = absl::StrCat("kubernetes.io/service-name=", options_.service);
     if (!options_.label_selector.empty()) {
@@ -87,23 +86,17 @@ void K8sSource::Run(OnUpdate on_update) {
     options.label_selector = options_.label_selector;
   }
   spdlog::info("kubernetes: watching {} of service {}/{} (port \"{}\")",
-               *api == EndpointsApi::kEndpointSlices ? "EndpointSlices" : "Endpoints", ns,
+               api == EndpointsApi::kEndpointSlices ? "EndpointSlices" : "Endpoints", ns,
                options_.service, options_.target_port);
-  ServiceView view(*api, options_.target_port, std::move(on_update),
-                   [this](std::vector<EndpointState> endpoints, size_t objects) {
-                     absl::MutexLock lock(&mu_);
-                     endpoints_ = std::move(endpoints);
-                     objects_ = objects;
-                   });
-  k8s::Reflector reflector(*transport_, view, std::move(options));
-  {
-    absl::MutexLock lock(&mu_);
-    if (stopping_) return;
-    reflector_ = &reflector;
-  }
-  reflector.Run();
-  absl::MutexLock lock(&mu_);
-  reflector_ = nullptr;
+  view_ = std::make_unique<ServiceView>(api, options_.target_port, on_update_,
+                                        [this](std::vector<EndpointState> endpoints,
+                                               size_t objects) {
+                                          absl::MutexLock lock(&mu_);
+                                          endpoints_ = std::move(endpoints);
+                                          objects_ = objects;
+                                        });
+  reflector_ = std::make_unique<k8s::Reflector>(*transport_, *view_, std::move(options));
+  reflector_->Start();
 }
 
 }  // namespace jawlb::discovery

@@ -6,19 +6,22 @@
 // Until the first complete list, nothing is delivered (clients get no list);
 // while the API server fails, nothing is delivered (clients keep the last one).
 //
-// Owns its transport and the Kubernetes I/O thread, which runs API detection,
-// the Reflector and the ServiceView; OnUpdate runs on that thread.
-// Threading: Start() and Stop() on the main thread.
+// Owns its transport; has no thread of its own. API detection, the Reflector
+// and the ServiceView run as callbacks on the transport's I/O thread (the one
+// Kubernetes I/O thread, shared by every source), and so does OnUpdate.
+// Threading: Start() and Stop() on the owner's thread, never on the I/O
+// thread; Endpoints() and ObjectCount() from any thread.
 #ifndef JAWLB_DISCOVERY_K8S_SOURCE_H_
 #define JAWLB_DISCOVERY_K8S_SOURCE_H_
 
 #include <memory>
 #include <optional>
 #include <string>
-#include <thread>
 
 #include "discovery/endpoints_decoder.h"
+#include "discovery/service_view.h"
 #include "discovery/source.h"
+#include "k8s/backoff.h"
 #include "k8s/http_transport.h"
 #include "k8s/reflector.h"
 
@@ -47,20 +50,23 @@ class K8sSource final : public Source {
   std::optional<size_t> ObjectCount() const override ABSL_LOCKS_EXCLUDED(mu_);
 
  private:
-  void Run(OnUpdate on_update);
-  // Which API to watch; nullopt when stopping.
-  std::optional<EndpointsApi> ChooseApi();
+  // Asks the API server whether it serves discovery.k8s.io/v1, until it says.
+  void ChooseApi();
+  void Watch(EndpointsApi api);
 
   // Constant after construction.
   const std::unique_ptr<k8s::HttpTransport> transport_;
   const Options options_;
 
+  // The I/O thread only, from Start() to Stop().
+  OnUpdate on_update_;
+  std::optional<k8s::Backoff> backoff_;  // of API detection
+  std::unique_ptr<ServiceView> view_;
+  std::unique_ptr<k8s::Reflector> reflector_;
+
   mutable absl::Mutex mu_;
-  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
-  k8s::Reflector* reflector_ ABSL_GUARDED_BY(mu_) = nullptr;  // while Run() runs one
   std::vector<EndpointState> endpoints_ ABSL_GUARDED_BY(mu_);
   std::optional<size_t> objects_ ABSL_GUARDED_BY(mu_);  // after the first sync
-  std::thread thread_;
 };
 
 }  // namespace jawlb::discovery

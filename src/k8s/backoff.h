@@ -34,7 +34,7 @@ class Backoff {
   const absl::Duration initial_;
   const absl::Duration max_;
   absl::Duration next_;
-  std::mt19937_64 random_;
+  std::minstd_rand random_;  // 8 bytes: one per watched service
 };
 
 }  // namespace jawlb::k8s

@@ -1,6 +1,6 @@
 #include "k8s/curl_transport.h"
 
-#include <deque>
+#include <algorithm>
 #include <string>
 #include <utility>
 
@@ -9,26 +9,33 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
+#include "absl/synchronization/notification.h"
 #include <curl/curl.h>
 
 namespace jawlb::k8s {
 
-// One transfer. The I/O thread fills it (under mu); the caller's thread waits
-// on it and takes the streamed data out.
+struct CurlIo::User {
+  bool cancelled = false;
+};
+
 struct CurlIo::Request {
+  // What was asked.
+  std::shared_ptr<User> user;
+  std::string path;
+  bool streaming = false;  // a watch (for the monitor: WATCH, else GET)
+  absl::Duration stall_timeout;
+  HttpTransport::OnData on_data;
+  HttpTransport::OnDone done;
+  bool retried = false;  // after a 401
+
+  // The transfer.
   CURL* easy = nullptr;
   curl_slist* headers = nullptr;
   std::string url;
   std::string authorization;
-  bool streaming = false;  // a watch (for the monitor: WATCH, else GET)
-
-  absl::Mutex mu;
-  HttpResponse response ABSL_GUARDED_BY(mu);
-  std::deque<std::string> chunks ABSL_GUARDED_BY(mu);  // a 200 stream's body, as it comes
-  absl::Time last_data ABSL_GUARDED_BY(mu) = absl::Now();
-  bool done ABSL_GUARDED_BY(mu) = false;
-  bool aborted ABSL_GUARDED_BY(mu) = false;
-  CURLcode code ABSL_GUARDED_BY(mu) = CURLE_OK;
+  HttpResponse response;
+  absl::Time last_data;
+  bool stopped_by_reader = false;
 };
 
 namespace {
@@ -38,7 +45,7 @@ using Request = CurlIo::Request;
 size_t OnHeader(char* data, size_t size, size_t count, void* user) {
   auto* request = static_cast<Request*>(user);
   absl::string_view line(data, size * count);
-  absl::MutexLock lock(&request->mu);
+  request->last_data = absl::Now();
   if (absl::StartsWithIgnoreCase(line, "HTTP/")) {
     // A new response (a 100 or a redirect may come first). Its status is known
     // before the body, so OnBody can decide whether to stream.
@@ -61,14 +68,17 @@ size_t OnHeader(char* data, size_t size, size_t count, void* user) {
 size_t OnBody(char* data, size_t size, size_t count, void* user) {
   auto* request = static_cast<Request*>(user);
   const size_t bytes = size * count;
-  absl::MutexLock lock(&request->mu);
   request->last_data = absl::Now();
+  if (request->user->cancelled) return 0;  // ends the transfer
   if (!request->streaming || request->response.status != 200) {
     request->response.body.append(data, bytes);
-  } else {
-    request->chunks.emplace_back(data, bytes);
+    return bytes;
   }
-  return bytes;
+  if (!request->on_data(absl::string_view(data, bytes))) {
+    request->stopped_by_reader = true;
+    return 0;
+  }
+  return request->user->cancelled ? 0 : bytes;
 }
 
 // Sets `blob_option` to `pem` when there is one, else `file_option` to `file`.
@@ -114,7 +124,7 @@ absl::StatusOr<std::unique_ptr<CurlIo>> CurlIo::Start(const ClusterAccess& acces
 }
 
 CurlIo::CurlIo(const ClusterAccess& access, ApiMonitor* monitor)
-    : access_(access), monitor_(monitor), multi_(curl_multi_init()) {}
+    : access_(access), tokens_(access_), monitor_(monitor), multi_(curl_multi_init()) {}
 
 CurlIo::~CurlIo() {
   {
@@ -123,7 +133,8 @@ CurlIo::~CurlIo() {
   }
   if (multi_ != nullptr) curl_multi_wakeup(static_cast<CURLM*>(multi_));
   if (thread_.joinable()) thread_.join();
-  for (auto& [easy, request] : running_) Complete(*request, CURLE_ABORTED_BY_CALLBACK);
+  for (auto& [easy, request] : running_) Cleanup(*request);
+  running_.clear();
   if (multi_ != nullptr) curl_multi_cleanup(static_cast<CURLM*>(multi_));
 }
 
@@ -131,136 +142,89 @@ std::unique_ptr<HttpTransport> CurlIo::NewTransport() {
   return std::unique_ptr<HttpTransport>(new CurlTransport(*this));
 }
 
-void CurlIo::Submit(std::shared_ptr<Request> request) {
+bool CurlIo::Post(std::function<void()> command) {
   {
     absl::MutexLock lock(&mu_);
-    to_add_.push_back(std::move(request));
+    if (stopping_) return false;
+    commands_.push_back(std::move(command));
   }
   curl_multi_wakeup(static_cast<CURLM*>(multi_));
+  return true;
 }
 
-void CurlIo::Abort(std::shared_ptr<Request> request) {
+bool CurlIo::RunCommands() {
+  std::vector<std::function<void()>> commands;
   {
     absl::MutexLock lock(&mu_);
-    to_abort_.push_back(std::move(request));
+    commands.swap(commands_);
   }
-  curl_multi_wakeup(static_cast<CURLM*>(multi_));
+  for (auto& command : commands) command();
+  return !commands.empty();
 }
 
-void CurlIo::TakeCommands() {
-  std::vector<std::shared_ptr<Request>> add;
-  std::vector<std::shared_ptr<Request>> abort;
-  {
-    absl::MutexLock lock(&mu_);
-    add.swap(to_add_);
-    abort.swap(to_abort_);
+absl::Time CurlIo::RunTimers(absl::Time now) {
+  while (!timers_.empty() && timers_.begin()->first <= now) {
+    Timer timer = std::move(timers_.begin()->second);
+    timers_.erase(timers_.begin());
+    if (!timer.user->cancelled) timer.task();
   }
-  auto* multi = static_cast<CURLM*>(multi_);
-  for (auto& request : add) {
-    running_[request->easy] = request;
-    curl_multi_add_handle(multi, request->easy);
+  return timers_.empty() ? absl::InfiniteFuture() : timers_.begin()->first;
+}
+
+void CurlIo::EndStalled(absl::Time now) {
+  std::vector<Request*> stalled;
+  for (auto& [easy, request] : running_) {
+    if (request->streaming && now - request->last_data >= request->stall_timeout) {
+      stalled.push_back(request.get());
+    }
   }
-  for (auto& request : abort) {
-    if (running_.contains(request->easy)) Complete(*request, CURLE_ABORTED_BY_CALLBACK);
-  }
+  for (Request* request : stalled) Finish(*request, kStalled);
 }
 
 void CurlIo::Run() {
   auto* multi = static_cast<CURLM*>(multi_);
+  absl::Time next_stall_check = absl::Now() + absl::Seconds(1);
   while (true) {
     {
       absl::MutexLock lock(&mu_);
       if (stopping_) return;
     }
-    TakeCommands();
+    const bool had_commands = RunCommands();
     int running = 0;
     curl_multi_perform(multi, &running);
     int left = 0;
     while (CURLMsg* message = curl_multi_info_read(multi, &left)) {
       if (message->msg != CURLMSG_DONE) continue;
       auto it = running_.find(message->easy_handle);
-      if (it != running_.end()) Complete(*it->second, message->data.result);
+      if (it != running_.end()) Finish(*it->second, message->data.result);
     }
-    if (monitor_ != nullptr) monitor_->heartbeat().Beat();
-    // Woken by traffic, a submission, or after a second (the heartbeat).
-    curl_multi_poll(multi, nullptr, 0, 1000, nullptr);
+    absl::Time now = absl::Now();
+    if (now >= next_stall_check) {
+      EndStalled(now);
+      next_stall_check = now + absl::Seconds(1);
+    }
+    const absl::Time next_timer = RunTimers(now);
+    if (monitor_ != nullptr) monitor_->heartbeat().Beat(now);
+    if (had_commands) continue;  // they may have queued more, or started transfers
+    // Woken by traffic, a command, the next timer, or after a second (the
+    // heartbeat and stall checks).
+    now = absl::Now();
+    const int64_t wait_ms =
+        std::clamp<int64_t>(absl::ToInt64Milliseconds(next_timer - now) + 1, 0, 1000);
+    curl_multi_poll(multi, nullptr, 0, static_cast<int>(wait_ms), nullptr);
   }
 }
 
-void CurlIo::Complete(Request& request, int code) {
-  auto it = running_.find(request.easy);
-  if (it == running_.end()) return;
-  std::shared_ptr<Request> keep = std::move(it->second);
-  running_.erase(it);
-  long status = 0;
-  curl_easy_getinfo(request.easy, CURLINFO_RESPONSE_CODE, &status);
-  curl_off_t micros = 0;
-  curl_easy_getinfo(request.easy,
-                    request.streaming ? CURLINFO_STARTTRANSFER_TIME_T : CURLINFO_TOTAL_TIME_T, &micros);
-  curl_multi_remove_handle(static_cast<CURLM*>(multi_), request.easy);
-  curl_easy_cleanup(request.easy);
-  curl_slist_free_all(request.headers);
-  request.easy = nullptr;
-  request.headers = nullptr;
-  if (monitor_ != nullptr) {
-    monitor_->Request(request.streaming ? "WATCH" : "GET", static_cast<int>(status),
-                      absl::Microseconds(micros));
-  }
-  absl::MutexLock lock(&request.mu);
-  request.done = true;
-  request.code = static_cast<CURLcode>(code);
-  request.aborted = code == CURLE_ABORTED_BY_CALLBACK;
-  if (status != 0) request.response.status = static_cast<int>(status);
-}
-
-// --- CurlTransport ------------------------------------------------------------
-
-CurlTransport::CurlTransport(CurlIo& io) : io_(io), tokens_(io.access_) {}
-
-CurlTransport::~CurlTransport() { Cancel(); }
-
-void CurlTransport::Cancel() {
-  std::shared_ptr<CurlIo::Request> active;
-  {
-    absl::MutexLock lock(&mu_);
-    cancelled_ = true;
-    active = active_;
-  }
-  if (active != nullptr) io_.Abort(std::move(active));
-}
-
-absl::StatusOr<HttpResponse> CurlTransport::Get(const std::string& path) {
-  return Perform(path, absl::Seconds(60), nullptr);
-}
-
-absl::StatusOr<HttpResponse> CurlTransport::Stream(const std::string& path,
-                                                   absl::Duration stall_timeout,
-                                                   const OnData& on_data) {
-  return Perform(path, stall_timeout, &on_data);
-}
-
-absl::StatusOr<HttpResponse> CurlTransport::Perform(const std::string& path,
-                                                    absl::Duration stall_timeout,
-                                                    const OnData* on_data) {
-  absl::StatusOr<HttpResponse> response = PerformOnce(path, stall_timeout, on_data);
-  if (response.ok() && response->status == 401 && !io_.access_.token_file.empty()) {
-    // The token may have rotated since it was read: read the file and retry once.
-    tokens_.Invalidate();
-    response = PerformOnce(path, stall_timeout, on_data);
-  }
-  return response;
-}
-
-std::shared_ptr<CurlIo::Request> CurlTransport::MakeRequest(const std::string& path,
-                                                           absl::Duration timeout,
-                                                           bool streaming) {
-  const ClusterAccess& access = io_.access_;
+void CurlIo::StartRequest(std::shared_ptr<Request> request) {
   CURL* curl = curl_easy_init();
-  if (curl == nullptr) return nullptr;
-  auto request = std::make_shared<CurlIo::Request>();
+  if (curl == nullptr) {
+    request->done(absl::InternalError("curl_easy_init failed"));
+    return;
+  }
   request->easy = curl;
-  request->url = access.server + path;
-  request->streaming = streaming;
+  request->url = access_.server + request->path;
+  request->response = HttpResponse{};
+  request->last_data = absl::Now();
   request->headers = curl_slist_append(nullptr, "Accept: application/json");
   const std::string token = tokens_.Current();
   if (!token.empty()) {
@@ -279,88 +243,136 @@ std::shared_ptr<CurlIo::Request> CurlTransport::MakeRequest(const std::string& p
   curl_easy_setopt(curl, CURLOPT_HEADERDATA, request.get());
   curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, &OnBody);
   curl_easy_setopt(curl, CURLOPT_WRITEDATA, request.get());
-  if (!streaming) {
-    curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, static_cast<long>(absl::ToInt64Milliseconds(timeout)));
-  }
-  SetTls(curl, access);
-  return request;
+  if (!request->streaming) curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, 60000L);
+  SetTls(curl, access_);
+  running_[curl] = request;
+  curl_multi_add_handle(static_cast<CURLM*>(multi_), curl);
 }
 
-CurlTransport::Ending CurlTransport::Deliver(CurlIo::Request& request,
-                                             absl::Duration stall_timeout,
-                                             const OnData* on_data) {
-  while (true) {
-    std::deque<std::string> chunks;
-    bool done = false;
-    bool stalled = false;
-    {
-      absl::MutexLock lock(&request.mu);
-      auto ready = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(request.mu) {
-        return request.done || !request.chunks.empty();
-      };
-      const bool streaming_body = on_data != nullptr && request.response.status == 200;
-      request.mu.AwaitWithDeadline(absl::Condition(&ready),
-                                   streaming_body ? request.last_data + stall_timeout
-                                                  : absl::Now() + absl::Seconds(1));
-      chunks.swap(request.chunks);
-      done = request.done;
-      // Not a byte, not even a bookmark: the stream is dead.
-      stalled = !done && chunks.empty() && streaming_body &&
-                absl::Now() - request.last_data >= stall_timeout;
-    }
-    for (const std::string& chunk : chunks) {
-      if (!(*on_data)(chunk)) return Ending::kStoppedByReader;
-    }
-    if (done) return Ending::kDone;
-    if (stalled) return Ending::kStalled;
-    absl::MutexLock lock(&mu_);
-    if (cancelled_) return Ending::kDone;  // Cancel() aborted it: wait for that below
-  }
+void CurlIo::Cleanup(Request& request) {
+  if (request.easy == nullptr) return;
+  curl_multi_remove_handle(static_cast<CURLM*>(multi_), request.easy);
+  curl_easy_cleanup(request.easy);
+  curl_slist_free_all(request.headers);
+  request.easy = nullptr;
+  request.headers = nullptr;
 }
 
-absl::StatusOr<HttpResponse> CurlTransport::PerformOnce(const std::string& path,
-                                                        absl::Duration stall_timeout,
-                                                        const OnData* on_data) {
-  std::shared_ptr<CurlIo::Request> request = MakeRequest(path, stall_timeout, on_data != nullptr);
-  if (request == nullptr) return absl::InternalError("curl_easy_init failed");
-  {
-    absl::MutexLock lock(&mu_);
-    if (cancelled_) {
-      curl_easy_cleanup(request->easy);
-      curl_slist_free_all(request->headers);
-      return absl::CancelledError("transport cancelled");
+void CurlIo::Finish(Request& finished, int code) {
+  auto it = running_.find(finished.easy);
+  if (it == running_.end()) return;
+  std::shared_ptr<Request> request = std::move(it->second);
+  running_.erase(it);
+  long status = 0;
+  curl_easy_getinfo(request->easy, CURLINFO_RESPONSE_CODE, &status);
+  curl_off_t micros = 0;
+  curl_easy_getinfo(request->easy,
+                    request->streaming ? CURLINFO_STARTTRANSFER_TIME_T : CURLINFO_TOTAL_TIME_T,
+                    &micros);
+  Cleanup(*request);
+  if (monitor_ != nullptr) {
+    monitor_->Request(request->streaming ? "WATCH" : "GET", static_cast<int>(status),
+                      absl::Microseconds(micros));
+  }
+  if (request->user->cancelled) return;
+  if (status != 0) request->response.status = static_cast<int>(status);
+  if (request->stopped_by_reader) {
+    request->done(std::move(request->response));
+    return;
+  }
+  if (code == kStalled) {
+    request->done(absl::DeadlineExceededError(
+        absl::StrCat("stream silent for ", absl::FormatDuration(request->stall_timeout))));
+    return;
+  }
+  if (code != CURLE_OK) {
+    request->done(absl::UnavailableError(
+        absl::StrCat("GET ", access_.server, request->path.substr(0, request->path.find('?')),
+                     ": ", curl_easy_strerror(static_cast<CURLcode>(code)))));
+    return;
+  }
+  if (request->response.status == 401 && !access_.token_file.empty() && !request->retried) {
+    // The token may have rotated since it was read: read the file and retry once.
+    tokens_.Invalidate();
+    request->retried = true;
+    Post([this, request = std::move(request)]() mutable {
+      if (!request->user->cancelled) StartRequest(std::move(request));
+    });
+    return;
+  }
+  request->done(std::move(request->response));
+}
+
+void CurlIo::Drop(const User& user) {
+  std::vector<std::shared_ptr<Request>> dropped;
+  for (auto it = running_.begin(); it != running_.end();) {
+    if (it->second->user.get() == &user) {
+      dropped.push_back(std::move(it->second));
+      it = running_.erase(it);
+    } else {
+      ++it;
     }
-    active_ = request;  // from now on Cancel() aborts it
   }
-  io_.Submit(request);
-  const Ending ending = Deliver(*request, stall_timeout, on_data);
-  // Whatever ended the wait, the transfer ends before we return (it writes
-  // into `request`): aborting one already done changes nothing.
-  io_.Abort(request);
-  {
-    absl::MutexLock lock(&request->mu);
-    auto done = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(request->mu) { return request->done; };
-    request->mu.Await(absl::Condition(&done));
+  for (auto& request : dropped) Cleanup(*request);
+  std::erase_if(timers_, [&](const auto& entry) { return entry.second.user.get() == &user; });
+}
+
+// --- CurlTransport ------------------------------------------------------------
+
+CurlTransport::CurlTransport(CurlIo& io) : io_(io), user_(std::make_shared<CurlIo::User>()) {}
+
+CurlTransport::~CurlTransport() { Cancel(); }
+
+void CurlTransport::Get(std::string path, OnDone done) {
+  auto request = std::make_shared<CurlIo::Request>();
+  request->path = std::move(path);
+  request->done = std::move(done);
+  Submit(std::move(request));
+}
+
+void CurlTransport::Stream(std::string path, absl::Duration stall_timeout, OnData on_data,
+                           OnDone done) {
+  auto request = std::make_shared<CurlIo::Request>();
+  request->path = std::move(path);
+  request->streaming = true;
+  request->stall_timeout = stall_timeout;
+  request->on_data = std::move(on_data);
+  request->done = std::move(done);
+  Submit(std::move(request));
+}
+
+void CurlTransport::Submit(std::shared_ptr<CurlIo::Request> request) {
+  request->user = user_;
+  io_.Post([io = &io_, request = std::move(request)]() mutable {
+    if (!request->user->cancelled) io->StartRequest(std::move(request));
+  });
+}
+
+void CurlTransport::After(absl::Duration delay, Task task) {
+  io_.Post([io = &io_, user = user_, delay, task = std::move(task)]() mutable {
+    if (!user->cancelled) {
+      io->timers_.emplace(absl::Now() + delay, CurlIo::Timer{user, std::move(task)});
+    }
+  });
+}
+
+void CurlTransport::Cancel() {
+  if (io_.OnIoThread()) {
+    // From one of our callbacks (maybe inside curl's): none of ours runs
+    // again; the transfers go once curl is out of the way.
+    user_->cancelled = true;
+    io_.Post([io = &io_, user = user_] { io->Drop(*user); });
+    return;
   }
-  bool cancelled = false;
-  {
-    absl::MutexLock lock(&mu_);
-    active_.reset();
-    cancelled = cancelled_;
+  absl::Notification dropped;
+  if (!io_.Post([&] {
+        user_->cancelled = true;
+        io_.Drop(*user_);
+        dropped.Notify();
+      })) {
+    return;  // the loop has stopped: nothing runs any more
   }
-  absl::MutexLock lock(&request->mu);
-  if (ending == Ending::kStoppedByReader) return request->response;
-  if (ending == Ending::kStalled) {
-    return absl::DeadlineExceededError(
-        absl::StrCat("stream silent for ", absl::FormatDuration(stall_timeout)));
-  }
-  if (request->aborted || cancelled) return absl::CancelledError("transport cancelled");
-  if (request->code != CURLE_OK) {
-    return absl::UnavailableError(absl::StrCat("GET ", io_.access_.server,
-                                               path.substr(0, path.find('?')), ": ",
-                                               curl_easy_strerror(request->code)));
-  }
-  return request->response;
+  dropped.WaitForNotification();
 }
 
 }  // namespace jawlb::k8s

@@ -1,10 +1,12 @@
-// HttpTransport: HTTP GETs to the Kubernetes API server, plain and streaming.
-// The seam between the Reflector's protocol logic and the network: CurlTransport
-// (curl_transport.h) talks to a real server; tests script faults with
-// FakeTransport (tests/fakes/fake_transport.h).
+// HttpTransport: asynchronous HTTP GETs to the Kubernetes API server, plain and
+// streaming, and timers — everything a Reflector needs to run as callbacks on
+// one I/O thread, without a thread of its own. CurlTransport (curl_transport.h)
+// talks to a real server; tests script replies and run timers in virtual time
+// with FakeTransport (tests/fakes/fake_transport.h).
 //
-// Threading: Get() and Stream() block and are called from one thread (the
-// Kubernetes I/O thread); Cancel() may be called from any thread.
+// Threading: the methods may be called from any thread. Every callback runs on
+// the transport's I/O thread, one at a time. After Cancel() returns, no
+// callback of this transport runs or will run, so its user may be destroyed.
 #ifndef JAWLB_K8S_HTTP_TRANSPORT_H_
 #define JAWLB_K8S_HTTP_TRANSPORT_H_
 
@@ -26,24 +28,33 @@ struct HttpResponse {
 
 class HttpTransport {
  public:
-  // Receives a streamed body as it arrives, in chunks of any size; returning
-  // false ends the stream.
+  // Receives a streamed 200 body as it arrives, in chunks of any size;
+  // returning false ends the stream.
   using OnData = std::function<bool(absl::string_view)>;
+  // How a request ended: any HTTP status is a response; Unavailable for a
+  // transport failure (connect, TLS, timeout); DeadlineExceeded for a stream
+  // silent past its stall timeout.
+  using OnDone = std::function<void(absl::StatusOr<HttpResponse>)>;
+  using Task = std::function<void()>;
 
   virtual ~HttpTransport() = default;
 
-  // GET `path` ("/api/v1/...?x=y"). Any HTTP status is a response; Unavailable
-  // for a transport failure (connect, TLS, timeout), Cancelled after Cancel().
-  virtual absl::StatusOr<HttpResponse> Get(const std::string& path) = 0;
+  // GET `path` ("/api/v1/...?x=y"); `done` runs once with the whole response.
+  virtual void Get(std::string path, OnDone done) = 0;
 
   // GET `path` and feed a 200 body to `on_data` until the server ends it, or
   // nothing at all arrives for `stall_timeout` (then DeadlineExceeded), or
-  // `on_data` returns false (then OK). A non-200 response is returned whole.
-  virtual absl::StatusOr<HttpResponse> Stream(const std::string& path, absl::Duration stall_timeout,
-                                              const OnData& on_data) = 0;
+  // `on_data` returns false (then OK); then `done` runs once. A non-200
+  // response goes to `done` whole.
+  virtual void Stream(std::string path, absl::Duration stall_timeout, OnData on_data,
+                      OnDone done) = 0;
 
-  // Makes a blocked Get()/Stream() return Cancelled soon, and every later one
-  // at once. Idempotent.
+  // Runs `task` on the I/O thread after `delay` (zero: soon).
+  virtual void After(absl::Duration delay, Task task) = 0;
+
+  // Ends every request and timer of this transport without running their
+  // callbacks; later calls do nothing. Blocks until no callback of this
+  // transport runs (from a callback of its own it returns at once). Idempotent.
   virtual void Cancel() = 0;
 };
 

@@ -36,6 +36,27 @@ std::string StringField(element object, const char* a, const char* b) {
   return std::string(value);
 }
 
+// For logs: the collection and its selectors.
+std::string Describe(const Reflector::Options& options) {
+  std::string what = options.path;
+  for (const std::string* selector : {&options.label_selector, &options.field_selector}) {
+    if (!selector->empty()) absl::StrAppend(&what, " [", *selector, "]");
+  }
+  return what;
+}
+
+// Watch events are parsed on the I/O thread, one at a time: one parser serves
+// every reflector there. It keeps the capacity of the largest event seen, so
+// one that grew past this is let go.
+simdjson::dom::parser& EventParser() {
+  static constexpr size_t kKeepCapacity = 256 << 10;
+  thread_local std::unique_ptr<simdjson::dom::parser> parser;
+  if (parser == nullptr || parser->capacity() > kKeepCapacity) {
+    parser = std::make_unique<simdjson::dom::parser>();
+  }
+  return *parser;
+}
+
 }  // namespace
 
 absl::Status HttpError(absl::string_view what, const HttpResponse& response) {
@@ -71,27 +92,15 @@ Reflector::Reflector(HttpTransport& transport, ObjectStore& store, Options optio
     : transport_(transport),
       store_(store),
       options_(std::move(options)),
+      what_(Describe(options_)),
       monitor_(options_.monitor != nullptr ? *options_.monitor : own_monitor_),
       backoff_(options_.initial_backoff, options_.max_backoff) {}
 
-void Reflector::Stop() {
-  {
-    absl::MutexLock lock(&mu_);
-    stopping_ = true;
-  }
-  transport_.Cancel();
+void Reflector::Start() {
+  transport_.After(absl::ZeroDuration(), [this] { List(); });
 }
 
-bool Reflector::Stopping() {
-  absl::MutexLock lock(&mu_);
-  return stopping_;
-}
-
-bool Reflector::Wait(absl::Duration delay) {
-  monitor_.heartbeat().ExpectSilence(delay);
-  absl::MutexLock lock(&mu_);
-  return mu_.AwaitWithTimeout(absl::Condition(&stopping_), delay);
-}
+void Reflector::Stop() { transport_.Cancel(); }
 
 absl::Duration Reflector::RetryDelay() {
   const absl::Duration backoff = backoff_.Next();
@@ -112,144 +121,155 @@ std::string Reflector::Query(absl::string_view first) const {
   return query;
 }
 
-void Reflector::Run() {
-  while (!Stopping()) {
-    monitor_.heartbeat().Beat();
-    absl::StatusOr<std::string> rv = List();
-    if (Stopping()) return;
-    if (!rv.ok()) {
-      monitor_.Failed("list", rv.status());
-      const absl::Duration delay = RetryDelay();
-      spdlog::warn("kubernetes: list failed: {}; retrying in {}", rv.status().ToString(),
-                   absl::FormatDuration(delay));
-      if (Wait(delay)) return;
-      continue;
-    }
-    backoff_.Reset();
-    while (!Stopping()) {
-      monitor_.heartbeat().Beat();
-      const absl::Status status = Watch(*rv);
-      if (Stopping()) return;
-      if (absl::IsAborted(status)) {
-        monitor_.WatchRestarted("expired");
-        spdlog::info("kubernetes: {}; re-listing", std::string(status.message()));
-        break;
-      }
-      if (status.ok()) {  // the watch ended as asked: renew it
-        monitor_.WatchRestarted("timeout");
-        continue;
-      }
-      monitor_.Failed("watch", status);
-      monitor_.WatchRestarted(absl::IsDeadlineExceeded(status) ? "stalled" : "error");
-      const absl::Duration delay = RetryDelay();
-      spdlog::warn("kubernetes: watch: {}; resuming from resourceVersion {} in {}",
-                   status.ToString(), *rv, absl::FormatDuration(delay));
-      if (Wait(delay)) return;
-    }
-  }
+void Reflector::List() {
+  listing_.emplace();
+  listing_->start = absl::Now();
+  RequestPage();
 }
 
-absl::StatusOr<std::string> Reflector::List() {
-  // Every page stays parsed until Replace(): the elements point into the parsers.
-  std::vector<std::unique_ptr<simdjson::dom::parser>> parsers;
-  std::vector<element> items;
-  std::string rv;
-  std::string next;
-  int restarts = 0;
-  const absl::Time start = absl::Now();
-  while (true) {
-    std::string query = absl::StrCat("limit=", options_.page_size);
-    if (!next.empty()) absl::StrAppend(&query, "&continue=", UrlEncode(next));
-    const std::string path = options_.path + Query(query);
-    absl::StatusOr<HttpResponse> response = transport_.Get(path);
-    if (!response.ok()) return response.status();
-    if (response->status == 410 && !next.empty() && restarts++ < 3) {
-      // The continue token expired between pages: the list starts over.
-      parsers.clear();
-      items.clear();
-      next.clear();
-      continue;
-    }
-    if (response->status != 200) {
-      retry_after_ = response->retry_after;
-      return HttpError(absl::StrCat("list ", options_.path), *response);
-    }
-    parsers.push_back(std::make_unique<simdjson::dom::parser>());
-    element list;
-    simdjson::dom::array page;
-    if (parsers.back()->parse(response->body).get(list) != simdjson::SUCCESS ||
-        list["items"].get(page) != simdjson::SUCCESS) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("list ", options_.path, ": the response is not a Kubernetes list"));
-    }
-    for (element item : page) items.push_back(item);
-    rv = StringField(list, "metadata", "resourceVersion");
-    next = StringField(list, "metadata", "continue");
-    if (next.empty()) break;
+void Reflector::RequestPage() {
+  std::string query = absl::StrCat("limit=", options_.page_size);
+  if (!listing_->next.empty()) absl::StrAppend(&query, "&continue=", UrlEncode(listing_->next));
+  transport_.Get(options_.path + Query(query),
+                 [this](absl::StatusOr<HttpResponse> response) { OnPage(std::move(response)); });
+}
+
+void Reflector::OnPage(absl::StatusOr<HttpResponse> response) {
+  if (response.ok() && response->status == 410 && !listing_->next.empty() &&
+      listing_->restarts < 3) {
+    // The continue token expired between pages: the list starts over.
+    const int restarts = listing_->restarts + 1;
+    listing_.emplace();
+    listing_->start = absl::Now();
+    listing_->restarts = restarts;
+    return RequestPage();
   }
-  if (rv.empty()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("list ", options_.path, ": the response has no resourceVersion"));
+  if (const absl::Status status = TakePage(response); !status.ok()) return ListFailed(status);
+  if (!listing_->next.empty()) return RequestPage();
+  if (listing_->resource_version.empty()) {
+    return ListFailed(absl::InvalidArgumentError(
+        absl::StrCat("list ", options_.path, ": the response has no resourceVersion")));
   }
   const absl::Time arrived = absl::Now();
-  store_.Replace(items);
+  store_.Replace(listing_->items);
   store_.Sync(arrived);
-  monitor_.Listed(arrived - start, items.size(), rv);
-  spdlog::debug("kubernetes: listed {} objects at resourceVersion {}", items.size(), rv);
-  return rv;
+  const size_t objects = listing_->items.size();
+  resource_version_ = std::move(listing_->resource_version);
+  monitor_.Listed(arrived - listing_->start, objects, resource_version_);
+  spdlog::debug("kubernetes: listed {} objects of {} at resourceVersion {}", objects, what_,
+                resource_version_);
+  listing_.reset();
+  backoff_.Reset();
+  Watch();
 }
 
-absl::Status Reflector::Watch(std::string& rv) {
+absl::Status Reflector::TakePage(const absl::StatusOr<HttpResponse>& response) {
+  if (!response.ok()) return response.status();
+  Listing& listing = *listing_;
+  if (response->status != 200) {
+    retry_after_ = response->retry_after;
+    return HttpError(absl::StrCat("list ", options_.path), *response);
+  }
+  listing.parsers.push_back(std::make_unique<simdjson::dom::parser>());
+  element list;
+  simdjson::dom::array page;
+  if (listing.parsers.back()->parse(response->body).get(list) != simdjson::SUCCESS ||
+      list["items"].get(page) != simdjson::SUCCESS) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("list ", options_.path, ": the response is not a Kubernetes list"));
+  }
+  for (element item : page) listing.items.push_back(item);
+  listing.resource_version = StringField(list, "metadata", "resourceVersion");
+  listing.next = StringField(list, "metadata", "continue");
+  return absl::OkStatus();
+}
+
+void Reflector::ListFailed(const absl::Status& status) {
+  listing_.reset();
+  monitor_.Failed("list", status);
+  const absl::Duration delay = RetryDelay();
+  spdlog::warn("kubernetes: list of {} failed: {}; retrying in {}", what_, status.ToString(),
+               absl::FormatDuration(delay));
+  transport_.After(delay, [this] { List(); });
+}
+
+void Reflector::Watch() {
   static thread_local std::mt19937_64 random(std::random_device{}());
   const absl::Duration timeout =
       options_.min_watch_timeout * std::uniform_real_distribution<double>(1.0, 2.0)(random);
   const std::string path =
       options_.path +
-      Query(absl::StrCat("watch=1&allowWatchBookmarks=true&resourceVersion=", UrlEncode(rv),
-                         "&timeoutSeconds=", std::max<int64_t>(1, absl::ToInt64Seconds(timeout))));
-  simdjson::dom::parser parser;
-  std::string pending;
-  absl::Status stream_error;
-  bool gone = false;
-  bool received = false;
-  const HttpTransport::OnData on_data = [&](absl::string_view chunk) {
-    const absl::Time arrived = absl::Now();
-    if (!received) backoff_.Reset();  // the watch is up: a later failure starts small again
-    received = true;
-    pending.append(chunk.data(), chunk.size());
-    size_t start = 0;
-    bool changed = false;
-    for (size_t end; (end = pending.find('\n', start)) != std::string::npos; start = end + 1) {
-      const absl::string_view line(pending.data() + start, end - start);
-      if (line.empty()) continue;
-      stream_error = HandleEvent(parser, line, rv, gone);
-      if (!stream_error.ok() || gone) break;
-      changed = true;
-    }
-    pending.erase(0, start);
-    if (changed) {  // each batch of whole events is a consistent state
-      store_.Sync(arrived);
-      monitor_.Synced(rv);
-    }
-    return stream_error.ok() && !gone;
-  };
-  absl::StatusOr<HttpResponse> response = transport_.Stream(path, options_.stall_timeout, on_data);
-  if (gone) return absl::AbortedError(absl::StrCat("resourceVersion ", rv, " expired"));
-  if (!stream_error.ok()) return stream_error;
-  if (!response.ok()) return response.status();
-  if (response->status == 410) {
-    return absl::AbortedError(absl::StrCat("resourceVersion ", rv, " expired"));
+      Query(absl::StrCat("watch=1&allowWatchBookmarks=true&resourceVersion=",
+                         UrlEncode(resource_version_), "&timeoutSeconds=",
+                         std::max<int64_t>(1, absl::ToInt64Seconds(timeout))));
+  watching_ = Watching{};
+  transport_.Stream(
+      path, options_.stall_timeout, [this](absl::string_view chunk) { return OnWatchData(chunk); },
+      [this](absl::StatusOr<HttpResponse> response) { OnWatchEnd(std::move(response)); });
+}
+
+bool Reflector::OnWatchData(absl::string_view chunk) {
+  const absl::Time arrived = absl::Now();
+  if (!watching_.received) backoff_.Reset();  // the watch is up: a later failure starts small
+  watching_.received = true;
+  std::string& pending = watching_.pending;
+  pending.append(chunk.data(), chunk.size());
+  simdjson::dom::parser& parser = EventParser();
+  size_t start = 0;
+  bool changed = false;
+  for (size_t end; (end = pending.find('\n', start)) != std::string::npos; start = end + 1) {
+    const absl::string_view line(pending.data() + start, end - start);
+    if (line.empty()) continue;
+    watching_.error = HandleEvent(parser, line);
+    if (!watching_.error.ok() || watching_.gone) break;
+    changed = true;
   }
+  pending.erase(0, start);
+  if (pending.empty() && pending.capacity() > 4096) pending.shrink_to_fit();
+  if (changed) {  // each batch of whole events is a consistent state
+    store_.Sync(arrived);
+    monitor_.Synced(resource_version_);
+  }
+  return watching_.error.ok() && !watching_.gone;
+}
+
+absl::Status Reflector::WatchResult(const absl::StatusOr<HttpResponse>& response) {
+  const auto expired = [this] {
+    return absl::AbortedError(absl::StrCat("resourceVersion ", resource_version_, " expired"));
+  };
+  if (watching_.gone) return expired();
+  if (!watching_.error.ok()) return watching_.error;
+  if (!response.ok()) return response.status();
+  if (response->status == 410) return expired();
   if (response->status != 200) {
     retry_after_ = response->retry_after;
     return HttpError(absl::StrCat("watch ", options_.path), *response);
   }
-  if (!received) return absl::UnavailableError("the watch ended before sending anything");
+  if (!watching_.received) return absl::UnavailableError("the watch ended before sending anything");
   return absl::OkStatus();
 }
 
-absl::Status Reflector::HandleEvent(simdjson::dom::parser& parser, absl::string_view line,
-                                    std::string& rv, bool& gone) {
+void Reflector::OnWatchEnd(absl::StatusOr<HttpResponse> response) {
+  const absl::Status status = WatchResult(response);
+  watching_ = Watching{};
+  if (absl::IsAborted(status)) {
+    monitor_.WatchRestarted("expired");
+    spdlog::info("kubernetes: watch of {}: {}; re-listing", what_, std::string(status.message()));
+    return List();
+  }
+  if (status.ok()) {  // the watch ended as asked: renew it
+    monitor_.WatchRestarted("timeout");
+    return Watch();
+  }
+  monitor_.Failed("watch", status);
+  monitor_.WatchRestarted(absl::IsDeadlineExceeded(status) ? "stalled" : "error");
+  const absl::Duration delay = RetryDelay();
+  spdlog::warn("kubernetes: watch of {}: {}; resuming from resourceVersion {} in {}", what_,
+               status.ToString(), resource_version_, absl::FormatDuration(delay));
+  transport_.After(delay, [this] { Watch(); });
+}
+
+absl::Status Reflector::HandleEvent(simdjson::dom::parser& parser, absl::string_view line) {
   element event;
   std::string_view type;
   element object;
@@ -264,7 +284,7 @@ absl::Status Reflector::HandleEvent(simdjson::dom::parser& parser, absl::string_
     int64_t code = 0;
     std::string_view message;
     if (object["code"].get(code) == simdjson::SUCCESS && code == 410) {
-      gone = true;
+      watching_.gone = true;
       return absl::OkStatus();
     }
     if (object["message"].get(message) != simdjson::SUCCESS) message = "(no message)";
@@ -279,7 +299,7 @@ absl::Status Reflector::HandleEvent(simdjson::dom::parser& parser, absl::string_
   } else if (type != "BOOKMARK") {
     spdlog::warn("kubernetes: ignoring watch event of unknown type {}", std::string(type));
   }
-  if (!version.empty()) rv = version;
+  if (!version.empty()) resource_version_ = version;
   return absl::OkStatus();
 }
 

@@ -11,18 +11,22 @@
 //   honoured.
 // A failing API server never reaches the store: it keeps the last good state.
 //
-// Borrows the transport, the store and the monitor, which must outlive Run().
-// Threading: Run() blocks on the Kubernetes I/O thread, which is the only
-// thread that touches the store; Stop() may be called from any thread.
+// Event-driven: the Reflector has no thread. Its requests, timers and store
+// calls all run as callbacks on the transport's I/O thread, so many reflectors
+// share one thread (and, with CurlIo, one connection).
+//
+// Borrows the transport, the store and the monitor, which must outlive it.
+// Threading: Start() and Stop() from any thread; everything else, the store
+// included, runs on the transport's I/O thread.
 #ifndef JAWLB_K8S_REFLECTOR_H_
 #define JAWLB_K8S_REFLECTOR_H_
 
+#include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
-#include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
-#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 
 #include "k8s/api_monitor.h"
@@ -46,47 +50,71 @@ class Reflector {
     absl::Duration min_watch_timeout = absl::Minutes(5);
     absl::Duration initial_backoff = absl::Milliseconds(500);
     absl::Duration max_backoff = absl::Seconds(30);
-    // Hears of lists, events, restarts and errors, and is beaten as the loop
-    // runs; null: nobody listens. Borrowed; must outlive Run().
+    // Hears of lists, events, restarts and errors; null: nobody listens.
+    // Borrowed; must outlive the reflector.
     ApiMonitor* monitor = nullptr;
   };
 
   Reflector(HttpTransport& transport, ObjectStore& store, Options options);
 
-  // Lists and watches until Stop(). Blocks.
-  void Run() ABSL_LOCKS_EXCLUDED(mu_);
+  // Begins to list and watch, until Stop().
+  void Start();
 
-  // Makes Run() return soon. Thread-safe, idempotent.
-  void Stop() ABSL_LOCKS_EXCLUDED(mu_);
+  // Ends every request and timer; when it returns no callback runs, and the
+  // reflector may be destroyed. Cancels the transport (one transport serves
+  // one reflector). Idempotent.
+  void Stop();
 
  private:
-  // Lists everything into the store; returns the list's resourceVersion.
-  absl::StatusOr<std::string> List();
-  // Watches from `rv`, advancing it. OK when the watch ended normally; Aborted
-  // when the version expired (re-list); another error otherwise.
-  absl::Status Watch(std::string& rv);
-  absl::Status HandleEvent(simdjson::dom::parser& parser, absl::string_view line, std::string& rv,
-                           bool& gone);
+  // A paginated list, one page per request; every page stays parsed until
+  // Replace() (the elements point into the parsers).
+  struct Listing {
+    absl::Time start;
+    std::vector<std::unique_ptr<simdjson::dom::parser>> parsers;
+    std::vector<simdjson::dom::element> items;
+    std::string resource_version;
+    std::string next;  // the continue token
+    int restarts = 0;  // after an expired continue token
+  };
+  // One watch request.
+  struct Watching {
+    std::string pending;  // an event's first part, its line not yet complete
+    absl::Status error;   // what ended the stream, from its data
+    bool gone = false;    // ERROR 410: re-list
+    bool received = false;
+  };
+
+  void List();
+  void RequestPage();
+  void OnPage(absl::StatusOr<HttpResponse> response);
+  // OK when `listing_` took the page's items.
+  absl::Status TakePage(const absl::StatusOr<HttpResponse>& response);
+  void ListFailed(const absl::Status& status);
+  void Watch();
+  bool OnWatchData(absl::string_view chunk);
+  void OnWatchEnd(absl::StatusOr<HttpResponse> response);
+  // OK when the watch ended normally; Aborted when the version expired
+  // (re-list); another error otherwise.
+  absl::Status WatchResult(const absl::StatusOr<HttpResponse>& response);
+  absl::Status HandleEvent(simdjson::dom::parser& parser, absl::string_view line);
   std::string Query(absl::string_view first) const;
-  // Waits `delay` or until Stop(); true when stopping.
-  bool Wait(absl::Duration delay) ABSL_LOCKS_EXCLUDED(mu_);
-  bool Stopping() ABSL_LOCKS_EXCLUDED(mu_);
-  // The delay before retrying after `status`: the server's Retry-After, else backoff.
+  // The delay before retrying: the server's Retry-After, else backoff.
   absl::Duration RetryDelay();
 
   // Constant after construction.
   HttpTransport& transport_;
   ObjectStore& store_;
   const Options options_;
+  const std::string what_;  // for logs: the path and selectors
 
-  // Confined to the Run() thread.
+  // The I/O thread only.
   ApiMonitor own_monitor_;  // when Options.monitor is null
   ApiMonitor& monitor_;
   Backoff backoff_;
   std::optional<absl::Duration> retry_after_;  // from the last failed response
-
-  absl::Mutex mu_;
-  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  std::string resource_version_;               // the newest seen
+  std::optional<Listing> listing_;
+  Watching watching_;
 };
 
 // The error for a non-2xx response: the code follows the HTTP status (403 →

@@ -1,7 +1,5 @@
 #include "k8s/reflector.h"
 
-#include <thread>
-
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -80,10 +78,9 @@ class ReflectorTest : public ::testing::Test {
     Reflector::Options options = Options();
     options.monitor = &monitor_;
     Reflector reflector(transport_, store_, options);
-    std::thread run([&reflector] { reflector.Run(); });
-    EXPECT_TRUE(transport_.WaitForRequests(requests));
+    reflector.Start();
+    EXPECT_TRUE(transport_.RunUntilRequests(requests));
     reflector.Stop();
-    run.join();
   }
 
   std::string Metrics() {
@@ -191,37 +188,45 @@ TEST_F(ReflectorTest, RestartReasonsAreCounted) {
   EXPECT_THAT(metrics, HasSubstr("jawlb_kubernetes_lists_total 2\n"));
 }
 
-// The liveness probe's view: a thread blocked outside any wait it announced is
-// stuck; one sleeping through a long backoff is not.
-TEST_F(ReflectorTest, HeartbeatTellsABackoffFromAStuckThread) {
-  ApiMonitor monitor(absl::Milliseconds(50));
-  Reflector::Options options = Options();
-  options.monitor = &monitor;
-  transport_.Add({absl::OkStatus(), {429, "", absl::Seconds(60)}, {}});  // Retry-After: 60
-  Reflector reflector(transport_, store_, options);
-  std::thread run([&reflector] { reflector.Run(); });
-  ASSERT_TRUE(transport_.WaitForRequests(1));
-  // Well past the tolerance, well inside the announced minute.
-  absl::SleepFor(absl::Milliseconds(300));
-  EXPECT_FALSE(monitor.heartbeat().Stuck(absl::Now()));
-  reflector.Stop();
-  run.join();
-
-  // The script is empty now: the next request blocks in the transport, which
-  // (unlike curl) never beats.
-  FakeTransport silent;
-  ApiMonitor blocked_monitor(absl::Milliseconds(50));
-  options.monitor = &blocked_monitor;
-  Reflector blocked(silent, store_, options);
-  std::thread run_blocked([&blocked] { blocked.Run(); });
-  ASSERT_TRUE(silent.WaitForRequests(1));
-  const absl::Time deadline = absl::Now() + absl::Seconds(30);
-  while (!blocked_monitor.heartbeat().Stuck(absl::Now()) && absl::Now() < deadline) {
-    absl::SleepFor(absl::Milliseconds(10));
+// Retries wait: backoff doubling from the initial delay, capped, reset once a
+// list succeeds; a Retry-After from the server wins (capped at five minutes).
+TEST_F(ReflectorTest, RetriesBackOffAndHonourRetryAfter) {
+  transport_.Add({absl::UnavailableError("connection refused"), {}, {}});
+  transport_.Add({absl::UnavailableError("connection refused"), {}, {}});
+  transport_.Add({absl::OkStatus(), {500, "", {}}, {}});
+  transport_.Add({absl::OkStatus(), {500, "", {}}, {}});
+  transport_.Add({absl::OkStatus(), {429, "", absl::Seconds(7)}, {}});
+  transport_.Add({absl::OkStatus(), {503, "", absl::Hours(1)}, {}});
+  transport_.AddBody(Page("10", "", {"a"}));
+  transport_.Add({absl::UnavailableError("connection reset"), {}, {}});
+  RunUntil(9);
+  const std::vector<absl::Duration>& delays = transport_.Delays();
+  ASSERT_EQ(delays.size(), 8u);  // the start, then one per failure
+  EXPECT_EQ(delays[0], absl::ZeroDuration());
+  // Backoff of 1, 2, 4, 5 (the cap) ms, each ±25%, never past the cap.
+  for (int i : {1, 2, 3, 4}) {
+    const absl::Duration step = std::min(absl::Milliseconds(1 << (i - 1)), absl::Milliseconds(5));
+    EXPECT_GE(delays[i], step * 0.75) << i;
+    EXPECT_LE(delays[i], std::min(step * 1.25, absl::Milliseconds(5))) << i;
   }
-  EXPECT_TRUE(blocked_monitor.heartbeat().Stuck(absl::Now()));
-  blocked.Stop();
-  run_blocked.join();
+  EXPECT_EQ(delays[5], absl::Seconds(7));
+  EXPECT_EQ(delays[6], absl::Minutes(5));
+  // After the list succeeded, the watch's failure starts small again.
+  EXPECT_LE(delays[7], absl::Milliseconds(1) * 1.25);
+  EXPECT_THAT(transport_.Paths()[8], HasSubstr("resourceVersion=10"));
+}
+
+// Stop() ends everything: nothing reaches the store afterwards, and no request
+// or timer is left.
+TEST_F(ReflectorTest, NothingRunsAfterStop) {
+  transport_.AddBody(Page("10", "", {"a"}));
+  {
+    Reflector reflector(transport_, store_, Options());
+    reflector.Start();
+    reflector.Stop();
+  }
+  EXPECT_FALSE(transport_.RunUntilRequests(1));
+  EXPECT_TRUE(store_.Ops().empty());
 }
 
 TEST(HttpErrorTest, MapsStatusAndKeepsTheServersMessage) {
