@@ -102,7 +102,9 @@ EOF
   echo "over the services by a Zipf law (every service has at least one); each change adds a"
   echo "backend to the service of a random stream and removes it again, and propagation is"
   echo "measured at every stream of that service. Memory per service watch: jawlb's RSS growth"
-  echo "from one stream per service, less a stream's share. Targets (issue 7): propagation"
+  echo "while the second half of the services gets its first stream, less a stream's share (the"
+  echo "first half also pays one-time costs: code paged in, allocator arenas, the API connection;"
+  echo "the figure counting them is shown beside it). Targets (issue 7): propagation"
   echo "within 1.5× of the single-service figures above, ≤ 50 KiB per idle service watch."
   echo
   echo '```'

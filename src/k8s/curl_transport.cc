@@ -42,6 +42,8 @@ namespace {
 
 using Request = CurlIo::Request;
 
+constexpr long kStreamBufferBytes = 2048;
+
 size_t OnHeader(char* data, size_t size, size_t count, void* user) {
   auto* request = static_cast<Request*>(user);
   absl::string_view line(data, size * count);
@@ -243,7 +245,14 @@ void CurlIo::StartRequest(std::shared_ptr<Request> request) {
   curl_easy_setopt(curl, CURLOPT_HEADERDATA, request.get());
   curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, &OnBody);
   curl_easy_setopt(curl, CURLOPT_WRITEDATA, request.get());
-  if (!request->streaming) curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, 60000L);
+  if (request->streaming) {
+    // A watch lives for minutes, mostly idle: its receive buffer (curl's default
+    // 16 KiB) would be most of what a watched service costs. Events larger than
+    // this arrive in more pieces.
+    curl_easy_setopt(curl, CURLOPT_BUFFERSIZE, kStreamBufferBytes);
+  } else {
+    curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, 60000L);
+  }
   SetTls(curl, access_);
   running_[curl] = request;
   curl_multi_add_handle(static_cast<CURLM*>(multi_), curl);

@@ -93,7 +93,8 @@ Reflector::Reflector(HttpTransport& transport, ObjectStore& store, Options optio
       store_(store),
       options_(std::move(options)),
       what_(Describe(options_)),
-      monitor_(options_.monitor != nullptr ? *options_.monitor : own_monitor_),
+      own_monitor_(options_.monitor != nullptr ? nullptr : std::make_unique<ApiMonitor>()),
+      monitor_(options_.monitor != nullptr ? *options_.monitor : *own_monitor_),
       backoff_(options_.initial_backoff, options_.max_backoff) {}
 
 void Reflector::Start() {

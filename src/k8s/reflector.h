@@ -108,7 +108,7 @@ class Reflector {
   const std::string what_;  // for logs: the path and selectors
 
   // The I/O thread only.
-  ApiMonitor own_monitor_;  // when Options.monitor is null
+  std::unique_ptr<ApiMonitor> own_monitor_;  // when Options.monitor is null
   ApiMonitor& monitor_;
   Backoff backoff_;
   std::optional<absl::Duration> retry_after_;  // from the last failed response
