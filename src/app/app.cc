@@ -139,17 +139,34 @@ std::string MakeReplicaTag() {
 App::App(const config::Config& config)
     : config_(config),
       replica_(MakeReplicaTag()),
-      policy_(config.max_servers),
-      shedding_(static_cast<double>(config.max_rps_per_backend), hub_) {}
+      // Multi mode: every service has its own (KubernetesUnit).
+      policy_(config.mode == "multi" ? 0 : config.max_servers),
+      shedding_(config.mode == "multi" ? 0.0 : static_cast<double>(config.max_rps_per_backend),
+                hub_) {}
 
 App::~App() { Shutdown(); }
 
-// Multi mode: one service's source and Hub, made when its first client asks.
+// Multi mode: one service's pipeline, made when its first client asks: its
+// source, health checker (JAWLB_HEALTHCHECK=grpc), subset policy, shedding and
+// Hub, the same parts as single mode's, one set per service.
 class KubernetesUnit final : public grpclb::ServiceUnit {
  public:
-  KubernetesUnit(std::string key, size_t shards, std::string token_prefix,
-                 std::unique_ptr<discovery::Source> source)
-      : key_(std::move(key)), hub_(shards, std::move(token_prefix)), source_(std::move(source)) {}
+  KubernetesUnit(std::string key, const config::Config& config, size_t shards,
+                 std::string token_prefix, std::unique_ptr<discovery::Source> source)
+      : key_(std::move(key)),
+        hub_(shards, std::move(token_prefix)),
+        policy_(config.max_servers),
+        shedding_(static_cast<double>(config.max_rps_per_backend), hub_),
+        source_(std::move(source)) {
+    if (config.health_check == "grpc") {
+      health::HealthChecker::Options options;
+      options.service = config.health_check_service;
+      health_ = std::make_unique<health::HealthChecker>(
+          options, [this](discovery::BackendSet backends, absl::Time observed) {
+            Publish(std::move(backends), observed);
+          });
+    }
+  }
   ~KubernetesUnit() override { StopOnce(); }
 
   void Stop() override { StopOnce(); }
@@ -168,28 +185,52 @@ class KubernetesUnit final : public grpclb::ServiceUnit {
             "exist, with a selector?)")));
         return;
       }
-      const std::string change = discovery::DescribeChange(last_, backends);
-      last_ = backends;
-      const size_t count = backends.size();
-      if (hub_.Publish(std::move(backends), observed)) {
-        spdlog::info("service {} backends: {} ({} now)", key_, change, count);
+      if (health_ != nullptr) {
+        health_->SetBackends(std::move(backends), observed);
+      } else {
+        Publish(std::move(backends), observed);
       }
     });
   }
   grpclb::Hub& hub() override { return hub_; }
   const std::string& key() const override { return key_; }
+  grpclb::SubsetPolicy* policy() override { return &policy_; }
+  grpclb::LoadShedding* shedding() override { return &shedding_; }
+  std::optional<Health> health() const override {
+    if (health_ == nullptr) return std::nullopt;
+    Health health;
+    for (const auto& entry : health_->Describe()) health.failing += entry.removed ? 1 : 0;
+    health.panic = health_->panic();
+    return health;
+  }
 
  private:
+  // A complete set from the source (the Kubernetes I/O thread), or its healthy
+  // part from the health checker (its thread).
+  void Publish(discovery::BackendSet backends, absl::Time observed) {
+    const std::string change = discovery::DescribeChange(last_, backends);
+    last_ = backends;
+    const size_t count = backends.size();
+    policy_.SetBackends(backends);  // before the Hub wakes the streams
+    if (hub_.Publish(std::move(backends), observed)) {
+      spdlog::info("service {} backends: {} ({} now)", key_, change, count);
+    }
+  }
+
   void StopOnce() {
     if (stopped_.exchange(true)) return;
     source_->Stop();
+    if (health_ != nullptr) health_->Stop();
     hub_.SetWakeRunner(nullptr);  // waits for the wakes already handed out
   }
 
   const std::string key_;
   grpclb::Hub hub_;
+  grpclb::SubsetPolicy policy_;
+  grpclb::LoadShedding shedding_;
+  std::unique_ptr<health::HealthChecker> health_;  // between the source and Publish()
   std::unique_ptr<discovery::Source> source_;
-  discovery::BackendSet last_;  // the source's thread only
+  discovery::BackendSet last_;  // Publish()'s caller's thread only
   std::atomic<bool> stopped_{false};
 };
 
@@ -264,7 +305,7 @@ absl::StatusOr<std::shared_ptr<grpclb::ServiceUnit>> App::MakeUnit(
       MakeK8sSourceWith(unit_config, *access_, *kube_io_, *kubernetes_, info);
   if (!source.ok()) return source.status();
   auto unit = std::make_shared<KubernetesUnit>(
-      service.Key(), static_cast<size_t>(grpclb::BalanceLoadService::DefaultThreads()),
+      service.Key(), config_, static_cast<size_t>(grpclb::BalanceLoadService::DefaultThreads()),
       config_.lb_tokens ? grpclb::TokenPrefix(replica_, 0) : "", *std::move(source));
   JAWLB_RETURN_IF_ERROR(unit->Start(service_->wake_runner()));
   return unit;
@@ -314,12 +355,17 @@ absl::Status App::StartServer() {
 std::string App::ServicesJson() const {
   std::vector<std::string> services;
   for (const ServiceDirectory::UnitInfo& unit : directory_->Describe()) {
-    services.push_back(absl::StrCat(
+    std::string json = absl::StrCat(
         "{\"service\":\"", unit.key, "\",\"streams\":", unit.streams, ",\"idle_since\":",
         unit.idle_since == absl::InfiniteFuture()
             ? "null"
             : absl::StrCat("\"", absl::FormatTime(unit.idle_since), "\""),
-        "}"));
+        ",\"drop_percent\":", unit.drop_percent);
+    if (unit.health.has_value()) {
+      absl::StrAppend(&json, ",\"health\":{\"failing\":", unit.health->failing,
+                      ",\"panic\":", unit.health->panic ? "true" : "false", "}");
+    }
+    services.push_back(json + "}");
   }
   return absl::StrCat("[", absl::StrJoin(services, ","), "]");
 }

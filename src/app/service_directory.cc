@@ -199,29 +199,76 @@ std::vector<ServiceDirectory::UnitInfo> ServiceDirectory::Describe() const {
   absl::MutexLock lock(&mu_);
   std::vector<UnitInfo> infos;
   for (const auto& [key, entry] : units_) {
-    infos.push_back(UnitInfo{key, entry.unit.use_count() - 1, entry.idle_since});
+    const grpclb::SnapshotPtr latest = entry.unit->hub().Latest();
+    infos.push_back(UnitInfo{key, entry.unit.use_count() - 1, entry.idle_since,
+                             latest == nullptr ? 0 : latest->drop_percent, entry.unit->health()});
   }
   return infos;
 }
 
-void ServiceDirectory::WriteMetrics(metrics::TextWriter& out) const {
-  struct Row {
-    std::string service;
-    double streams = 0;
-    double backends = 0;
-    double updates = 0;
-    grpclb::ServiceUnit* unit = nullptr;  // null for "(other)"; valid while mu_ is held
+namespace {
+
+// One service's metrics, or the sum of those beyond the label cap.
+struct Row {
+  std::string service;
+  double streams = 0;
+  double backends = 0;
+  double updates = 0;
+  std::optional<double> drop_ratio;                    // with shedding
+  std::optional<grpclb::ServiceUnit::Health> health;  // with health checks
+  grpclb::ServiceUnit* unit = nullptr;  // null for "(other)"; valid while mu_ is held
+};
+
+// Shedding and health checks, per service, for the services that have them.
+void WriteBalancingMetrics(const std::vector<Row>& rows, metrics::TextWriter& out) {
+  auto family = [&](const char* name, const char* help, auto value) {
+    bool header = false;
+    for (const Row& row : rows) {
+      const std::optional<double> sample = value(row);
+      if (!sample.has_value()) continue;
+      if (!header) out.Header(name, "gauge", help);
+      header = true;
+      out.Sample(name, {{"service", row.service}}, *sample);
+    }
   };
+  // A ratio does not add up into "(other)": named services only.
+  family("jawlb_service_shed_drop_ratio",
+         "Per service with JAWLB_MAXRPSPERBACKEND: the share of its lists that is drop entries.",
+         [](const Row& row) { return row.unit == nullptr ? std::nullopt : row.drop_ratio; });
+  family("jawlb_service_health_backends_failing",
+         "Per service with JAWLB_HEALTHCHECK=grpc: backends out of its list for failing health "
+         "checks (or that would be, in panic).",
+         [](const Row& row) -> std::optional<double> {
+           if (!row.health.has_value()) return std::nullopt;
+           return static_cast<double>(row.health->failing);
+         });
+  family("jawlb_service_health_panic",
+         "Per service with JAWLB_HEALTHCHECK=grpc: 1 while more than half of its backends fail "
+         "and all are sent anyway (\"(other)\": any of them).",
+         [](const Row& row) -> std::optional<double> {
+           if (!row.health.has_value()) return std::nullopt;
+           return row.health->panic ? 1.0 : 0.0;
+         });
+}
+
+}  // namespace
+
+void ServiceDirectory::WriteMetrics(metrics::TextWriter& out) const {
   std::vector<Row> rows;
   // Held throughout: the rows point at units only the lock keeps alive.
   absl::MutexLock lock(&mu_);
   {
     for (const auto& [key, entry] : units_) {
       const grpclb::SnapshotPtr latest = entry.unit->hub().Latest();
+      const grpclb::LoadShedding* shedding = entry.unit->shedding();
+      std::optional<double> drop_ratio;
+      if (shedding != nullptr && shedding->enabled()) {
+        drop_ratio = latest == nullptr ? 0.0 : latest->drop_percent / 100.0;
+      }
       rows.push_back(Row{key, static_cast<double>(entry.unit.use_count() - 1),
                          latest == nullptr ? 0.0 : static_cast<double>(latest->backends.size()),
                          latest == nullptr ? 0.0 : static_cast<double>(latest->version),
-                         entry.unit.get()});
+                         drop_ratio, entry.unit->health(), entry.unit.get()});
     }
   }
   const size_t active = rows.size();
@@ -235,6 +282,11 @@ void ServiceDirectory::WriteMetrics(metrics::TextWriter& out) const {
       other.streams += rows[i].streams;
       other.backends += rows[i].backends;
       other.updates += rows[i].updates;
+      if (rows[i].health.has_value()) {
+        if (!other.health.has_value()) other.health.emplace();
+        other.health->failing += rows[i].health->failing;
+        other.health->panic = other.health->panic || rows[i].health->panic;
+      }
     }
     rows.resize(kMaxServiceLabels);
     rows.push_back(other);
@@ -260,6 +312,7 @@ void ServiceDirectory::WriteMetrics(metrics::TextWriter& out) const {
     out.HistogramSamples("jawlb_service_list_propagation_seconds", {{"service", row.service}},
                          row.unit->propagation());
   }
+  WriteBalancingMetrics(rows, out);
   out.Gauge("jawlb_services_watched", "Services with a unit now (clients, or idle for less "
             "than JAWLB_IDLETIMEOUT).", static_cast<double>(active));
   out.Counter("jawlb_services_started_total", "Services whose first client started a watch.",

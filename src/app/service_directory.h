@@ -21,6 +21,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -70,6 +71,8 @@ class ServiceDirectory {
     std::string key;
     long streams = 0;                        // holding it now
     absl::Time idle_since = absl::InfiniteFuture();  // when its last stream left
+    int drop_percent = 0;                                // load shedding, now
+    std::optional<grpclb::ServiceUnit::Health> health;  // with health checks
   };
   std::vector<UnitInfo> Describe() const ABSL_LOCKS_EXCLUDED(mu_);
   void WriteMetrics(metrics::TextWriter& out) const ABSL_LOCKS_EXCLUDED(mu_);

@@ -258,14 +258,6 @@ absl::Status Validate(const Config& config) {
           "JAWLB_MODE=multi serves Kubernetes services: JAWLB_ENDPOINTS and JAWLB_ENDPOINTSFILE "
           "cannot be used with it");
     }
-    for (const auto& [set, name] : {std::pair{config.max_servers > 0, "JAWLB_MAXSERVERS"},
-                                    {config.max_rps_per_backend > 0, "JAWLB_MAXRPSPERBACKEND"},
-                                    {config.health_check != "none", "JAWLB_HEALTHCHECK"}}) {
-      if (set) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            name, " is not supported with JAWLB_MODE=multi yet (docs/multi-service.md)"));
-      }
-    }
     return absl::OkStatus();
   }
   if (!config.endpoints.has_value() && config.endpoints_file.empty()) {

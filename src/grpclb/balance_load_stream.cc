@@ -41,7 +41,13 @@ void BalanceLoadStream::Accept(const Shared& shared, grpc::ServerCompletionQueue
 
 BalanceLoadStream::BalanceLoadStream(const Shared& shared, grpc::ServerCompletionQueue* cq,
                                      size_t shard)
-    : shared_(shared), cq_(cq), shard_(shard), list_hub_(&shared.hub) {}
+    : shared_(shared),
+      cq_(cq),
+      shard_(shard),
+      list_hub_(&shared.hub),
+      policy_(&shared.policy),
+      shedding_(&shared.shedding),
+      subsetting_(shared.policy.enabled()) {}
 
 void BalanceLoadStream::OnEvent(Op op, bool ok) {
   switch (op) {
@@ -112,6 +118,8 @@ void BalanceLoadStream::OnCallDone() {
 
 void BalanceLoadStream::MaybeRelease() {
   uint64_t policy_id = 0;
+  SubsetPolicy* policy = nullptr;
+  LoadShedding* shedding = nullptr;
   std::shared_ptr<BalanceLoadStream> self;
   std::unique_ptr<ClientRegistry::Registration> registration;
   std::unique_ptr<Hub::Subscription> subscription;
@@ -129,9 +137,12 @@ void BalanceLoadStream::MaybeRelease() {
     unit_subscription = std::move(unit_subscription_);
     unit = std::move(unit_);
     policy_id = std::exchange(policy_id_, 0);
+    policy = policy_;
+    shedding = shedding_;
   }
-  if (policy_id != 0) shared_.policy.Leave(policy_id);
-  shared_.shedding.Forget(this);
+  // Before `unit` goes: they may be the unit's.
+  if (policy_id != 0) policy->Leave(policy_id);
+  shedding->Forget(this);
   spdlog::debug("client {} disconnected", peer_);
   shared_.live.Done();
   // `subscription`, `registration`, then possibly `self` (this object) go here.
@@ -187,23 +198,29 @@ absl::Status BalanceLoadStream::HandleRequest() {
 }
 
 absl::Status BalanceLoadStream::OnInitialRequest(const std::string& name) {
+  SubsetPolicy* policy = &shared_.policy;
   if (shared_.resolver != nullptr) {
-    // Multi mode: the name chooses the service; a refusal ends the stream.
+    // Multi mode: the name chooses the service (its Hub, policy and shedding);
+    // a refusal ends the stream.
     absl::StatusOr<std::shared_ptr<ServiceUnit>> unit = (*shared_.resolver)(name);
     if (!unit.ok()) return unit.status();
     std::unique_ptr<Hub::Subscription> subscription =
         (*unit)->hub().Subscribe(weak_from_this(), shard_);
+    if ((*unit)->policy() != nullptr) policy = (*unit)->policy();
     absl::MutexLock lock(&mu_);
     unit_ = *unit;
     unit_subscription_ = std::move(subscription);
+    policy_ = policy;
+    if (unit_->shedding() != nullptr) shedding_ = unit_->shedding();
+    subsetting_.store(policy->enabled(), std::memory_order_release);
     list_hub_.store(&unit_->hub(), std::memory_order_release);
   }
   // Joined before the first list is due, so it is this client's subset. The
   // key survives a reconnect: the client's address without its port, and the
   // name it asked for.
   const uint64_t policy_id =
-      shared_.policy.enabled()
-          ? shared_.policy.Join(absl::StrCat(PeerAddress(peer_), "/", name), weak_from_this())
+      policy->enabled()
+          ? policy->Join(absl::StrCat(PeerAddress(peer_), "/", name), weak_from_this())
           : 0;
   {
     absl::MutexLock lock(&mu_);
@@ -220,14 +237,18 @@ void BalanceLoadStream::OnLoadReport(const balancer::LoadReport& report) {
   const absl::Time now = absl::Now();
   absl::Status status;
   uint64_t policy_id = 0;
+  SubsetPolicy* policy = nullptr;
+  LoadShedding* shedding = nullptr;
   double calls_per_second = 0;
   std::optional<balancer::ClientLoad> load;
   {
     absl::MutexLock lock(&mu_);
     status = load_.Add(report, now);
     policy_id = policy_id_;
+    policy = policy_;
+    shedding = shedding_;
     calls_per_second = load_.RatesAt(now).started;
-    if (shared_.shedding.enabled()) load = load_;
+    if (shedding->enabled()) load = load_;
   }
   shared_.metrics.AddReport(report, status.ok());
   if (!status.ok()) {
@@ -235,8 +256,8 @@ void BalanceLoadStream::OnLoadReport(const balancer::LoadReport& report) {
     return;
   }
   // Outside our lock: the policy may call streams back.
-  if (policy_id != 0) shared_.policy.Report(policy_id, calls_per_second);
-  if (load.has_value()) shared_.shedding.Report(this, *load);
+  if (policy_id != 0) policy->Report(policy_id, calls_per_second);
+  if (load.has_value()) shedding->Report(this, *load);
 }
 
 void BalanceLoadStream::OnWriteDone(bool ok) {
@@ -322,14 +343,17 @@ Hub::State BalanceLoadStream::ListSource() const {
 }
 
 std::optional<discovery::BackendSet> BalanceLoadStream::OwnSubset() const {
-  if (!shared_.policy.enabled()) return std::nullopt;  // no second lock on the hot path
+  // No second lock on the hot path.
+  if (!subsetting_.load(std::memory_order_acquire)) return std::nullopt;
   uint64_t policy_id = 0;
+  SubsetPolicy* policy = nullptr;
   {
     absl::MutexLock lock(&mu_);
     policy_id = policy_id_;
+    policy = policy_;
   }
   if (policy_id == 0) return std::nullopt;
-  return shared_.policy.ListFor(policy_id);
+  return policy->ListFor(policy_id);
 }
 
 void BalanceLoadStream::Pump() {

@@ -208,6 +208,12 @@ class BalanceLoadStream final : public Hub::Subscriber,
   size_t in_flight_bytes_ ABSL_GUARDED_BY(mu_) = 0;
   bool in_flight_is_first_list_ ABSL_GUARDED_BY(mu_) = false;
   SnapshotPtr last_sent_ ABSL_GUARDED_BY(mu_);
+  // The policy and shedding this client is under: the service-wide ones, or
+  // its unit's once routed (multi mode). `subsetting_` says whether the policy
+  // is enabled, read without mu_ on every wake.
+  SubsetPolicy* policy_ ABSL_GUARDED_BY(mu_);
+  LoadShedding* shedding_ ABSL_GUARDED_BY(mu_);
+  std::atomic<bool> subsetting_;
   // With a SubsetPolicy: this client's id there (0: not joined), its last list
   // written, and the encoded bytes of the list being written.
   uint64_t policy_id_ ABSL_GUARDED_BY(mu_) = 0;

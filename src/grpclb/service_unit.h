@@ -12,6 +12,7 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -19,6 +20,8 @@
 
 #include "common/metrics.h"
 #include "grpclb/hub.h"
+#include "grpclb/load_shedding.h"
+#include "grpclb/subset_policy.h"
 
 namespace jawlb::grpclb {
 
@@ -29,6 +32,18 @@ class ServiceUnit {
   virtual Hub& hub() = 0;
   // "namespace/name".
   virtual const std::string& key() const = 0;
+  // The service's own subset policy and load shedding (JAWLB_MAXSERVERS,
+  // JAWLB_MAXRPSPERBACKEND), which its streams use instead of the service-wide
+  // ones; null: none.
+  virtual SubsetPolicy* policy() { return nullptr; }
+  virtual LoadShedding* shedding() { return nullptr; }
+  // What the service's health checks do now (JAWLB_HEALTHCHECK=grpc), for
+  // metrics and /debug/state; nullopt without them. Thread-safe.
+  struct Health {
+    size_t failing = 0;  // backends out of the list (or that would be, in panic)
+    bool panic = false;
+  };
+  virtual std::optional<Health> health() const { return std::nullopt; }
   // From the watch event's arrival to each write of the list to a client of
   // this service (the service's share of jawlb_list_propagation_seconds).
   metrics::Histogram& propagation() { return propagation_; }

@@ -123,7 +123,7 @@ std::string Reflector::Query(absl::string_view first) const {
 }
 
 void Reflector::List() {
-  listing_.emplace();
+  listing_ = std::make_unique<Listing>();
   listing_->start = absl::Now();
   RequestPage();
 }
@@ -140,7 +140,7 @@ void Reflector::OnPage(absl::StatusOr<HttpResponse> response) {
       listing_->restarts < 3) {
     // The continue token expired between pages: the list starts over.
     const int restarts = listing_->restarts + 1;
-    listing_.emplace();
+    listing_ = std::make_unique<Listing>();
     listing_->start = absl::Now();
     listing_->restarts = restarts;
     return RequestPage();

@@ -113,7 +113,7 @@ class Reflector {
   Backoff backoff_;
   std::optional<absl::Duration> retry_after_;  // from the last failed response
   std::string resource_version_;               // the newest seen
-  std::optional<Listing> listing_;
+  std::unique_ptr<Listing> listing_;  // while a list is under way
   Watching watching_;
 };
 

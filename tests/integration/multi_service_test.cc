@@ -68,11 +68,10 @@ class MultiServiceTest : public ::testing::Test {
     // The clients dial alpha.test and beta.test: routes say which services.
     const std::string routes = dir_ + "/routes.yaml";
     std::ofstream(routes) << "alpha.test: default/alpha\nbeta.test: default/beta\n";
-    auto jawlb = JawlbProcess::Start(
-        JAWLB_BINARY,
-        {"JAWLB_MODE=multi", "KUBECONFIG=" + api_->kubeconfig(), "JAWLB_ROUTES=" + routes,
-         "JAWLB_IDLETIMEOUT=1s"},
-        dir_ + "/jawlb.log");
+    std::vector<std::string> env = {"JAWLB_MODE=multi", "KUBECONFIG=" + api_->kubeconfig(),
+                                    "JAWLB_ROUTES=" + routes, "JAWLB_IDLETIMEOUT=1s"};
+    for (std::string& setting : ExtraEnv()) env.push_back(std::move(setting));
+    auto jawlb = JawlbProcess::Start(JAWLB_BINARY, env, dir_ + "/jawlb.log");
     ASSERT_THAT(jawlb, IsOk());
     jawlb_ = *std::move(jawlb);
     DnsServer::Records records;
@@ -87,6 +86,9 @@ class MultiServiceTest : public ::testing::Test {
     ASSERT_THAT(port, IsOk());
     port_ = *port;
   }
+
+  // Settings beyond the fixture's own.
+  virtual std::vector<std::string> ExtraEnv() const { return {}; }
 
   std::shared_ptr<grpc::Channel> Client(const std::string& service) {
     return MakeGrpclbChannel(dns_->address(), absl::StrCat(service, ".test:", port_));
@@ -208,6 +210,60 @@ TEST_F(MultiServiceTest, OneServicesFailingWatchLeavesTheOtherServed) {
   ASSERT_TRUE(absl::SimpleAtod(
       parsed.substr(at + count.size(), parsed.find('\n', at) - at - count.size()), &value));
   EXPECT_GE(value, 1);
+}
+
+// Subsetting and health checks apply to each service on its own.
+class MultiServiceBalancingTest : public MultiServiceTest {
+ protected:
+  std::vector<std::string> ExtraEnv() const override {
+    return {"JAWLB_MAXSERVERS=1", "JAWLB_HEALTHCHECK=grpc"};
+  }
+};
+
+TEST_F(MultiServiceBalancingTest, SubsetsAndHealthChecksArePerService) {
+  std::shared_ptr<grpc::Channel> alpha = Client("alpha");
+  std::shared_ptr<grpc::Channel> beta = Client("beta");
+  ASSERT_THAT(WaitForSpread(beta, {"b1"}, true, 20, kWait), IsOk());
+  // alpha's client gets one of alpha's two backends (k=1).
+  Spread spread;
+  ASSERT_TRUE(Eventually([&] {
+    spread = CallMany(alpha, 20);
+    return spread.failures == 0 && spread.calls.size() == 1;
+  })) << spread.ToString();
+  const std::string used = spread.calls.begin()->first;
+  ASSERT_TRUE(used == "a1" || used == "a2") << spread.ToString();
+  const std::string other = used == "a1" ? "a2" : "a1";
+
+  // Its backend says NOT_SERVING: alpha's health checks take it out, and the
+  // client's subset moves to the other, with no failed call.
+  backends_[used == "a1" ? 0 : 1]->SetServing(false);
+  ASSERT_THAT(WaitForSpread(alpha, {other}, true, 20, kWait), IsOk());
+  spread = CallMany(alpha, 20);
+  EXPECT_EQ(spread.failures, 0) << spread.ToString();
+  EXPECT_EQ(spread.calls.count(used), 0u) << spread.ToString();
+  // beta is untouched; the metrics and /debug/state say which service has a
+  // failing backend.
+  ASSERT_THAT(WaitForSpread(beta, {"b1"}, true, 10, kWait), IsOk());
+  EXPECT_TRUE(Eventually([&] {
+    const std::string metrics = Metrics();
+    return absl::StrContains(
+               metrics, R"(jawlb_service_health_backends_failing{service="default/alpha"} 1)") &&
+           absl::StrContains(
+               metrics, R"(jawlb_service_health_backends_failing{service="default/beta"} 0)");
+  })) << Metrics();
+  auto state = HttpGet(absl::StrCat("http://127.0.0.1:", jawlb_->admin_port(), "/debug/state"));
+  ASSERT_THAT(state, IsOk());
+  EXPECT_THAT(state->second,
+              HasSubstr(R"("service":"default/alpha","streams":1,"idle_since":null,)"
+                        R"("drop_percent":0,"health":{"failing":1,"panic":false}})"));
+  // It serves again: back in alpha's list (after its hold), beta still fine.
+  backends_[used == "a1" ? 0 : 1]->SetServing(true);
+  EXPECT_TRUE(Eventually([&] {
+    return absl::StrContains(
+        Metrics(), R"(jawlb_service_health_backends_failing{service="default/alpha"} 0)");
+  }));
+  const auto [status, parsed] = ParsedMetrics();
+  EXPECT_EQ(status, 0) << parsed;
 }
 
 }  // namespace

@@ -186,7 +186,7 @@ TEST(ConfigTest, HelpListsEveryVariableWithItsDefault) {
   EXPECT_FALSE(Config::WantsHelp(2, plain_argv));
 }
 
-TEST(ConfigTest, MultiModeNeedsNoServiceAndRefusesWhatItCannotDoYet) {
+TEST(ConfigTest, MultiModeNeedsNoServiceAndRefusesStaticBackends) {
   absl::StatusOr<Config> multi =
       Parse({{"JAWLB_MODE", "multi"}, {"JAWLB_NAMESPACES", "prod, shop"},
              {"JAWLB_NAMESUFFIX", "-lb"}, {"JAWLB_IDLETIMEOUT", "10m"}});
@@ -202,9 +202,12 @@ TEST(ConfigTest, MultiModeNeedsNoServiceAndRefusesWhatItCannotDoYet) {
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("Kube_System")));
   EXPECT_THAT(Parse({{"JAWLB_MODE", "multi"}, {"JAWLB_ENDPOINTS", "10.0.0.1:1"}}),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("JAWLB_ENDPOINTS")));
-  EXPECT_THAT(Parse({{"JAWLB_MODE", "multi"}, {"JAWLB_MAXSERVERS", "3"}}),
-              StatusIs(absl::StatusCode::kInvalidArgument,
-                       HasSubstr("JAWLB_MAXSERVERS is not supported with JAWLB_MODE=multi")));
+  // Subsetting, shedding and health checks apply to each service on its own.
+  EXPECT_THAT(Parse({{"JAWLB_MODE", "multi"},
+                     {"JAWLB_MAXSERVERS", "3"},
+                     {"JAWLB_MAXRPSPERBACKEND", "100"},
+                     {"JAWLB_HEALTHCHECK", "grpc"}}),
+              IsOk());
 }
 
 }  // namespace

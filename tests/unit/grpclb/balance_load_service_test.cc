@@ -520,6 +520,82 @@ TEST_F(MultiServiceStreamsTest, EachClientGetsTheListsOfTheServiceItNamed) {
   alpha_->hub().SetWakeRunner(nullptr);
 }
 
+// A unit with a subset policy (k=1) and load shedding (1 call/s per backend)
+// of its own, as each service has in multi mode with JAWLB_MAXSERVERS and
+// JAWLB_MAXRPSPERBACKEND.
+class BalancedUnit : public Unit {
+ public:
+  explicit BalancedUnit(std::string key)
+      : Unit(std::move(key)), policy_(1, absl::ZeroDuration()),
+        shedding_(1.0, hub(), absl::ZeroDuration()) {}
+  SubsetPolicy* policy() override { return &policy_; }
+  LoadShedding* shedding() override { return &shedding_; }
+  void Publish(discovery::BackendSet backends) {
+    policy_.SetBackends(backends);
+    hub().Publish(std::move(backends));
+  }
+
+ private:
+  SubsetPolicy policy_;
+  LoadShedding shedding_;
+};
+
+class UnitBalancingTest : public BalanceLoadServiceTest {
+ protected:
+  UnitBalancingTest()
+      : BalanceLoadServiceTest(0, [this](absl::string_view name)
+                                      -> absl::StatusOr<std::shared_ptr<ServiceUnit>> {
+          if (name == "gamma") return gamma_;
+          return delta_;
+        }) {}
+
+  std::shared_ptr<BalancedUnit> gamma_ = std::make_shared<BalancedUnit>("ns/gamma");
+  std::shared_ptr<Unit> delta_ = std::make_shared<Unit>("ns/delta");
+};
+
+TEST_F(UnitBalancingTest, EachServiceSubsetsAndShedsOnItsOwn) {
+  auto& gamma = gamma_;
+  auto& delta = delta_;
+  gamma->hub().SetWakeRunner(service_.wake_runner());
+  delta->hub().SetWakeRunner(service_.wake_runner());
+  gamma->Publish(Backends(2, 1000));
+  delta->hub().Publish(Backends(3, 2000));
+  auto g1 = Connect("gamma");
+  auto g2 = Connect("gamma");
+  auto d = Connect("delta");
+  // gamma's clients get one backend each, different ones; delta's all three.
+  const LoadBalanceResponse first = g1->Read();
+  const LoadBalanceResponse second = g2->Read();
+  ASSERT_EQ(first.server_list().servers_size(), 1);
+  ASSERT_EQ(second.server_list().servers_size(), 1);
+  EXPECT_NE(first.server_list().servers(0).ip_address(),
+            second.server_list().servers(0).ip_address());
+  EXPECT_EQ(d->Read().server_list().servers_size(), 3);
+
+  // A gamma client reports far more calls than gamma's two backends take:
+  // gamma's lists get drop entries, delta's do not.
+  LoadBalanceRequest report;
+  report.mutable_client_stats()->set_num_calls_started(1000);
+  report.mutable_client_stats()->set_num_calls_finished(1000);
+  ASSERT_TRUE(g1->rw->Write(report));
+  auto drops = [](const LoadBalanceResponse& list) {
+    int count = 0;
+    for (const auto& server : list.server_list().servers()) count += server.drop() ? 1 : 0;
+    return count;
+  };
+  LoadBalanceResponse shed;
+  while (drops(shed) == 0) shed = g1->Read();
+  EXPECT_GT(gamma->hub().Latest()->drop_percent, 0);
+  EXPECT_EQ(delta->hub().Latest()->drop_percent, 0);
+  delta->hub().Publish(Backends(2, 2000));
+  EXPECT_EQ(drops(d->Read()), 0);
+
+  for (auto* stream : {g1.get(), g2.get(), d.get()}) stream->context.TryCancel();
+  EXPECT_TRUE(WaitUntil([&] { return gamma.use_count() == 1 && delta.use_count() == 1; }));
+  gamma->hub().SetWakeRunner(nullptr);
+  delta->hub().SetWakeRunner(nullptr);
+}
+
 TEST_F(MultiServiceStreamsTest, ARefusedNameEndsTheStreamWithTheResolversStatus) {
   auto stream = Open();
   ASSERT_TRUE(stream->rw->Write(Initial("kube-dns.kube-system:53")));
