@@ -831,20 +831,21 @@ int RunMulti(const Options& options) {
               static_cast<int>(latencies_ms.size() + missed));
   std::printf("  propagation: p50 %.2f ms, p99 %.2f ms; missed %lld\n", p50, p99,
               static_cast<long long>(missed));
-  std::printf("  jawlb RSS: %.1f MiB empty, %.1f MiB with one stream per service, %.1f MiB with "
-              "all: %.1f KiB per service watch (the second half of the services; %.1f KiB "
-              "counting one-time costs), %.2f KiB per stream\n",
-              static_cast<double>(rss_empty) / (1 << 20),
-              static_cast<double>(rss_services) / (1 << 20),
-              static_cast<double>(rss_streams) / (1 << 20), per_service_kib,
-              per_service_all_in_kib, per_stream_kib);
+  std::printf(
+      "  jawlb RSS: %.1f MiB empty, %.1f MiB with one stream per service, %.1f MiB with "
+      "all: %.1f KiB per service watch (the second half of the services; %.1f KiB "
+      "counting one-time costs), %.2f KiB per stream\n",
+      static_cast<double>(rss_empty) / (1 << 20), static_cast<double>(rss_services) / (1 << 20),
+      static_cast<double>(rss_streams) / (1 << 20), per_service_kib, per_service_all_in_kib,
+      per_stream_kib);
   std::printf("  API requests: %d lists and watches in the %.1f s since jawlb started (%.2f/s)\n",
               api_requests, seconds, api_requests / seconds);
-  std::printf("RESULT services=%d streams=%d p50_ms=%.2f p99_ms=%.2f missed=%lld "
-              "kib_per_service=%.1f kib_per_service_all_in=%.1f kib_per_stream=%.2f "
-              "api_requests_per_s=%.2f\n",
-              options.services, options.streams, p50, p99, static_cast<long long>(missed),
-              per_service_kib, per_service_all_in_kib, per_stream_kib, api_requests / seconds);
+  std::printf(
+      "RESULT services=%d streams=%d p50_ms=%.2f p99_ms=%.2f missed=%lld "
+      "kib_per_service=%.1f kib_per_service_all_in=%.1f kib_per_stream=%.2f "
+      "api_requests_per_s=%.2f\n",
+      options.services, options.streams, p50, p99, static_cast<long long>(missed), per_service_kib,
+      per_service_all_in_kib, per_stream_kib, api_requests / seconds);
   for (auto& st : streams) st->Cancel();
   tally.WaitZero(absl::Seconds(60));
   return 0;

@@ -40,10 +40,10 @@ absl::StatusOr<k8s::ClusterAccess> LoadAccess(const config::Config& config) {
 }
 
 // A source watching config.service through the Kubernetes I/O thread `io`
-// (no I/O until started).
+// (no I/O until started), counting into `monitor` and, if set, `stats`.
 absl::StatusOr<std::unique_ptr<discovery::Source>> MakeK8sSourceWith(
     const config::Config& config, const k8s::ClusterAccess& access, k8s::CurlIo& io,
-    k8s::ApiMonitor& monitor, SourceInfo& info) {
+    k8s::ApiMonitor& monitor, SourceInfo& info, k8s::WatchStats* stats = nullptr) {
   std::unique_ptr<k8s::HttpTransport> transport = io.NewTransport();
   discovery::K8sSource::Options options;
   options.namespace_ = !config.namespace_.empty()          ? config.namespace_
@@ -57,6 +57,7 @@ absl::StatusOr<std::unique_ptr<discovery::Source>> MakeK8sSourceWith(
                                                : discovery::K8sSource::Api::kAuto;
   options.reflector.stall_timeout = config.watch_stall_timeout;
   options.reflector.monitor = &monitor;
+  options.reflector.stats = stats;
   info.service = absl::StrCat(options.namespace_, "/", options.service);
   info.description =
       absl::StrCat("Kubernetes service ", options.namespace_, "/", options.service, ", port \"",
@@ -151,9 +152,12 @@ App::~App() { Shutdown(); }
 // Hub, the same parts as single mode's, one set per service.
 class KubernetesUnit final : public grpclb::ServiceUnit {
  public:
+  // `stats`: what `source` counts into.
   KubernetesUnit(std::string key, const config::Config& config, size_t shards,
-                 std::string token_prefix, std::unique_ptr<discovery::Source> source)
+                 std::string token_prefix, std::unique_ptr<k8s::WatchStats> stats,
+                 std::unique_ptr<discovery::Source> source)
       : key_(std::move(key)),
+        stats_(std::move(stats)),
         hub_(shards, std::move(token_prefix)),
         policy_(config.max_servers),
         shedding_(static_cast<double>(config.max_rps_per_backend), hub_),
@@ -196,6 +200,7 @@ class KubernetesUnit final : public grpclb::ServiceUnit {
   const std::string& key() const override { return key_; }
   grpclb::SubsetPolicy* policy() override { return &policy_; }
   grpclb::LoadShedding* shedding() override { return &shedding_; }
+  const k8s::WatchStats* watch_stats() const override { return stats_.get(); }
   std::optional<Health> health() const override {
     if (health_ == nullptr) return std::nullopt;
     Health health;
@@ -225,6 +230,7 @@ class KubernetesUnit final : public grpclb::ServiceUnit {
   }
 
   const std::string key_;
+  const std::unique_ptr<k8s::WatchStats> stats_;  // outlives source_
   grpclb::Hub hub_;
   grpclb::SubsetPolicy policy_;
   grpclb::LoadShedding shedding_;
@@ -301,12 +307,14 @@ absl::StatusOr<std::shared_ptr<grpclb::ServiceUnit>> App::MakeUnit(
   unit_config.service = service.name;
   if (!service.port.empty()) unit_config.target_port = service.port;
   SourceInfo info;
+  auto stats = std::make_unique<k8s::WatchStats>();
   absl::StatusOr<std::unique_ptr<discovery::Source>> source =
-      MakeK8sSourceWith(unit_config, *access_, *kube_io_, *kubernetes_, info);
+      MakeK8sSourceWith(unit_config, *access_, *kube_io_, *kubernetes_, info, stats.get());
   if (!source.ok()) return source.status();
   auto unit = std::make_shared<KubernetesUnit>(
       service.Key(), config_, static_cast<size_t>(grpclb::BalanceLoadService::DefaultThreads()),
-      config_.lb_tokens ? grpclb::TokenPrefix(replica_, 0) : "", *std::move(source));
+      config_.lb_tokens ? grpclb::TokenPrefix(replica_, 0) : "", std::move(stats),
+      *std::move(source));
   JAWLB_RETURN_IF_ERROR(unit->Start(service_->wake_runner()));
   return unit;
 }

@@ -214,9 +214,10 @@ struct Row {
   double streams = 0;
   double backends = 0;
   double updates = 0;
-  std::optional<double> drop_ratio;                    // with shedding
+  std::optional<double> drop_ratio;                   // with shedding
   std::optional<grpclb::ServiceUnit::Health> health;  // with health checks
-  grpclb::ServiceUnit* unit = nullptr;  // null for "(other)"; valid while mu_ is held
+  std::optional<k8s::WatchStats::Counts> kubernetes;  // its watch's counts
+  grpclb::ServiceUnit* unit = nullptr;                // null for "(other)"; valid while mu_ is held
 };
 
 // Shedding and health checks, per service, for the services that have them.
@@ -251,6 +252,53 @@ void WriteBalancingMetrics(const std::vector<Row>& rows, metrics::TextWriter& ou
          });
 }
 
+// What each service's Kubernetes watch did (the sums are in jawlb_kubernetes_*).
+void WriteKubernetesMetrics(const std::vector<Row>& rows, metrics::TextWriter& out) {
+  out.Header("jawlb_service_kubernetes_lists_total", "counter",
+             "Per service: complete lists of its EndpointSlices (multi mode).");
+  for (const Row& row : rows) {
+    if (!row.kubernetes.has_value()) continue;
+    out.Sample("jawlb_service_kubernetes_lists_total", {{"service", row.service}},
+               static_cast<double>(row.kubernetes->lists));
+  }
+  out.Header("jawlb_service_kubernetes_watch_events_total", "counter",
+             "Per service: watch events received (multi mode).");
+  for (const Row& row : rows) {
+    if (!row.kubernetes.has_value()) continue;
+    out.Sample("jawlb_service_kubernetes_watch_events_total", {{"service", row.service}},
+               static_cast<double>(row.kubernetes->events));
+  }
+  out.Header("jawlb_service_kubernetes_watch_restarts_total", "counter",
+             "Per service: watches renewed, by reason (multi mode).");
+  for (const Row& row : rows) {
+    if (!row.kubernetes.has_value()) continue;
+    for (const auto& [reason, count] : row.kubernetes->restarts) {
+      out.Sample("jawlb_service_kubernetes_watch_restarts_total",
+                 {{"service", row.service}, {"reason", reason}}, static_cast<double>(count));
+    }
+  }
+  out.Header("jawlb_service_kubernetes_errors_total", "counter",
+             "Per service: failed lists and watches, by operation and error code (multi mode).");
+  for (const Row& row : rows) {
+    if (!row.kubernetes.has_value()) continue;
+    for (const auto& [key, count] : row.kubernetes->errors) {
+      out.Sample("jawlb_service_kubernetes_errors_total",
+                 {{"service", row.service}, {"operation", key.first}, {"reason", key.second}},
+                 static_cast<double>(count));
+    }
+  }
+  // A time does not add up into "(other)": named services only.
+  out.Header("jawlb_service_kubernetes_last_sync_timestamp_seconds", "gauge",
+             "Per service: when its watched state was last brought up to date, Unix time; 0 "
+             "before its first list (multi mode).");
+  for (const Row& row : rows) {
+    if (!row.kubernetes.has_value() || row.unit == nullptr) continue;
+    const absl::Time last = row.kubernetes->last_sync;
+    out.Sample("jawlb_service_kubernetes_last_sync_timestamp_seconds", {{"service", row.service}},
+               last == absl::InfinitePast() ? 0 : absl::ToDoubleSeconds(last - absl::UnixEpoch()));
+  }
+}
+
 }  // namespace
 
 void ServiceDirectory::WriteMetrics(metrics::TextWriter& out) const {
@@ -267,8 +315,11 @@ void ServiceDirectory::WriteMetrics(metrics::TextWriter& out) const {
       }
       rows.push_back(Row{key, static_cast<double>(entry.unit.use_count() - 1),
                          latest == nullptr ? 0.0 : static_cast<double>(latest->backends.size()),
-                         latest == nullptr ? 0.0 : static_cast<double>(latest->version),
-                         drop_ratio, entry.unit->health(), entry.unit.get()});
+                         latest == nullptr ? 0.0 : static_cast<double>(latest->version), drop_ratio,
+                         entry.unit->health(), std::nullopt, entry.unit.get()});
+      if (const k8s::WatchStats* stats = entry.unit->watch_stats(); stats != nullptr) {
+        rows.back().kubernetes = stats->counts();
+      }
     }
   }
   const size_t active = rows.size();
@@ -286,6 +337,10 @@ void ServiceDirectory::WriteMetrics(metrics::TextWriter& out) const {
         if (!other.health.has_value()) other.health.emplace();
         other.health->failing += rows[i].health->failing;
         other.health->panic = other.health->panic || rows[i].health->panic;
+      }
+      if (rows[i].kubernetes.has_value()) {
+        if (!other.kubernetes.has_value()) other.kubernetes.emplace();
+        *other.kubernetes += *rows[i].kubernetes;
       }
     }
     rows.resize(kMaxServiceLabels);
@@ -313,6 +368,7 @@ void ServiceDirectory::WriteMetrics(metrics::TextWriter& out) const {
                          row.unit->propagation());
   }
   WriteBalancingMetrics(rows, out);
+  WriteKubernetesMetrics(rows, out);
   out.Gauge("jawlb_services_watched", "Services with a unit now (clients, or idle for less "
             "than JAWLB_IDLETIMEOUT).", static_cast<double>(active));
   out.Counter("jawlb_services_started_total", "Services whose first client started a watch.",

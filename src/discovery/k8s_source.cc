@@ -67,6 +67,9 @@ void K8sSource::ChooseApi() {
     if (k8s::ApiMonitor* monitor = options_.reflector.monitor; monitor != nullptr) {
       monitor->Failed("discovery", error);
     }
+    if (k8s::WatchStats* stats = options_.reflector.stats; stats != nullptr) {
+      stats->Failed("discovery", error);
+    }
     transport_->After(delay, [this] { ChooseApi(); });
   });
 }
@@ -88,13 +91,13 @@ void K8sSource::Watch(EndpointsApi api) {
   spdlog::info("kubernetes: watching {} of service {}/{} (port \"{}\")",
                api == EndpointsApi::kEndpointSlices ? "EndpointSlices" : "Endpoints", ns,
                options_.service, options_.target_port);
-  view_ = std::make_unique<ServiceView>(api, options_.target_port, on_update_,
-                                        [this](std::vector<EndpointState> endpoints,
-                                               size_t objects) {
-                                          absl::MutexLock lock(&mu_);
-                                          endpoints_ = std::move(endpoints);
-                                          objects_ = objects;
-                                        });
+  view_ =
+      std::make_unique<ServiceView>(api, options_.target_port, on_update_,
+                                    [this](std::vector<EndpointState> endpoints, size_t objects) {
+                                      absl::MutexLock lock(&mu_);
+                                      endpoints_ = std::move(endpoints);
+                                      objects_ = objects;
+                                    });
   reflector_ = std::make_unique<k8s::Reflector>(*transport_, *view_, std::move(options));
   reflector_->Start();
 }

@@ -22,6 +22,7 @@
 #include "grpclb/hub.h"
 #include "grpclb/load_shedding.h"
 #include "grpclb/subset_policy.h"
+#include "k8s/api_monitor.h"
 
 namespace jawlb::grpclb {
 
@@ -44,6 +45,9 @@ class ServiceUnit {
     bool panic = false;
   };
   virtual std::optional<Health> health() const { return std::nullopt; }
+  // What its Kubernetes watch counts (lists, events, restarts, errors, last
+  // sync); null when it has none.
+  virtual const k8s::WatchStats* watch_stats() const { return nullptr; }
   // From the watch event's arrival to each write of the list to a client of
   // this service (the service's share of jawlb_list_propagation_seconds).
   metrics::Histogram& propagation() { return propagation_; }

@@ -1,5 +1,7 @@
 #include "k8s/api_monitor.h"
 
+#include <algorithm>
+
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 
@@ -34,9 +36,12 @@ void ApiMonitor::WatchRestarted(absl::string_view reason) {
   watch_restarts_.Add({std::string(reason)});
 }
 
+std::string ErrorReason(const absl::Status& error) {
+  return absl::AsciiStrToLower(absl::StatusCodeToString(error.code()));
+}
+
 void ApiMonitor::Failed(absl::string_view operation, const absl::Status& error) {
-  errors_.Add(
-      {std::string(operation), absl::AsciiStrToLower(absl::StatusCodeToString(error.code()))});
+  errors_.Add({std::string(operation), ErrorReason(error)});
 }
 
 ApiMonitor::Progress ApiMonitor::progress() const {
@@ -78,6 +83,51 @@ void ApiMonitor::WriteMetrics(metrics::TextWriter& out) const {
   out.Gauge("jawlb_kubernetes_io_last_progress_timestamp_seconds",
             "When the Kubernetes I/O thread last showed progress, Unix time.",
             absl::ToDoubleSeconds(heartbeat_.last_beat() - absl::UnixEpoch()));
+}
+
+// --- WatchStats ---------------------------------------------------------------
+
+WatchStats::Counts& WatchStats::Counts::operator+=(const Counts& other) {
+  lists += other.lists;
+  events += other.events;
+  for (const auto& [key, count] : other.errors) errors[key] += count;
+  for (const auto& [reason, count] : other.restarts) restarts[reason] += count;
+  last_sync = std::max(last_sync, other.last_sync);
+  return *this;
+}
+
+void WatchStats::Listed() {
+  const absl::Time now = absl::Now();
+  absl::MutexLock lock(&mu_);
+  ++counts_.lists;
+  counts_.last_sync = now;
+}
+
+void WatchStats::Event() {
+  absl::MutexLock lock(&mu_);
+  ++counts_.events;
+}
+
+void WatchStats::Synced() {
+  const absl::Time now = absl::Now();
+  absl::MutexLock lock(&mu_);
+  counts_.last_sync = now;
+}
+
+void WatchStats::WatchRestarted(absl::string_view reason) {
+  absl::MutexLock lock(&mu_);
+  ++counts_.restarts[std::string(reason)];
+}
+
+void WatchStats::Failed(absl::string_view operation, const absl::Status& error) {
+  std::pair<std::string, std::string> key{std::string(operation), ErrorReason(error)};
+  absl::MutexLock lock(&mu_);
+  ++counts_.errors[std::move(key)];
+}
+
+WatchStats::Counts WatchStats::counts() const {
+  absl::MutexLock lock(&mu_);
+  return counts_;
 }
 
 }  // namespace jawlb::k8s

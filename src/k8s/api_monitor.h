@@ -7,7 +7,10 @@
 #ifndef JAWLB_K8S_API_MONITOR_H_
 #define JAWLB_K8S_API_MONITOR_H_
 
+#include <cstdint>
+#include <map>
 #include <string>
+#include <utility>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
@@ -69,6 +72,40 @@ class ApiMonitor {
 
   mutable absl::Mutex mu_;
   Progress progress_ ABSL_GUARDED_BY(mu_);
+};
+
+// The label an error is counted under: its status code, lower case
+// ("permission_denied").
+std::string ErrorReason(const absl::Status& error);
+
+// WatchStats: one watch's share of what ApiMonitor counts — lists, events,
+// restarts and errors, and when it was last in sync — for per-service metrics
+// when one jawlb watches many services (JAWLB_MODE=multi). Small: one per
+// watched service.
+//
+// Threading: thread-safe. Written by the Kubernetes I/O thread, read by scrapes.
+class WatchStats {
+ public:
+  struct Counts {
+    uint64_t lists = 0;
+    uint64_t events = 0;
+    std::map<std::pair<std::string, std::string>, uint64_t> errors;  // (operation, reason)
+    std::map<std::string, uint64_t> restarts;                        // by reason
+    absl::Time last_sync = absl::InfinitePast();
+    // Sums `other` in (the newest last_sync wins).
+    Counts& operator+=(const Counts& other);
+  };
+
+  void Listed() ABSL_LOCKS_EXCLUDED(mu_);
+  void Event() ABSL_LOCKS_EXCLUDED(mu_);
+  void Synced() ABSL_LOCKS_EXCLUDED(mu_);
+  void WatchRestarted(absl::string_view reason) ABSL_LOCKS_EXCLUDED(mu_);
+  void Failed(absl::string_view operation, const absl::Status& error) ABSL_LOCKS_EXCLUDED(mu_);
+  Counts counts() const ABSL_LOCKS_EXCLUDED(mu_);
+
+ private:
+  mutable absl::Mutex mu_;
+  Counts counts_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace jawlb::k8s

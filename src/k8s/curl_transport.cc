@@ -296,8 +296,8 @@ void CurlIo::Finish(Request& finished, int code) {
   }
   if (code != CURLE_OK) {
     request->done(absl::UnavailableError(
-        absl::StrCat("GET ", access_.server, request->path.substr(0, request->path.find('?')),
-                     ": ", curl_easy_strerror(static_cast<CURLcode>(code)))));
+        absl::StrCat("GET ", access_.server, request->path.substr(0, request->path.find('?')), ": ",
+                     curl_easy_strerror(static_cast<CURLcode>(code)))));
     return;
   }
   if (request->response.status == 401 && !access_.token_file.empty() && !request->retried) {

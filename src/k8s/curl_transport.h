@@ -106,8 +106,7 @@ class CurlTransport final : public HttpTransport {
 
   // HttpTransport:
   void Get(std::string path, OnDone done) override;
-  void Stream(std::string path, absl::Duration stall_timeout, OnData on_data,
-              OnDone done) override;
+  void Stream(std::string path, absl::Duration stall_timeout, OnData on_data, OnDone done) override;
   void After(absl::Duration delay, Task task) override;
   void Cancel() override;
 

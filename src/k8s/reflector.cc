@@ -122,6 +122,21 @@ std::string Reflector::Query(absl::string_view first) const {
   return query;
 }
 
+void Reflector::Failed(absl::string_view operation, const absl::Status& status) {
+  monitor_.Failed(operation, status);
+  if (options_.stats != nullptr) options_.stats->Failed(operation, status);
+}
+
+void Reflector::WatchRestarted(absl::string_view reason) {
+  monitor_.WatchRestarted(reason);
+  if (options_.stats != nullptr) options_.stats->WatchRestarted(reason);
+}
+
+void Reflector::Event(absl::string_view type) {
+  monitor_.Event(type);
+  if (options_.stats != nullptr) options_.stats->Event();
+}
+
 void Reflector::List() {
   listing_ = std::make_unique<Listing>();
   listing_->start = absl::Now();
@@ -157,6 +172,7 @@ void Reflector::OnPage(absl::StatusOr<HttpResponse> response) {
   const size_t objects = listing_->items.size();
   resource_version_ = std::move(listing_->resource_version);
   monitor_.Listed(arrived - listing_->start, objects, resource_version_);
+  if (options_.stats != nullptr) options_.stats->Listed();
   spdlog::debug("kubernetes: listed {} objects of {} at resourceVersion {}", objects, what_,
                 resource_version_);
   listing_.reset();
@@ -187,7 +203,7 @@ absl::Status Reflector::TakePage(const absl::StatusOr<HttpResponse>& response) {
 
 void Reflector::ListFailed(const absl::Status& status) {
   listing_.reset();
-  monitor_.Failed("list", status);
+  Failed("list", status);
   const absl::Duration delay = RetryDelay();
   spdlog::warn("kubernetes: list of {} failed: {}; retrying in {}", what_, status.ToString(),
                absl::FormatDuration(delay));
@@ -200,9 +216,9 @@ void Reflector::Watch() {
       options_.min_watch_timeout * std::uniform_real_distribution<double>(1.0, 2.0)(random);
   const std::string path =
       options_.path +
-      Query(absl::StrCat("watch=1&allowWatchBookmarks=true&resourceVersion=",
-                         UrlEncode(resource_version_), "&timeoutSeconds=",
-                         std::max<int64_t>(1, absl::ToInt64Seconds(timeout))));
+      Query(absl::StrCat(
+          "watch=1&allowWatchBookmarks=true&resourceVersion=", UrlEncode(resource_version_),
+          "&timeoutSeconds=", std::max<int64_t>(1, absl::ToInt64Seconds(timeout))));
   watching_ = Watching{};
   transport_.Stream(
       path, options_.stall_timeout, [this](absl::string_view chunk) { return OnWatchData(chunk); },
@@ -230,6 +246,7 @@ bool Reflector::OnWatchData(absl::string_view chunk) {
   if (changed) {  // each batch of whole events is a consistent state
     store_.Sync(arrived);
     monitor_.Synced(resource_version_);
+    if (options_.stats != nullptr) options_.stats->Synced();
   }
   return watching_.error.ok() && !watching_.gone;
 }
@@ -254,16 +271,16 @@ void Reflector::OnWatchEnd(absl::StatusOr<HttpResponse> response) {
   const absl::Status status = WatchResult(response);
   watching_ = Watching{};
   if (absl::IsAborted(status)) {
-    monitor_.WatchRestarted("expired");
+    WatchRestarted("expired");
     spdlog::info("kubernetes: watch of {}: {}; re-listing", what_, std::string(status.message()));
     return List();
   }
   if (status.ok()) {  // the watch ended as asked: renew it
-    monitor_.WatchRestarted("timeout");
+    WatchRestarted("timeout");
     return Watch();
   }
-  monitor_.Failed("watch", status);
-  monitor_.WatchRestarted(absl::IsDeadlineExceeded(status) ? "stalled" : "error");
+  Failed("watch", status);
+  WatchRestarted(absl::IsDeadlineExceeded(status) ? "stalled" : "error");
   const absl::Duration delay = RetryDelay();
   spdlog::warn("kubernetes: watch of {}: {}; resuming from resourceVersion {} in {}", what_,
                status.ToString(), resource_version_, absl::FormatDuration(delay));
@@ -281,7 +298,7 @@ absl::Status Reflector::HandleEvent(simdjson::dom::parser& parser, absl::string_
                                             line.substr(0, 60), "\")"));
   }
   if (type == "ERROR") {
-    monitor_.Event("ERROR");
+    Event("ERROR");
     int64_t code = 0;
     std::string_view message;
     if (object["code"].get(code) == simdjson::SUCCESS && code == 410) {
@@ -291,7 +308,7 @@ absl::Status Reflector::HandleEvent(simdjson::dom::parser& parser, absl::string_
     if (object["message"].get(message) != simdjson::SUCCESS) message = "(no message)";
     return absl::UnavailableError(absl::StrCat("watch ERROR ", code, ": ", View(message)));
   }
-  monitor_.Event(View(type));
+  Event(View(type));
   const std::string version = StringField(object, "metadata", "resourceVersion");
   if (type == "ADDED" || type == "MODIFIED") {
     store_.Upsert(object);

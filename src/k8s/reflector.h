@@ -53,6 +53,9 @@ class Reflector {
     // Hears of lists, events, restarts and errors; null: nobody listens.
     // Borrowed; must outlive the reflector.
     ApiMonitor* monitor = nullptr;
+    // This watch's own counts (per service in multi mode); null: none.
+    // Borrowed; must outlive the reflector.
+    WatchStats* stats = nullptr;
   };
 
   Reflector(HttpTransport& transport, ObjectStore& store, Options options);
@@ -100,6 +103,10 @@ class Reflector {
   std::string Query(absl::string_view first) const;
   // The delay before retrying: the server's Retry-After, else backoff.
   absl::Duration RetryDelay();
+  // Tell the monitor and this watch's stats.
+  void Failed(absl::string_view operation, const absl::Status& status);
+  void WatchRestarted(absl::string_view reason);
+  void Event(absl::string_view type);
 
   // Constant after construction.
   HttpTransport& transport_;
@@ -113,7 +120,7 @@ class Reflector {
   Backoff backoff_;
   std::optional<absl::Duration> retry_after_;  // from the last failed response
   std::string resource_version_;               // the newest seen
-  std::unique_ptr<Listing> listing_;  // while a list is under way
+  std::unique_ptr<Listing> listing_;           // while a list is under way
   Watching watching_;
 };
 

@@ -33,6 +33,7 @@ namespace {
 
 using ::jawlb::testing::IsOk;
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 constexpr absl::Duration kWait = absl::Seconds(60);
 
@@ -193,9 +194,19 @@ TEST_F(MultiServiceTest, OneServicesFailingWatchLeavesTheOtherServed) {
   std::shared_ptr<grpc::Channel> alpha = Client("alpha");
   ASSERT_THAT(WaitForSpread(alpha, {"a1", "a2"}, true, 20, kWait), IsOk());
   LbStream beta(jawlb_->port(), {}, "beta.test:8000");
+  // The error is counted against beta, and only beta.
   EXPECT_TRUE(Eventually([&] {
-    return absl::StrContains(Metrics(), R"(reason="permission_denied")");
-  }));
+    return absl::StrContains(
+        Metrics(),
+        R"(jawlb_service_kubernetes_errors_total{service="default/beta",operation="list",reason="permission_denied"})");
+  })) << Metrics();
+  const std::string metrics = Metrics();
+  EXPECT_THAT(metrics,
+              Not(HasSubstr(R"(jawlb_service_kubernetes_errors_total{service="default/alpha")")));
+  EXPECT_THAT(metrics,
+              HasSubstr(R"(jawlb_service_kubernetes_lists_total{service="default/alpha"} 1)"));
+  EXPECT_THAT(metrics,
+              HasSubstr(R"(jawlb_service_kubernetes_lists_total{service="default/beta"} 0)"));
   // alpha keeps following its changes while beta's watch fails.
   ASSERT_THAT(api_->Delete("endpointslices", "alpha-a2"), IsOk());
   ASSERT_THAT(WaitForSpread(alpha, {"a1"}, true, 20, kWait), IsOk());
@@ -248,8 +259,8 @@ TEST_F(MultiServiceBalancingTest, SubsetsAndHealthChecksArePerService) {
     const std::string metrics = Metrics();
     return absl::StrContains(
                metrics, R"(jawlb_service_health_backends_failing{service="default/alpha"} 1)") &&
-           absl::StrContains(
-               metrics, R"(jawlb_service_health_backends_failing{service="default/beta"} 0)");
+           absl::StrContains(metrics,
+                             R"(jawlb_service_health_backends_failing{service="default/beta"} 0)");
   })) << Metrics();
   auto state = HttpGet(absl::StrCat("http://127.0.0.1:", jawlb_->admin_port(), "/debug/state"));
   ASSERT_THAT(state, IsOk());
@@ -259,8 +270,8 @@ TEST_F(MultiServiceBalancingTest, SubsetsAndHealthChecksArePerService) {
   // It serves again: back in alpha's list (after its hold), beta still fine.
   backends_[used == "a1" ? 0 : 1]->SetServing(true);
   EXPECT_TRUE(Eventually([&] {
-    return absl::StrContains(
-        Metrics(), R"(jawlb_service_health_backends_failing{service="default/alpha"} 0)");
+    return absl::StrContains(Metrics(),
+                             R"(jawlb_service_health_backends_failing{service="default/alpha"} 0)");
   }));
   const auto [status, parsed] = ParsedMetrics();
   EXPECT_EQ(status, 0) << parsed;

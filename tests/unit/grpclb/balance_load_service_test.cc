@@ -526,7 +526,8 @@ TEST_F(MultiServiceStreamsTest, EachClientGetsTheListsOfTheServiceItNamed) {
 class BalancedUnit : public Unit {
  public:
   explicit BalancedUnit(std::string key)
-      : Unit(std::move(key)), policy_(1, absl::ZeroDuration()),
+      : Unit(std::move(key)),
+        policy_(1, absl::ZeroDuration()),
         shedding_(1.0, hub(), absl::ZeroDuration()) {}
   SubsetPolicy* policy() override { return &policy_; }
   LoadShedding* shedding() override { return &shedding_; }
@@ -543,11 +544,11 @@ class BalancedUnit : public Unit {
 class UnitBalancingTest : public BalanceLoadServiceTest {
  protected:
   UnitBalancingTest()
-      : BalanceLoadServiceTest(0, [this](absl::string_view name)
-                                      -> absl::StatusOr<std::shared_ptr<ServiceUnit>> {
-          if (name == "gamma") return gamma_;
-          return delta_;
-        }) {}
+      : BalanceLoadServiceTest(
+            0, [this](absl::string_view name) -> absl::StatusOr<std::shared_ptr<ServiceUnit>> {
+              if (name == "gamma") return gamma_;
+              return delta_;
+            }) {}
 
   std::shared_ptr<BalancedUnit> gamma_ = std::make_shared<BalancedUnit>("ns/gamma");
   std::shared_ptr<Unit> delta_ = std::make_shared<Unit>("ns/delta");
