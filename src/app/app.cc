@@ -65,6 +65,16 @@ absl::StatusOr<std::unique_ptr<discovery::Source>> MakeK8sSourceWith(
   return std::make_unique<discovery::K8sSource>(std::move(transport), std::move(options));
 }
 
+// JAWLB_HEALTHCHECK=grpc: a checker passing the healthy backends to `publish`;
+// else null.
+std::unique_ptr<health::HealthChecker> MakeHealthChecker(const config::Config& config,
+                                                         health::HealthChecker::Publish publish) {
+  if (config.health_check != "grpc") return nullptr;
+  health::HealthChecker::Options options;
+  options.service = config.health_check_service;
+  return std::make_unique<health::HealthChecker>(options, std::move(publish));
+}
+
 // The one Kubernetes I/O thread, for every source of this process.
 absl::StatusOr<std::unique_ptr<k8s::CurlIo>> StartKubernetesIo(const k8s::ClusterAccess& access,
                                                                k8s::ApiMonitor& monitor) {
@@ -162,14 +172,10 @@ class KubernetesUnit final : public grpclb::ServiceUnit {
         policy_(config.max_servers),
         shedding_(static_cast<double>(config.max_rps_per_backend), hub_),
         source_(std::move(source)) {
-    if (config.health_check == "grpc") {
-      health::HealthChecker::Options options;
-      options.service = config.health_check_service;
-      health_ = std::make_unique<health::HealthChecker>(
-          options, [this](discovery::BackendSet backends, absl::Time observed) {
-            Publish(std::move(backends), observed);
-          });
-    }
+    health_ =
+        MakeHealthChecker(config, [this](discovery::BackendSet backends, absl::Time observed) {
+          Publish(std::move(backends), observed);
+        });
   }
   ~KubernetesUnit() override { StopOnce(); }
 
@@ -255,13 +261,10 @@ absl::Status App::StartSource(SourceInfo& info) {
       MakeSource(config_, kubernetes_, kube_io_, info);
   if (!source.ok()) return source.status();
   source_ = *std::move(source);
-  if (config_.health_check == "grpc") {
-    health::HealthChecker::Options options;
-    options.service = config_.health_check_service;
-    health_ = std::make_unique<health::HealthChecker>(
-        options, [this](discovery::BackendSet backends, absl::Time observed) {
-          OnBackends(std::move(backends), observed);
-        });
+  health_ = MakeHealthChecker(config_, [this](discovery::BackendSet backends, absl::Time observed) {
+    OnBackends(std::move(backends), observed);
+  });
+  if (health_ != nullptr) {
     spdlog::info("health checks: grpc.health.v1.Health/Watch on every backend (service \"{}\")",
                  config_.health_check_service);
   }

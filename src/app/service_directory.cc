@@ -254,20 +254,18 @@ void WriteBalancingMetrics(const std::vector<Row>& rows, metrics::TextWriter& ou
 
 // What each service's Kubernetes watch did (the sums are in jawlb_kubernetes_*).
 void WriteKubernetesMetrics(const std::vector<Row>& rows, metrics::TextWriter& out) {
-  out.Header("jawlb_service_kubernetes_lists_total", "counter",
-             "Per service: complete lists of its EndpointSlices (multi mode).");
-  for (const Row& row : rows) {
-    if (!row.kubernetes.has_value()) continue;
-    out.Sample("jawlb_service_kubernetes_lists_total", {{"service", row.service}},
-               static_cast<double>(row.kubernetes->lists));
-  }
-  out.Header("jawlb_service_kubernetes_watch_events_total", "counter",
-             "Per service: watch events received (multi mode).");
-  for (const Row& row : rows) {
-    if (!row.kubernetes.has_value()) continue;
-    out.Sample("jawlb_service_kubernetes_watch_events_total", {{"service", row.service}},
-               static_cast<double>(row.kubernetes->events));
-  }
+  auto counter = [&](const char* name, const char* help, uint64_t k8s::WatchStats::Counts::*field) {
+    out.Header(name, "counter", help);
+    for (const Row& row : rows) {
+      if (!row.kubernetes.has_value()) continue;
+      out.Sample(name, {{"service", row.service}}, static_cast<double>((*row.kubernetes).*field));
+    }
+  };
+  counter("jawlb_service_kubernetes_lists_total",
+          "Per service: complete lists of its EndpointSlices (multi mode).",
+          &k8s::WatchStats::Counts::lists);
+  counter("jawlb_service_kubernetes_watch_events_total",
+          "Per service: watch events received (multi mode).", &k8s::WatchStats::Counts::events);
   out.Header("jawlb_service_kubernetes_watch_restarts_total", "counter",
              "Per service: watches renewed, by reason (multi mode).");
   for (const Row& row : rows) {

@@ -211,8 +211,9 @@ void CurlIo::Run() {
     // Woken by traffic, a command, the next timer, or after a second (the
     // heartbeat and stall checks).
     now = absl::Now();
-    const int64_t wait_ms =
-        std::clamp<int64_t>(absl::ToInt64Milliseconds(next_timer - now) + 1, 0, 1000);
+    const absl::Duration wait = std::clamp(next_timer - now + absl::Milliseconds(1),
+                                           absl::ZeroDuration(), absl::Seconds(1));
+    const int64_t wait_ms = absl::ToInt64Milliseconds(wait);
     curl_multi_poll(multi, nullptr, 0, static_cast<int>(wait_ms), nullptr);
   }
 }
