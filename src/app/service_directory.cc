@@ -218,6 +218,44 @@ struct Row {
   std::optional<grpclb::ServiceUnit::Health> health;  // with health checks
   std::optional<k8s::WatchStats::Counts> kubernetes;  // its watch's counts
   grpclb::ServiceUnit* unit = nullptr;                // null for "(other)"; valid while mu_ is held
+
+  // What `unit` shows now, as `service`.
+  static Row Of(const std::string& service, grpclb::ServiceUnit& unit, long streams) {
+    Row row;
+    row.service = service;
+    row.streams = static_cast<double>(streams);
+    const grpclb::SnapshotPtr latest = unit.hub().Latest();
+    if (latest != nullptr) {
+      row.backends = static_cast<double>(latest->backends.size());
+      row.updates = static_cast<double>(latest->version);
+    }
+    if (const grpclb::LoadShedding* shedding = unit.shedding();
+        shedding != nullptr && shedding->enabled()) {
+      row.drop_ratio = latest == nullptr ? 0.0 : latest->drop_percent / 100.0;
+    }
+    row.health = unit.health();
+    if (const k8s::WatchStats* stats = unit.watch_stats(); stats != nullptr) {
+      row.kubernetes = stats->counts();
+    }
+    row.unit = &unit;
+    return row;
+  }
+
+  // Adds `other` in ("(other)": sums; a ratio and a histogram do not add up).
+  void Add(const Row& other) {
+    streams += other.streams;
+    backends += other.backends;
+    updates += other.updates;
+    if (other.health.has_value()) {
+      if (!health.has_value()) health.emplace();
+      health->failing += other.health->failing;
+      health->panic = health->panic || other.health->panic;
+    }
+    if (other.kubernetes.has_value()) {
+      if (!kubernetes.has_value()) kubernetes.emplace();
+      *kubernetes += *other.kubernetes;
+    }
+  }
 };
 
 // Shedding and health checks, per service, for the services that have them.
@@ -303,22 +341,8 @@ void ServiceDirectory::WriteMetrics(metrics::TextWriter& out) const {
   std::vector<Row> rows;
   // Held throughout: the rows point at units only the lock keeps alive.
   absl::MutexLock lock(&mu_);
-  {
-    for (const auto& [key, entry] : units_) {
-      const grpclb::SnapshotPtr latest = entry.unit->hub().Latest();
-      const grpclb::LoadShedding* shedding = entry.unit->shedding();
-      std::optional<double> drop_ratio;
-      if (shedding != nullptr && shedding->enabled()) {
-        drop_ratio = latest == nullptr ? 0.0 : latest->drop_percent / 100.0;
-      }
-      rows.push_back(Row{key, static_cast<double>(entry.unit.use_count() - 1),
-                         latest == nullptr ? 0.0 : static_cast<double>(latest->backends.size()),
-                         latest == nullptr ? 0.0 : static_cast<double>(latest->version), drop_ratio,
-                         entry.unit->health(), std::nullopt, entry.unit.get()});
-      if (const k8s::WatchStats* stats = entry.unit->watch_stats(); stats != nullptr) {
-        rows.back().kubernetes = stats->counts();
-      }
-    }
+  for (const auto& [key, entry] : units_) {
+    rows.push_back(Row::Of(key, *entry.unit, entry.unit.use_count() - 1));
   }
   const size_t active = rows.size();
   // Bounded label cardinality: the services with the most streams by name,
@@ -326,21 +350,9 @@ void ServiceDirectory::WriteMetrics(metrics::TextWriter& out) const {
   if (rows.size() > kMaxServiceLabels) {
     std::stable_sort(rows.begin(), rows.end(),
                      [](const Row& a, const Row& b) { return a.streams > b.streams; });
-    Row other{"(other)"};
-    for (size_t i = kMaxServiceLabels; i < rows.size(); ++i) {
-      other.streams += rows[i].streams;
-      other.backends += rows[i].backends;
-      other.updates += rows[i].updates;
-      if (rows[i].health.has_value()) {
-        if (!other.health.has_value()) other.health.emplace();
-        other.health->failing += rows[i].health->failing;
-        other.health->panic = other.health->panic || rows[i].health->panic;
-      }
-      if (rows[i].kubernetes.has_value()) {
-        if (!other.kubernetes.has_value()) other.kubernetes.emplace();
-        *other.kubernetes += *rows[i].kubernetes;
-      }
-    }
+    Row other;
+    other.service = "(other)";
+    for (size_t i = kMaxServiceLabels; i < rows.size(); ++i) other.Add(rows[i]);
     rows.resize(kMaxServiceLabels);
     rows.push_back(other);
   }

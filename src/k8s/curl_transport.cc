@@ -218,7 +218,7 @@ void CurlIo::Run() {
   }
 }
 
-void CurlIo::StartRequest(std::shared_ptr<Request> request) {
+void CurlIo::StartRequest(const std::shared_ptr<Request>& request) {
   CURL* curl = curl_easy_init();
   if (curl == nullptr) {
     request->done(absl::InternalError("curl_easy_init failed"));
@@ -305,8 +305,8 @@ void CurlIo::Finish(Request& finished, int code) {
     // The token may have rotated since it was read: read the file and retry once.
     tokens_.Invalidate();
     request->retried = true;
-    Post([this, request = std::move(request)]() mutable {
-      if (!request->user->cancelled) StartRequest(std::move(request));
+    Post([this, request = std::move(request)] {
+      if (!request->user->cancelled) StartRequest(request);
     });
     return;
   }
@@ -353,8 +353,8 @@ void CurlTransport::Stream(std::string path, absl::Duration stall_timeout, OnDat
 
 void CurlTransport::Submit(std::shared_ptr<CurlIo::Request> request) {
   request->user = user_;
-  io_.Post([io = &io_, request = std::move(request)]() mutable {
-    if (!request->user->cancelled) io->StartRequest(std::move(request));
+  io_.Post([io = &io_, request = std::move(request)] {
+    if (!request->user->cancelled) io->StartRequest(request);
   });
 }
 

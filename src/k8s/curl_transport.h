@@ -71,7 +71,7 @@ class CurlIo {
   absl::Time RunTimers(absl::Time now);
   // Ends streams silent past their stall timeout.
   void EndStalled(absl::Time now);
-  void StartRequest(std::shared_ptr<Request> request);
+  void StartRequest(const std::shared_ptr<Request>& request);
   // Removes a transfer curl reported done (`code`: a CURLcode, or kStalled)
   // and runs its `done`.
   static constexpr int kStalled = -1;

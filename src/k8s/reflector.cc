@@ -50,11 +50,9 @@ std::string Describe(const Reflector::Options& options) {
 // one that grew past this is let go.
 simdjson::dom::parser& EventParser() {
   static constexpr size_t kKeepCapacity = 256 << 10;
-  thread_local std::unique_ptr<simdjson::dom::parser> parser;
-  if (parser == nullptr || parser->capacity() > kKeepCapacity) {
-    parser = std::make_unique<simdjson::dom::parser>();
-  }
-  return *parser;
+  thread_local simdjson::dom::parser parser;
+  if (parser.capacity() > kKeepCapacity) parser = simdjson::dom::parser();
+  return parser;
 }
 
 }  // namespace
@@ -147,10 +145,10 @@ void Reflector::RequestPage() {
   std::string query = absl::StrCat("limit=", options_.page_size);
   if (!listing_->next.empty()) absl::StrAppend(&query, "&continue=", UrlEncode(listing_->next));
   transport_.Get(options_.path + Query(query),
-                 [this](absl::StatusOr<HttpResponse> response) { OnPage(std::move(response)); });
+                 [this](const absl::StatusOr<HttpResponse>& response) { OnPage(response); });
 }
 
-void Reflector::OnPage(absl::StatusOr<HttpResponse> response) {
+void Reflector::OnPage(const absl::StatusOr<HttpResponse>& response) {
   if (response.ok() && response->status == 410 && !listing_->next.empty() &&
       listing_->restarts < 3) {
     // The continue token expired between pages: the list starts over.
@@ -222,7 +220,7 @@ void Reflector::Watch() {
   watching_ = Watching{};
   transport_.Stream(
       path, options_.stall_timeout, [this](absl::string_view chunk) { return OnWatchData(chunk); },
-      [this](absl::StatusOr<HttpResponse> response) { OnWatchEnd(std::move(response)); });
+      [this](const absl::StatusOr<HttpResponse>& response) { OnWatchEnd(response); });
 }
 
 bool Reflector::OnWatchData(absl::string_view chunk) {
@@ -267,7 +265,7 @@ absl::Status Reflector::WatchResult(const absl::StatusOr<HttpResponse>& response
   return absl::OkStatus();
 }
 
-void Reflector::OnWatchEnd(absl::StatusOr<HttpResponse> response) {
+void Reflector::OnWatchEnd(const absl::StatusOr<HttpResponse>& response) {
   const absl::Status status = WatchResult(response);
   watching_ = Watching{};
   if (absl::IsAborted(status)) {

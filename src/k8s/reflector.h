@@ -89,13 +89,13 @@ class Reflector {
 
   void List();
   void RequestPage();
-  void OnPage(absl::StatusOr<HttpResponse> response);
+  void OnPage(const absl::StatusOr<HttpResponse>& response);
   // OK when `listing_` took the page's items.
   absl::Status TakePage(const absl::StatusOr<HttpResponse>& response);
   void ListFailed(const absl::Status& status);
   void Watch();
   bool OnWatchData(absl::string_view chunk);
-  void OnWatchEnd(absl::StatusOr<HttpResponse> response);
+  void OnWatchEnd(const absl::StatusOr<HttpResponse>& response);
   // OK when the watch ended normally; Aborted when the version expired
   // (re-list); another error otherwise.
   absl::Status WatchResult(const absl::StatusOr<HttpResponse>& response);
