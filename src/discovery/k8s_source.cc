@@ -63,7 +63,8 @@ void K8sSource::ChooseApi() {
       backoff_.emplace(options_.reflector.initial_backoff, options_.reflector.max_backoff);
     }
     const absl::Duration delay = backoff_->Next();
-    spdlog::warn("kubernetes: {}; retrying in {}", error.ToString(), absl::FormatDuration(delay));
+    spdlog::warn("kubernetes: service {}/{}: {}; retrying in {}", options_.namespace_,
+                 options_.service, error.ToString(), absl::FormatDuration(delay));
     if (k8s::ApiMonitor* monitor = options_.reflector.monitor; monitor != nullptr) {
       monitor->Failed("discovery", error);
     }

@@ -20,6 +20,7 @@ struct CurlIo::User {
 
 struct CurlIo::Request {
   // What was asked.
+  CurlIo* io = nullptr;
   std::shared_ptr<User> user;
   std::string path;
   bool streaming = false;  // a watch (for the monitor: WATCH, else GET)
@@ -36,6 +37,12 @@ struct CurlIo::Request {
   HttpResponse response;
   absl::Time last_data;
   bool stopped_by_reader = false;
+
+  // Bytes came in (a header line or body).
+  void Received() {
+    last_data = absl::Now();
+    io->received_ = true;
+  }
 };
 
 namespace {
@@ -47,7 +54,7 @@ constexpr long kStreamBufferBytes = 2048;
 size_t OnHeader(char* data, size_t size, size_t count, void* user) {
   auto* request = static_cast<Request*>(user);
   absl::string_view line(data, size * count);
-  request->last_data = absl::Now();
+  request->Received();
   if (absl::StartsWithIgnoreCase(line, "HTTP/")) {
     // A new response (a 100 or a redirect may come first). Its status is known
     // before the body, so OnBody can decide whether to stream.
@@ -70,7 +77,7 @@ size_t OnHeader(char* data, size_t size, size_t count, void* user) {
 size_t OnBody(char* data, size_t size, size_t count, void* user) {
   auto* request = static_cast<Request*>(user);
   const size_t bytes = size * count;
-  request->last_data = absl::Now();
+  request->Received();
   if (request->user->cancelled) return 0;  // ends the transfer
   if (!request->streaming || request->response.status != 200) {
     request->response.body.append(data, bytes);
@@ -207,7 +214,11 @@ void CurlIo::Run() {
     }
     const absl::Time next_timer = RunTimers(now);
     if (monitor_ != nullptr) monitor_->heartbeat().Beat(now);
-    if (had_commands) continue;  // they may have queued more, or started transfers
+    // Commands may have queued more or started transfers. A transfer that got
+    // data may have more already read from the socket, waiting in curl (a
+    // large event through a small receive buffer): the socket will not wake
+    // the poll for it, so perform again at once.
+    if (had_commands || std::exchange(received_, false)) continue;
     // Woken by traffic, a command, the next timer, or after a second (the
     // heartbeat and stall checks).
     now = absl::Now();
@@ -225,6 +236,7 @@ void CurlIo::StartRequest(const std::shared_ptr<Request>& request) {
     return;
   }
   request->easy = curl;
+  request->io = this;
   request->url = access_.server + request->path;
   request->response = HttpResponse{};
   request->last_data = absl::Now();

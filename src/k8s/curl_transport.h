@@ -97,6 +97,7 @@ class CurlIo {
   };
   std::map<void*, std::shared_ptr<Request>> running_;
   std::multimap<absl::Time, Timer> timers_;
+  bool received_ = false;  // a transfer got data since the loop last looked
   std::thread thread_;
 };
 

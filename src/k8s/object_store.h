@@ -5,7 +5,7 @@
 //
 // Objects are simdjson elements valid only during the call.
 //
-// Threading: called on the Reflector's thread only.
+// Threading: called on the Reflector's thread only (the transport's I/O thread).
 #ifndef JAWLB_K8S_OBJECT_STORE_H_
 #define JAWLB_K8S_OBJECT_STORE_H_
 
