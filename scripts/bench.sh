@@ -103,7 +103,8 @@ EOF
   echo "backend to the service of a random stream and removes it again, and propagation is"
   echo "measured at every stream of that service. Memory per service watch: jawlb's RSS growth"
   echo "while the second half of the services gets its first stream, less a stream's share (the"
-  echo "first half also pays one-time costs: code paged in, allocator arenas, the API connection;"
+  echo "first half also pays one-time costs: code paged in, allocator arenas, the API connection,"
+  echo "the generator's client connections;"
   echo "the figure counting them is shown beside it). Targets (issue 7): propagation"
   echo "within 1.5× of the single-service figures above, ≤ 50 KiB per idle service watch."
   echo
