@@ -43,7 +43,8 @@ absl::StatusOr<k8s::ClusterAccess> LoadAccess(const config::Config& config) {
 // (no I/O until started), counting into `monitor` and, if set, `stats`.
 absl::StatusOr<std::unique_ptr<discovery::Source>> MakeK8sSourceWith(
     const config::Config& config, const k8s::ClusterAccess& access, k8s::CurlIo& io,
-    k8s::ApiMonitor& monitor, SourceInfo& info, k8s::WatchStats* stats = nullptr) {
+    k8s::ApiMonitor& monitor, SourceInfo& info, k8s::WatchStats* stats = nullptr,
+    std::shared_ptr<discovery::K8sSource::ApiChoice> api_choice = nullptr) {
   std::unique_ptr<k8s::HttpTransport> transport = io.NewTransport();
   discovery::K8sSource::Options options;
   options.namespace_ = !config.namespace_.empty()          ? config.namespace_
@@ -55,6 +56,7 @@ absl::StatusOr<std::unique_ptr<discovery::Source>> MakeK8sSourceWith(
   options.api = config.api == "endpointslices" ? discovery::K8sSource::Api::kEndpointSlices
                 : config.api == "endpoints"    ? discovery::K8sSource::Api::kEndpoints
                                                : discovery::K8sSource::Api::kAuto;
+  options.api_choice = std::move(api_choice);
   options.reflector.stall_timeout = config.watch_stall_timeout;
   options.reflector.monitor = &monitor;
   options.reflector.stats = stats;
@@ -311,8 +313,8 @@ absl::StatusOr<std::shared_ptr<grpclb::ServiceUnit>> App::MakeUnit(
   if (!service.port.empty()) unit_config.target_port = service.port;
   SourceInfo info;
   auto stats = std::make_unique<k8s::WatchStats>();
-  absl::StatusOr<std::unique_ptr<discovery::Source>> source =
-      MakeK8sSourceWith(unit_config, *access_, *kube_io_, *kubernetes_, info, stats.get());
+  absl::StatusOr<std::unique_ptr<discovery::Source>> source = MakeK8sSourceWith(
+      unit_config, *access_, *kube_io_, *kubernetes_, info, stats.get(), api_choice_);
   if (!source.ok()) return source.status();
   auto unit = std::make_shared<KubernetesUnit>(
       service.Key(), config_, static_cast<size_t>(grpclb::BalanceLoadService::DefaultThreads()),

@@ -16,6 +16,7 @@
 #include "app/readiness.h"
 #include "app/service_directory.h"
 #include "config/config.h"
+#include "discovery/k8s_source.h"
 #include "discovery/source.h"
 #include "grpclb/balance_load_service.h"
 #include "grpclb/hub.h"
@@ -89,6 +90,9 @@ class App {
   std::unique_ptr<discovery::Source> source_;  // single mode
   std::unique_ptr<ServiceDirectory> directory_;  // multi mode
   std::optional<k8s::ClusterAccess> access_;       // multi mode: read once at start
+  // Multi mode: API discovery's answer, asked by the first service only.
+  std::shared_ptr<discovery::K8sSource::ApiChoice> api_choice_ =
+      std::make_shared<discovery::K8sSource::ApiChoice>();
   // JAWLB_HEALTHCHECK=grpc: between the source and OnBackends (then called on
   // the checker's thread only).
   std::unique_ptr<health::HealthChecker> health_;

@@ -45,17 +45,26 @@ std::optional<size_t> K8sSource::ObjectCount() const {
 }
 
 void K8sSource::ChooseApi() {
-  transport_->Get("/apis/discovery.k8s.io/v1", [this](absl::StatusOr<k8s::HttpResponse> response) {
-    if (response.ok() && response->status == 200) {
-      return Watch(absl::StrContains(response->body, "\"endpointslices\"")
-                       ? EndpointsApi::kEndpointSlices
-                       : EndpointsApi::kEndpoints);
+  if (options_.api_choice != nullptr) {
+    if (const std::optional<EndpointsApi> known = options_.api_choice->Get(); known.has_value()) {
+      return Watch(*known);
     }
-    if (response.ok() && response->status == 404) {
+  }
+  transport_->Get("/apis/discovery.k8s.io/v1", [this](absl::StatusOr<k8s::HttpResponse> response) {
+    std::optional<EndpointsApi> found;
+    if (response.ok() && response->status == 200) {
+      found = absl::StrContains(response->body, "\"endpointslices\"")
+                  ? EndpointsApi::kEndpointSlices
+                  : EndpointsApi::kEndpoints;
+    } else if (response.ok() && response->status == 404) {
       spdlog::info(
           "kubernetes: the API server does not serve discovery.k8s.io/v1: watching "
           "core/v1 Endpoints");
-      return Watch(EndpointsApi::kEndpoints);
+      found = EndpointsApi::kEndpoints;
+    }
+    if (found.has_value()) {
+      if (options_.api_choice != nullptr) options_.api_choice->Set(*found);
+      return Watch(*found);
     }
     const absl::Status error =
         response.ok() ? k8s::HttpError("API discovery", *response) : response.status();

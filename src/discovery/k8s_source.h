@@ -31,12 +31,32 @@ class K8sSource final : public Source {
  public:
   enum class Api { kAuto, kEndpointSlices, kEndpoints };
 
+  // What API discovery found, shared by the sources of one API server so it
+  // is asked once, not once per service. Thread-safe.
+  class ApiChoice {
+   public:
+    std::optional<EndpointsApi> Get() const ABSL_LOCKS_EXCLUDED(mu_) {
+      absl::MutexLock lock(&mu_);
+      return api_;
+    }
+    void Set(EndpointsApi api) ABSL_LOCKS_EXCLUDED(mu_) {
+      absl::MutexLock lock(&mu_);
+      api_ = api;
+    }
+
+   private:
+    mutable absl::Mutex mu_;
+    std::optional<EndpointsApi> api_ ABSL_GUARDED_BY(mu_);
+  };
+
   struct Options {
     std::string namespace_;
     std::string service;
     std::string label_selector;  // added to the service-name selector
     std::string target_port;
     Api api = Api::kAuto;
+    // With kAuto: where an earlier source's answer is kept (null: ask).
+    std::shared_ptr<ApiChoice> api_choice;
     k8s::Reflector::Options reflector;  // path and selectors are filled in here
   };
 
