@@ -26,26 +26,18 @@
 #include "testbed/jawlb_process.h"
 #include "testbed/kube_api.h"
 #include "testbed/lb_stream.h"
+#include "tests/common/eventually.h"
 #include "tests/common/status_matchers.h"
 
 namespace jawlb::testbed {
 namespace {
 
+using ::jawlb::testing::Eventually;
 using ::jawlb::testing::IsOk;
 using ::testing::HasSubstr;
 using ::testing::Not;
 
 constexpr absl::Duration kWait = absl::Seconds(60);
-
-// Waits until `condition` holds; false after kWait.
-bool Eventually(const std::function<bool()>& condition) {
-  const absl::Time deadline = absl::Now() + kWait;
-  while (!condition()) {
-    if (absl::Now() > deadline) return false;
-    absl::SleepFor(absl::Milliseconds(50));
-  }
-  return true;
-}
 
 class MultiServiceTest : public ::testing::Test {
  protected:

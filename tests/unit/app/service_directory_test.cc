@@ -8,11 +8,13 @@
 #include "gtest/gtest.h"
 
 #include "testbed/subprocess.h"
+#include "tests/common/eventually.h"
 #include "tests/common/status_matchers.h"
 
 namespace jawlb::app {
 namespace {
 
+using ::jawlb::testing::Eventually;
 using ::jawlb::testing::IsOk;
 using ::jawlb::testing::StatusIs;
 using ::testing::HasSubstr;
@@ -27,15 +29,6 @@ class FakeUnit : public grpclb::ServiceUnit {
   const std::string key_;
   grpclb::Hub hub_;
 };
-
-bool Eventually(const std::function<bool()>& condition) {
-  const absl::Time deadline = absl::Now() + absl::Seconds(30);
-  while (!condition()) {
-    if (absl::Now() > deadline) return false;
-    absl::SleepFor(absl::Milliseconds(10));
-  }
-  return true;
-}
 
 class ServiceDirectoryTest : public ::testing::Test {
  protected:

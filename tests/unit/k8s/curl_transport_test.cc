@@ -9,21 +9,14 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
+#include "tests/common/eventually.h"
+
 namespace jawlb::k8s {
 namespace {
 
+using ::jawlb::testing::Eventually;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
-
-// Polls `condition` until it holds or a generous deadline passes.
-bool WaitFor(const std::function<bool()>& condition) {
-  const absl::Time deadline = absl::Now() + absl::Seconds(30);
-  while (!condition()) {
-    if (absl::Now() > deadline) return false;
-    absl::SleepFor(absl::Milliseconds(5));
-  }
-  return true;
-}
 
 class CurlIoTest : public ::testing::Test {
  protected:
@@ -62,7 +55,7 @@ TEST_F(CurlIoTest, TimersRunInOrderOnTheIoThread) {
   transport->After(absl::Milliseconds(60), record(3));
   transport->After(absl::Milliseconds(30), record(2));
   transport->After(absl::ZeroDuration(), record(1));
-  ASSERT_TRUE(WaitFor([&] {
+  ASSERT_TRUE(Eventually([&] {
     absl::MutexLock lock(&mu);
     return order.size() == 3;
   }));
@@ -127,9 +120,9 @@ TEST_F(CurlIoTest, HeartbeatTellsAnIdleLoopFromAStuckOne) {
 
   absl::Notification release;
   transport->After(absl::ZeroDuration(), [&] { release.WaitForNotification(); });
-  EXPECT_TRUE(WaitFor([&] { return monitor_.heartbeat().Stuck(absl::Now()); }));
+  EXPECT_TRUE(Eventually([&] { return monitor_.heartbeat().Stuck(absl::Now()); }));
   release.Notify();
-  EXPECT_TRUE(WaitFor([&] { return !monitor_.heartbeat().Stuck(absl::Now()); }));
+  EXPECT_TRUE(Eventually([&] { return !monitor_.heartbeat().Stuck(absl::Now()); }));
   transport->Cancel();
 }
 
