@@ -211,10 +211,7 @@ class KubernetesUnit final : public grpclb::ServiceUnit {
   const k8s::WatchStats* watch_stats() const override { return stats_.get(); }
   std::optional<Health> health() const override {
     if (health_ == nullptr) return std::nullopt;
-    Health health;
-    for (const auto& entry : health_->Describe()) health.failing += entry.removed ? 1 : 0;
-    health.panic = health_->panic();
-    return health;
+    return Health{health_->failing(), health_->panic()};
   }
 
  private:

@@ -87,14 +87,15 @@ bool HealthChecker::panic() const {
   return panic_;
 }
 
+size_t HealthChecker::failing() const {
+  absl::MutexLock lock(&mu_);
+  return static_cast<size_t>(std::count_if(described_.begin(), described_.end(),
+                                           [](const auto& entry) { return entry.removed; }));
+}
+
 void HealthChecker::WriteMetrics(metrics::TextWriter& out) const {
-  size_t removed = 0;
-  bool panic = false;
-  {
-    absl::MutexLock lock(&mu_);
-    for (const auto& entry : described_) removed += entry.removed ? 1 : 0;
-    panic = panic_;
-  }
+  const size_t removed = failing();
+  const bool panic = this->panic();
   out.Gauge("jawlb_health_watches", "Health watches open (JAWLB_HEALTHCHECK=grpc).",
             static_cast<double>(watching_.value()));
   out.Gauge("jawlb_health_backends_failing",

@@ -64,6 +64,8 @@ class HealthChecker {
   // Each backend's health, as of the thread's last step.
   std::vector<balancer::HealthTracker::Entry> Describe() const ABSL_LOCKS_EXCLUDED(mu_);
   bool panic() const ABSL_LOCKS_EXCLUDED(mu_);
+  // Backends out of the list for failing checks (or that would be, in panic).
+  size_t failing() const ABSL_LOCKS_EXCLUDED(mu_);
   void WriteMetrics(metrics::TextWriter& out) const ABSL_LOCKS_EXCLUDED(mu_);
 
  private:
