@@ -1,5 +1,5 @@
 // jawlb: a grpclb lookaside load balancer. Reads the configuration, runs the App
-// until SIGTERM or SIGINT, then drains and exits 0.
+// until SIGTERM, SIGINT or SIGQUIT, then drains and exits 0 (signals.h).
 #include <cstdio>
 #include <cstdlib>
 
@@ -27,14 +27,14 @@ int main(int argc, char** argv) {
   // tests keep it; the service runs without.
   absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
   jawlb::app::ConfigureLogging(config->log_level, config->log_format);
-  jawlb::app::BlockTerminationSignals();
+  jawlb::app::BlockSignals();
   auto app = jawlb::app::App::Start(*config);
   if (!app.ok()) {
     std::fprintf(stderr, "jawlb: %s\n", std::string(app.status().message()).c_str());
     return 1;
   }
   const int signal = jawlb::app::WaitForTerminationSignal();
-  spdlog::info("received signal {}", signal);
-  (*app)->Shutdown();
+  spdlog::info("received {}: draining", jawlb::app::SignalName(signal));
+  jawlb::app::ShutdownTakingSignals([&] { (*app)->Shutdown(); }, [&] { (*app)->Hurry(); });
   return 0;
 }

@@ -27,6 +27,13 @@ namespace {
 // How often JAWLB_ENDPOINTSFILE is checked for changes.
 constexpr absl::Duration kEndpointsFilePoll = absl::Milliseconds(250);
 
+// The largest message a client may send (LoadBalanceRequest, health and
+// reflection requests).
+constexpr int kMaxRequestBytes = 64 * 1024;
+
+// How long a client connection without any stream stays open.
+constexpr absl::Duration kMaxConnectionIdle = absl::Minutes(2);
+
 // Where a pod's service account credentials are mounted.
 constexpr char kServiceAccountDir[] = "/var/run/secrets/kubernetes.io/serviceaccount";
 
@@ -113,10 +120,19 @@ void ConfigureServer(const config::Config& config, grpc::ServerBuilder& builder)
   builder.AddChannelArgument(GRPC_ARG_HTTP2_MAX_PING_STRIKES, 0);
   builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 1000);
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
-  // One connection may carry any number of BalanceLoad streams (a proxy, or a
-  // process with many channels): no per-connection stream limit (gRPC's server
-  // default too; said here so it stays so — bench/fanout runs 3,000 on one).
-  builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS, std::numeric_limits<int>::max());
+  // A connection may carry several BalanceLoad streams (a process with many
+  // channels sharing one connection), but not without bound: each costs ~16 KiB.
+  // Advertised in SETTINGS; the service also enforces it (StreamLimits), since
+  // gRPC applies it only once a client acknowledges our SETTINGS.
+  builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS,
+                             static_cast<int>(config.max_streams_per_connection));
+  // What clients send is small: an initial request (a name under 256 bytes)
+  // and load reports. gRPC's default would buffer 4 MiB per message.
+  builder.SetMaxReceiveMessageSize(kMaxRequestBytes);
+  // A connection with no stream serves no grpclb client (each holds one for
+  // its life): closed after a while, so idle connections cannot pile up.
+  builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_IDLE_MS,
+                             static_cast<int>(absl::ToInt64Milliseconds(kMaxConnectionIdle)));
   // Find clients that vanished without closing (node lost, network cut) so their
   // streams do not linger: ping every 30 s, give up after 10 s without an answer.
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, 30000);
@@ -328,6 +344,10 @@ absl::Status App::StartServer() {
   service.policy = &policy_;
   service.shedding = &shedding_;
   service.replica = config_.lb_tokens ? replica_ : "";
+  service.limits.max_streams = config_.max_streams;
+  service.limits.max_per_connection = config_.max_streams_per_connection;
+  service.limits.max_per_peer = config_.max_streams_per_peer;
+  service.first_message_timeout = config_.first_message_timeout;
   if (directory_ != nullptr) {
     service.resolver = [this](absl::string_view name) { return directory_->Resolve(name); };
   }
@@ -457,15 +477,17 @@ void App::Shutdown() {
     const absl::Duration delay = std::min(config_.drain_delay, config_.shutdown_grace);
     spdlog::info("draining: not ready; serving {} streams for {} more", hub_.subscriber_count(),
                  absl::FormatDuration(delay));
-    absl::SleepFor(delay);
+    hurry_.WaitForNotificationWithTimeout(delay);
     spdlog::info("shutting down: ending {} streams, {} left of the grace period",
                  hub_.subscriber_count(), absl::FormatDuration(deadline - absl::Now()));
     hub_.Close();
     // The grpclb streams end as soon as their in-flight write is done. Other
     // long calls (a health Watch) never end by themselves: once the grpclb
-    // streams are gone, or at the deadline, everything left is cancelled.
-    while (service_->clients().size() > 0 && absl::Now() < deadline) {
-      absl::SleepFor(absl::Milliseconds(10));
+    // streams are gone, at the deadline or when hurried, everything left is
+    // cancelled.
+    while (service_->clients().size() > 0 && absl::Now() < deadline &&
+           !hurry_.HasBeenNotified()) {
+      hurry_.WaitForNotificationWithTimeout(absl::Milliseconds(10));
     }
     server_->Shutdown(absl::ToChronoTime(absl::Now()));
     // Units' Hubs wake through the service's queues: gone before those close.

@@ -2,7 +2,8 @@
 // server from a Config, wires them in flow order (Source → Hub → streams) and
 // drains them on shutdown. The only code that names concrete implementations.
 //
-// Owns everything it builds. Threading: confined to the main thread.
+// Owns everything it builds. Threading: confined to the main thread, except
+// Hurry() (any thread).
 #ifndef JAWLB_APP_APP_H_
 #define JAWLB_APP_APP_H_
 
@@ -10,6 +11,7 @@
 #include <optional>
 
 #include "absl/status/statusor.h"
+#include "absl/synchronization/notification.h"
 #include "grpcpp/grpcpp.h"
 
 #include "admin/admin_server.h"
@@ -53,6 +55,11 @@ class App {
   // in-flight write is done; whatever is open at JAWLB_SHUTDOWNGRACEPERIOD
   // (counted from the call) is cancelled. Blocks until done. Idempotent.
   void Shutdown();
+
+  // During Shutdown() (from another thread): cuts the drain delay short and
+  // ends the open streams at once instead of letting them finish their write.
+  // Thread-safe; does nothing before or after a drain.
+  void Hurry() { hurry_.Notify(); }
 
   const Readiness& readiness() const { return readiness_; }
 
@@ -104,6 +111,7 @@ class App {
   std::unique_ptr<admin::AdminServer> admin_;
   int port_ = 0;
   bool shut_down_ = false;
+  absl::Notification hurry_;  // a second termination signal during the drain
 };
 
 }  // namespace jawlb::app

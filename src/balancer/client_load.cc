@@ -18,6 +18,12 @@ constexpr absl::Duration kMinInterval = absl::Seconds(1);
 // How far in the future a client's timestamp may be (clock skew) before the
 // report is taken for nonsense.
 constexpr absl::Duration kMaxClockSkew = absl::Minutes(5);
+// How old a client's timestamp may be: a clock this far behind (year 1, say)
+// is broken, and so is what it reports.
+constexpr absl::Duration kMaxAge = absl::Hours(24);
+// How many calls a report may count at one end of a call but not the other
+// (at least; a tenth of the calls otherwise): see CheckConsistent().
+constexpr int64_t kRaceSlack = 100;
 
 absl::Status CheckCount(const char* field, int64_t value, double interval_seconds) {
   if (value < 0) {
@@ -53,6 +59,11 @@ absl::Status ClientLoad::Add(const LoadReport& report, absl::Time now) {
     status = absl::InvalidArgumentError(absl::StrCat(
         "ClientStats.timestamp is ", absl::FormatDuration(*report.sent - now), " in the future"));
   }
+  if (report.sent.has_value() && *report.sent < now - kMaxAge) {
+    status = absl::InvalidArgumentError(
+        absl::StrCat("ClientStats.timestamp ", absl::FormatTime(*report.sent, absl::UTCTimeZone()),
+                     " is more than a day old"));
+  }
   status.Update(CheckCount("num_calls_started", report.calls_started, seconds));
   status.Update(CheckCount("num_calls_finished", report.calls_finished, seconds));
   status.Update(CheckCount("num_calls_finished_with_client_failed_to_send",
@@ -62,9 +73,12 @@ absl::Status ClientLoad::Add(const LoadReport& report, absl::Time now) {
   int64_t dropped = 0;
   for (const auto& [token, calls] : report.drops) {
     status.Update(CheckCount("calls_finished_with_drop.num_calls", calls, seconds));
-    if (status.ok()) dropped += calls;
+    if (status.ok() && __builtin_add_overflow(dropped, calls, &dropped)) {
+      status = absl::InvalidArgumentError("ClientStats.calls_finished_with_drop: sum overflows");
+    }
   }
   if (status.ok()) status = CheckCount("calls_finished_with_drop (sum)", dropped, seconds);
+  if (status.ok()) status = CheckConsistent(report, dropped);
   if (!status.ok()) {
     ++totals_.rejected_reports;
     return status;
@@ -94,6 +108,37 @@ absl::Status ClientLoad::Add(const LoadReport& report, absl::Time now) {
     AddTo(drops_[known ? token : std::string(kOtherToken)], calls);
   }
   last_report_ = now;
+  return absl::OkStatus();
+}
+
+absl::Status ClientLoad::CheckConsistent(const LoadReport& report, int64_t dropped) const {
+  // Clients read and reset their counters one at a time while calls go on, so
+  // a report may count a call's end but not its start (the next one does):
+  // only what no such race explains is nonsense.
+  const auto slack = [](int64_t count) { return std::max<int64_t>(kRaceSlack, count / 10); };
+  // A call finishes after it starts, perhaps in a later report: what finishes
+  // now is at most what started now plus what was still open. C-core, grpc-go
+  // and grpc-java count a drop as started and finished at once, and a call
+  // finished without sending or known received as finished too.
+  const int64_t open = std::max<int64_t>(totals_.calls_started - totals_.calls_finished, 0);
+  if (report.calls_finished > report.calls_started + open + slack(report.calls_started)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "ClientStats.num_calls_finished=", report.calls_finished, " is more than the ",
+        report.calls_started, " calls started in this report and the ", open,
+        " still open before it"));
+  }
+  const int64_t subsets = report.calls_failed_to_send + report.calls_known_received;
+  if (subsets > report.calls_finished + slack(report.calls_finished)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "ClientStats: num_calls_finished_with_client_failed_to_send (",
+        report.calls_failed_to_send, ") + num_calls_finished_known_received (",
+        report.calls_known_received, ") exceed num_calls_finished (", report.calls_finished, ")"));
+  }
+  if (dropped > report.calls_finished + slack(report.calls_finished)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("ClientStats: ", dropped, " calls dropped but only ", report.calls_finished,
+                     " finished (a drop counts as a finished call)"));
+  }
   return absl::OkStatus();
 }
 

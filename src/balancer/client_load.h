@@ -8,7 +8,9 @@
 // stop: a client that stops reporting has no known load.
 //
 // Nonsense never skews anything: a report with a negative count, a count no
-// client could make in its interval, or a timestamp far in the future is
+// client could make in its interval, counts that contradict each other (more
+// finished than started and still open, more dropped or failed than
+// finished), or a timestamp far in the future or more than a day old is
 // rejected whole (counted, and named in the error). Drop counts are kept per
 // load_balance_token for at most kMaxTokens tokens; the rest are summed under
 // "(other)".
@@ -81,6 +83,10 @@ class ClientLoad {
   absl::Time last_report() const { return last_report_; }
 
  private:
+  // Whether the report's counts agree with each other and with the calls
+  // still open; InvalidArgument naming the fields when not.
+  absl::Status CheckConsistent(const LoadReport& report, int64_t dropped) const;
+
   absl::Duration smoothing_;
   absl::Time connected_;
   absl::Time last_report_ = absl::InfinitePast();

@@ -48,11 +48,39 @@ std::string SetCount(absl::string_view text, size_t& out) {
   return "";
 }
 
-std::string SetDuration(absl::string_view text, absl::Duration& out) {
+std::string SetCountIn(absl::string_view text, size_t min, size_t max, size_t& out) {
+  int64_t count = 0;
+  if (!absl::SimpleAtoi(text, &count) || count < static_cast<int64_t>(min) ||
+      count > static_cast<int64_t>(max)) {
+    return absl::StrCat("not a count from ", min, " to ", max);
+  }
+  out = static_cast<size_t>(count);
+  return "";
+}
+
+// A duration within [min, max], or 0 when `zero_ok` (the setting's "never" or
+// "at once"). Every duration has a range: gRPC takes some as int milliseconds,
+// and a value past its range would silently mean something else.
+std::string SetDurationIn(absl::string_view text, absl::Duration min, absl::Duration max,
+                          bool zero_ok, absl::Duration& out) {
   absl::StatusOr<absl::Duration> duration = ParseGoDuration(text);
   if (!duration.ok()) return std::string(duration.status().message());
+  if (zero_ok && *duration == absl::ZeroDuration()) {
+    out = *duration;
+    return "";
+  }
+  if (*duration < min || *duration > max) {
+    if (min == absl::ZeroDuration()) return "must be at most " + absl::FormatDuration(max);
+    return absl::StrCat(zero_ok ? "must be 0 or " : "must be ", "from ", absl::FormatDuration(min),
+                        " to ", absl::FormatDuration(max));
+  }
   out = *duration;
   return "";
+}
+
+// Durations an operator may mean in hours (grace periods, ages, timeouts).
+std::string SetDuration(absl::string_view text, absl::Duration& out) {
+  return SetDurationIn(text, absl::ZeroDuration(), absl::Hours(100), true, out);
 }
 
 std::string SetHost(absl::string_view text, std::string& out) {
@@ -138,7 +166,9 @@ const std::vector<Setting>& Settings() {
       {"JAWLB_MAXCONNECTIONAGE", "maxconnectionage", "30m",
        "clients are asked to reconnect after this long (±10% jitter), so they re-resolve and "
        "spread over replicas; 0 = never",
-       [](auto v, Config& c) { return SetDuration(v, c.max_connection_age); }},
+       [](auto v, Config& c) {
+         return SetDurationIn(v, absl::Seconds(1), absl::Hours(100), true, c.max_connection_age);
+       }},
       {"JAWLB_MAXCONNECTIONAGEGRACE", "maxconnectionagegrace", "30s",
        "how long a connection past its age keeps its stream before it is closed",
        [](auto v, Config& c) { return SetDuration(v, c.max_connection_age_grace); }},
@@ -150,7 +180,10 @@ const std::vector<Setting>& Settings() {
        [](auto v, Config& c) { return SetString(v, c.endpoints_file); }},
       {"JAWLB_CLIENTSTATSINTERVAL", "clientstatsinterval", "10s",
        "how often clients send load reports (Go duration; 0 = never)",
-       [](auto v, Config& c) { return SetDuration(v, c.client_stats_interval); }},
+       [](auto v, Config& c) {
+         return SetDurationIn(v, absl::Milliseconds(100), absl::Hours(24), true,
+                              c.client_stats_interval);
+       }},
       {"JAWLB_MAXSERVERS", "maxservers", "0",
        "backends per client (0 = every client gets every backend); each backend gets the "
        "same number of clients within one",
@@ -167,11 +200,7 @@ const std::vector<Setting>& Settings() {
        "time constant of the clients' smoothed call rates (how fast subsetting and shedding "
        "follow load)",
        [](auto v, Config& c) {
-         std::string error = SetDuration(v, c.load_smoothing);
-         if (error.empty() && c.load_smoothing <= absl::ZeroDuration()) {
-           return std::string("must be more than 0");
-         }
-         return error;
+         return SetDurationIn(v, absl::Seconds(1), absl::Hours(24), false, c.load_smoothing);
        }},
       {"JAWLB_HEALTHCHECK", "healthcheck", "none",
        "none, or grpc: watch grpc.health.v1.Health on every backend and send only serving ones",
@@ -217,6 +246,27 @@ const std::vector<Setting>& Settings() {
       {"JAWLB_IDLETIMEOUT", "idletimeout", "5m",
        "multi mode: a service with no clients this long stops being watched",
        [](auto v, Config& c) { return SetDuration(v, c.idle_timeout); }},
+      {"JAWLB_MAXSTREAMS", "maxstreams", "10000",
+       "BalanceLoad streams served at once; more are refused with RESOURCE_EXHAUSTED (each "
+       "costs about 16 KiB)",
+       [](auto v, Config& c) { return SetCountIn(v, 1, 1000000, c.max_streams); }},
+      {"JAWLB_MAXSTREAMSPERCONNECTION", "maxstreamsperconnection", "100",
+       "streams one client connection may open at once; more are refused",
+       [](auto v, Config& c) { return SetCountIn(v, 1, 1000000, c.max_streams_per_connection); }},
+      {"JAWLB_MAXSTREAMSPERPEER", "maxstreamsperpeer", "1000",
+       "streams one client IP address may hold at once, over all its connections",
+       [](auto v, Config& c) { return SetCountIn(v, 1, 1000000, c.max_streams_per_peer); }},
+      {"JAWLB_FIRSTMESSAGETIMEOUT", "firstmessagetimeout", "10s",
+       "a stream that has not sent its InitialLoadBalanceRequest this long after opening is "
+       "ended with DEADLINE_EXCEEDED",
+       [](auto v, Config& c) {
+         return SetDurationIn(v, absl::Milliseconds(100), absl::Hours(1), false,
+                              c.first_message_timeout);
+       }},
+      {"JAWLB_MAXLISTBYTES", "maxlistbytes", "4000000",
+       "the largest ServerList message sent (clients refuse messages over 4 MiB by default); "
+       "a longer list is cut to what fits, with an error in the log",
+       [](auto v, Config& c) { return SetCountIn(v, 1024, 1 << 30, c.max_list_bytes); }},
       {"JAWLB_LOGLEVEL", "loglevel", "info", "trace, debug, info, warn, error or off",
        [](auto v, Config& c) { return SetLogLevel(v, c.log_level); }},
       {"JAWLB_LOGFORMAT", "logformat", "text", "text, or json (one object per line)",
@@ -230,7 +280,9 @@ const std::vector<Setting>& Settings() {
        [](auto v, Config& c) { return SetApi(v, c.api); }},
       {"JAWLB_WATCHSTALLTIMEOUT", "watchstalltimeout", "90s",
        "a watch silent this long (not even a bookmark) is reconnected (Go duration)",
-       [](auto v, Config& c) { return SetDuration(v, c.watch_stall_timeout); }},
+       [](auto v, Config& c) {
+         return SetDurationIn(v, absl::Seconds(1), absl::Hours(24), false, c.watch_stall_timeout);
+       }},
       {"KUBECONFIG", "kubeconfig", "~/.kube/config",
        "kubeconfig files (colon-separated) when not running in a pod",
        [](auto v, Config& c) { return SetString(v, c.kubeconfig); }},

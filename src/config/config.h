@@ -46,6 +46,11 @@ struct Config {
   absl::Duration idle_timeout = absl::Minutes(5);  // JAWLB_IDLETIMEOUT
   std::string health_check = "none";              // JAWLB_HEALTHCHECK: none or grpc
   std::string health_check_service;               // JAWLB_HEALTHCHECKSERVICE
+  size_t max_streams = 10000;                     // JAWLB_MAXSTREAMS
+  size_t max_streams_per_connection = 100;        // JAWLB_MAXSTREAMSPERCONNECTION
+  size_t max_streams_per_peer = 1000;             // JAWLB_MAXSTREAMSPERPEER
+  absl::Duration first_message_timeout = absl::Seconds(10);  // JAWLB_FIRSTMESSAGETIMEOUT
+  size_t max_list_bytes = 4000000;                // JAWLB_MAXLISTBYTES
   std::string log_level = "info";                 // JAWLB_LOGLEVEL
   std::string log_format = "text";                // JAWLB_LOGFORMAT: text or json
   absl::Duration drain_delay = absl::Seconds(5);  // JAWLB_DRAINDELAY

@@ -15,6 +15,7 @@ BalanceLoadService::BalanceLoadService(Hub& hub, Options options)
     : initial_response_(Serialize(MakeInitialResponse(options.client_stats_interval))),
       replica_(std::move(options.replica)),
       no_shedding_(0, hub),
+      limits_(options.limits),
       resolver_(std::move(options.resolver)),
       shared_{service_,
               hub,
@@ -26,12 +27,16 @@ BalanceLoadService::BalanceLoadService(Hub& hub, Options options)
               replica_,
               live_,
               options.load_smoothing,
-              resolver_ ? &resolver_ : nullptr} {}
+              resolver_ ? &resolver_ : nullptr,
+              &limits_,
+              &end_log_,
+              options.first_message_timeout} {}
 
 BalanceLoadService::~BalanceLoadService() { Stop(); }
 
 void BalanceLoadService::WriteMetrics(metrics::TextWriter& out) const {
   metrics_.WriteTo(out, clients_.size());
+  limits_.WriteMetrics(out);
   // What the connected clients report now, summed (per client: /debug/state).
   balancer::CallRates sum;
   int reporting = 0;

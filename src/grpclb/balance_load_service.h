@@ -43,6 +43,9 @@ class BalanceLoadService {
     // Multi mode: routes each client's name to its service's Hub (the Hub
     // given to the constructor then only closes streams, for the drain).
     ServiceResolver resolver;
+    StreamLimits::Options limits;
+    // A stream without its initial request this long after it opened is ended.
+    absl::Duration first_message_timeout = absl::Seconds(10);
   };
 
   BalanceLoadService(Hub& hub, Options options);
@@ -72,6 +75,7 @@ class BalanceLoadService {
   // Streams, lists written and load reported; clients connected now.
   void WriteMetrics(metrics::TextWriter& out) const;
   const StreamMetrics& metrics() const { return metrics_; }
+  const StreamLimits& limits() const { return limits_; }
 
  private:
   // Constant after construction.
@@ -84,6 +88,8 @@ class BalanceLoadService {
   ClientRegistry clients_;
   StreamMetrics metrics_;
   StreamCount live_;
+  StreamLimits limits_;
+  SharedLogThrottle end_log_{absl::Seconds(1)};
   const ServiceResolver resolver_;
   const BalanceLoadStream::Shared shared_;
   std::vector<std::unique_ptr<grpc::ServerCompletionQueue>> queues_;

@@ -14,18 +14,6 @@ namespace jawlb::grpclb {
 
 using grpc::lb::v1::LoadBalanceRequest;
 
-namespace {
-
-// "ipv4:10.1.2.3:40000" → "ipv4:10.1.2.3"; "ipv6:[fd00::1]:40000" → "ipv6:[fd00::1]".
-std::string PeerAddress(absl::string_view peer) {
-  const size_t colon = peer.rfind(':');
-  const size_t scheme = peer.find(':');
-  return std::string(colon == absl::string_view::npos || colon == scheme ? peer
-                                                                         : peer.substr(0, colon));
-}
-
-}  // namespace
-
 void BalanceLoadStream::Accept(const Shared& shared, grpc::ServerCompletionQueue* cq,
                                size_t shard) {
   auto stream = std::make_shared<BalanceLoadStream>(shared, cq, shard);
@@ -78,6 +66,9 @@ void BalanceLoadStream::OnEvent(Op op, bool ok) {
     case Op::kDone:
       OnCallDone();
       break;
+    case Op::kFirstMessageDeadline:
+      OnFirstMessageDeadline(ok);
+      break;
   }
   MaybeRelease();
 }
@@ -85,10 +76,20 @@ void BalanceLoadStream::OnEvent(Op op, bool ok) {
 void BalanceLoadStream::Start() {
   peer_ = context_.peer();
   connected_ = absl::Now();
+  if (shared_.limits != nullptr) {
+    if (absl::Status admitted = shared_.limits->Admit(peer_); !admitted.ok()) {
+      RequestFinish(ToGrpcStatus(admitted));  // costs nothing more than the refusal
+      return;
+    }
+  }
   {
     absl::MutexLock lock(&mu_);
     load_ = balancer::ClientLoad(connected_, shared_.load_smoothing);
+    admitted_ = shared_.limits != nullptr;
+    alarm_pending_ = true;
   }
+  first_message_alarm_.Set(cq_, absl::ToChronoTime(connected_ + shared_.first_message_timeout),
+                           &deadline_tag_);
   shared_.metrics.started.Add();
   std::shared_ptr<BalanceLoadStream> self = shared_from_this();
   std::unique_ptr<ClientRegistry::Registration> registration = shared_.registry.Register(self);
@@ -107,12 +108,31 @@ void BalanceLoadStream::Start() {
 
 void BalanceLoadStream::OnCallDone() {
   bool cancelled = context_.IsCancelled();
+  bool alarm_pending = false;
   {
     absl::MutexLock lock(&mu_);
     call_done_ = true;
+    alarm_pending = alarm_pending_;
   }
+  if (alarm_pending) first_message_alarm_.Cancel();  // fires at once, not ok
   if (cancelled) {
     RequestFinish(grpc::Status(grpc::StatusCode::CANCELLED, "cancelled by the client"));
+  }
+}
+
+void BalanceLoadStream::OnFirstMessageDeadline(bool ok) {
+  bool expired = false;
+  {
+    absl::MutexLock lock(&mu_);
+    alarm_pending_ = false;
+    expired = ok && !initial_received_;
+  }
+  if (expired) {
+    RequestFinish(grpc::Status(
+        grpc::StatusCode::DEADLINE_EXCEEDED,
+        absl::StrCat("no InitialLoadBalanceRequest within ",
+                     absl::FormatDuration(shared_.first_message_timeout),
+                     " of opening the stream (JAWLB_FIRSTMESSAGETIMEOUT)")));
   }
 }
 
@@ -125,12 +145,14 @@ void BalanceLoadStream::MaybeRelease() {
   std::unique_ptr<Hub::Subscription> subscription;
   std::shared_ptr<ServiceUnit> unit;  // outlives its subscription, declared after it
   std::unique_ptr<Hub::Subscription> unit_subscription;
+  bool admitted = false;
   {
     absl::MutexLock lock(&mu_);
     if (self_ == nullptr || !call_done_ || read_in_flight_ || write_in_flight_ || !finish_called_ ||
-        !finish_done_) {
+        !finish_done_ || alarm_pending_) {
       return;
     }
+    admitted = std::exchange(admitted_, false);
     self = std::move(self_);
     registration = std::move(registration_);
     subscription = std::move(subscription_);
@@ -143,6 +165,7 @@ void BalanceLoadStream::MaybeRelease() {
   // Before `unit` goes: they may be the unit's.
   if (policy_id != 0) policy->Leave(policy_id);
   shedding->Forget(this);
+  if (admitted) shared_.limits->Release(peer_);
   spdlog::debug("client {} disconnected", peer_);
   shared_.live.Done();
   // `subscription`, `registration`, then possibly `self` (this object) go here.
@@ -187,7 +210,13 @@ absl::Status BalanceLoadStream::HandleRequest() {
                        request.has_client_stats() ? "client_stats" : "an empty request"));
     }
     phase_ = Phase::kStreaming;
-    return OnInitialRequest(request.initial_request().name());
+    const std::string& name = request.initial_request().name();
+    if (name.size() > kMaxNameBytes) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("InitialLoadBalanceRequest.name is ", name.size(), " bytes; at most ",
+                       kMaxNameBytes, " are taken (grpclb names are under 256 bytes)"));
+    }
+    return OnInitialRequest(name);
   }
   if (initial) {
     return absl::InvalidArgumentError(
@@ -220,14 +249,18 @@ absl::Status BalanceLoadStream::OnInitialRequest(const std::string& name) {
   // name it asked for.
   const uint64_t policy_id =
       policy->enabled()
-          ? policy->Join(absl::StrCat(PeerAddress(peer_), "/", name), weak_from_this())
+          ? policy->Join(absl::StrCat(StreamLimits::PeerAddress(peer_), "/", name),
+                         weak_from_this())
           : 0;
+  bool alarm_pending = false;
   {
     absl::MutexLock lock(&mu_);
     name_ = name;
     policy_id_ = policy_id;
     initial_received_ = true;
+    alarm_pending = alarm_pending_;
   }
+  if (alarm_pending) first_message_alarm_.Cancel();
   spdlog::debug("client {} asks for \"{}\"", peer_, name);
   Pump();
   return absl::OkStatus();
@@ -241,9 +274,12 @@ void BalanceLoadStream::OnLoadReport(const balancer::LoadReport& report) {
   LoadShedding* shedding = nullptr;
   double calls_per_second = 0;
   std::optional<balancer::ClientLoad> load;
+  bool log = false;
+  int64_t suppressed = 0;
   {
     absl::MutexLock lock(&mu_);
     status = load_.Add(report, now);
+    if (!status.ok()) log = report_log_.Allow(now, suppressed);
     policy_id = policy_id_;
     policy = policy_;
     shedding = shedding_;
@@ -252,7 +288,13 @@ void BalanceLoadStream::OnLoadReport(const balancer::LoadReport& report) {
   }
   shared_.metrics.AddReport(report, status.ok());
   if (!status.ok()) {
-    spdlog::warn("client {}: ignoring load report: {}", peer_, status.ToString());
+    // A client can send these in a loop: a line a minute at most, counting the rest.
+    if (log) {
+      spdlog::warn("client {}: ignoring load report: {}{}", peer_, status.ToString(),
+                   suppressed > 0 ? absl::StrCat(" (and ", suppressed,
+                                                 " more rejected since the last such line)")
+                                  : "");
+    }
     return;
   }
   // Outside our lock: the policy may call streams back.
@@ -325,11 +367,20 @@ void BalanceLoadStream::RequestFinish(grpc::Status status) {
 void BalanceLoadStream::EndWith(const grpc::Status& status) {
   // A client's mistake is worth an info line; the ends of a drain (thousands at
   // once, summed up by the App) and cancellations are not.
+  // Refusals by a limit are logged by the limit; any other mistake can repeat
+  // with every stream a client opens, so the lines are throttled service-wide.
+  int64_t suppressed = 0;
   if (status.error_code() == grpc::StatusCode::UNAVAILABLE ||
-      status.error_code() == grpc::StatusCode::CANCELLED) {
+      status.error_code() == grpc::StatusCode::CANCELLED ||
+      status.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED ||
+      (shared_.end_log != nullptr && !shared_.end_log->Allow(absl::Now(), suppressed))) {
     spdlog::debug("client {}: ending stream: {}", peer_, status.error_message());
   } else {
-    spdlog::info("client {}: ending stream: {}", peer_, status.error_message());
+    spdlog::info("client {}: ending stream: {}{}", peer_, status.error_message(),
+                 suppressed > 0 ? absl::StrCat(" (", suppressed,
+                                               " more streams ended for mistakes since the "
+                                               "last such line: jawlb_streams_ended_total)")
+                                : "");
   }
   shared_.metrics.ended.Add({CodeName(status.error_code())});
   rw_.Finish(status, &finish_tag_);

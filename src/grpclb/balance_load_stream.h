@@ -36,14 +36,17 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
 #include "grpc/lb/v1/load_balancer.grpc.pb.h"
+#include "grpcpp/alarm.h"
 #include "grpcpp/grpcpp.h"
 
 #include "grpclb/client_registry.h"
+#include "common/log_throttle.h"
 #include "grpclb/client_stats.h"
 #include "grpclb/completion_tag.h"
 #include "grpclb/hub.h"
 #include "grpclb/load_shedding.h"
 #include "grpclb/service_unit.h"
+#include "grpclb/stream_limits.h"
 #include "grpclb/stream_metrics.h"
 #include "grpclb/subset_policy.h"
 
@@ -101,11 +104,21 @@ class BalanceLoadStream final : public Hub::Subscriber,
     // Multi mode: routes each client's name to its service (null: every
     // stream is served from `hub`, which then only closes in multi mode).
     const ServiceResolver* resolver = nullptr;
+    StreamLimits* limits = nullptr;  // null: no bounds (tests)
+    // Lines about streams ended for a client's mistake (any number of streams
+    // can make one): a few a second at most.
+    SharedLogThrottle* end_log = nullptr;
+    // A stream without its initial request this long after it opened is ended.
+    absl::Duration first_message_timeout = absl::Seconds(10);
   };
+
+  // The longest InitialLoadBalanceRequest.name taken (the grpclb spec: "less
+  // than 256 bytes"); longer ones end the stream with INVALID_ARGUMENT.
+  static constexpr size_t kMaxNameBytes = 255;
 
   // What a completion-queue tag points at: the stream and which of its
   // operations completed.
-  enum class Op { kAccept, kRead, kWrite, kFinish, kDone };
+  enum class Op { kAccept, kRead, kWrite, kFinish, kDone, kFirstMessageDeadline };
   class Tag final : public CompletionTag {
    public:
     Tag(BalanceLoadStream* stream, Op op) : stream_(stream), op_(op) {}
@@ -144,6 +157,8 @@ class BalanceLoadStream final : public Hub::Subscriber,
   void OnWriteDone(bool ok);
   // gRPC says the call is over (finished, or cancelled by the client).
   void OnCallDone();
+  // The first-message alarm fired (`ok`) or was cancelled.
+  void OnFirstMessageDeadline(bool ok) ABSL_LOCKS_EXCLUDED(mu_);
   // Handles one parsed request; returns an error to end the stream with.
   absl::Status HandleRequest() ABSL_LOCKS_EXCLUDED(mu_);
   // The client's InitialLoadBalanceRequest: routes it (multi mode), joins the
@@ -174,6 +189,8 @@ class BalanceLoadStream final : public Hub::Subscriber,
   Tag write_tag_{this, Op::kWrite};
   Tag finish_tag_{this, Op::kFinish};
   Tag done_tag_{this, Op::kDone};
+  Tag deadline_tag_{this, Op::kFirstMessageDeadline};
+  grpc::Alarm first_message_alarm_;  // set in Start(), cancelled by the initial request
 
   // gRPC's side of the call; thread-safe as gRPC allows (one read and one
   // write in flight, Finish after the last write).
@@ -200,6 +217,9 @@ class BalanceLoadStream final : public Hub::Subscriber,
   std::atomic<Hub*> list_hub_;
   std::string name_ ABSL_GUARDED_BY(mu_);
   bool initial_received_ ABSL_GUARDED_BY(mu_) = false;
+  bool admitted_ ABSL_GUARDED_BY(mu_) = false;       // counted by shared_.limits
+  bool alarm_pending_ ABSL_GUARDED_BY(mu_) = false;  // first_message_alarm_ set, not yet fired
+  LogThrottle report_log_ ABSL_GUARDED_BY(mu_);      // rejected load reports
   balancer::ClientLoad load_ ABSL_GUARDED_BY(mu_);
   bool initial_response_sent_ ABSL_GUARDED_BY(mu_) = false;
   bool read_in_flight_ ABSL_GUARDED_BY(mu_) = false;

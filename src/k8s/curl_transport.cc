@@ -37,6 +37,7 @@ struct CurlIo::Request {
   HttpResponse response;
   absl::Time last_data;
   bool stopped_by_reader = false;
+  bool body_too_large = false;
 
   // Bytes came in (a header line or body).
   void Received() {
@@ -50,6 +51,11 @@ namespace {
 using Request = CurlIo::Request;
 
 constexpr long kStreamBufferBytes = 2048;
+
+// The largest response body kept (a page of a list, an error). A page of 500
+// EndpointSlices of 100 endpoints each is about 15 MB; etcd keeps no object
+// over 1.5 MiB.
+constexpr size_t kMaxBodyBytes = 64 << 20;
 
 size_t OnHeader(char* data, size_t size, size_t count, void* user) {
   auto* request = static_cast<Request*>(user);
@@ -80,6 +86,10 @@ size_t OnBody(char* data, size_t size, size_t count, void* user) {
   request->Received();
   if (request->user->cancelled) return 0;  // ends the transfer
   if (!request->streaming || request->response.status != 200) {
+    if (request->response.body.size() + bytes > kMaxBodyBytes) {
+      request->body_too_large = true;
+      return 0;  // ends the transfer; Finish() says why
+    }
     request->response.body.append(data, bytes);
     return bytes;
   }
@@ -264,7 +274,11 @@ void CurlIo::StartRequest(const std::shared_ptr<Request>& request) {
     // this arrive in more pieces.
     curl_easy_setopt(curl, CURLOPT_BUFFERSIZE, kStreamBufferBytes);
   } else {
-    curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, 60000L);
+    // A page of a huge service on a slow link may take minutes: what ends a
+    // GET is no progress (under 1 KiB/s for 30 s), and at the latest 10 min.
+    curl_easy_setopt(curl, CURLOPT_LOW_SPEED_LIMIT, 1024L);
+    curl_easy_setopt(curl, CURLOPT_LOW_SPEED_TIME, 30L);
+    curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, 600000L);
   }
   SetTls(curl, access_);
   running_[curl] = request;
@@ -305,6 +319,12 @@ void CurlIo::Finish(Request& finished, int code) {
   if (code == kStalled) {
     request->done(absl::DeadlineExceededError(
         absl::StrCat("stream silent for ", absl::FormatDuration(request->stall_timeout))));
+    return;
+  }
+  if (request->body_too_large) {
+    request->done(absl::ResourceExhaustedError(
+        absl::StrCat("GET ", access_.server, request->path.substr(0, request->path.find('?')),
+                     ": response body over ", kMaxBodyBytes >> 20, " MiB")));
     return;
   }
   if (code != CURLE_OK) {

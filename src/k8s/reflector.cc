@@ -55,6 +55,11 @@ simdjson::dom::parser& EventParser() {
   return parser;
 }
 
+// The longest watch event taken (a line of the stream): etcd stores no object
+// over 1.5 MiB, so a longer line is garbage, and waiting for its end would
+// buffer without bound.
+constexpr size_t kMaxEventBytes = 16 << 20;
+
 }  // namespace
 
 absl::Status HttpError(absl::string_view what, const HttpResponse& response) {
@@ -240,6 +245,11 @@ bool Reflector::OnWatchData(absl::string_view chunk) {
     changed = true;
   }
   pending.erase(0, start);
+  if (pending.size() > kMaxEventBytes && watching_.error.ok()) {
+    // No object etcd stores comes near this: the stream is garbage.
+    watching_.error = absl::DataLossError(
+        absl::StrCat("watch event over ", kMaxEventBytes >> 20, " MiB without its end"));
+  }
   if (pending.empty() && pending.capacity() > 4096) pending.shrink_to_fit();
   if (changed) {  // each batch of whole events is a consistent state
     store_.Sync(arrived);

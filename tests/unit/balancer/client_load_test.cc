@@ -110,11 +110,64 @@ TEST(ClientLoadTest, NonsenseIsRejectedWholeAndNamed) {
 TEST(ClientLoadTest, TokensAreCappedAndTotalsSaturate) {
   ClientLoad load(kStart);
   LoadReport report;
+  report.calls_started = report.calls_finished = 40;  // drops count as both
   for (int i = 0; i < 40; ++i) report.drops.emplace_back("token-" + std::to_string(i), 1);
   ASSERT_THAT(load.Add(report, kStart + absl::Seconds(10)), IsOk());
   EXPECT_EQ(load.drops_by_token().size(), ClientLoad::kMaxTokens + 1);
   EXPECT_EQ(load.drops_by_token().at(ClientLoad::kOtherToken), 40 - 16);
   EXPECT_EQ(load.totals().calls_dropped, 40);
+}
+
+TEST(ClientLoadTest, CountsThatContradictEachOtherAreRejected) {
+  ClientLoad load(kStart);
+  absl::Time now = kStart;
+  auto add = [&](LoadReport report) {
+    now += absl::Seconds(10);
+    return load.Add(report, now);
+  };
+  LoadReport report;
+  report.calls_started = 1000;
+  report.calls_finished = 900;  // 100 still open
+  ASSERT_THAT(add(report), IsOk());
+  // Finishing what was open, and what a counter race explains, is fine.
+  report.calls_started = 0;
+  report.calls_finished = 200;
+  EXPECT_THAT(add(report), IsOk());
+  // More finished than started and open, far beyond any race.
+  report.calls_finished = 100000;
+  EXPECT_THAT(add(report), StatusIs(absl::StatusCode::kInvalidArgument,
+                                    HasSubstr("num_calls_finished=100000 is more than")));
+  // More dropped, or failed and known received, than finished.
+  LoadReport drops;
+  drops.calls_started = drops.calls_finished = 10;
+  drops.drops = {{"jawlb-overload", 5000}};
+  EXPECT_THAT(add(drops), StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("dropped")));
+  LoadReport subsets;
+  subsets.calls_started = subsets.calls_finished = 10;
+  subsets.calls_known_received = 5000;
+  EXPECT_THAT(add(subsets),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("exceed num_calls_finished")));
+  // A drop sum that would overflow, each entry within bounds after a very
+  // long silence (a stream that lives for ages).
+  LoadReport overflow;
+  overflow.calls_started = overflow.calls_finished = 1;
+  for (int i = 0; i < 64; ++i) overflow.drops.emplace_back("t" + std::to_string(i), 1LL << 58);
+  now += absl::Hours(24 * 365 * 1000);
+  EXPECT_THAT(load.Add(overflow, now),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("overflows")));
+  EXPECT_EQ(load.totals().reports, 2);
+  EXPECT_EQ(load.totals().rejected_reports, 4);
+}
+
+TEST(ClientLoadTest, TimestampsMoreThanADayOldAreRejected) {
+  ClientLoad load(kStart);
+  LoadReport ancient;
+  ancient.sent = absl::FromUnixSeconds(-62135596800);  // 0001-01-01
+  EXPECT_THAT(load.Add(ancient, kStart + absl::Seconds(10)),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("more than a day old")));
+  LoadReport late;
+  late.sent = kStart - absl::Hours(1);  // a clock an hour behind is only skew
+  EXPECT_THAT(load.Add(late, kStart + absl::Seconds(20)), IsOk());
 }
 
 }  // namespace

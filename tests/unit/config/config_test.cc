@@ -137,6 +137,20 @@ TEST(ConfigTest, BadValuesNameTheSettingAndTheValue) {
       {{}, {"stray"}, "unexpected argument \"stray\""},
       {{{"JAWLB_API", "pods"}}, {}, "JAWLB_API=\"pods\": not an API to watch"},
       {{{"JAWLB_WATCHSTALLTIMEOUT", "soon"}}, {}, "JAWLB_WATCHSTALLTIMEOUT=\"soon\""},
+      // gRPC takes these as int milliseconds: 597h would wrap around.
+      {{{"JAWLB_MAXCONNECTIONAGE", "597h"}},
+       {},
+       "JAWLB_MAXCONNECTIONAGE=\"597h\": must be 0 or from 1s to 100h"},
+      {{{"JAWLB_MAXCONNECTIONAGE", "500us"}}, {}, "must be 0 or from 1s to 100h"},
+      {{{"JAWLB_MAXCONNECTIONAGEGRACE", "1000h"}}, {}, "must be at most 100h"},
+      {{{"JAWLB_SHUTDOWNGRACEPERIOD", "101h"}}, {}, "must be at most 100h"},
+      {{{"JAWLB_LOADSMOOTHING", "0"}}, {}, "must be from 1s to 24h"},
+      {{{"JAWLB_WATCHSTALLTIMEOUT", "0"}}, {}, "must be from 1s to 24h"},
+      {{{"JAWLB_CLIENTSTATSINTERVAL", "1ms"}}, {}, "must be 0 or from 100ms to 24h"},
+      {{{"JAWLB_MAXSTREAMS", "0"}}, {}, "JAWLB_MAXSTREAMS=\"0\": not a count from 1 to 1000000"},
+      {{{"JAWLB_MAXSTREAMSPERCONNECTION", "x"}}, {}, "not a count from 1"},
+      {{{"JAWLB_FIRSTMESSAGETIMEOUT", "0"}}, {}, "must be from 100ms to 1h"},
+      {{{"JAWLB_MAXLISTBYTES", "10"}}, {}, "not a count from 1024"},
   };
   for (const Case& c : cases) {
     std::map<std::string, std::string> env = c.env;
@@ -145,6 +159,18 @@ TEST(ConfigTest, BadValuesNameTheSettingAndTheValue) {
                 StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr(c.message)))
         << "for the case expecting: " << c.message;
   }
+}
+
+TEST(ConfigTest, DurationRangesKeepZeroAsNever) {
+  absl::StatusOr<Config> config = Parse({{"JAWLB_ENDPOINTS", "10.0.0.1:1"},
+                                         {"JAWLB_MAXCONNECTIONAGE", "0"},
+                                         {"JAWLB_MAXCONNECTIONAGEGRACE", "100h"}});
+  ASSERT_THAT(config, IsOk());
+  EXPECT_EQ(config->max_connection_age, absl::ZeroDuration());
+  EXPECT_EQ(config->max_connection_age_grace, absl::Hours(100));
+  EXPECT_EQ(config->max_streams, 10000u);
+  EXPECT_EQ(config->max_streams_per_connection, 100u);
+  EXPECT_EQ(config->first_message_timeout, absl::Seconds(10));
 }
 
 TEST(ConfigTest, ErrorsAreOneLine) {

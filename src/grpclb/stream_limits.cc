@@ -1,0 +1,91 @@
+#include "grpclb/stream_limits.h"
+
+#include "absl/strings/str_cat.h"
+#include "spdlog/spdlog.h"
+
+namespace jawlb::grpclb {
+
+std::string StreamLimits::PeerAddress(absl::string_view peer) {
+  const size_t colon = peer.rfind(':');
+  const size_t scheme = peer.find(':');
+  if (colon == absl::string_view::npos || colon == scheme) return std::string(peer);
+  // IPv6 without brackets has no port to take off.
+  if (peer.substr(scheme + 1).find('[') == absl::string_view::npos &&
+      peer.substr(scheme + 1, colon - scheme - 1).find(':') != absl::string_view::npos) {
+    return std::string(peer);
+  }
+  return std::string(peer.substr(0, colon));
+}
+
+absl::Status StreamLimits::Admit(absl::string_view peer) {
+  const std::string address = PeerAddress(peer);
+  absl::Status refusal;
+  const char* limit = nullptr;
+  int64_t suppressed = 0;
+  bool log = false;
+  {
+    absl::MutexLock lock(&mu_);
+    auto connection = per_connection_.find(peer);
+    auto client = per_peer_.find(address);
+    if (open_ >= options_.max_streams) {
+      limit = "streams";
+      refusal = absl::ResourceExhaustedError(absl::StrCat(
+          "jawlb holds its most streams (", options_.max_streams,
+          ", JAWLB_MAXSTREAMS): try another replica"));
+    } else if (connection != per_connection_.end() &&
+               connection->second >= options_.max_per_connection) {
+      limit = "connection";
+      refusal = absl::ResourceExhaustedError(
+          absl::StrCat("this connection has ", connection->second,
+                       " streams open, the most jawlb allows (JAWLB_MAXSTREAMSPERCONNECTION)"));
+    } else if (client != per_peer_.end() && client->second >= options_.max_per_peer) {
+      limit = "peer";
+      refusal = absl::ResourceExhaustedError(
+          absl::StrCat("your address has ", client->second,
+                       " streams open, the most jawlb allows (JAWLB_MAXSTREAMSPERPEER)"));
+    } else {
+      ++open_;
+      ++per_connection_[peer];
+      ++per_peer_[address];
+      return absl::OkStatus();
+    }
+    log = log_.Allow(absl::Now(), suppressed);
+  }
+  refused_.Add({limit});
+  if (log) {
+    spdlog::warn("client {}: stream refused: {}{}", std::string(peer), std::string(refusal.message()),
+                 suppressed > 0 ? absl::StrCat(" (and ", suppressed, " more refusals since the "
+                                               "last such line)")
+                                : "");
+  }
+  return refusal;
+}
+
+void StreamLimits::Release(absl::string_view peer) {
+  const std::string address = PeerAddress(peer);
+  absl::MutexLock lock(&mu_);
+  --open_;
+  if (auto it = per_connection_.find(peer); it != per_connection_.end() && --it->second == 0) {
+    per_connection_.erase(it);
+  }
+  if (auto it = per_peer_.find(address); it != per_peer_.end() && --it->second == 0) {
+    per_peer_.erase(it);
+  }
+}
+
+size_t StreamLimits::open() const {
+  absl::MutexLock lock(&mu_);
+  return open_;
+}
+
+void StreamLimits::WriteMetrics(metrics::TextWriter& out) const {
+  out.Counters("jawlb_streams_refused_total",
+               "BalanceLoad streams refused with RESOURCE_EXHAUSTED, by the limit they hit "
+               "(streams: JAWLB_MAXSTREAMS, connection: JAWLB_MAXSTREAMSPERCONNECTION, peer: "
+               "JAWLB_MAXSTREAMSPERPEER).",
+               refused_);
+  out.Gauge("jawlb_streams_limit", "JAWLB_MAXSTREAMS: streams held at once at most.",
+            static_cast<double>(options_.max_streams));
+}
+
+}  // namespace jawlb::grpclb
