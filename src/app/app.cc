@@ -367,7 +367,7 @@ absl::Status App::StartServer() {
         absl::StrCat("cannot listen on ", config_.ListenAddress(),
                      " (JAWLB_HOST/JAWLB_PORT): address in use or not local"));
   }
-  service_->Start();
+  service_->Start(port_);
   readiness_.AttachHealth(server_->GetHealthCheckService());
   spdlog::info("listening on {}:{}", config_.host.empty() ? "*" : config_.host, port_);
   if (config_.lb_tokens) {

@@ -7,6 +7,7 @@
 #ifndef JAWLB_APP_APP_H_
 #define JAWLB_APP_APP_H_
 
+#include <atomic>
 #include <memory>
 #include <optional>
 
@@ -59,7 +60,9 @@ class App {
   // During Shutdown() (from another thread): cuts the drain delay short and
   // ends the open streams at once instead of letting them finish their write.
   // Thread-safe; does nothing before or after a drain.
-  void Hurry() { hurry_.Notify(); }
+  void Hurry() {
+    if (!hurried_.exchange(true)) hurry_.Notify();
+  }
 
   const Readiness& readiness() const { return readiness_; }
 
@@ -112,6 +115,7 @@ class App {
   int port_ = 0;
   bool shut_down_ = false;
   absl::Notification hurry_;  // a second termination signal during the drain
+  std::atomic<bool> hurried_{false};
 };
 
 }  // namespace jawlb::app

@@ -90,7 +90,8 @@ class WakeTag final : public CompletionTag {
 
 }  // namespace
 
-void BalanceLoadService::Start() {
+void BalanceLoadService::Start(int port) {
+  limits_.SetServerPort(port);
   for (size_t i = 0; i < queues_.size(); ++i) {
     grpc::ServerCompletionQueue* cq = queues_[i].get();
     // A few calls requested ahead, so a burst of new clients is accepted at once.

@@ -59,8 +59,9 @@ class BalanceLoadService {
   // Eight per core, 8 to 64 (see the .cc for why so many): what AddTo(builder)
   // uses, and the App's Hub shards.
   static int DefaultThreads();
-  // Starts taking streams. REQUIRES: the server is built and started.
-  void Start();
+  // Starts taking streams. REQUIRES: the server is built and started, and
+  // listens on `port`.
+  void Start(int port = 0);
   // Runs a Hub's wakes on these queues (one shard per queue), as Start() does
   // for the service's Hub: for the Hubs of multi mode's service units, which
   // must go back to no runner before Stop(). REQUIRES: Start() was called.

@@ -3,6 +3,8 @@
 #include "absl/strings/str_cat.h"
 #include "spdlog/spdlog.h"
 
+#include "grpclb/connection_cutter.h"
+
 namespace jawlb::grpclb {
 
 std::string StreamLimits::PeerAddress(absl::string_view peer) {
@@ -21,6 +23,7 @@ absl::Status StreamLimits::Admit(absl::string_view peer) {
   const std::string address = PeerAddress(peer);
   absl::Status refusal;
   const char* limit = nullptr;
+  bool cut = false;
   int64_t suppressed = 0;
   bool log = false;
   {
@@ -35,6 +38,7 @@ absl::Status StreamLimits::Admit(absl::string_view peer) {
     } else if (connection != per_connection_.end() &&
                connection->second >= options_.max_per_connection) {
       limit = "connection";
+      cut = ShouldCut(std::string(peer), absl::Now());
       refusal = absl::ResourceExhaustedError(
           absl::StrCat("this connection has ", connection->second,
                        " streams open, the most jawlb allows (JAWLB_MAXSTREAMSPERCONNECTION)"));
@@ -52,6 +56,16 @@ absl::Status StreamLimits::Admit(absl::string_view peer) {
     log = log_.Allow(absl::Now(), suppressed);
   }
   refused_.Add({limit});
+  if (cut) {
+    // It ignored our SETTINGS (or gRPC would have stopped it): no more of its
+    // frames become streams.
+    absl::Status status = CutConnection(peer, server_port_.load(std::memory_order_relaxed));
+    if (status.ok()) connections_cut_.Add();
+    spdlog::warn("client {}: opened more than {} streams on one connection, ignoring HTTP/2's "
+                 "SETTINGS_MAX_CONCURRENT_STREAMS: {}",
+                 std::string(peer), options_.max_per_connection,
+                 status.ok() ? "connection cut" : "could not cut it: " + status.ToString());
+  }
   if (log) {
     spdlog::warn("client {}: stream refused: {}{}", std::string(peer), std::string(refusal.message()),
                  suppressed > 0 ? absl::StrCat(" (and ", suppressed, " more refusals since the "
@@ -73,6 +87,16 @@ void StreamLimits::Release(absl::string_view peer) {
   }
 }
 
+bool StreamLimits::ShouldCut(const std::string& connection, absl::Time now) {
+  if (cut_.contains(connection)) return false;
+  if (cut_.size() >= 1024) {
+    absl::erase_if(cut_, [now](const auto& entry) { return now - entry.second > absl::Minutes(1); });
+  }
+  if (cut_.size() >= 1024) return false;  // cutting in bulk: the limit still refuses
+  cut_.emplace(connection, now);
+  return true;
+}
+
 size_t StreamLimits::open() const {
   absl::MutexLock lock(&mu_);
   return open_;
@@ -84,6 +108,10 @@ void StreamLimits::WriteMetrics(metrics::TextWriter& out) const {
                "(streams: JAWLB_MAXSTREAMS, connection: JAWLB_MAXSTREAMSPERCONNECTION, peer: "
                "JAWLB_MAXSTREAMSPERPEER).",
                refused_);
+  out.Counter("jawlb_connections_cut_total",
+              "Client connections shut down for opening more streams than "
+              "JAWLB_MAXSTREAMSPERCONNECTION (ignoring HTTP/2's stream limit).",
+              static_cast<double>(connections_cut_.value()));
   out.Gauge("jawlb_streams_limit", "JAWLB_MAXSTREAMS: streams held at once at most.",
             static_cast<double>(options_.max_streams));
 }

@@ -9,12 +9,15 @@
 // Why not only HTTP/2's SETTINGS_MAX_CONCURRENT_STREAMS: gRPC 1.51 enforces it
 // only once the client has acknowledged our SETTINGS, so a client that never
 // does opens as many streams as it likes. The setting is advertised too, so a
-// well-behaved client never gets here.
+// well-behaved client never gets here; one that goes over the per-connection
+// bound has ignored it, and its connection is cut (connection_cutter.h) so
+// the transport stops making streams of its frames.
 //
 // Threading: thread-safe (one mutex; nothing is called under it).
 #ifndef JAWLB_GRPCLB_STREAM_LIMITS_H_
 #define JAWLB_GRPCLB_STREAM_LIMITS_H_
 
+#include <atomic>
 #include <cstddef>
 #include <string>
 
@@ -23,6 +26,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 
 #include "common/log_throttle.h"
 #include "common/metrics.h"
@@ -45,6 +49,10 @@ class StreamLimits {
   // exceed one; then nothing is counted and the caller ends the stream. Logs
   // the first refusal and then at most one a minute, with how many it left out.
   absl::Status Admit(absl::string_view peer) ABSL_LOCKS_EXCLUDED(mu_);
+  // The gRPC server's port, once it listens: a connection to cut is found by
+  // its peer address and this local port.
+  void SetServerPort(int port) { server_port_.store(port, std::memory_order_relaxed); }
+
   // Uncounts a stream Admit() accepted.
   void Release(absl::string_view peer) ABSL_LOCKS_EXCLUDED(mu_);
 
@@ -58,6 +66,9 @@ class StreamLimits {
   static std::string PeerAddress(absl::string_view peer);
 
  private:
+  // Whether to cut `connection` now: not when it was cut already.
+  bool ShouldCut(const std::string& connection, absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
   // Constant after construction.
   const Options options_;
 
@@ -65,8 +76,13 @@ class StreamLimits {
   size_t open_ ABSL_GUARDED_BY(mu_) = 0;
   absl::flat_hash_map<std::string, size_t> per_connection_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<std::string, size_t> per_peer_ ABSL_GUARDED_BY(mu_);
+  // Connections cut, and when (forgotten after a minute, or beyond 1,024), so
+  // the streams already parsed from a cut connection cut it once.
+  absl::flat_hash_map<std::string, absl::Time> cut_ ABSL_GUARDED_BY(mu_);
   LogThrottle log_ ABSL_GUARDED_BY(mu_);
+  std::atomic<int> server_port_{0};
   metrics::CounterMap refused_{{"limit"}};
+  metrics::Counter connections_cut_;
 };
 
 }  // namespace jawlb::grpclb

@@ -1,0 +1,340 @@
+// What a hostile or careless client can do to the real jawlb binary, and that
+// it now costs only that client (issue 13; README, "Limits and what they
+// protect"). Each test reproduces the attack against the binary.
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <fstream>
+#include <thread>
+
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "gmock/gmock.h"
+#include "grpc/lb/v1/load_balancer.grpc.pb.h"
+#include "grpcpp/grpcpp.h"
+#include "gtest/gtest.h"
+
+#include "testbed/http.h"
+#include "testbed/jawlb_process.h"
+#include "testbed/lb_stream.h"
+#include "testbed/subprocess.h"
+#include "tests/common/eventually.h"
+#include "tests/common/status_matchers.h"
+
+namespace jawlb::testbed {
+namespace {
+
+using grpc::lb::v1::LoadBalanceRequest;
+using grpc::lb::v1::LoadBalanceResponse;
+using ::jawlb::testing::Eventually;
+using ::jawlb::testing::IsOk;
+using ::testing::HasSubstr;
+
+constexpr absl::Duration kWait = absl::Seconds(90);
+
+// The value of the sample `name` (labels as written) in /metrics; -1 if absent.
+double Metric(int admin_port, const std::string& name) {
+  auto metrics = HttpGet(absl::StrCat("http://127.0.0.1:", admin_port, "/metrics"));
+  if (!metrics.ok()) return -1;
+  for (absl::string_view line : absl::StrSplit(metrics->second, '\n')) {
+    if (!absl::StartsWith(line, name + " ")) continue;
+    double value = 0;
+    if (absl::SimpleAtod(line.substr(name.size() + 1), &value)) return value;
+  }
+  return -1;
+}
+
+int64_t RssBytes(pid_t pid) {
+  std::ifstream status(absl::StrCat("/proc/", pid, "/status"));
+  for (std::string line; std::getline(status, line);) {
+    int64_t kib = 0;
+    if (absl::StartsWith(line, "VmRSS:") &&
+        absl::SimpleAtoi(absl::StripAsciiWhitespace(absl::StripSuffix(line.substr(6), "kB")),
+                         &kib)) {
+      return kib * 1024;
+    }
+  }
+  return -1;
+}
+
+// An HTTP/2 client that opens BalanceLoad streams by the thousand on one
+// connection and never sends a message on them, nor acknowledges the server's
+// SETTINGS (so HTTP/2's stream limit does not bind it). Reads and drops
+// whatever comes back, so the server is never blocked writing to it.
+class HeadersFlood {
+ public:
+  explicit HeadersFlood(int port) {
+    fd_ = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_port = htons(static_cast<uint16_t>(port));
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    connected_ = connect(fd_, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0;
+    reader_ = std::thread([this] {
+      char buffer[65536];
+      while (read(fd_, buffer, sizeof(buffer)) > 0) {
+      }
+    });
+  }
+  ~HeadersFlood() {
+    shutdown(fd_, SHUT_RDWR);
+    reader_.join();
+    close(fd_);
+  }
+
+  // Sends the preface, an empty SETTINGS frame, then `streams` HEADERS frames;
+  // false once the server has closed the connection.
+  bool Send(int streams) {
+    std::string out = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+    out += Frame(0x4, 0, 0, "");  // SETTINGS, no parameters
+    std::string block;
+    for (auto [name, value] : {std::pair{":method", "POST"}, {":scheme", "http"},
+                               {":path", "/grpc.lb.v1.LoadBalancer/BalanceLoad"},
+                               {":authority", "jawlb"}, {"content-type", "application/grpc"},
+                               {"te", "trailers"}}) {
+      block += '\0';  // literal header field without indexing, new name (HPACK)
+      block += static_cast<char>(strlen(name));
+      block += name;
+      block += static_cast<char>(strlen(value));
+      block += value;
+    }
+    for (int i = 0; i < streams; ++i) {
+      out += Frame(0x1, 0x4, 2 * i + 1, block);  // HEADERS, END_HEADERS
+      if (out.size() > (1 << 16) || i == streams - 1) {
+        if (!WriteAll(out)) return false;
+        out.clear();
+      }
+    }
+    return true;
+  }
+  bool connected() const { return connected_; }
+
+ private:
+  static std::string Frame(int type, int flags, uint32_t stream, const std::string& payload) {
+    std::string frame;
+    const size_t length = payload.size();
+    frame += static_cast<char>(length >> 16);
+    frame += static_cast<char>(length >> 8);
+    frame += static_cast<char>(length);
+    frame += static_cast<char>(type);
+    frame += static_cast<char>(flags);
+    for (int shift = 24; shift >= 0; shift -= 8) frame += static_cast<char>(stream >> shift);
+    return frame + payload;
+  }
+  bool WriteAll(const std::string& data) {
+    for (size_t done = 0; done < data.size();) {
+      const ssize_t n = send(fd_, data.data() + done, data.size() - done, MSG_NOSIGNAL);
+      if (n <= 0) return false;
+      done += static_cast<size_t>(n);
+    }
+    return true;
+  }
+
+  int fd_ = -1;
+  bool connected_ = false;
+  std::thread reader_;
+};
+
+std::unique_ptr<JawlbProcess> StartJawlb(std::vector<std::string> env) {
+  const std::string dir = MakeTempDir("limits_test.");
+  env.push_back("JAWLB_ENDPOINTS=127.0.0.2:1");
+  env.push_back("JAWLB_ADMINHOST=127.0.0.1");
+  env.push_back("JAWLB_ADMINPORT=0");
+  auto jawlb = JawlbProcess::Start(JAWLB_BINARY, std::move(env), dir + "/jawlb.log");
+  EXPECT_THAT(jawlb, IsOk());
+  return jawlb.ok() ? *std::move(jawlb) : nullptr;
+}
+
+// Item 1: 30,000 HEADERS frames on one connection took RSS from 25 MB to
+// 498 MB. Now the connection gets its 100 streams; the first one over shows a
+// client that ignored HTTP/2's stream limit, and its connection is cut, which
+// ends all of them. A real client on another connection is served throughout.
+TEST(LimitsTest, AStreamFloodOnOneConnectionCostsOnlyItsSender) {
+  auto jawlb = StartJawlb({"JAWLB_FIRSTMESSAGETIMEOUT=2s"});
+  ASSERT_NE(jawlb, nullptr);
+  LbStream client(jawlb->port());
+  LoadBalanceResponse list;
+  ASSERT_TRUE(client.ReadList(&list));
+  const int64_t rss_before = RssBytes(jawlb->process().pid());
+
+  constexpr int kStreams = 30000;
+  HeadersFlood flood(jawlb->port());
+  ASSERT_TRUE(flood.connected());
+  flood.Send(kStreams);  // jawlb cuts the connection part way
+  // The first stream over the limit shows a client that ignored our SETTINGS:
+  // its connection is cut, so the frames it sent become no more streams.
+  ASSERT_TRUE(Eventually(
+      [&] { return Metric(jawlb->admin_port(), "jawlb_connections_cut_total") == 1; }, kWait));
+  const std::string refused = "jawlb_streams_refused_total{limit=\"connection\"}";
+  // Whatever the transport had parsed before the cut is refused (or ends for
+  // want of a first message), and then the flood's streams are all gone.
+  ASSERT_TRUE(Eventually([&] { return Metric(jawlb->admin_port(), "jawlb_clients") == 1; }, kWait));
+  EXPECT_GE(Metric(jawlb->admin_port(), refused), 1);
+  const int64_t rss_after = RssBytes(jawlb->process().pid());
+  // 16 KiB a stream would be 470 MB; what the transport had parsed before the
+  // cut cost ~17 MB (measured).
+  EXPECT_LT(rss_after - rss_before, 64 << 20) << rss_before << " -> " << rss_after;
+
+  // The real client was never touched, and new ones are served.
+  EXPECT_EQ(Metric(jawlb->admin_port(), "jawlb_clients"), 1);
+  LbStream another(jawlb->port());
+  ASSERT_TRUE(another.ReadList(&list));
+  // One log line for the flood, not one per stream.
+  int lines = 0;
+  for (absl::string_view line : absl::StrSplit(jawlb->process().Output(), '\n')) {
+    lines += absl::StrContains(line, "stream refused") ? 1 : 0;
+  }
+  EXPECT_LE(lines, 3);
+}
+
+// Item 1: streams that never send their initial request lived as long as the
+// connection answered pings; now they end after JAWLB_FIRSTMESSAGETIMEOUT.
+TEST(LimitsTest, StreamsWithoutAFirstMessageEndAfterTheTimeout) {
+  auto jawlb = StartJawlb({"JAWLB_FIRSTMESSAGETIMEOUT=1s"});
+  ASSERT_NE(jawlb, nullptr);
+  HeadersFlood silent(jawlb->port());
+  ASSERT_TRUE(silent.Send(5));
+  ASSERT_TRUE(Eventually([&] { return Metric(jawlb->admin_port(), "jawlb_clients") == 5; }, kWait));
+  EXPECT_TRUE(Eventually(
+      [&] {
+        return Metric(jawlb->admin_port(),
+                      "jawlb_streams_ended_total{code=\"DEADLINE_EXCEEDED\"}") == 5;
+      },
+      kWait));
+  EXPECT_TRUE(Eventually([&] { return Metric(jawlb->admin_port(), "jawlb_clients") == 0; }, kWait));
+  EXPECT_EQ(Metric(jawlb->admin_port(), "jawlb_connections_cut_total"), 0);
+}
+
+// Item 1: past JAWLB_MAXSTREAMS in all, or JAWLB_MAXSTREAMSPERPEER from one
+// address, streams are refused with RESOURCE_EXHAUSTED saying which limit.
+TEST(LimitsTest, StreamsBeyondTheTotalAndPerPeerLimitsAreRefused) {
+  auto jawlb = StartJawlb({"JAWLB_MAXSTREAMS=3", "JAWLB_MAXSTREAMSPERPEER=2"});
+  ASSERT_NE(jawlb, nullptr);
+  LoadBalanceResponse list;
+  LbStream first(jawlb->port());
+  LbStream second(jawlb->port());
+  ASSERT_TRUE(first.ReadList(&list));
+  ASSERT_TRUE(second.ReadList(&list));
+  LbStream third(jawlb->port());  // a third connection from 127.0.0.1
+  EXPECT_FALSE(third.ReadList(&list));
+  grpc::Status status = third.rw->Finish();
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_THAT(status.error_message(), HasSubstr("JAWLB_MAXSTREAMSPERPEER"));
+  EXPECT_EQ(Metric(jawlb->admin_port(), "jawlb_streams_refused_total{limit=\"peer\"}"), 1);
+  first.context.TryCancel();
+  first.rw->Finish();
+  // A stream that left makes room.
+  ASSERT_TRUE(Eventually([&] { return Metric(jawlb->admin_port(), "jawlb_clients") == 1; }));
+  LbStream fourth(jawlb->port());
+  EXPECT_TRUE(fourth.ReadList(&list));
+}
+
+// Item 2: 100 streams with 4 MB names took RSS to 521 MB, and /debug/state to
+// 400 MB. Now a name over 255 bytes ends the stream with INVALID_ARGUMENT, and
+// a message over 64 KiB is refused by gRPC before it is buffered whole.
+TEST(LimitsTest, LongNamesAndLargeMessagesAreRefused) {
+  auto jawlb = StartJawlb({});
+  ASSERT_NE(jawlb, nullptr);
+  LoadBalanceResponse list;
+  LbStream long_name(jawlb->port(), {}, std::string(1000, 'a'));
+  EXPECT_FALSE(long_name.ReadList(&list));
+  grpc::Status status = long_name.rw->Finish();
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(status.error_message(), HasSubstr("name is 1000 bytes; at most 255"));
+
+  LbStream huge(jawlb->port(), {}, std::string(4 << 20, 'a'));
+  EXPECT_FALSE(huge.ReadList(&list));
+  EXPECT_EQ(huge.rw->Finish().error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+
+  LbStream fine(jawlb->port(), {}, std::string(255, 'a'));
+  EXPECT_TRUE(fine.ReadList(&list));
+  auto state = HttpGet(absl::StrCat("http://127.0.0.1:", jawlb->admin_port(), "/debug/state"));
+  ASSERT_THAT(state, IsOk());
+  EXPECT_LT(state->second.size(), 64u << 10);
+}
+
+// Item 5: a stream sending malformed load reports in a loop wrote a warning
+// each (30 MB of log in 2 s). Now: the first, then one a minute.
+TEST(LimitsTest, RejectedLoadReportsAreLoggedOnceAMinute) {
+  auto jawlb = StartJawlb({});
+  ASSERT_NE(jawlb, nullptr);
+  LbStream stream(jawlb->port());
+  LoadBalanceResponse list;
+  ASSERT_TRUE(stream.ReadList(&list));
+  LoadBalanceRequest report;
+  report.mutable_client_stats()->set_num_calls_started(-1);
+  for (int i = 0; i < 2000; ++i) ASSERT_TRUE(stream.rw->Write(report));
+  ASSERT_TRUE(Eventually(
+      [&] { return Metric(jawlb->admin_port(), "jawlb_client_stats_rejected_total") == 2000; },
+      kWait));
+  int lines = 0;
+  for (absl::string_view line : absl::StrSplit(jawlb->process().Output(), '\n')) {
+    lines += absl::StrContains(line, "ignoring load report") ? 1 : 0;
+  }
+  EXPECT_EQ(lines, 1);
+  stream.context.TryCancel();
+}
+
+// Item 5: a client's name reaches the log (at debug level in single mode, at
+// info in multi mode); a newline in it must not start a line of its own.
+TEST(LimitsTest, ANameCannotForgeALogLine) {
+  auto jawlb = StartJawlb({"JAWLB_LOGLEVEL=debug"});
+  ASSERT_NE(jawlb, nullptr);
+  LbStream stream(jawlb->port(), {}, "svc\nFORGED [error] jawlb is down");
+  LoadBalanceResponse list;
+  ASSERT_TRUE(stream.ReadList(&list));
+  ASSERT_THAT(jawlb->process().WaitForLine("FORGED", kWait), IsOk());
+  for (absl::string_view line : absl::StrSplit(jawlb->process().Output(), '\n')) {
+    EXPECT_FALSE(absl::StartsWith(line, "FORGED")) << line;
+  }
+  EXPECT_THAT(jawlb->process().Output(), HasSubstr("svc\\nFORGED"));
+  stream.context.TryCancel();
+}
+
+// Item 10: SIGHUP, SIGUSR1 and SIGUSR2 killed jawlb at once; now each is
+// logged and ignored, and clients keep their stream.
+TEST(LimitsTest, StraySignalsAreLoggedAndIgnored) {
+  auto jawlb = StartJawlb({});
+  ASSERT_NE(jawlb, nullptr);
+  LbStream stream(jawlb->port());
+  LoadBalanceResponse list;
+  ASSERT_TRUE(stream.ReadList(&list));
+  for (int signal : {SIGHUP, SIGUSR1, SIGUSR2}) {
+    kill(jawlb->process().pid(), signal);
+  }
+  ASSERT_THAT(jawlb->process().WaitForLine("received SIGUSR2: ignored", kWait), IsOk());
+  EXPECT_THAT(jawlb->process().Output(), HasSubstr("received SIGHUP: ignored"));
+  EXPECT_FALSE(jawlb->process().Poll().has_value());
+  // Still serving: the stream is open and a new one gets its list.
+  LbStream another(jawlb->port());
+  ASSERT_TRUE(another.ReadList(&list));
+  kill(jawlb->process().pid(), SIGQUIT);  // drains like SIGTERM
+  EXPECT_FALSE(stream.ReadList(&list));
+  EXPECT_EQ(stream.rw->Finish().error_code(), grpc::StatusCode::UNAVAILABLE);
+  EXPECT_TRUE(ExitedWith(jawlb->process().Stop(SIGQUIT, kWait), 0)) << jawlb->process().Output();
+}
+
+// Item 10: a second SIGTERM during the drain delay ends the drain at once
+// (the streams end with UNAVAILABLE), instead of waiting the delay out.
+TEST(LimitsTest, ASecondSigtermHurriesTheDrain) {
+  auto jawlb = StartJawlb({"JAWLB_DRAINDELAY=10m", "JAWLB_SHUTDOWNGRACEPERIOD=10m"});
+  ASSERT_NE(jawlb, nullptr);
+  LbStream stream(jawlb->port());
+  LoadBalanceResponse list;
+  ASSERT_TRUE(stream.ReadList(&list));
+  kill(jawlb->process().pid(), SIGTERM);
+  ASSERT_THAT(jawlb->process().WaitForLine("draining: not ready", kWait), IsOk());
+  kill(jawlb->process().pid(), SIGTERM);
+  EXPECT_FALSE(stream.ReadList(&list));
+  EXPECT_EQ(stream.rw->Finish().error_code(), grpc::StatusCode::UNAVAILABLE);
+  EXPECT_TRUE(ExitedWith(jawlb->process().Stop(SIGTERM, kWait), 0)) << jawlb->process().Output();
+  EXPECT_THAT(jawlb->process().Output(), HasSubstr("while draining: ending the open streams now"));
+}
+
+}  // namespace
+}  // namespace jawlb::testbed
