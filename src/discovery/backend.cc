@@ -13,6 +13,20 @@ namespace {
 
 constexpr unsigned char kV4MappedPrefix[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
 
+// Why a client cannot send calls to `ip` (4 or 16 bytes), or null when it can.
+const char* NotUnicast(const std::string& ip) {
+  const auto byte = [&ip](size_t i) { return static_cast<unsigned char>(ip[i]); };
+  if (ip.size() == 4) {
+    if (byte(0) == 0) return "0.0.0.0/8 is not an address to call (\"this network\")";
+    if (byte(0) >= 224 && byte(0) <= 239) return "a multicast address is not a backend";
+    if (ip == "\xff\xff\xff\xff") return "the broadcast address is not a backend";
+    return nullptr;
+  }
+  if (ip == std::string(16, '\0')) return ":: is not an address to call";
+  if (byte(0) == 0xff) return "a multicast address is not a backend";
+  return nullptr;
+}
+
 }  // namespace
 
 std::string Backend::ToString() const {
@@ -71,6 +85,7 @@ absl::StatusOr<Backend> ParseBackend(absl::string_view text) {
   }
   absl::StatusOr<Backend> backend = MakeBackend(host, static_cast<uint16_t>(port));
   if (!backend.ok()) return invalid(backend.status().message());
+  if (const char* why = NotUnicast(backend->ip); why != nullptr) return invalid(why);
   return backend;
 }
 

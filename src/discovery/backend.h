@@ -40,7 +40,8 @@ struct EndpointState {
 };
 
 // Parses "a.b.c.d:port" or "[v6]:port". Host names are refused (a grpclb list
-// carries addresses only) and so is port 0. Errors are InvalidArgument naming the
+// carries addresses only), and so are port 0 and addresses no call can go to:
+// unspecified (0.0.0.0/8, ::), broadcast and multicast. Errors are InvalidArgument naming the
 // input and what is wrong with it.
 absl::StatusOr<Backend> ParseBackend(absl::string_view text);
 

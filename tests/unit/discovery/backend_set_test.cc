@@ -46,7 +46,12 @@ TEST(BackendTest, RefusesWhatIsNotAnAddressAndPort) {
         Case{"10.0.0.1:0", "from 1 to 65535"}, Case{"10.0.0.1:65536", "from 1 to 65535"},
         Case{"10.0.0.1:http", "port \"http\""}, Case{"myhost:80", "not an IPv4 or IPv6 address"},
         Case{"10.0.0.256:80", "not an IPv4 or IPv6 address"}, Case{"fd00::1:80", "need brackets"},
-        Case{"[fd00::1:80", "missing ']'"}, Case{"[fd00::1]80", "want [ipv6]:port"}}) {
+        Case{"[fd00::1:80", "missing ']'"}, Case{"[fd00::1]80", "want [ipv6]:port"},
+        // Addresses no call can go to (issue 13, item 13).
+        Case{"0.0.0.0:80", "this network"}, Case{"0.1.2.3:80", "this network"},
+        Case{"[::]:80", ":: is not an address"}, Case{"[::ffff:0.0.0.0]:80", "this network"},
+        Case{"255.255.255.255:80", "broadcast"}, Case{"224.0.0.1:80", "multicast"},
+        Case{"239.255.255.250:80", "multicast"}, Case{"[ff02::1]:80", "multicast"}}) {
     EXPECT_THAT(ParseBackend(c.text),
                 StatusIs(absl::StatusCode::kInvalidArgument,
                          ::testing::AllOf(HasSubstr(c.text), HasSubstr(c.why))))

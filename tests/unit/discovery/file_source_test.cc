@@ -4,11 +4,15 @@
 #include <fstream>
 #include <vector>
 
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include "absl/synchronization/mutex.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
 #include "testbed/subprocess.h"
+#include "tests/common/log_capture.h"
 #include "tests/common/status_matchers.h"
 
 namespace jawlb::discovery {
@@ -85,12 +89,67 @@ TEST_F(FileSourceTest, KeepsTheLastGoodSetThroughBadAndMissingFiles) {
   source.Stop();
 }
 
-TEST_F(FileSourceTest, AnEmptyFileMeansNoBackends) {
+TEST_F(FileSourceTest, ACommentAloneMeansNoBackends) {
   Write("10.0.0.1:80\n");
   FileSource source(path_, absl::Milliseconds(5));
   ASSERT_THAT(source.Start(updates_.Callback()), IsOk());
   Write("# drained\n");
   EXPECT_THAT(updates_.WaitFor(2), ::testing::ElementsAre("10.0.0.1:80", "(none)"));
+}
+
+// `cmd > file` truncates, then writes as fast as cmd produces: neither the
+// empty file nor a line cut short is a list (issue 13, item 8: clients got the
+// "no backends" drop, and once 127.0.0.12:500 as 127.0.0.12:5).
+TEST_F(FileSourceTest, AWriterCaughtHalfWayIsNeverRead) {
+  testing::LogCapture log;
+  Write("10.0.0.1:80\n");
+  FileSource source(path_, absl::Milliseconds(5));
+  ASSERT_THAT(source.Start(updates_.Callback()), IsOk());
+  { std::ofstream truncate(path_); }  // in place, as the shell does
+  ASSERT_TRUE(log.WaitFor("is empty: taken for a write in progress"));
+  std::ofstream(path_) << "10.0.0.1:80\n127.0.0.12:5";
+  ASSERT_TRUE(log.WaitFor("does not end with a newline"));
+  std::ofstream(path_) << "10.0.0.1:80\n127.0.0.12:500\n";
+  EXPECT_THAT(updates_.WaitFor(2),
+              ::testing::ElementsAre("10.0.0.1:80", "10.0.0.1:80,127.0.0.12:500"));
+  EXPECT_EQ(log.Count("is readable and complete again"), 1);
+}
+
+// A file written without a final newline (some ConfigMaps) counts once it has
+// stood still for the settle time.
+TEST_F(FileSourceTest, ContentWithoutAFinalNewlineCountsOnceItStandsStill) {
+  testing::LogCapture log;
+  std::ofstream(path_) << "10.0.0.1:80";
+  FileSource source(path_, absl::Milliseconds(5), absl::Milliseconds(200));
+  ASSERT_THAT(source.Start(updates_.Callback()), IsOk());  // waits, not ready
+  ASSERT_TRUE(log.WaitFor("does not end with a newline"));
+  EXPECT_THAT(updates_.WaitFor(1), ::testing::ElementsAre("10.0.0.1:80"));
+}
+
+// A directory or a FIFO at the path keeps the last list; a FIFO never blocks
+// the poller (Stop() returns), and the file coming back is read.
+TEST_F(FileSourceTest, NotARegularFileKeepsTheLastList) {
+  testing::LogCapture log;
+  Write("10.0.0.1:80\n");
+  FileSource source(path_, absl::Milliseconds(5));
+  ASSERT_THAT(source.Start(updates_.Callback()), IsOk());
+  ASSERT_EQ(std::remove(path_.c_str()), 0);
+  ASSERT_EQ(mkdir(path_.c_str(), 0755), 0);
+  ASSERT_TRUE(log.WaitFor("is a directory; keeping the last 1 backends"));
+  ASSERT_EQ(rmdir(path_.c_str()), 0);
+  ASSERT_EQ(mkfifo(path_.c_str(), 0644), 0);
+  ASSERT_TRUE(log.WaitFor("is a FIFO; keeping the last 1 backends"));
+  ASSERT_EQ(std::remove(path_.c_str()), 0);
+  Write("10.0.0.2:80\n");
+  EXPECT_THAT(updates_.WaitFor(2), ::testing::ElementsAre("10.0.0.1:80", "10.0.0.2:80"));
+  source.Stop();
+}
+
+TEST_F(FileSourceTest, AFifoAtStartIsRefusedWithoutBlocking) {
+  ASSERT_EQ(mkfifo(path_.c_str(), 0644), 0);
+  FileSource source(path_, absl::Milliseconds(5));
+  EXPECT_THAT(source.Start(updates_.Callback()),
+              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("is a FIFO")));
 }
 
 TEST_F(FileSourceTest, StartFailsOnAMissingOrMalformedFile) {
