@@ -1,5 +1,7 @@
 #include "balancer/subset_planner.h"
 
+#include "absl/strings/str_cat.h"
+
 #include <algorithm>
 #include <cmath>
 #include <tuple>
@@ -9,8 +11,10 @@ namespace {
 
 using discovery::Backend;
 
-uint64_t Rank(const std::string& key, const Backend& backend) {
-  return StableHash(key + "/" + backend.ToString());
+// Where `backend` comes in the rendezvous order of the client with key hash
+// `key`.
+uint64_t Rank(uint64_t key, const Backend& backend) {
+  return StableHash(absl::StrCat(key, "/", backend.ToString()));
 }
 
 }  // namespace
@@ -101,14 +105,28 @@ void SubsetPlanner::SetBackends(std::vector<Backend> backends) {
   Reweigh();
 }
 
+void SubsetPlanner::Forget(absl::Time now, size_t room) {
+  while (!forget_at_.empty() &&
+         (forget_at_.begin()->first < now || remembered_.size() + room > kMaxRemembered)) {
+    const auto [until, key] = *forget_at_.begin();
+    forget_at_.erase(forget_at_.begin());
+    // The key may have been remembered again since, with a later time.
+    if (auto it = remembered_.find(key); it != remembered_.end() && it->second.until == until) {
+      remembered_.erase(it);
+    }
+  }
+}
+
 void SubsetPlanner::AddClient(ClientId id, std::string key, absl::Time now) {
+  const uint64_t hash = StableHash(key);
   std::set<Backend> preferred;
-  if (auto it = remembered_.find(key); it != remembered_.end()) {
-    if (it->second.until >= now) preferred = std::move(it->second.subset);
-    remembered_.erase(it);
+  Forget(now, 0);
+  if (auto it = remembered_.find(hash); it != remembered_.end()) {
+    preferred = std::move(it->second.subset);
+    remembered_.erase(it);  // its forget_at_ entry finds nothing, later
   }
   Client& client = clients_[id];
-  client.key = std::move(key);
+  client.key = hash;
   client.weight = RateOf(client) / static_cast<double>(std::max<size_t>(1, SizeFor(client)));
   while (client.subset.size() < SizeFor(client)) {
     const Backend* backend = PickLeastLoaded(client, preferred);
@@ -122,10 +140,10 @@ void SubsetPlanner::RemoveClient(ClientId id, absl::Time now) {
   auto it = clients_.find(id);
   if (it == clients_.end()) return;
   Client& client = it->second;
-  for (auto r = remembered_.begin(); r != remembered_.end();) {  // forget the stale
-    r = r->second.until < now ? remembered_.erase(r) : std::next(r);
-  }
-  remembered_[client.key] = Remembered{client.subset, now + kRememberFor};
+  Forget(now, 1);
+  const absl::Time until = now + kRememberFor;
+  remembered_[client.key] = Remembered{client.subset, until};
+  forget_at_.emplace(until, client.key);
   for (const Backend& backend : client.subset) {
     BackendState& state = links_[backend];
     state.clients.erase(id);

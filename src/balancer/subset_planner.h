@@ -50,6 +50,10 @@ class SubsetPlanner {
  public:
   using ClientId = uint64_t;
   static constexpr absl::Duration kRememberFor = absl::Minutes(5);
+  // At most this many departed clients are remembered (the oldest go first):
+  // clients choose their keys, so without a bound joining and leaving under
+  // ever new names would grow the memory without end.
+  static constexpr size_t kMaxRemembered = 10000;
   // A client's link may weigh at most 1/kSpread of a backend's fair share of
   // the request load before the client gets more backends.
   static constexpr double kSpread = 8;
@@ -65,9 +69,11 @@ class SubsetPlanner {
   // Replaces the backend set (any order; duplicates ignored).
   void SetBackends(std::vector<discovery::Backend> backends);
   // A client joins. `key` names it across reconnects (its address and the
-  // name it asked for). REQUIRES: `id` is not a current client.
+  // name it asked for); only a 64-bit hash of it is kept, so a key costs the
+  // same whatever its length. REQUIRES: `id` is not a current client.
   void AddClient(ClientId id, std::string key, absl::Time now);
-  // A client leaves. Unknown ids are ignored.
+  // A client leaves; its subset is remembered for kRememberFor. O(log n)
+  // (amortized) in the clients remembered. Unknown ids are ignored.
   void RemoveClient(ClientId id, absl::Time now);
 
   // The client's calls per second (nullopt: unknown). Takes effect at the next
@@ -80,6 +86,8 @@ class SubsetPlanner {
 
   // The client's backends, sorted; empty for an unknown client.
   std::vector<discovery::Backend> SubsetOf(ClientId id) const;
+  // Departed clients remembered now.
+  size_t remembered() const { return remembered_.size(); }
   // Clients per backend.
   std::map<discovery::Backend, size_t> Loads() const;
   // Expected calls per second per backend: every client's rate split evenly
@@ -91,7 +99,7 @@ class SubsetPlanner {
 
  private:
   struct Client {
-    std::string key;
+    uint64_t key = 0;  // StableHash of the key it joined with
     std::set<discovery::Backend> subset;
     std::optional<double> rate;  // calls per second, when known
     size_t want = 0;             // backends wanted for its load; 0: k
@@ -135,6 +143,9 @@ class SubsetPlanner {
                                     const discovery::Backend& to) const;
   // The rate a client counts with: its own, or the mean of the known ones.
   double RateOf(const Client& client) const;
+  // Forgets the remembered clients whose time is up at `now`, and the oldest
+  // beyond kMaxRemembered - `room`.
+  void Forget(absl::Time now, size_t room);
   // Sets each client's link weight from its rate and subset size, and every
   // backend's request load from scratch.
   void Reweigh();
@@ -152,7 +163,8 @@ class SubsetPlanner {
   std::vector<discovery::Backend> backends_;  // sorted, distinct
   std::map<discovery::Backend, BackendState> links_;
   std::map<ClientId, Client> clients_;
-  std::map<std::string, Remembered> remembered_;  // by client key
+  std::map<uint64_t, Remembered> remembered_;  // by client key hash
+  std::multimap<absl::Time, uint64_t> forget_at_;  // remembered_'s keys by `until`
   std::set<ClientId> changed_;
   double default_rate_ = 1;  // for clients with no known rate
 };

@@ -181,6 +181,29 @@ TEST(SubsetPlannerTest, AReconnectingClientGetsItsSubsetBack) {
   EXPECT_THAT(planner.SubsetOf(101), SizeIs(3));
 }
 
+// Issue 13, item 4: clients choose their keys (their name), so joining and
+// leaving under ever new, long names must not grow the memory: only a hash of
+// the key is kept, and at most kMaxRemembered departed clients.
+TEST(SubsetPlannerTest, DepartedClientsAreRememberedWithinABound) {
+  SubsetPlanner planner(2);
+  planner.SetBackends(Backends(10));
+  absl::Time now = kNow;
+  const std::string long_name(4096, 'x');
+  for (SubsetPlanner::ClientId id = 2; id < 36000; ++id) {
+    now += absl::Milliseconds(1);
+    planner.AddClient(id, absl::StrCat("10.2.0.1/", id, long_name), now);
+    planner.RemoveClient(id, now);
+    ASSERT_LE(planner.remembered(), SubsetPlanner::kMaxRemembered);
+  }
+  EXPECT_EQ(planner.remembered(), SubsetPlanner::kMaxRemembered);
+  // The oldest went first; the newest is still known when it comes back.
+  planner.AddClient(40000, absl::StrCat("10.2.0.1/", 35999, long_name), now);
+  EXPECT_EQ(planner.remembered(), SubsetPlanner::kMaxRemembered - 1);
+  // Once their time is up, all are forgotten.
+  planner.AddClient(40001, "10.3.0.1/late", now + SubsetPlanner::kRememberFor * 2);
+  EXPECT_EQ(planner.remembered(), 0u);
+}
+
 TEST(SubsetPlannerTest, ZeroOrMoreThanThereAreMeansEveryBackend) {
   SubsetPlanner all(0);
   all.SetBackends(Backends(4));
