@@ -171,7 +171,9 @@ App::App(const config::Config& config)
       // Multi mode: every service has its own (KubernetesUnit).
       policy_(config.mode == "multi" ? 0 : config.max_servers),
       shedding_(config.mode == "multi" ? 0.0 : static_cast<double>(config.max_rps_per_backend),
-                hub_) {}
+                hub_) {
+  hub_.SetMaxListBytes(config.max_list_bytes);
+}
 
 App::~App() { Shutdown(); }
 
@@ -190,6 +192,7 @@ class KubernetesUnit final : public grpclb::ServiceUnit {
         policy_(config.max_servers),
         shedding_(static_cast<double>(config.max_rps_per_backend), hub_),
         source_(std::move(source)) {
+    hub_.SetMaxListBytes(config.max_list_bytes);
     health_ =
         MakeHealthChecker(config, [this](discovery::BackendSet backends, absl::Time observed) {
           Publish(std::move(backends), observed);

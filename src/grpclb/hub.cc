@@ -3,6 +3,9 @@
 #include <algorithm>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
+#include "spdlog/spdlog.h"
+
 #include "grpclb/server_list.h"
 
 namespace jawlb::grpclb {
@@ -31,20 +34,23 @@ size_t Hub::subscriber_count() const {
 
 bool Hub::Publish(discovery::BackendSet backends, absl::Time observed) {
   absl::MutexLock publishing(&publish_mu_);
-  {
-    absl::ReaderMutexLock lock(&mu_);
-    if (latest_ != nullptr && latest_->backends == backends) return false;
-  }
+  if (any_published_ && published_set_ == backends) return false;
+  any_published_ = true;
+  published_set_ = backends;
   PublishLocked(std::move(backends), observed);
   return true;
+}
+
+void Hub::SetMaxListBytes(size_t bytes) {
+  absl::MutexLock publishing(&publish_mu_);
+  max_list_bytes_ = bytes;
 }
 
 void Hub::SetDropPercent(int percent, absl::Time observed) {
   absl::MutexLock publishing(&publish_mu_);
   if (percent == drop_percent_) return;
   drop_percent_ = percent;
-  SnapshotPtr latest = Latest();
-  if (latest != nullptr) PublishLocked(latest->backends, observed);
+  if (any_published_) PublishLocked(published_set_, observed);
 }
 
 void Hub::PublishLocked(discovery::BackendSet backends, absl::Time observed) {
@@ -58,6 +64,32 @@ void Hub::PublishLocked(discovery::BackendSet backends, absl::Time observed) {
   auto snapshot = std::make_shared<Snapshot>();
   snapshot->version = version;
   snapshot->drop_percent = drop_percent_;
+  if (WeightedEntries(backends) > WeightedEntryCap(backends.size())) {
+    int64_t suppressed = 0;
+    if (weights_log_.Allow(start, suppressed)) {
+      spdlog::warn("weights of {} backends ask for {} list entries, more than the {} a list "
+                   "takes: scaled down (each backend keeps one entry)",
+                   backends.size(), WeightedEntries(backends), WeightedEntryCap(backends.size()));
+    }
+  }
+  if (max_list_bytes_ > 0) {
+    discovery::BackendSet fitted =
+        FitToBytes(backends, token_prefix_, drop_percent_, max_list_bytes_);
+    backends_cut_.Set(static_cast<int64_t>(backends.size() - fitted.size()));
+    if (fitted.size() < backends.size()) {
+      lists_cut_.Add();
+      int64_t suppressed = 0;
+      if (cut_log_.Allow(start, suppressed)) {
+        spdlog::error(
+            "the list of {} backends is over {} bytes (JAWLB_MAXLISTBYTES; clients refuse "
+            "messages over 4 MiB by default): sending {} of them, the same ones from change "
+            "to change; give each client its own subset with JAWLB_MAXSERVERS{}",
+            backends.size(), max_list_bytes_, fitted.size(),
+            suppressed > 0 ? absl::StrCat(" (", suppressed, " more lists cut since)") : "");
+      }
+      backends = std::move(fitted);
+    }
+  }
   snapshot->message =
       Serialize(MakeServerListResponse(backends, token_prefix_, drop_percent_));
   snapshot->backends = std::move(backends);
@@ -101,6 +133,11 @@ void Hub::WriteMetrics(metrics::TextWriter& out) const {
             latest == nullptr ? 0 : static_cast<double>(latest->version));
   out.Gauge("jawlb_list_bytes", "Size of the newest encoded list, in bytes.",
             latest == nullptr ? 0 : static_cast<double>(latest->message.Length()));
+  out.Counter("jawlb_lists_cut_total",
+              "Lists cut to fit JAWLB_MAXLISTBYTES (each sent only the backends that fit).",
+              static_cast<double>(lists_cut_.value()));
+  out.Gauge("jawlb_list_backends_cut", "Backends left out of the newest list to fit its size.",
+            static_cast<double>(backends_cut_.value()));
   out.Gauge("jawlb_hub_subscribers", "Streams subscribed to the list.",
             static_cast<double>(subscriber_count()));
 }

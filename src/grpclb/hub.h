@@ -29,6 +29,7 @@
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
 
+#include "common/log_throttle.h"
 #include "common/metrics.h"
 #include "discovery/backend_set.h"
 #include "grpclb/snapshot.h"
@@ -64,13 +65,24 @@ class Hub {
   // Encodes `backends` into a new snapshot, makes it the latest and wakes every
   // subscriber. `observed` is when the source saw the change (for the
   // propagation time). Returns false (and does nothing) when `backends` equals
-  // the latest snapshot's set: an identical list is never published twice.
+  // the set last published: an identical list is never published twice.
+  //
+  // A list whose encoding would exceed the bytes allowed (SetMaxListBytes) is
+  // cut to the backends that fit (FitToBytes: the same ones from one change to
+  // the next), logged as an error and counted: a client refuses a message
+  // over its receive limit (4 MiB by default in every gRPC) and would
+  // reconnect in a loop with no list at all. Weights scaled down to fit
+  // WeightedEntryCap are logged too.
   bool Publish(discovery::BackendSet backends, absl::Time observed = absl::Now())
       ABSL_LOCKS_EXCLUDED(mu_);
 
   // Makes `percent` of every list drop entries (load shedding; 0: none) and,
   // when that changes it, republishes the latest set with it.
   void SetDropPercent(int percent, absl::Time observed = absl::Now()) ABSL_LOCKS_EXCLUDED(mu_);
+
+  // The most bytes an encoded list may have (0: no bound). Applies from the
+  // next publish.
+  void SetMaxListBytes(size_t bytes) ABSL_LOCKS_EXCLUDED(mu_);
 
   // From now on every subscriber should end its stream; wakes them all.
   // `reason` is what they end with (OK: the drain's UNAVAILABLE).
@@ -118,6 +130,12 @@ class Hub {
   // Serializes the publishers: one encodes at a time, outside mu_.
   absl::Mutex publish_mu_ ABSL_ACQUIRED_BEFORE(mu_);
   int drop_percent_ ABSL_GUARDED_BY(publish_mu_) = 0;
+  size_t max_list_bytes_ ABSL_GUARDED_BY(publish_mu_) = 0;
+  // The set last published as the source gave it (the snapshot's may be cut).
+  discovery::BackendSet published_set_ ABSL_GUARDED_BY(publish_mu_);
+  bool any_published_ ABSL_GUARDED_BY(publish_mu_) = false;
+  LogThrottle cut_log_ ABSL_GUARDED_BY(publish_mu_);
+  LogThrottle weights_log_ ABSL_GUARDED_BY(publish_mu_);
 
   mutable absl::Mutex mu_;
   SnapshotPtr latest_ ABSL_GUARDED_BY(mu_);
@@ -127,6 +145,8 @@ class Hub {
   std::vector<bool> wake_scheduled_ ABSL_GUARDED_BY(mu_);  // per shard, not yet started
   int wakes_outstanding_ ABSL_GUARDED_BY(mu_) = 0;         // handed to the runner, not done
   metrics::Counter published_;
+  metrics::Counter lists_cut_;
+  metrics::Gauge backends_cut_;  // from the newest list
   metrics::Histogram encode_seconds_{metrics::Histogram::LatencyBounds()};
 };
 

@@ -31,45 +31,101 @@ std::string BackendTag(const discovery::Backend& backend) {
   return Base32(balancer::StableHash(backend.ToString()), 4);
 }
 
-std::vector<size_t> WeightedOrder(const discovery::BackendSet& backends, size_t max_entries) {
-  const std::vector<discovery::Backend>& all = backends.backends();
-  std::vector<size_t> order;
-  if (backends.weights().empty()) {
-    for (size_t i = 0; i < all.size(); ++i) order.push_back(i);
-    return order;
-  }
+namespace {
+
+// The backends' weights reduced by their greatest common divisor.
+std::vector<uint64_t> ReducedWeights(const discovery::BackendSet& backends) {
   std::vector<uint64_t> weights;
   uint64_t divisor = 0;
-  for (const discovery::Backend& backend : all) {
+  for (const discovery::Backend& backend : backends.backends()) {
     weights.push_back(backends.WeightOf(backend));
     divisor = std::gcd(divisor, weights.back());
   }
+  for (uint64_t& weight : weights) weight /= std::max<uint64_t>(divisor, 1);
+  return weights;
+}
+
+}  // namespace
+
+size_t WeightedEntryCap(size_t backends) {
+  return std::max(kMaxWeightedEntries, kMaxWeightedEntriesPerBackend * backends);
+}
+
+size_t WeightedEntries(const discovery::BackendSet& backends) {
+  if (backends.weights().empty()) return backends.size();
+  size_t total = 0;
+  for (uint64_t weight : ReducedWeights(backends)) total += weight;
+  return total;
+}
+
+std::vector<size_t> WeightedOrder(const discovery::BackendSet& backends, size_t max_entries) {
+  const size_t n = backends.size();
+  std::vector<size_t> order;
+  if (backends.weights().empty()) {
+    for (size_t i = 0; i < n; ++i) order.push_back(i);
+    return order;
+  }
+  std::vector<uint64_t> weights = ReducedWeights(backends);
   uint64_t total = 0;
-  for (uint64_t& weight : weights) total += (weight /= divisor);
-  const uint64_t cap = std::max<uint64_t>(max_entries, all.size());
+  for (uint64_t weight : weights) total += weight;
+  const uint64_t cap = std::max<uint64_t>(max_entries, n);
   if (total > cap) {
     // Scale down what is above one entry each, so every backend keeps one.
-    const uint64_t n = all.size();
     uint64_t scaled = 0;
     for (uint64_t& weight : weights) {
       scaled += (weight = 1 + (weight - 1) * (cap - n) / (total - n));
     }
     total = scaled;
   }
-  // Smooth weighted round robin: each step, every backend gains its weight and
-  // the one furthest ahead is listed and pays the total, so a backend's
-  // entries are spread through the list rather than bunched.
-  std::vector<int64_t> credit(all.size(), 0);
-  for (uint64_t step = 0; step < total; ++step) {
-    size_t best = 0;
-    for (size_t i = 0; i < all.size(); ++i) {
-      credit[i] += static_cast<int64_t>(weights[i]);
-      if (credit[i] > credit[best]) best = i;
+  // Each backend's entries are spread evenly through the list: its k-th of w
+  // sits at (k + 1/2) / w of the way through, and the list is every entry in
+  // that order (ties by backend). O(total log total).
+  struct Entry {
+    double at;
+    size_t backend;
+  };
+  std::vector<Entry> entries;
+  entries.reserve(total);
+  for (size_t i = 0; i < n; ++i) {
+    for (uint64_t k = 0; k < weights[i]; ++k) {
+      entries.push_back({(static_cast<double>(k) + 0.5) / static_cast<double>(weights[i]), i});
     }
-    credit[best] -= static_cast<int64_t>(total);
-    order.push_back(best);
   }
+  std::sort(entries.begin(), entries.end(), [](const Entry& a, const Entry& b) {
+    return a.at != b.at ? a.at < b.at : a.backend < b.backend;
+  });
+  order.reserve(entries.size());
+  for (const Entry& entry : entries) order.push_back(entry.backend);
   return order;
+}
+
+discovery::BackendSet FitToBytes(const discovery::BackendSet& backends,
+                                 absl::string_view token_prefix, int drop_percent,
+                                 size_t max_bytes) {
+  size_t size = MakeServerListResponse(backends, token_prefix, drop_percent).ByteSizeLong();
+  if (size <= max_bytes) return backends;
+  // The backends in an order of their own (a hash of each), so the ones kept
+  // stay the same as others come and go.
+  std::vector<discovery::Backend> ranked = backends.backends();
+  std::sort(ranked.begin(), ranked.end(),
+            [](const discovery::Backend& a, const discovery::Backend& b) {
+              return std::pair(balancer::StableHash(a.ToString()), a) <
+                     std::pair(balancer::StableHash(b.ToString()), b);
+            });
+  size_t keep = ranked.size();
+  discovery::BackendSet fitted;
+  while (size > max_bytes && keep > 1) {
+    // Entries are about the same size: aim a little under what fits.
+    keep = std::max<size_t>(
+        1, std::min(keep - 1, static_cast<size_t>(static_cast<double>(keep) *
+                                                  static_cast<double>(max_bytes) /
+                                                  static_cast<double>(size) * 0.99)));
+    fitted = discovery::BackendSet(std::vector<discovery::Backend>(ranked.begin(),
+                                                                   ranked.begin() + keep),
+                                   backends.weights());
+    size = MakeServerListResponse(fitted, token_prefix, drop_percent).ByteSizeLong();
+  }
+  return fitted;
 }
 
 grpc::lb::v1::LoadBalanceResponse MakeServerListResponse(const discovery::BackendSet& backends,
@@ -83,7 +139,7 @@ grpc::lb::v1::LoadBalanceResponse MakeServerListResponse(const discovery::Backen
     drop->set_load_balance_token(kNoBackendsToken);
     return response;
   }
-  const std::vector<size_t> order = WeightedOrder(backends, kMaxWeightedEntries);
+  const std::vector<size_t> order = WeightedOrder(backends, WeightedEntryCap(backends.size()));
   const balancer::DropPlan plan = balancer::PlanDrops(drop_percent, order.size());
   const size_t total = plan.copies * order.size() + plan.drops;
   list->mutable_servers()->Reserve(static_cast<int>(total));

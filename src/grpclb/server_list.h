@@ -45,15 +45,30 @@ std::string BackendTag(const discovery::Backend& backend);
 // `width` characters (0: as many as needed).
 std::string Base32(uint64_t value, int width = 0);
 
-// The most entries weights may take in a list (each backend keeps at least
-// one): weights are reduced by their greatest common divisor, then scaled down
-// to fit.
+// The most entries weights may take in a list of n backends:
+// WeightedEntryCap(n) = max(kMaxWeightedEntries, kMaxWeightedEntriesPerBackend
+// × n). Weights are reduced by their greatest common divisor; above the cap
+// they are scaled down to fit, each backend keeping at least one entry (the
+// Hub logs when that happens). So weights always have an effect, however many
+// backends there are.
 inline constexpr size_t kMaxWeightedEntries = 1000;
+inline constexpr size_t kMaxWeightedEntriesPerBackend = 2;
+size_t WeightedEntryCap(size_t backends);
+// The entries `backends`' weights ask for (reduced by their common divisor;
+// the backend count without weights).
+size_t WeightedEntries(const discovery::BackendSet& backends);
 
 // The order of entries for `backends` by index: each once in order, or with
-// weights, each its weight's number of times, spread evenly (smooth weighted
-// round robin), at most `max_entries` (or one each) long.
+// weights, each its weight's number of times, spread evenly through the list,
+// at most `max_entries` (or one each) long. O(entries log entries).
 std::vector<size_t> WeightedOrder(const discovery::BackendSet& backends, size_t max_entries);
+
+// `backends`, or when their list would encode to more than `max_bytes` (with
+// these tokens and drops), the most of them that fit, chosen by a hash of each
+// address (the same ones from one change to the next).
+discovery::BackendSet FitToBytes(const discovery::BackendSet& backends,
+                                 absl::string_view token_prefix, int drop_percent,
+                                 size_t max_bytes);
 
 // LoadBalanceResponse{server_list} for `backends`, in their order (weighted
 // backends as often as WeightedOrder says: every grpclb client treats

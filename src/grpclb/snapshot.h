@@ -19,7 +19,8 @@ namespace jawlb::grpclb {
 struct Snapshot {
   // Increases by one with every published change, starting at 1.
   uint64_t version = 0;
-  // What the list was made from.
+  // What the list was made from: the source's set, or the part of it that
+  // fits in a message (Hub::SetMaxListBytes).
   discovery::BackendSet backends;
   // When the source saw the change this list reflects (a watch event's arrival).
   absl::Time observed;

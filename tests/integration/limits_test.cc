@@ -336,5 +336,32 @@ TEST(LimitsTest, ASecondSigtermHurriesTheDrain) {
   EXPECT_THAT(jawlb->process().Output(), HasSubstr("while draining: ending the open streams now"));
 }
 
+// Item 11: 110,000 IPv6 backends made a 4.5 MB list; every client failed with
+// RESOURCE_EXHAUSTED and reconnected in a loop, and jawlb said nothing. Now the
+// list is cut to fit JAWLB_MAXLISTBYTES, with an error in the log and a metric.
+TEST(LimitsTest, AListOverTheClientsReceiveLimitIsCutToFit) {
+  const std::string dir = MakeTempDir("limits_test.");
+  {
+    std::ofstream out(dir + "/endpoints");
+    for (int i = 1; i <= 110000; ++i) out << "[fd00::" << std::hex << i / 65536 << ":" << i % 65536 << "]:443\n";
+  }
+  auto jawlb = JawlbProcess::Start(
+      JAWLB_BINARY,
+      {"JAWLB_ENDPOINTSFILE=" + dir + "/endpoints", "JAWLB_ADMINHOST=127.0.0.1", "JAWLB_ADMINPORT=0"},
+      dir + "/jawlb.log");
+  ASSERT_THAT(jawlb, IsOk());
+  LbStream stream((*jawlb)->port());  // gRPC's default receive limit: 4 MiB
+  LoadBalanceResponse list;
+  ASSERT_TRUE(stream.ReadList(&list)) << stream.rw->Finish().error_message();
+  EXPECT_GT(list.server_list().servers_size(), 50000);
+  EXPECT_LT(list.server_list().servers_size(), 110000);
+  EXPECT_LE(list.ByteSizeLong(), 4000000u);
+  EXPECT_EQ(Metric((*jawlb)->admin_port(), "jawlb_lists_cut_total"), 1);
+  EXPECT_EQ(Metric((*jawlb)->admin_port(), "jawlb_list_backends_cut"),
+            110000 - list.server_list().servers_size());
+  EXPECT_THAT((*jawlb)->process().Output(), HasSubstr("the list of 110000 backends is over"));
+  stream.context.TryCancel();
+}
+
 }  // namespace
 }  // namespace jawlb::testbed

@@ -131,9 +131,9 @@ TEST(ServerListTest, DropEntriesMakeUpTheAskedShareSpreadEvenly) {
 TEST(ServerListTest, WeightsBecomeDuplicatesReducedSpreadAndCapped) {
   const std::vector<discovery::Backend> three =
       discovery::ParseBackendList("10.0.0.1:1 10.0.0.2:1 10.0.0.3:1")->backends();
-  // 6:2:2 is 3:1:1, the heavy one spread out rather than bunched.
+  // 6:2:2 is 3:1:1, the heavy one's entries at 1/6, 1/2 and 5/6 of the list.
   const discovery::BackendSet set(three, {{three[0], 6}, {three[1], 2}, {three[2], 2}});
-  EXPECT_THAT(WeightedOrder(set, 1000), ::testing::ElementsAre(0, 1, 0, 2, 0));
+  EXPECT_THAT(WeightedOrder(set, 1000), ::testing::ElementsAre(0, 0, 1, 2, 0));
   const LoadBalanceResponse response = Decode(Serialize(MakeServerListResponse(set, "", 20)));
   std::map<std::string, int> count;
   int drops = 0;
@@ -160,6 +160,64 @@ TEST(ServerListTest, WeightsBecomeDuplicatesReducedSpreadAndCapped) {
   std::map<size_t, int> per;
   for (size_t index : order) ++per[index];
   EXPECT_EQ(per.size(), 300u);
+}
+
+// Issue 13, item 12: 30,000 endpoints with one weighted slice cost 2.1 s per
+// change (quadratic) and, above 1,000 backends, the weights did nothing.
+TEST(ServerListTest, WeightsCountWithManyBackends) {
+  std::vector<discovery::Backend> many;
+  std::map<discovery::Backend, uint32_t> weights;
+  for (int i = 0; i < 30000; ++i) {
+    many.push_back(*discovery::MakeBackend(absl::StrCat("10.", i / 65536, ".", i / 256 % 256, ".",
+                                                        i % 256),
+                                           1));
+    if (i < 100) weights[many.back()] = 3;  // one weighted slice
+  }
+  const discovery::BackendSet set(many, weights);
+  EXPECT_EQ(WeightedEntries(set), 30200u);
+  EXPECT_EQ(WeightedEntryCap(set.size()), 60000u);
+  const std::vector<size_t> order = WeightedOrder(set, WeightedEntryCap(set.size()));
+  ASSERT_EQ(order.size(), 30200u);
+  std::vector<int> per(many.size(), 0);
+  for (size_t index : order) ++per[index];
+  EXPECT_EQ(per[0], 3);
+  EXPECT_EQ(per[99], 3);
+  EXPECT_EQ(per[100], 1);
+  // Over the cap, scaled: the heavy ones still get more than the others.
+  std::map<discovery::Backend, uint32_t> heavy;
+  for (int i = 0; i < 30000; ++i) heavy[many[i]] = i % 2 == 0 ? 100 : 1;
+  const std::vector<size_t> scaled =
+      WeightedOrder(discovery::BackendSet(many, heavy), WeightedEntryCap(many.size()));
+  EXPECT_LE(scaled.size(), 60000u);
+  std::vector<int> count(many.size(), 0);
+  for (size_t index : scaled) ++count[index];
+  EXPECT_GT(count[0], count[1]);
+  EXPECT_EQ(count[1], 1);
+}
+
+// Issue 13, item 11: a list over the clients' receive limit failed every
+// client; now the list is cut to what fits, the same backends every time.
+TEST(ServerListTest, FitToBytesKeepsWhatFitsStably) {
+  std::vector<discovery::Backend> many;
+  for (int i = 0; i < 5000; ++i) {
+    many.push_back(*discovery::MakeBackend(absl::StrCat("fd00::", absl::Hex(i + 1)), 443));
+  }
+  const discovery::BackendSet set(many);
+  const size_t full = MakeServerListResponse(set, "jl1.abcd.0.", 0).ByteSizeLong();
+  EXPECT_EQ(FitToBytes(set, "jl1.abcd.0.", 0, full).size(), 5000u);
+  const discovery::BackendSet fitted = FitToBytes(set, "jl1.abcd.0.", 0, full / 2);
+  EXPECT_LE(MakeServerListResponse(fitted, "jl1.abcd.0.", 0).ByteSizeLong(), full / 2);
+  EXPECT_GT(fitted.size(), 2300u);
+  EXPECT_LT(fitted.size(), 2500u);
+  // One backend more or less moves at most one in or out of the cut list.
+  std::vector<discovery::Backend> fewer(many.begin() + 1, many.end());
+  const discovery::BackendSet refitted =
+      FitToBytes(discovery::BackendSet(fewer), "jl1.abcd.0.", 0, full / 2);
+  size_t common = 0;
+  for (const discovery::Backend& backend : refitted.backends()) {
+    common += std::binary_search(fitted.backends().begin(), fitted.backends().end(), backend);
+  }
+  EXPECT_GE(common + 2, fitted.size());
 }
 
 TEST(ServerListTest, InitialResponseCarriesTheReportInterval) {
