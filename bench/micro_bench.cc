@@ -2,6 +2,7 @@
 // an EndpointSlice, building the backend set, encoding the ServerList once, and
 // the Hub waking every subscribed stream.
 #include <atomic>
+#include <map>
 #include <memory>
 #include <vector>
 
@@ -86,6 +87,23 @@ void BM_EncodeServerList(benchmark::State& state) {
   }
 }
 BENCHMARK(BM_EncodeServerList)->Arg(10)->Arg(100)->Arg(1000);
+
+// A weighted list of n backends, 100 of them (one EndpointSlice) at weight 3:
+// what a change of a large weighted service costs on the source's thread.
+void BM_WeightedOrder(benchmark::State& state) {
+  std::vector<discovery::Backend> backends;
+  std::map<discovery::Backend, uint32_t> weights;
+  for (int64_t i = 0; i < state.range(0); ++i) {
+    backends.push_back(*discovery::MakeBackend(
+        absl::StrCat("10.", i / 65536, ".", i / 256 % 256, ".", i % 256), 8080));
+    if (i < 100) weights[backends.back()] = 3;
+  }
+  const discovery::BackendSet set(backends, weights);
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(grpclb::WeightedOrder(set, grpclb::WeightedEntryCap(set.size())));
+  }
+}
+BENCHMARK(BM_WeightedOrder)->Arg(1000)->Arg(30000)->Unit(benchmark::kMillisecond);
 
 // A subscriber that only counts its wakes (a stream would start a write).
 class CountingSubscriber final : public grpclb::Hub::Subscriber {

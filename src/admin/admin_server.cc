@@ -1,7 +1,5 @@
 #include "admin/admin_server.h"
 
-#include <httplib.h>
-
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -102,51 +100,49 @@ std::string HealthHtml(const health::HealthChecker* health) {
 
 }  // namespace
 
-AdminServer::AdminServer(AdminView view)
-    : view_(std::move(view)), http_(std::make_unique<httplib::Server>()) {}
+AdminServer::AdminServer(AdminView view) : view_(std::move(view)) {}
 
 AdminServer::~AdminServer() { Stop(); }
 
 absl::StatusOr<std::unique_ptr<AdminServer>> AdminServer::Start(const std::string& host, int port,
                                                                 AdminView view) {
   std::unique_ptr<AdminServer> server(new AdminServer(std::move(view)));
-  server->Route();
-  const std::string bind = host.empty() ? "0.0.0.0" : host;
-  server->port_ = port == 0 ? server->http_->bind_to_any_port(bind)
-                            : (server->http_->bind_to_port(bind, port) ? port : -1);
-  if (server->port_ <= 0) {
+  HttpServer::Options options;
+  options.host = host;
+  options.port = port;
+  absl::StatusOr<std::unique_ptr<HttpServer>> http = HttpServer::Start(
+      options, [raw = server.get()](const HttpServer::Request& request) {
+        return raw->Handle(request);
+      });
+  if (!http.ok()) {
     return absl::UnavailableError(
-        absl::StrCat("cannot listen on ", bind, ":", port, " (JAWLB_ADMINHOST/JAWLB_ADMINPORT)"));
+        absl::StrCat(http.status().message(), " (JAWLB_ADMINHOST/JAWLB_ADMINPORT)"));
   }
-  server->thread_ = std::thread([raw = server.get()] { raw->http_->listen_after_bind(); });
+  server->http_ = *std::move(http);
   return server;
 }
 
 void AdminServer::Stop() {
-  if (http_ != nullptr) http_->stop();
-  if (thread_.joinable()) thread_.join();
+  if (http_ != nullptr) http_->Stop();
 }
 
-void AdminServer::Route() {
-  http_->Get("/readyz", [this](const httplib::Request&, httplib::Response& response) {
+HttpServer::Response AdminServer::Handle(const HttpServer::Request& request) const {
+  if (request.path == "/readyz") {
     const std::string reason = view_.not_ready_reason();
-    response.status = reason.empty() ? 200 : 503;
-    response.set_content(reason.empty() ? "ready\n" : "not ready: " + reason + "\n", "text/plain");
-  });
-  http_->Get("/healthz", [this](const httplib::Request&, httplib::Response& response) {
+    return {reason.empty() ? 200 : 503, "text/plain",
+            reason.empty() ? "ready\n" : "not ready: " + reason + "\n"};
+  }
+  if (request.path == "/healthz") {
     const std::string stuck = view_.stuck_reason();
-    response.status = stuck.empty() ? 200 : 503;
-    response.set_content(stuck.empty() ? "ok\n" : "stuck: " + stuck + "\n", "text/plain");
-  });
-  http_->Get("/metrics", [this](const httplib::Request&, httplib::Response& response) {
-    response.set_content(Metrics(), metrics::TextWriter::kContentType);
-  });
-  http_->Get("/debug/state", [this](const httplib::Request&, httplib::Response& response) {
-    response.set_content(StateJson(), "application/json");
-  });
-  http_->Get("/", [this](const httplib::Request&, httplib::Response& response) {
-    response.set_content(StatePage(), "text/html; charset=utf-8");
-  });
+    return {stuck.empty() ? 200 : 503, "text/plain",
+            stuck.empty() ? "ok\n" : "stuck: " + stuck + "\n"};
+  }
+  if (request.path == "/metrics") {
+    return {200, std::string(metrics::TextWriter::kContentType), Metrics()};
+  }
+  if (request.path == "/debug/state") return {200, "application/json", StateJson()};
+  if (request.path == "/") return {200, "text/html; charset=utf-8", StatePage()};
+  return {404, "text/plain", "not found: /readyz /healthz /metrics /debug/state /\n"};
 }
 
 std::string AdminServer::Metrics() const {
@@ -165,6 +161,7 @@ std::string AdminServer::Metrics() const {
   out.Header("jawlb_backends_sent", "gauge", "Backends in the newest list sent to clients.");
   out.Sample("jawlb_backends_sent", {{"service", view_.service}}, static_cast<double>(sent));
   view_.write_metrics(out);
+  if (http_ != nullptr) http_->WriteMetrics(out);
   WriteProcessMetrics(out);
   return out.text();
 }

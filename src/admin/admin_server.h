@@ -9,12 +9,13 @@
 //                 with its conditions), the list being sent (version, backends)
 //                 and every connected client
 //   /             the same at a glance, as a small HTML page
-// It only reads: every view it is given is thread-safe.
+// It only reads: every view it is given is thread-safe. GET and HEAD only; the
+// bounds on what a client of the port can make it do are HttpServer's.
 //
 // Owns its HTTP server and thread; borrows what AdminView points at, which must
 // outlive Stop().
 // Threading: Start() and Stop() on the main thread; handlers run on the HTTP
-// server's threads.
+// server's thread.
 #ifndef JAWLB_ADMIN_ADMIN_SERVER_H_
 #define JAWLB_ADMIN_ADMIN_SERVER_H_
 
@@ -25,16 +26,13 @@
 
 #include "absl/status/statusor.h"
 
+#include "admin/http_server.h"
 #include "common/metrics.h"
 #include "discovery/source.h"
 #include "grpclb/client_registry.h"
 #include "grpclb/hub.h"
 #include "health/health_checker.h"
 #include "k8s/api_monitor.h"
-
-namespace httplib {
-class Server;
-}  // namespace httplib
 
 namespace jawlb::admin {
 
@@ -56,19 +54,19 @@ struct AdminView {
 
 class AdminServer {
  public:
-  // Listens on `host` ("" = all interfaces) and `port` (0 = any free port).
-  // Unavailable when it cannot bind.
+  // Listens on `host` ("" = all interfaces, IPv6 and IPv4, as the gRPC port)
+  // and `port` (0 = any free port). Unavailable when it cannot bind.
   static absl::StatusOr<std::unique_ptr<AdminServer>> Start(const std::string& host, int port,
                                                             AdminView view);
   ~AdminServer();
 
-  int port() const { return port_; }
+  int port() const { return http_->port(); }
   // Stops serving and joins the thread. Idempotent.
   void Stop();
 
  private:
   explicit AdminServer(AdminView view);
-  void Route();
+  HttpServer::Response Handle(const HttpServer::Request& request) const;
   std::string Metrics() const;
   std::string StateJson() const;
   // The source's endpoints; none in multi mode.
@@ -78,9 +76,7 @@ class AdminServer {
   // Constant after construction.
   const AdminView view_;
 
-  std::unique_ptr<httplib::Server> http_;
-  int port_ = 0;
-  std::thread thread_;
+  std::unique_ptr<HttpServer> http_;
 };
 
 }  // namespace jawlb::admin

@@ -1,6 +1,7 @@
 // What a hostile or careless client can do to the real jawlb binary, and that
 // it now costs only that client (issue 13; README, "Limits and what they
 // protect"). Each test reproduces the attack against the binary.
+#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -334,6 +335,95 @@ TEST(LimitsTest, ASecondSigtermHurriesTheDrain) {
   EXPECT_EQ(stream.rw->Finish().error_code(), grpc::StatusCode::UNAVAILABLE);
   EXPECT_TRUE(ExitedWith(jawlb->process().Stop(SIGTERM, kWait), 0)) << jawlb->process().Output();
   EXPECT_THAT(jawlb->process().Output(), HasSubstr("while draining: ending the open streams now"));
+}
+
+// A raw TCP connection to the admin port (IPv4 or IPv6 loopback).
+class RawConnection {
+ public:
+  RawConnection(const std::string& ip, int port) {
+    sockaddr_storage address{};
+    socklen_t length = 0;
+    if (ip.find(':') != std::string::npos) {
+      auto* v6 = reinterpret_cast<sockaddr_in6*>(&address);
+      v6->sin6_family = AF_INET6;
+      v6->sin6_port = htons(static_cast<uint16_t>(port));
+      inet_pton(AF_INET6, ip.c_str(), &v6->sin6_addr);
+      length = sizeof(*v6);
+    } else {
+      auto* v4 = reinterpret_cast<sockaddr_in*>(&address);
+      v4->sin_family = AF_INET;
+      v4->sin_port = htons(static_cast<uint16_t>(port));
+      inet_pton(AF_INET, ip.c_str(), &v4->sin_addr);
+      length = sizeof(*v4);
+    }
+    fd_ = socket(address.ss_family, SOCK_STREAM, 0);
+    connected_ = connect(fd_, reinterpret_cast<sockaddr*>(&address), length) == 0;
+  }
+  ~RawConnection() { close(fd_); }
+  bool connected() const { return connected_; }
+  bool Send(const std::string& data) {
+    return send(fd_, data.data(), data.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(data.size());
+  }
+  // Everything until the server closes (or 60 s).
+  std::string ReadAll() {
+    timeval timeout{60, 0};
+    setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
+    std::string all;
+    char buffer[4096];
+    for (ssize_t n; (n = read(fd_, buffer, sizeof(buffer))) > 0;) all.append(buffer, n);
+    return all;
+  }
+
+ private:
+  int fd_ = -1;
+  bool connected_ = false;
+};
+
+// Item 6: the admin port read bodies of any size (a 300 MB POST: +300 MB RSS),
+// 16 slow connections kept /healthz timing out, 501 idle ones used up
+// descriptors, and "all interfaces" was IPv4 only. Now: GET/HEAD only, no
+// body read, a deadline for the whole request, 64 connections at most (a new
+// one displaces the slowest), and dual stack.
+TEST(LimitsTest, TheAdminPortServesProbesWhateverOtherClientsDo) {
+  auto jawlb = StartJawlb({"JAWLB_ADMINHOST="});
+  ASSERT_NE(jawlb, nullptr);
+  const int admin = jawlb->admin_port();
+  const int64_t rss_before = RssBytes(jawlb->process().pid());
+  // A large body is never read: the answer comes before it is sent.
+  {
+    RawConnection post("127.0.0.1", admin);
+    ASSERT_TRUE(post.Send("POST /nowhere HTTP/1.1\r\nContent-Length: 300000000\r\n\r\n"));
+    post.Send(std::string(1 << 20, 'x'));
+    EXPECT_THAT(post.ReadAll(), HasSubstr("HTTP/1.1 405"));
+    RawConnection get_body("127.0.0.1", admin);
+    ASSERT_TRUE(get_body.Send("GET /metrics HTTP/1.1\r\nContent-Length: 5\r\n\r\nhello"));
+    EXPECT_THAT(get_body.ReadAll(), HasSubstr("HTTP/1.1 413"));
+    RawConnection huge_headers("127.0.0.1", admin);
+    huge_headers.Send("GET / HTTP/1.1\r\nX: " + std::string(20000, 'y'));
+    EXPECT_THAT(huge_headers.ReadAll(), HasSubstr("HTTP/1.1 431"));
+  }
+  EXPECT_LT(RssBytes(jawlb->process().pid()) - rss_before, 16 << 20);
+  // 200 slow clients that never finish their request, and idle ones.
+  std::vector<std::unique_ptr<RawConnection>> slow;
+  for (int i = 0; i < 200; ++i) {
+    slow.push_back(std::make_unique<RawConnection>(i % 2 ? "127.0.0.1" : "::1", admin));
+    ASSERT_TRUE(slow.back()->connected());
+    if (i % 4 == 0) slow.back()->Send("GET /healthz HTT");
+  }
+  // Probes are answered throughout, on both address families.
+  for (const char* host : {"127.0.0.1", "[::1]"}) {
+    auto healthz = HttpGet(absl::StrCat("http://", host, ":", admin, "/healthz"));
+    ASSERT_THAT(healthz, IsOk());
+    EXPECT_EQ(healthz->first, 200) << host;
+  }
+  EXPECT_LE(Metric(admin, "jawlb_admin_connections"), 64);
+  EXPECT_GT(Metric(admin, "jawlb_admin_connections_closed_total{reason=\"displaced\"}"), 100);
+  // The slow ones still open are cut at the request deadline.
+  EXPECT_TRUE(Eventually(
+      [&] { return Metric(admin, "jawlb_admin_connections_closed_total{reason=\"timeout\"}") > 0; },
+      kWait));
+  EXPECT_TRUE(
+      Eventually([&] { return Metric(admin, "jawlb_admin_connections") <= 1; }, kWait));
 }
 
 // Item 11: 110,000 IPv6 backends made a 4.5 MB list; every client failed with

@@ -15,12 +15,14 @@ absl::StatusOr<std::unique_ptr<JawlbProcess>> JawlbProcess::Start(const std::str
   absl::StatusOr<std::unique_ptr<Subprocess>> process =
       Subprocess::Spawn({binary}, std::move(env), log_path);
   if (!process.ok()) return process.status();
-  // "listening on 127.0.0.1:PORT" (text or JSON logs: the digits end the port).
+  // "listening on HOST:PORT" (text or JSON logs: the digits end the port).
   auto port_after = [&](absl::string_view needle) -> absl::StatusOr<int> {
     absl::StatusOr<std::string> line = (*process)->WaitForLine(needle, absl::Seconds(60));
     if (!line.ok()) return line.status();
     absl::string_view text = *line;
     text = text.substr(text.find(needle) + needle.size());
+    text = text.substr(0, text.find('"'));     // a JSON line's end
+    text = text.substr(text.rfind(':') + 1);  // after the host (*, 127.0.0.1, ::1)
     text = text.substr(0, text.find_first_not_of("0123456789"));
     int port = 0;
     if (!absl::SimpleAtoi(text, &port)) {
@@ -29,10 +31,9 @@ absl::StatusOr<std::unique_ptr<JawlbProcess>> JawlbProcess::Start(const std::str
     return port;
   };
   // The gRPC line comes first, so its "listening on" is found before the admin one.
-  absl::StatusOr<int> port = port_after("listening on 127.0.0.1:");
-  ;
+  absl::StatusOr<int> port = port_after("listening on ");
   if (!port.ok()) return port.status();
-  absl::StatusOr<int> admin_port = port_after("admin listening on 127.0.0.1:");
+  absl::StatusOr<int> admin_port = port_after("admin listening on ");
   if (!admin_port.ok()) return admin_port.status();
   return std::unique_ptr<JawlbProcess>(new JawlbProcess(*std::move(process), *port, *admin_port));
 }

@@ -1,0 +1,348 @@
+#include "admin/http_server.h"
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+
+namespace jawlb::admin {
+
+struct HttpServer::Connection {
+  int fd = -1;
+  absl::Time opened;
+  absl::Time deadline;
+  std::string in;
+  std::string out;
+  size_t written = 0;
+  bool responding = false;
+};
+
+namespace {
+
+const char* Reason(int status) {
+  switch (status) {
+    case 200:
+      return "OK";
+    case 400:
+      return "Bad Request";
+    case 404:
+      return "Not Found";
+    case 405:
+      return "Method Not Allowed";
+    case 413:
+      return "Content Too Large";
+    case 431:
+      return "Request Header Fields Too Large";
+    case 503:
+      return "Service Unavailable";
+    default:
+      return "Status";
+  }
+}
+
+// A listening socket on `host` ("" = every interface, both families) and
+// `port`; -1 with errno set when it cannot be made.
+int Listen(const std::string& host, int port) {
+  sockaddr_storage address{};
+  socklen_t length = 0;
+  int family = AF_INET6;
+  auto* v6 = reinterpret_cast<sockaddr_in6*>(&address);
+  auto* v4 = reinterpret_cast<sockaddr_in*>(&address);
+  if (host.empty() || inet_pton(AF_INET6, host.c_str(), &v6->sin6_addr) == 1) {
+    v6->sin6_family = AF_INET6;
+    v6->sin6_port = htons(static_cast<uint16_t>(port));
+    if (host.empty()) v6->sin6_addr = in6addr_any;
+    length = sizeof(sockaddr_in6);
+  } else if (inet_pton(AF_INET, host.c_str(), &v4->sin_addr) == 1) {
+    family = AF_INET;
+    v4->sin_family = AF_INET;
+    v4->sin_port = htons(static_cast<uint16_t>(port));
+    length = sizeof(sockaddr_in);
+  } else {
+    errno = EINVAL;
+    return -1;
+  }
+  int fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0 && host.empty()) {  // no IPv6 on this host: IPv4 only
+    v4->sin_family = AF_INET;
+    v4->sin_port = htons(static_cast<uint16_t>(port));
+    v4->sin_addr.s_addr = htonl(INADDR_ANY);
+    length = sizeof(sockaddr_in);
+    family = AF_INET;
+    fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  }
+  if (fd < 0) return -1;
+  const int on = 1;
+  const int off = 0;
+  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
+  if (family == AF_INET6 && host.empty()) {
+    setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof(off));  // IPv4 too
+  }
+  if (bind(fd, reinterpret_cast<sockaddr*>(&address), length) != 0 || listen(fd, 128) != 0) {
+    const int error = errno;
+    close(fd);
+    errno = error;
+    return -1;
+  }
+  return fd;
+}
+
+int LocalPort(int fd) {
+  sockaddr_storage local{};
+  socklen_t length = sizeof(local);
+  if (getsockname(fd, reinterpret_cast<sockaddr*>(&local), &length) != 0) return 0;
+  return local.ss_family == AF_INET6 ? ntohs(reinterpret_cast<sockaddr_in6&>(local).sin6_port)
+                                     : ntohs(reinterpret_cast<sockaddr_in&>(local).sin_port);
+}
+
+// The request in `head` (its line and headers, without the blank line), or an
+// error response for it.
+struct Parsed {
+  HttpServer::Request request;
+  int error = 0;  // an HTTP status when the request is refused
+};
+Parsed Parse(absl::string_view head) {
+  Parsed parsed;
+  std::vector<absl::string_view> lines = absl::StrSplit(head, "\r\n");
+  std::vector<absl::string_view> first = absl::StrSplit(lines[0], ' ');
+  if (first.size() != 3 || !absl::StartsWith(first[2], "HTTP/1.") || first[1].empty()) {
+    parsed.error = 400;
+    return parsed;
+  }
+  parsed.request.method = std::string(first[0]);
+  parsed.request.path = std::string(first[1].substr(0, first[1].find('?')));
+  if (parsed.request.method != "GET" && parsed.request.method != "HEAD") {
+    parsed.error = 405;
+    return parsed;
+  }
+  for (size_t i = 1; i < lines.size(); ++i) {
+    const size_t colon = lines[i].find(':');
+    if (colon == absl::string_view::npos) continue;
+    const std::string name = absl::AsciiStrToLower(lines[i].substr(0, colon));
+    const absl::string_view value = absl::StripAsciiWhitespace(lines[i].substr(colon + 1));
+    int64_t length = 0;
+    if ((name == "content-length" && (!absl::SimpleAtoi(value, &length) || length != 0)) ||
+        name == "transfer-encoding") {
+      parsed.error = 413;  // no handler takes a body
+      return parsed;
+    }
+  }
+  return parsed;
+}
+
+}  // namespace
+
+HttpServer::HttpServer(Options options, Handler handler)
+    : options_(std::move(options)), handler_(std::move(handler)) {}
+
+HttpServer::~HttpServer() { Stop(); }
+
+absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(Options options, Handler handler) {
+  std::unique_ptr<HttpServer> server(new HttpServer(std::move(options), std::move(handler)));
+  const Options& o = server->options_;
+  server->listener_ = Listen(o.host, o.port);
+  if (server->listener_ < 0) {
+    return absl::UnavailableError(absl::StrCat("cannot listen on ", o.host.empty() ? "*" : o.host,
+                                               ":", o.port, ": ", strerror(errno)));
+  }
+  server->port_ = LocalPort(server->listener_);
+  server->spare_ = open("/dev/null", O_RDONLY | O_CLOEXEC);
+  server->wake_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  server->thread_ = std::thread([raw = server.get()] { raw->Run(); });
+  return server;
+}
+
+void HttpServer::Stop() {
+  if (thread_.joinable()) {
+    const uint64_t one = 1;
+    if (write(wake_fd_, &one, sizeof(one)) < 0) {
+      // The eventfd cannot be full; nothing else to do.
+    }
+    thread_.join();
+  }
+  for (const auto& connection : connections_) close(connection->fd);
+  connections_.clear();
+  open_.Set(0);
+  for (int* fd : {&listener_, &spare_, &wake_fd_}) {
+    if (*fd >= 0) close(*fd);
+    *fd = -1;
+  }
+}
+
+void HttpServer::WriteMetrics(metrics::TextWriter& out) const {
+  out.Gauge("jawlb_admin_connections", "Connections open to the admin port.",
+            static_cast<double>(open_.value()));
+  out.Counters("jawlb_admin_connections_closed_total",
+               "Admin connections refused or cut by a bound: full (every slot busy "
+               "answering), displaced (the slowest request made room for a new connection), "
+               "timeout, too_large (request or body), method (not GET/HEAD), descriptors (the "
+               "process had none left).",
+               refused_);
+}
+
+void HttpServer::Run() {
+  std::vector<pollfd> fds;
+  while (true) {
+    fds.clear();
+    fds.push_back({wake_fd_, POLLIN, 0});
+    fds.push_back({listener_, POLLIN, 0});
+    absl::Time next = absl::Now() + absl::Seconds(1);
+    for (const auto& c : connections_) {
+      fds.push_back({c->fd, static_cast<short>(c->responding ? POLLOUT : POLLIN), 0});
+      next = std::min(next, c->deadline);
+    }
+    const int wait =
+        static_cast<int>(std::max<int64_t>(0, absl::ToInt64Milliseconds(next - absl::Now()) + 1));
+    if (poll(fds.data(), fds.size(), wait) < 0 && errno != EINTR) return;
+    if (fds[0].revents != 0) return;  // Stop()
+    // Connections first (their indices match fds from 2 on), then new ones.
+    const absl::Time now = absl::Now();
+    std::vector<std::unique_ptr<Connection>> kept;
+    for (size_t i = 0; i < connections_.size(); ++i) {
+      Connection& c = *connections_[i];
+      const short events = fds[i + 2].revents;
+      bool keep = true;
+      if (events & (POLLERR | POLLHUP | POLLNVAL) && !(events & POLLIN)) {
+        keep = false;
+      } else if (events & POLLIN) {
+        keep = OnReadable(c);
+      } else if (events & POLLOUT) {
+        keep = OnWritable(c);
+      }
+      if (keep && now > c.deadline) {
+        refused_.Add({"timeout"});
+        keep = false;
+      }
+      if (keep) {
+        kept.push_back(std::move(connections_[i]));
+      } else {
+        close(c.fd);
+      }
+    }
+    connections_ = std::move(kept);
+    if (fds[1].revents & POLLIN) Accept();
+    open_.Set(static_cast<int64_t>(connections_.size()));
+  }
+}
+
+bool HttpServer::MakeRoom() {
+  if (connections_.size() < options_.max_connections) return true;
+  // The connection waiting longest for its request makes room.
+  auto oldest = connections_.end();
+  for (auto it = connections_.begin(); it != connections_.end(); ++it) {
+    if (!(*it)->responding && (oldest == connections_.end() || (*it)->opened < (*oldest)->opened)) {
+      oldest = it;
+    }
+  }
+  if (oldest == connections_.end()) return false;
+  close((*oldest)->fd);
+  connections_.erase(oldest);
+  refused_.Add({"displaced"});
+  return true;
+}
+
+void HttpServer::Accept() {
+  for (int i = 0; i < 64; ++i) {
+    const int fd = accept4(listener_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd < 0) {
+      if ((errno == EMFILE || errno == ENFILE) && spare_ >= 0) {
+        // Out of descriptors: take the waiting connection off the backlog
+        // with the spare one and close it, rather than leave it (and every
+        // poll) stuck on it.
+        close(spare_);
+        const int waiting = accept(listener_, nullptr, nullptr);
+        if (waiting >= 0) close(waiting);
+        spare_ = open("/dev/null", O_RDONLY | O_CLOEXEC);
+        refused_.Add({"descriptors"});
+      }
+      return;
+    }
+    if (!MakeRoom()) {
+      close(fd);
+      refused_.Add({"full"});
+      continue;
+    }
+    auto connection = std::make_unique<Connection>();
+    connection->fd = fd;
+    connection->opened = absl::Now();
+    connection->deadline = connection->opened + options_.request_timeout;
+    connections_.push_back(std::move(connection));
+  }
+}
+
+bool HttpServer::OnReadable(Connection& c) {
+  char buffer[4096];
+  const ssize_t n = read(c.fd, buffer, sizeof(buffer));
+  if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) return false;
+  if (n < 0) return true;
+  if (c.responding) return true;  // whatever follows the request is not read
+  c.in.append(buffer, static_cast<size_t>(n));
+  const size_t end = c.in.find("\r\n\r\n");
+  if (end == std::string::npos) {
+    if (c.in.size() <= kMaxRequestBytes) return true;
+    refused_.Add({"too_large"});
+    Answer(c, {431, "text/plain", "request line and headers over 8192 bytes\n"}, false);
+    return OnWritable(c);
+  }
+  if (end > kMaxRequestBytes) {
+    refused_.Add({"too_large"});
+    Answer(c, {431, "text/plain", "request line and headers over 8192 bytes\n"}, false);
+    return OnWritable(c);
+  }
+  const Parsed parsed = Parse(absl::string_view(c.in).substr(0, end));
+  switch (parsed.error) {
+    case 0:
+      Answer(c, handler_(parsed.request), parsed.request.method == "HEAD");
+      break;
+    case 405:
+      refused_.Add({"method"});
+      Answer(c, {405, "text/plain", "only GET and HEAD\n"}, false);
+      break;
+    case 413:
+      refused_.Add({"too_large"});
+      Answer(c, {413, "text/plain", "no request here takes a body\n"}, false);
+      break;
+    default:
+      Answer(c, {400, "text/plain", "not an HTTP/1 request\n"}, false);
+  }
+  return OnWritable(c);
+}
+
+void HttpServer::Answer(Connection& c, const Response& response, bool head) {
+  c.in.clear();
+  c.in.shrink_to_fit();
+  c.out = absl::StrCat("HTTP/1.1 ", response.status, " ", Reason(response.status),
+                       "\r\nContent-Type: ", response.content_type,
+                       "\r\nContent-Length: ", response.body.size(),
+                       response.status == 405 ? "\r\nAllow: GET, HEAD" : "",
+                       "\r\nConnection: close\r\n\r\n");
+  if (!head) c.out += response.body;
+  c.written = 0;
+  c.responding = true;
+  c.deadline = absl::Now() + options_.response_timeout;
+}
+
+bool HttpServer::OnWritable(Connection& c) {
+  while (c.written < c.out.size()) {
+    const ssize_t n = send(c.fd, c.out.data() + c.written, c.out.size() - c.written, MSG_NOSIGNAL);
+    if (n < 0) return errno == EAGAIN || errno == EINTR;
+    c.written += static_cast<size_t>(n);
+  }
+  shutdown(c.fd, SHUT_WR);
+  return false;  // done: closed by the caller
+}
+
+}  // namespace jawlb::admin
