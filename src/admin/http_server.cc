@@ -18,6 +18,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 
+#include "common/tcp_listen.h"
+
 namespace jawlb::admin {
 
 struct HttpServer::Connection {
@@ -51,61 +53,6 @@ const char* Reason(int status) {
     default:
       return "Status";
   }
-}
-
-// A listening socket on `host` ("" = every interface, both families) and
-// `port`; -1 with errno set when it cannot be made.
-int Listen(const std::string& host, int port) {
-  sockaddr_storage address{};
-  socklen_t length = 0;
-  int family = AF_INET6;
-  auto* v6 = reinterpret_cast<sockaddr_in6*>(&address);
-  auto* v4 = reinterpret_cast<sockaddr_in*>(&address);
-  if (host.empty() || inet_pton(AF_INET6, host.c_str(), &v6->sin6_addr) == 1) {
-    v6->sin6_family = AF_INET6;
-    v6->sin6_port = htons(static_cast<uint16_t>(port));
-    if (host.empty()) v6->sin6_addr = in6addr_any;
-    length = sizeof(sockaddr_in6);
-  } else if (inet_pton(AF_INET, host.c_str(), &v4->sin_addr) == 1) {
-    family = AF_INET;
-    v4->sin_family = AF_INET;
-    v4->sin_port = htons(static_cast<uint16_t>(port));
-    length = sizeof(sockaddr_in);
-  } else {
-    errno = EINVAL;
-    return -1;
-  }
-  int fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (fd < 0 && host.empty()) {  // no IPv6 on this host: IPv4 only
-    v4->sin_family = AF_INET;
-    v4->sin_port = htons(static_cast<uint16_t>(port));
-    v4->sin_addr.s_addr = htonl(INADDR_ANY);
-    length = sizeof(sockaddr_in);
-    family = AF_INET;
-    fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  }
-  if (fd < 0) return -1;
-  const int on = 1;
-  const int off = 0;
-  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
-  if (family == AF_INET6 && host.empty()) {
-    setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof(off));  // IPv4 too
-  }
-  if (bind(fd, reinterpret_cast<sockaddr*>(&address), length) != 0 || listen(fd, 128) != 0) {
-    const int error = errno;
-    close(fd);
-    errno = error;
-    return -1;
-  }
-  return fd;
-}
-
-int LocalPort(int fd) {
-  sockaddr_storage local{};
-  socklen_t length = sizeof(local);
-  if (getsockname(fd, reinterpret_cast<sockaddr*>(&local), &length) != 0) return 0;
-  return local.ss_family == AF_INET6 ? ntohs(reinterpret_cast<sockaddr_in6&>(local).sin6_port)
-                                     : ntohs(reinterpret_cast<sockaddr_in&>(local).sin_port);
 }
 
 // The request in `head` (its line and headers, without the blank line), or an
@@ -153,11 +100,11 @@ HttpServer::~HttpServer() { Stop(); }
 absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(Options options, Handler handler) {
   std::unique_ptr<HttpServer> server(new HttpServer(std::move(options), std::move(handler)));
   const Options& o = server->options_;
-  server->listener_ = Listen(o.host, o.port);
-  if (server->listener_ < 0) {
-    return absl::UnavailableError(absl::StrCat("cannot listen on ", o.host.empty() ? "*" : o.host,
-                                               ":", o.port, ": ", strerror(errno)));
+  absl::StatusOr<int> listener = ListenTcp(o.host, o.port, 128);
+  if (!listener.ok()) {
+    return absl::UnavailableError(absl::StrCat("cannot listen on ", listener.status().message()));
   }
+  server->listener_ = *listener;
   server->port_ = LocalPort(server->listener_);
   server->spare_ = open("/dev/null", O_RDONLY | O_CLOEXEC);
   server->wake_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);

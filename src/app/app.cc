@@ -4,6 +4,7 @@
 #include <future>
 #include <limits>
 
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "absl/strings/match.h"
@@ -148,6 +149,35 @@ void ConfigureServer(const config::Config& config, grpc::ServerBuilder& builder)
         GRPC_ARG_MAX_CONNECTION_AGE_GRACE_MS,
         static_cast<int>(absl::ToInt64Milliseconds(config.max_connection_age_grace)));
   }
+}
+
+// Raises the soft file descriptor limit to the hard one (often 1,024 against
+// 524,288 or more), and returns `wanted` connections, or fewer if the limit
+// leaves less room: 320 descriptors stay for everything else (the admin port's
+// 64 connections, the API server, health checks, files).
+size_t ConnectionsWithinFileLimit(size_t wanted) {
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NOFILE, &limit) != 0) return wanted;
+  if (limit.rlim_cur < limit.rlim_max) {
+    const rlim_t before = limit.rlim_cur;
+    limit.rlim_cur = limit.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &limit) == 0) {
+      spdlog::info("file descriptors: soft limit raised from {} to {}", before, limit.rlim_cur);
+    } else {
+      getrlimit(RLIMIT_NOFILE, &limit);
+    }
+  }
+  // The admin port's 64 connections, and 256 for the rest.
+  constexpr rlim_t kReserved = 256 + 64;
+  const size_t room = limit.rlim_cur > 2 * kReserved ? limit.rlim_cur - kReserved
+                                                     : limit.rlim_cur / 3;
+  if (wanted > room) {
+    spdlog::warn("JAWLB_MAXCONNECTIONS={} is more than the file limit ({}) leaves room for: "
+                 "at most {} connections",
+                 wanted, limit.rlim_cur, room);
+    return room;
+  }
+  return wanted;
 }
 
 }  // namespace
@@ -357,19 +387,28 @@ absl::Status App::StartServer() {
   service_ = std::make_unique<grpclb::BalanceLoadService>(hub_, std::move(service));
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  // jawlb accepts the connections itself (ConnectionListener), so that the
+  // limits and running out of descriptors are its own to handle.
+  grpclb::ConnectionListener::Options listen;
+  listen.host = config_.host;
+  listen.port = config_.port;
+  listen.max_connections = ConnectionsWithinFileLimit(config_.max_connections);
+  listen.max_per_peer = config_.max_connections_per_peer;
+  absl::StatusOr<std::unique_ptr<grpclb::ConnectionListener>> listener =
+      grpclb::ConnectionListener::Listen(listen);
+  if (listener.ok()) port_ = (*listener)->port();
   grpc::ServerBuilder builder;
   ConfigureServer(config_, builder);
-  builder.AddListeningPort(config_.ListenAddress(), grpc::InsecureServerCredentials(), &port_);
   service_->AddTo(builder);
-  server_ = builder.BuildAndStart();
-  if (server_ == nullptr || port_ == 0) {
+  if (listener.ok()) server_ = builder.BuildAndStart();
+  if (server_ == nullptr) {
     if (source_ != nullptr) source_->Stop();
     if (directory_ != nullptr) directory_->Stop();
     if (health_ != nullptr) health_->Stop();
-    return absl::UnavailableError(
-        absl::StrCat("cannot listen on ", config_.ListenAddress(),
-                     " (JAWLB_HOST/JAWLB_PORT): address in use or not local"));
+    return listener.ok() ? absl::InternalError("the gRPC server did not start") : listener.status();
   }
+  listener_ = *std::move(listener);
+  listener_->Start(server_.get());
   service_->Start(port_);
   readiness_.AttachHealth(server_->GetHealthCheckService());
   spdlog::info("listening on {}:{}", config_.host.empty() ? "*" : config_.host, port_);
@@ -380,8 +419,7 @@ absl::Status App::StartServer() {
   const std::string self_host = config_.host.empty()                   ? "127.0.0.1"
                                 : absl::StrContains(config_.host, ':') ? "[" + config_.host + "]"
                                                                        : config_.host;
-  self_channel_ = grpc::CreateChannel(absl::StrCat(self_host, ":", port_),
-                                      grpc::InsecureChannelCredentials());
+  self_target_ = absl::StrCat(self_host, ":", port_);
   return absl::OkStatus();
 }
 
@@ -410,6 +448,7 @@ absl::Status App::StartAdmin(const SourceInfo& info) {
   view.write_metrics = [this](metrics::TextWriter& out) {
     hub_.WriteMetrics(out);
     service_->WriteMetrics(out);
+    listener_->WriteMetrics(out);
     if (kubernetes_ != nullptr) kubernetes_->WriteMetrics(out);
     if (health_ != nullptr) health_->WriteMetrics(out);
     shedding_.WriteMetrics(out);
@@ -448,7 +487,12 @@ bool App::GrpcServerAnswers() {
   // HealthCheckRequest{service: "jawlb.liveness"}, sent as raw bytes: jawlb has
   // no generated health stubs of its own (gRPC serves the service).
   static const std::string kRequest = std::string("\x0a\x0e", 2) + "jawlb.liveness";
-  grpc::GenericStub stub(self_channel_);
+  // A connection of its own each time (not a pooled one that may have been
+  // open for hours), so a port that no longer accepts fails the check.
+  grpc::ChannelArguments fresh;
+  fresh.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+  grpc::GenericStub stub(grpc::CreateCustomChannel(self_target_, grpc::InsecureChannelCredentials(),
+                                                   fresh));
   grpc::ClientContext context;
   context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(2));
   grpc::Slice slice(kRequest);
@@ -492,6 +536,7 @@ void App::Shutdown() {
            !hurry_.HasBeenNotified()) {
       hurry_.WaitForNotificationWithTimeout(absl::Milliseconds(10));
     }
+    listener_->Stop();
     server_->Shutdown(absl::ToChronoTime(absl::Now()));
     // Units' Hubs wake through the service's queues: gone before those close.
     if (directory_ != nullptr) directory_->Stop();

@@ -22,6 +22,7 @@
 #include "discovery/k8s_source.h"
 #include "discovery/source.h"
 #include "grpclb/balance_load_service.h"
+#include "grpclb/connection_listener.h"
 #include "grpclb/hub.h"
 #include "grpclb/server_list.h"
 #include "health/health_checker.h"
@@ -83,7 +84,7 @@ class App {
   void OnBackends(discovery::BackendSet backends, absl::Time observed);
   // What has stopped making progress, "" when nothing (for /healthz).
   std::string StuckReason();
-  // Whether the gRPC server answers its own health check.
+  // Whether the gRPC server answers its own health check, on a new connection.
   bool GrpcServerAnswers();
 
   // Constant after construction.
@@ -109,8 +110,9 @@ class App {
   grpclb::SubsetPolicy policy_;     // JAWLB_MAXSERVERS
   grpclb::LoadShedding shedding_;  // JAWLB_MAXRPSPERBACKEND
   std::unique_ptr<grpclb::BalanceLoadService> service_;
+  std::unique_ptr<grpclb::ConnectionListener> listener_;  // the gRPC port's accepts
   std::unique_ptr<grpc::Server> server_;
-  std::shared_ptr<grpc::Channel> self_channel_;  // to ask the server about itself
+  std::string self_target_;  // where to ask the server about itself
   std::unique_ptr<admin::AdminServer> admin_;
   int port_ = 0;
   bool shut_down_ = false;

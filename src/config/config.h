@@ -46,6 +46,8 @@ struct Config {
   absl::Duration idle_timeout = absl::Minutes(5);  // JAWLB_IDLETIMEOUT
   std::string health_check = "none";              // JAWLB_HEALTHCHECK: none or grpc
   std::string health_check_service;               // JAWLB_HEALTHCHECKSERVICE
+  size_t max_connections = 20000;                 // JAWLB_MAXCONNECTIONS
+  size_t max_connections_per_peer = 1000;         // JAWLB_MAXCONNECTIONSPERPEER
   size_t max_streams = 10000;                     // JAWLB_MAXSTREAMS
   size_t max_streams_per_connection = 100;        // JAWLB_MAXSTREAMSPERCONNECTION
   size_t max_streams_per_peer = 1000;             // JAWLB_MAXSTREAMSPERPEER

@@ -7,6 +7,7 @@
 #include "grpcpp/impl/codegen/proto_utils.h"
 #include "spdlog/spdlog.h"
 
+#include "grpclb/connection_listener.h"
 #include "grpclb/grpc_status.h"
 #include "grpclb/server_list.h"
 
@@ -74,7 +75,7 @@ void BalanceLoadStream::OnEvent(Op op, bool ok) {
 }
 
 void BalanceLoadStream::Start() {
-  peer_ = context_.peer();
+  peer_ = ConnectionListener::PeerOf(context_.peer());
   connected_ = absl::Now();
   if (shared_.limits != nullptr) {
     if (absl::Status admitted = shared_.limits->Admit(peer_); !admitted.ok()) {

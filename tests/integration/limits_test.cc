@@ -426,6 +426,49 @@ TEST(LimitsTest, TheAdminPortServesProbesWhateverOtherClientsDo) {
       Eventually([&] { return Metric(admin, "jawlb_admin_connections") <= 1; }, kWait));
 }
 
+// Item 7: with a low file limit, one EMFILE and gRPC 1.51's listener never
+// accepted again (/healthz stayed 503 until a restart). Now jawlb raises its
+// soft limit to the hard one, keeps connections on both ports below it, and
+// its own listener survives running out: once the crowd leaves, new clients
+// are served.
+TEST(LimitsTest, ACrowdOverTheFileLimitCostsOnlyTheCrowd) {
+  const std::string dir = MakeTempDir("limits_test.");
+  auto jawlb = JawlbProcess::Start(
+      JAWLB_BINARY, {"JAWLB_ENDPOINTS=127.0.0.2:1"}, dir + "/jawlb.log",
+      {"/usr/bin/prlimit", "--nofile=256:256"});
+  ASSERT_THAT(jawlb, IsOk());
+  const int port = (*jawlb)->port();
+  const int admin = (*jawlb)->admin_port();
+  LbStream before(port);
+  LoadBalanceResponse list;
+  ASSERT_TRUE(before.ReadList(&list));
+  // 400 gRPC connections and 100 admin ones: more than 256 descriptors.
+  std::vector<std::unique_ptr<RawConnection>> crowd;
+  for (int i = 0; i < 400; ++i) crowd.push_back(std::make_unique<RawConnection>("127.0.0.1", port));
+  for (int i = 0; i < 100; ++i) crowd.push_back(std::make_unique<RawConnection>("127.0.0.1", admin));
+  ASSERT_TRUE(Eventually(
+      [&] { return Metric(admin, "jawlb_connections_refused_total{reason=\"connections\"}") > 0; },
+      kWait));
+  EXPECT_THAT((*jawlb)->process().Output(), HasSubstr("JAWLB_MAXCONNECTIONS"));
+  EXPECT_LE(Metric(admin, "jawlb_connections"), Metric(admin, "jawlb_connections_limit"));
+  EXPECT_LT(Metric(admin, "process_open_fds"), 256);
+  // The client connected before was never touched.
+  EXPECT_EQ(Metric(admin, "jawlb_clients"), 1);
+  crowd.clear();
+  // Once they are gone, new clients and probes are served on both ports.
+  ASSERT_TRUE(Eventually(
+      [&] {
+        LbStream after(port);
+        LoadBalanceResponse fresh;
+        return after.ReadList(&fresh);
+      },
+      kWait));
+  auto healthz = HttpGet(absl::StrCat("http://127.0.0.1:", admin, "/healthz"));
+  ASSERT_THAT(healthz, IsOk());
+  EXPECT_EQ(healthz->first, 200) << healthz->second;
+  before.context.TryCancel();
+}
+
 // Item 11: 110,000 IPv6 backends made a 4.5 MB list; every client failed with
 // RESOURCE_EXHAUSTED and reconnected in a loop, and jawlb said nothing. Now the
 // list is cut to fit JAWLB_MAXLISTBYTES, with an error in the log and a metric.

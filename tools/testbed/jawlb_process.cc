@@ -4,16 +4,16 @@
 #include "absl/strings/str_cat.h"
 namespace jawlb::testbed {
 
-absl::StatusOr<std::unique_ptr<JawlbProcess>> JawlbProcess::Start(const std::string& binary,
-                                                                  std::vector<std::string> env,
-                                                                  const std::string& log_path) {
+absl::StatusOr<std::unique_ptr<JawlbProcess>> JawlbProcess::Start(
+    const std::string& binary, std::vector<std::string> env, const std::string& log_path,
+    std::vector<std::string> wrapper) {
   env.push_back("JAWLB_HOST=127.0.0.1");
   env.push_back("JAWLB_PORT=0");
   env.push_back("JAWLB_DRAINDELAY=0s");  // tests of the drain pass their own
   env.push_back("JAWLB_ADMINHOST=127.0.0.1");
   env.push_back("JAWLB_ADMINPORT=0");
   absl::StatusOr<std::unique_ptr<Subprocess>> process =
-      Subprocess::Spawn({binary}, std::move(env), log_path);
+      Subprocess::Spawn((wrapper.push_back(binary), wrapper), std::move(env), log_path);
   if (!process.ok()) return process.status();
   // "listening on HOST:PORT" (text or JSON logs: the digits end the port).
   auto port_after = [&](absl::string_view needle) -> absl::StatusOr<int> {

@@ -20,9 +20,10 @@ class JawlbProcess {
   // Runs `binary` with `env` ("JAWLB_X=value") and, unless `env` sets them,
   // JAWLB_HOST=127.0.0.1, JAWLB_PORT=0 and JAWLB_DRAINDELAY=0s; waits until it
   // listens. The error carries its output.
-  static absl::StatusOr<std::unique_ptr<JawlbProcess>> Start(const std::string& binary,
-                                                             std::vector<std::string> env,
-                                                             const std::string& log_path);
+  // `wrapper`: a command that runs jawlb ({"/usr/bin/prlimit", "--nofile=..."}).
+  static absl::StatusOr<std::unique_ptr<JawlbProcess>> Start(
+      const std::string& binary, std::vector<std::string> env, const std::string& log_path,
+      std::vector<std::string> wrapper = {});
 
   int port() const { return port_; }
   int admin_port() const { return admin_port_; }

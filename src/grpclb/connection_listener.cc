@@ -1,0 +1,227 @@
+#include "grpclb/connection_listener.h"
+
+#include <cerrno>
+#include <cstring>
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "grpcpp/server_posix.h"
+#include "spdlog/spdlog.h"
+
+#include "common/tcp_listen.h"
+
+namespace jawlb::grpclb {
+namespace {
+
+// "ipv4:a.b.c.d:port" / "ipv6:[a::b]:port" for a peer address; "" for
+// another family.
+std::string FormatPeer(const sockaddr_storage& address) {
+  char text[INET6_ADDRSTRLEN] = {};
+  if (address.ss_family == AF_INET) {
+    const auto& v4 = reinterpret_cast<const sockaddr_in&>(address);
+    inet_ntop(AF_INET, &v4.sin_addr, text, sizeof(text));
+    return absl::StrCat("ipv4:", text, ":", ntohs(v4.sin_port));
+  }
+  if (address.ss_family == AF_INET6) {
+    const auto& v6 = reinterpret_cast<const sockaddr_in6&>(address);
+    if (IN6_IS_ADDR_V4MAPPED(&v6.sin6_addr)) {
+      inet_ntop(AF_INET, &v6.sin6_addr.s6_addr[12], text, sizeof(text));
+      return absl::StrCat("ipv4:", text, ":", ntohs(v6.sin6_port));
+    }
+    inet_ntop(AF_INET6, &v6.sin6_addr, text, sizeof(text));
+    return absl::StrCat("ipv6:[", text, "]:", ntohs(v6.sin6_port));
+  }
+  return "";
+}
+
+// The peer without its port.
+std::string AddressOf(const std::string& peer) { return peer.substr(0, peer.rfind(':')); }
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<ConnectionListener>> ConnectionListener::Listen(Options options) {
+  std::unique_ptr<ConnectionListener> listener(new ConnectionListener(std::move(options)));
+  absl::StatusOr<int> fd = ListenTcp(listener->options_.host, listener->options_.port);
+  if (!fd.ok()) {
+    return absl::UnavailableError(absl::StrCat("cannot listen on ", fd.status().message(),
+                                               " (JAWLB_HOST/JAWLB_PORT)"));
+  }
+  listener->listener_ = *fd;
+  listener->port_ = LocalPort(*fd);
+  listener->wake_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  listener->spare_ = open("/dev/null", O_RDONLY | O_CLOEXEC);
+  return listener;
+}
+
+ConnectionListener::~ConnectionListener() {
+  Stop();
+  for (int fd : {listener_, wake_fd_, spare_}) {
+    if (fd >= 0) close(fd);
+  }
+}
+
+void ConnectionListener::Start(grpc::Server* server) {
+  thread_ = std::thread([this, server] { Run(server); });
+}
+
+void ConnectionListener::Stop() {
+  if (!thread_.joinable()) return;
+  const uint64_t one = 1;
+  if (write(wake_fd_, &one, sizeof(one)) < 0) {
+    // An eventfd written once cannot be full.
+  }
+  thread_.join();
+}
+
+std::string ConnectionListener::PeerOf(absl::string_view peer) {
+  int fd = -1;
+  if (!absl::StartsWith(peer, "fd:") || !absl::SimpleAtoi(peer.substr(3), &fd)) {
+    return std::string(peer);
+  }
+  sockaddr_storage address{};
+  socklen_t length = sizeof(address);
+  if (getpeername(fd, reinterpret_cast<sockaddr*>(&address), &length) != 0) {
+    return std::string(peer);
+  }
+  const std::string formatted = FormatPeer(address);
+  return formatted.empty() ? std::string(peer) : formatted;
+}
+
+void ConnectionListener::Run(grpc::Server* server) {
+  while (true) {
+    pollfd fds[2] = {{wake_fd_, POLLIN, 0}, {listener_, POLLIN, 0}};
+    if (poll(fds, 2, 1000) < 0 && errno != EINTR) {
+      spdlog::error("gRPC listener: poll: {}", strerror(errno));
+    }
+    if (fds[0].revents != 0) return;
+    {
+      absl::MutexLock lock(&mu_);
+      if (absl::Now() - last_sweep_ >= absl::Seconds(1)) Sweep();
+    }
+    if (fds[1].revents & POLLIN) AcceptAll(server);
+  }
+}
+
+void ConnectionListener::Sweep() {
+  last_sweep_ = absl::Now();
+  for (auto it = handed_.begin(); it != handed_.end();) {
+    struct stat st;
+    if (fstat(it->first, &st) == 0 && S_ISSOCK(st.st_mode) &&
+        static_cast<uint64_t>(st.st_ino) == it->second.inode) {
+      ++it;
+      continue;
+    }
+    // gRPC closed it (the descriptor is free, or reused by something else).
+    if (auto peer = per_peer_.find(it->second.address);
+        peer != per_peer_.end() && --peer->second == 0) {
+      per_peer_.erase(peer);
+    }
+    it = handed_.erase(it);
+  }
+}
+
+const char* ConnectionListener::Refusal(const std::string& address) {
+  auto over = [&] {
+    auto peer = per_peer_.find(address);
+    if (handed_.size() >= options_.max_connections) return "connections";
+    if (peer != per_peer_.end() && peer->second >= options_.max_per_peer) return "peer";
+    return "";
+  };
+  if (*over() != '\0') Sweep();  // some may have closed since the last sweep
+  return over();
+}
+
+void ConnectionListener::AcceptAll(grpc::Server* server) {
+  for (int i = 0; i < 256; ++i) {
+    sockaddr_storage address{};
+    socklen_t length = sizeof(address);
+    const int fd = accept4(listener_, reinterpret_cast<sockaddr*>(&address), &length,
+                           SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd < 0) {
+      if (errno != EMFILE && errno != ENFILE) return;  // EAGAIN: all taken
+      // Out of descriptors: free the spare to take the waiting connection off
+      // the backlog and close it (it would wake every poll otherwise), then
+      // rest a moment; the next poll tries again.
+      if (spare_ >= 0) close(spare_);
+      const int waiting = accept(listener_, nullptr, nullptr);
+      if (waiting >= 0) close(waiting);
+      spare_ = open("/dev/null", O_RDONLY | O_CLOEXEC);
+      refused_.Add({"descriptors"});
+      int64_t suppressed = 0;
+      bool log = false;
+      size_t open = 0;
+      {
+        absl::MutexLock lock(&mu_);
+        log = log_.Allow(absl::Now(), suppressed);
+        open = handed_.size();
+      }
+      if (log) {
+        spdlog::error("gRPC port: out of file descriptors ({} connections open): a new "
+                      "connection was closed; accepting again as descriptors free up{}",
+                      open, suppressed > 0 ? absl::StrCat(" (", suppressed, " more)") : "");
+      }
+      usleep(10000);
+      return;
+    }
+    const std::string peer = FormatPeer(address);
+    const std::string client = AddressOf(peer);
+    const char* refusal = "";
+    int64_t suppressed = 0;
+    bool log = false;
+    {
+      absl::MutexLock lock(&mu_);
+      refusal = Refusal(client);
+      if (*refusal == '\0') {
+        struct stat st;
+        fstat(fd, &st);
+        handed_[fd] = Handed{static_cast<uint64_t>(st.st_ino), client};
+        ++per_peer_[client];
+      } else {
+        log = log_.Allow(absl::Now(), suppressed);
+      }
+    }
+    if (*refusal != '\0') {
+      close(fd);
+      refused_.Add({refusal});
+      if (log) {
+        spdlog::warn("gRPC port: connection from {} refused: {}{}", peer,
+                     std::string(refusal) == "peer"
+                         ? absl::StrCat("that address has ", options_.max_per_peer,
+                                        " connections open (JAWLB_MAXCONNECTIONSPERPEER)")
+                         : absl::StrCat(options_.max_connections,
+                                        " connections are open (JAWLB_MAXCONNECTIONS)"),
+                     suppressed > 0 ? absl::StrCat(" (", suppressed, " more refused since)") : "");
+      }
+      continue;
+    }
+    grpc::AddInsecureChannelFromFd(server, fd);
+  }
+}
+
+void ConnectionListener::WriteMetrics(metrics::TextWriter& out) const {
+  size_t open = 0;
+  {
+    absl::MutexLock lock(&mu_);
+    open = handed_.size();
+  }
+  out.Gauge("jawlb_connections", "Client connections open on the gRPC port (checked each second).",
+            static_cast<double>(open));
+  out.Gauge("jawlb_connections_limit", "JAWLB_MAXCONNECTIONS, as applied (below the file limit).",
+            static_cast<double>(options_.max_connections));
+  out.Counters("jawlb_connections_refused_total",
+               "Connections to the gRPC port closed at once: connections (JAWLB_MAXCONNECTIONS), "
+               "peer (JAWLB_MAXCONNECTIONSPERPEER), descriptors (the process had none left).",
+               refused_);
+}
+
+}  // namespace jawlb::grpclb
