@@ -18,7 +18,7 @@ FROM debian:bookworm-slim
 # protobuf, Abseil, c-ares, re2 and OpenSSL along).
 RUN apt-get update \
  && apt-get install -y --no-install-recommends \
-      libgrpc++1.51 libcurl4 libsimdjson14 libyaml-cpp0.7 libspdlog1.10 libcpp-httplib0.11 \
+      libgrpc++1.51 libcurl4 libsimdjson14 libyaml-cpp0.7 libspdlog1.10 \
       ca-certificates \
  && rm -rf /var/lib/apt/lists/*
 COPY --from=build /build/jawlb /usr/local/bin/jawlb

@@ -10,7 +10,7 @@ packages=(
   # Libraries.
   libgrpc++-dev libgrpc-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libabsl-dev libspdlog-dev libfmt-dev libc-ares-dev libssl-dev zlib1g-dev libre2-dev
-  libcurl4-openssl-dev libsimdjson-dev libyaml-cpp-dev libbrotli-dev
+  libcurl4-openssl-dev libsimdjson-dev libyaml-cpp-dev
   # Tests.
   googletest libgtest-dev libgmock-dev libbenchmark-dev
   dnsmasq-base
