@@ -48,11 +48,14 @@ absl::StatusOr<k8s::ClusterAccess> LoadAccess(const config::Config& config) {
 }
 
 // A source watching config.service through the Kubernetes I/O thread `io`
-// (no I/O until started), counting into `monitor` and, if set, `stats`.
+// (no I/O until started), counting into `monitor` and, if set, `stats`. With
+// `stop_if_not_found`, a service without endpoints objects costs one list and
+// no watch (multi mode: the name came from a client).
 absl::StatusOr<std::unique_ptr<discovery::Source>> MakeK8sSourceWith(
     const config::Config& config, const k8s::ClusterAccess& access, k8s::CurlIo& io,
     k8s::ApiMonitor& monitor, SourceInfo& info, k8s::WatchStats* stats = nullptr,
-    std::shared_ptr<discovery::K8sSource::ApiChoice> api_choice = nullptr) {
+    std::shared_ptr<discovery::K8sSource::ApiChoice> api_choice = nullptr,
+    bool stop_if_not_found = false) {
   std::unique_ptr<k8s::HttpTransport> transport = io.NewTransport();
   discovery::K8sSource::Options options;
   options.namespace_ = !config.namespace_.empty()          ? config.namespace_
@@ -68,6 +71,7 @@ absl::StatusOr<std::unique_ptr<discovery::Source>> MakeK8sSourceWith(
   options.reflector.stall_timeout = config.watch_stall_timeout;
   options.reflector.monitor = &monitor;
   options.reflector.stats = stats;
+  options.reflector.stop_if_first_list_empty = stop_if_not_found;
   info.service = absl::StrCat(options.namespace_, "/", options.service);
   info.description =
       absl::StrCat("Kubernetes service ", options.namespace_, "/", options.service, ", port \"",
@@ -76,13 +80,13 @@ absl::StatusOr<std::unique_ptr<discovery::Source>> MakeK8sSourceWith(
 }
 
 // JAWLB_HEALTHCHECK=grpc: a checker passing the healthy backends to `publish`;
-// else null.
-std::unique_ptr<health::HealthChecker> MakeHealthChecker(const config::Config& config,
-                                                         health::HealthChecker::Publish publish) {
+// else null. ResourceExhausted when its thread cannot start.
+absl::StatusOr<std::unique_ptr<health::HealthChecker>> MakeHealthChecker(
+    const config::Config& config, health::HealthChecker::Publish publish) {
   if (config.health_check != "grpc") return nullptr;
   health::HealthChecker::Options options;
   options.service = config.health_check_service;
-  return std::make_unique<health::HealthChecker>(options, std::move(publish));
+  return health::HealthChecker::Start(options, std::move(publish));
 }
 
 // The one Kubernetes I/O thread, for every source of this process.
@@ -217,16 +221,13 @@ class KubernetesUnit final : public grpclb::ServiceUnit {
                  std::string token_prefix, std::unique_ptr<k8s::WatchStats> stats,
                  std::unique_ptr<discovery::Source> source)
       : key_(std::move(key)),
+        config_(config),
         stats_(std::move(stats)),
         hub_(shards, std::move(token_prefix)),
         policy_(config.max_servers),
         shedding_(static_cast<double>(config.max_rps_per_backend), hub_),
         source_(std::move(source)) {
     hub_.SetMaxListBytes(config.max_list_bytes);
-    health_ =
-        MakeHealthChecker(config, [this](discovery::BackendSet backends, absl::Time observed) {
-          Publish(std::move(backends), observed);
-        });
   }
   ~KubernetesUnit() override { StopOnce(); }
 
@@ -238,7 +239,7 @@ class KubernetesUnit final : public grpclb::ServiceUnit {
       if (source_->ObjectCount() == 0) {
         // No EndpointSlice (or Endpoints object) at all: the Service does not
         // exist. Its clients are told so; the directory forgets the unit soon,
-        // so a Service created later is found.
+        // so a Service created later is found. The source watches no further.
         spdlog::warn("service {}: not found (no endpoints objects): its clients get NOT_FOUND",
                      key_);
         hub_.Close(absl::NotFoundError(absl::StrCat(
@@ -246,8 +247,10 @@ class KubernetesUnit final : public grpclb::ServiceUnit {
             "exist, with a selector?)")));
         return;
       }
-      if (health_ != nullptr) {
-        health_->SetBackends(std::move(backends), observed);
+      health::HealthChecker* health = HealthCheckerOnce();
+      if (hub_.Current().closed) return;  // the health checker could not start
+      if (health != nullptr) {
+        health->SetBackends(std::move(backends), observed);
       } else {
         Publish(std::move(backends), observed);
       }
@@ -259,6 +262,7 @@ class KubernetesUnit final : public grpclb::ServiceUnit {
   grpclb::LoadShedding* shedding() override { return &shedding_; }
   const k8s::WatchStats* watch_stats() const override { return stats_.get(); }
   std::optional<Health> health() const override {
+    absl::MutexLock lock(&health_mu_);
     if (health_ == nullptr) return std::nullopt;
     return Health{health_->failing(), health_->panic()};
   }
@@ -276,19 +280,51 @@ class KubernetesUnit final : public grpclb::ServiceUnit {
     }
   }
 
+  // JAWLB_HEALTHCHECK=grpc: the checker, started at the first list with
+  // endpoints (a name that turns out not to exist costs no thread); null
+  // without health checks. A thread that cannot start closes this service's
+  // Hub with the reason. The source's thread only.
+  health::HealthChecker* HealthCheckerOnce() {
+    if (config_.health_check != "grpc") return nullptr;
+    {
+      absl::MutexLock lock(&health_mu_);
+      if (health_ != nullptr) return health_.get();
+    }
+    absl::StatusOr<std::unique_ptr<health::HealthChecker>> made = MakeHealthChecker(
+        config_, [this](discovery::BackendSet backends, absl::Time observed) {
+          Publish(std::move(backends), observed);
+        });
+    if (!made.ok()) {
+      spdlog::error("service {}: {}: its clients get the error", key_, made.status().ToString());
+      hub_.Close(absl::ResourceExhaustedError(
+          absl::StrCat("service ", key_, ": ", made.status().message())));
+      return nullptr;
+    }
+    absl::MutexLock lock(&health_mu_);
+    health_ = *std::move(made);
+    return health_.get();
+  }
+
   void StopOnce() {
     if (stopped_.exchange(true)) return;
-    source_->Stop();
-    if (health_ != nullptr) health_->Stop();
+    source_->Stop();  // no source callback after this: health_ is made no more
+    std::unique_ptr<health::HealthChecker> health;
+    {
+      absl::MutexLock lock(&health_mu_);
+      health = std::move(health_);
+    }
+    if (health != nullptr) health->Stop();
     hub_.SetWakeRunner(nullptr);  // waits for the wakes already handed out
   }
 
   const std::string key_;
+  const config::Config& config_;  // the App's, which outlives every unit
   const std::unique_ptr<k8s::WatchStats> stats_;  // outlives source_
   grpclb::Hub hub_;
   grpclb::SubsetPolicy policy_;
   grpclb::LoadShedding shedding_;
-  std::unique_ptr<health::HealthChecker> health_;  // between the source and Publish()
+  mutable absl::Mutex health_mu_;
+  std::unique_ptr<health::HealthChecker> health_ ABSL_GUARDED_BY(health_mu_);
   std::unique_ptr<discovery::Source> source_;
   discovery::BackendSet last_;  // Publish()'s caller's thread only
   std::atomic<bool> stopped_{false};
@@ -309,9 +345,12 @@ absl::Status App::StartSource(SourceInfo& info) {
       MakeSource(config_, kubernetes_, kube_io_, info);
   if (!source.ok()) return source.status();
   source_ = *std::move(source);
-  health_ = MakeHealthChecker(config_, [this](discovery::BackendSet backends, absl::Time observed) {
-    OnBackends(std::move(backends), observed);
-  });
+  absl::StatusOr<std::unique_ptr<health::HealthChecker>> health =
+      MakeHealthChecker(config_, [this](discovery::BackendSet backends, absl::Time observed) {
+        OnBackends(std::move(backends), observed);
+      });
+  if (!health.ok()) return health.status();
+  health_ = *std::move(health);
   if (health_ != nullptr) {
     spdlog::info("health checks: grpc.health.v1.Health/Watch on every backend (service \"{}\")",
                  config_.health_check_service);
@@ -342,6 +381,8 @@ absl::Status App::StartDirectory(SourceInfo& info) {
   options.router.name_suffix = config_.name_suffix;
   options.routes_file = config_.routes_file;
   options.idle_timeout = config_.idle_timeout;
+  options.max_services = config_.max_services;
+  options.max_services_per_peer = config_.max_services_per_peer;
   absl::StatusOr<std::unique_ptr<ServiceDirectory>> directory = ServiceDirectory::Start(
       std::move(options),
       [this](const routing::ServiceRef& service) { return MakeUnit(service); });
@@ -360,7 +401,8 @@ absl::StatusOr<std::shared_ptr<grpclb::ServiceUnit>> App::MakeUnit(
   SourceInfo info;
   auto stats = std::make_unique<k8s::WatchStats>();
   absl::StatusOr<std::unique_ptr<discovery::Source>> source = MakeK8sSourceWith(
-      unit_config, *access_, *kube_io_, *kubernetes_, info, stats.get(), api_choice_);
+      unit_config, *access_, *kube_io_, *kubernetes_, info, stats.get(), api_choice_,
+      /*stop_if_not_found=*/true);
   if (!source.ok()) return source.status();
   auto unit = std::make_shared<KubernetesUnit>(
       service.Key(), config_, static_cast<size_t>(grpclb::BalanceLoadService::DefaultThreads()),
@@ -382,7 +424,9 @@ absl::Status App::StartServer() {
   service.limits.max_per_peer = config_.max_streams_per_peer;
   service.first_message_timeout = config_.first_message_timeout;
   if (directory_ != nullptr) {
-    service.resolver = [this](absl::string_view name) { return directory_->Resolve(name); };
+    service.resolver = [this](absl::string_view name, absl::string_view peer) {
+      return directory_->Resolve(name, peer);
+    };
   }
   service_ = std::make_unique<grpclb::BalanceLoadService>(hub_, std::move(service));
   grpc::EnableDefaultHealthCheckService(true);

@@ -66,7 +66,7 @@ absl::StatusOr<std::unique_ptr<ServiceDirectory>> ServiceDirectory::Start(Option
 ServiceDirectory::~ServiceDirectory() { Stop(); }
 
 absl::StatusOr<std::shared_ptr<grpclb::ServiceUnit>> ServiceDirectory::Resolve(
-    absl::string_view name) {
+    absl::string_view name, absl::string_view peer) {
   std::shared_ptr<const routing::ServiceRouter> router;
   {
     absl::MutexLock lock(&mu_);
@@ -84,18 +84,48 @@ absl::StatusOr<std::shared_ptr<grpclb::ServiceUnit>> ServiceDirectory::Resolve(
     it->second.idle_since = absl::InfiniteFuture();
     return it->second.unit;
   }
-  // The first client of this service. Making a unit starts its source's
-  // thread and returns; the list follows when the source has one.
+  // The first client of this service, within the bounds.
+  if (absl::Status bound = CheckBounds(key, peer); !bound.ok()) return bound;
+  // Making a unit starts its source (callbacks on the Kubernetes I/O thread)
+  // and returns; the list follows when the source has one.
   absl::StatusOr<std::shared_ptr<grpclb::ServiceUnit>> unit = make_(*service);
   if (!unit.ok()) {
     refused_.Add({std::string(absl::StatusCodeToString(unit.status().code()))});
     return absl::UnavailableError(
         absl::StrCat("cannot watch service ", key, ": ", unit.status().message()));
   }
-  units_[key].unit = *unit;
+  Entry& entry = units_[key];
+  entry.unit = *unit;
+  entry.started_by = std::string(peer);
+  ++started_by_[entry.started_by];
   started_.Add();
   spdlog::info("service {}: first client (asked for \"{}\"): watching it", key, std::string(name));
   return *unit;
+}
+
+absl::Status ServiceDirectory::CheckBounds(const std::string& key, absl::string_view peer) {
+  absl::Status refusal;
+  if (units_.size() >= options_.max_services) {
+    refusal = absl::ResourceExhaustedError(
+        absl::StrCat("jawlb watches its most services (", options_.max_services,
+                     ", JAWLB_MAXSERVICES): cannot start ", key));
+  } else if (auto it = started_by_.find(std::string(peer));
+             it != started_by_.end() && it->second >= options_.max_services_per_peer) {
+    refusal = absl::ResourceExhaustedError(
+        absl::StrCat("your address started ", it->second,
+                     " services still watched, the most jawlb allows one client "
+                     "(JAWLB_MAXSERVICESPERPEER): cannot start ",
+                     key));
+  } else {
+    return absl::OkStatus();
+  }
+  refused_.Add({"RESOURCE_EXHAUSTED"});
+  int64_t suppressed = 0;
+  if (refusal_log_.Allow(absl::Now(), suppressed)) {
+    spdlog::warn("client {}: {}{}", std::string(peer), std::string(refusal.message()),
+                 suppressed > 0 ? absl::StrCat(" (", suppressed, " more refused since)") : "");
+  }
+  return refusal;
 }
 
 void ServiceDirectory::Janitor() {
@@ -142,6 +172,10 @@ std::vector<std::shared_ptr<grpclb::ServiceUnit>> ServiceDirectory::TakeDroppabl
     if (now - entry.closed_since >= options_.forget_closed_after ||
         now - entry.idle_since >= options_.idle_timeout) {
       dropped.push_back(std::move(entry.unit));
+      if (auto peer = started_by_.find(entry.started_by);
+          peer != started_by_.end() && --peer->second == 0) {
+        started_by_.erase(peer);
+      }
       it = units_.erase(it);
     } else {
       ++it;

@@ -31,6 +31,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 
+#include "common/log_throttle.h"
 #include "common/metrics.h"
 #include "grpclb/service_unit.h"
 #include "routing/service_router.h"
@@ -55,14 +56,22 @@ class ServiceDirectory {
     // from memory this long, then is forgotten so the Service is looked for
     // again.
     absl::Duration forget_closed_after = absl::Seconds(10);
+    // Clients choose the names, and every unit costs a list (and, for a
+    // Service that exists, a watch and maybe a health-check thread): at most
+    // this many units at once, and this many started by one client address
+    // and not yet dropped. Past either, RESOURCE_EXHAUSTED.
+    size_t max_services = 1000;
+    size_t max_services_per_peer = 50;
   };
 
   // Reads the routes file (an error names it) and starts the janitor.
   static absl::StatusOr<std::unique_ptr<ServiceDirectory>> Start(Options options, MakeUnit make);
   ~ServiceDirectory();
 
-  // The unit for the service `name` means, made if needed; a refusal says why.
-  absl::StatusOr<std::shared_ptr<grpclb::ServiceUnit>> Resolve(absl::string_view name)
+  // The unit for the service `name` means, made if needed for the client at
+  // `peer` (its address); a refusal says why.
+  absl::StatusOr<std::shared_ptr<grpclb::ServiceUnit>> Resolve(absl::string_view name,
+                                                               absl::string_view peer = "")
       ABSL_LOCKS_EXCLUDED(mu_);
   // Stops the janitor and every unit. Idempotent.
   void Stop() ABSL_LOCKS_EXCLUDED(mu_);
@@ -80,11 +89,16 @@ class ServiceDirectory {
  private:
   struct Entry {
     std::shared_ptr<grpclb::ServiceUnit> unit;
+    std::string started_by;  // the client address whose stream made it
     absl::Time idle_since = absl::InfiniteFuture();
     absl::Time closed_since = absl::InfiniteFuture();
   };
 
   ServiceDirectory(Options options, MakeUnit make);
+  // OK when `peer` may start the unit `key`; else ResourceExhausted naming
+  // the bound (logged, throttled, and counted).
+  absl::Status CheckBounds(const std::string& key, absl::string_view peer)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Janitor();
   // The units to drop at `now`: idle for the idle timeout, or closed (not
   // found) for forget_closed_after.
@@ -100,6 +114,8 @@ class ServiceDirectory {
   mutable absl::Mutex mu_;
   std::shared_ptr<const routing::ServiceRouter> router_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, Entry> units_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, size_t> started_by_ ABSL_GUARDED_BY(mu_);  // units per address
+  LogThrottle refusal_log_ ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   int64_t routes_mtime_ = 0;       // of the routes in use; janitor thread only (and Start)
   int64_t routes_seen_mtime_ = 0;  // at the last look

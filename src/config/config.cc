@@ -274,6 +274,12 @@ const std::vector<Setting>& Settings() {
        "the largest ServerList message sent (clients refuse messages over 4 MiB by default); "
        "a longer list is cut to what fits, with an error in the log",
        [](auto v, Config& c) { return SetCountIn(v, 1024, 1 << 30, c.max_list_bytes); }},
+      {"JAWLB_MAXSERVICES", "maxservices", "1000",
+       "multi mode: services watched at once; a client naming one more gets RESOURCE_EXHAUSTED",
+       [](auto v, Config& c) { return SetCountIn(v, 1, 100000, c.max_services); }},
+      {"JAWLB_MAXSERVICESPERPEER", "maxservicesperpeer", "50",
+       "multi mode: services one client address may start watching (held until they are dropped)",
+       [](auto v, Config& c) { return SetCountIn(v, 1, 100000, c.max_services_per_peer); }},
       {"JAWLB_LOGLEVEL", "loglevel", "info", "trace, debug, info, warn, error or off",
        [](auto v, Config& c) { return SetLogLevel(v, c.log_level); }},
       {"JAWLB_LOGFORMAT", "logformat", "text", "text, or json (one object per line)",

@@ -44,6 +44,8 @@ struct Config {
   std::string name_suffix;                        // JAWLB_NAMESUFFIX
   std::string routes_file;                        // JAWLB_ROUTES
   absl::Duration idle_timeout = absl::Minutes(5);  // JAWLB_IDLETIMEOUT
+  size_t max_services = 1000;                     // JAWLB_MAXSERVICES
+  size_t max_services_per_peer = 50;              // JAWLB_MAXSERVICESPERPEER
   std::string health_check = "none";              // JAWLB_HEALTHCHECK: none or grpc
   std::string health_check_service;               // JAWLB_HEALTHCHECKSERVICE
   size_t max_connections = 20000;                 // JAWLB_MAXCONNECTIONS

@@ -232,7 +232,8 @@ absl::Status BalanceLoadStream::OnInitialRequest(const std::string& name) {
   if (shared_.resolver != nullptr) {
     // Multi mode: the name chooses the service (its Hub, policy and shedding);
     // a refusal ends the stream.
-    absl::StatusOr<std::shared_ptr<ServiceUnit>> unit = (*shared_.resolver)(name);
+    absl::StatusOr<std::shared_ptr<ServiceUnit>> unit =
+        (*shared_.resolver)(name, StreamLimits::PeerAddress(peer_));
     if (!unit.ok()) return unit.status();
     std::unique_ptr<Hub::Subscription> subscription =
         (*unit)->hub().Subscribe(weak_from_this(), shard_);

@@ -61,8 +61,10 @@ class ServiceUnit {
   metrics::Histogram propagation_{metrics::Histogram::LatencyBounds()};
 };
 
-using ServiceResolver =
-    std::function<absl::StatusOr<std::shared_ptr<ServiceUnit>>(absl::string_view name)>;
+// The unit of the service a client's `name` means; `peer` is the client's
+// address (without the port), which bounds what one client may start.
+using ServiceResolver = std::function<absl::StatusOr<std::shared_ptr<ServiceUnit>>(
+    absl::string_view name, absl::string_view peer)>;
 
 }  // namespace jawlb::grpclb
 

@@ -1,5 +1,7 @@
 #include "health/health_checker.h"
 
+#include <system_error>
+
 #include <algorithm>
 #include <chrono>
 #include <utility>
@@ -47,8 +49,22 @@ std::string DescribeStatus(const grpc::Status& status) {
 }  // namespace
 
 HealthChecker::HealthChecker(Options options, Publish publish)
-    : options_(std::move(options)), publish_(std::move(publish)), tracker_(options_.tracker) {
-  thread_ = std::thread([this] { Run(); });
+    : options_(std::move(options)), publish_(std::move(publish)), tracker_(options_.tracker) {}
+
+absl::StatusOr<std::unique_ptr<HealthChecker>> HealthChecker::Start(Options options,
+                                                                    Publish publish) {
+  std::unique_ptr<HealthChecker> checker(new HealthChecker(std::move(options), std::move(publish)));
+  try {
+    checker->thread_ = std::thread([raw = checker.get()] { raw->Run(); });
+  } catch (const std::system_error& error) {  // std::thread's only way to fail
+    // Nothing was watched yet: the stop runs to its end on this thread, and
+    // the queue is shut down and drained before the checker goes.
+    checker->Stop();
+    checker->Run();
+    return absl::ResourceExhaustedError(
+        absl::StrCat("cannot start a health-check thread: ", error.what()));
+  }
+  return checker;
 }
 
 HealthChecker::~HealthChecker() { Stop(); }

@@ -25,6 +25,8 @@
 #include <set>
 #include <string>
 #include <thread>
+
+#include "absl/status/statusor.h"
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
@@ -49,8 +51,10 @@ class HealthChecker {
   };
   using Publish = std::function<void(discovery::BackendSet backends, absl::Time observed)>;
 
-  // Starts its thread.
-  HealthChecker(Options options, Publish publish);
+  // A checker with its thread started. ResourceExhausted when the thread
+  // cannot be started (the process is at its thread limit): an error for the
+  // caller's service, never an abort.
+  static absl::StatusOr<std::unique_ptr<HealthChecker>> Start(Options options, Publish publish);
   ~HealthChecker();
   HealthChecker(const HealthChecker&) = delete;
   HealthChecker& operator=(const HealthChecker&) = delete;
@@ -69,6 +73,7 @@ class HealthChecker {
   void WriteMetrics(metrics::TextWriter& out) const ABSL_LOCKS_EXCLUDED(mu_);
 
  private:
+  HealthChecker(Options options, Publish publish);
   class Watch;
   struct Command {
     discovery::BackendSet backends;

@@ -180,6 +180,11 @@ void Reflector::OnPage(const absl::StatusOr<HttpResponse>& response) {
                 resource_version_);
   listing_.reset();
   backoff_.Reset();
+  if (objects == 0 && options_.stop_if_first_list_empty && !listed_once_) {
+    spdlog::debug("kubernetes: {} has no objects: not watching it", what_);
+    return;
+  }
+  listed_once_ = true;
   Watch();
 }
 

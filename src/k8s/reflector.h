@@ -56,6 +56,10 @@ class Reflector {
     // This watch's own counts (per service in multi mode); null: none.
     // Borrowed; must outlive the reflector.
     WatchStats* stats = nullptr;
+    // When the first complete list has no objects, stop there: no watch (the
+    // store is told of the empty list first). Multi mode: a name a client
+    // chose that matches nothing costs one LIST, not a watch held open.
+    bool stop_if_first_list_empty = false;
   };
 
   Reflector(HttpTransport& transport, ObjectStore& store, Options options);
@@ -121,6 +125,7 @@ class Reflector {
   std::optional<absl::Duration> retry_after_;  // from the last failed response
   std::string resource_version_;               // the newest seen
   std::unique_ptr<Listing> listing_;           // while a list is under way
+  bool listed_once_ = false;                   // a complete list was taken
   Watching watching_;
 };
 

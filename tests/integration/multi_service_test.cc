@@ -15,6 +15,8 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -267,6 +269,70 @@ TEST_F(MultiServiceBalancingTest, SubsetsAndHealthChecksArePerService) {
   }));
   const auto [status, parsed] = ParsedMetrics();
   EXPECT_EQ(status, 0) << parsed;
+}
+
+
+// Issue 13, item 3: one connection naming 2,000 nonexistent services cost
+// 2,000 LISTs, 2,000 open WATCHes and, with health checks, 1,541 threads. Now a
+// name that matches nothing costs one LIST and no watch or thread, and one
+// client address may start only JAWLB_MAXSERVICESPERPEER services at a time.
+class MultiServiceLimitsTest : public MultiServiceTest {
+ protected:
+  std::vector<std::string> ExtraEnv() const override {
+    return {"JAWLB_HEALTHCHECK=grpc", "JAWLB_MAXSERVICESPERPEER=20"};
+  }
+};
+
+TEST_F(MultiServiceLimitsTest, NamesAClientMakesUpCostALookupEachAndAreBounded) {
+  ASSERT_TRUE(Eventually([&] { return absl::StrContains(Metrics(), "jawlb_ready 1"); }));
+  auto threads = [&] {
+    for (absl::string_view line : absl::StrSplit(Metrics(), '\n')) {
+      double value = 0;
+      if (absl::ConsumePrefix(&line, "process_threads ") && absl::SimpleAtod(line, &value)) {
+        return static_cast<int>(value);
+      }
+    }
+    return -1;
+  };
+  const int threads_before = threads();
+  // 60 made-up names on one connection.
+  grpc::ChannelArguments args;
+  int not_found = 0;
+  int exhausted = 0;
+  std::string refusal;
+  auto channel = grpc::CreateCustomChannel(absl::StrCat("127.0.0.1:", jawlb_->port()),
+                                           grpc::InsecureChannelCredentials(), args);
+  auto stub = grpc::lb::v1::LoadBalancer::NewStub(channel);
+  for (int i = 0; i < 60; ++i) {
+    grpc::ClientContext context;
+    context.set_deadline(absl::ToChronoTime(absl::Now() + kWait));
+    auto stream = stub->BalanceLoad(&context);
+    grpc::lb::v1::LoadBalanceRequest initial;
+    initial.mutable_initial_request()->set_name(absl::StrCat("made-up-", i));
+    stream->Write(initial);
+    grpc::lb::v1::LoadBalanceResponse response;
+    while (stream->Read(&response)) {
+    }
+    const grpc::Status status = stream->Finish();
+    not_found += status.error_code() == grpc::StatusCode::NOT_FOUND ? 1 : 0;
+    if (status.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED) {
+      ++exhausted;
+      refusal = status.error_message();
+    }
+  }
+  // The first 20 were looked up (one LIST each) and found missing; the rest
+  // refused until those are forgotten.
+  EXPECT_EQ(not_found, 20);
+  EXPECT_EQ(exhausted, 40);
+  EXPECT_THAT(refusal, HasSubstr("JAWLB_MAXSERVICESPERPEER"));
+  EXPECT_EQ(Stat("lists"), 20);
+  EXPECT_EQ(Stat("activeWatches"), 0);
+  // No health-check thread per name (20 would show); gRPC may add one of its own.
+  EXPECT_LE(threads(), threads_before + 2);
+  // A real service is still served, with its health checks (a thread of its own).
+  std::shared_ptr<grpc::Channel> alpha = Client("alpha");
+  ASSERT_THAT(WaitForSpread(alpha, {"a1", "a2"}, true, 20, kWait), IsOk());
+  EXPECT_TRUE(Eventually([&] { return Stat("activeWatches") == 1; }));
 }
 
 }  // namespace

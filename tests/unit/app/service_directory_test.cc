@@ -32,8 +32,11 @@ class FakeUnit : public grpclb::ServiceUnit {
 
 class ServiceDirectoryTest : public ::testing::Test {
  protected:
-  std::unique_ptr<ServiceDirectory> Start(const std::string& routes_file = "") {
+  std::unique_ptr<ServiceDirectory> Start(const std::string& routes_file = "",
+                                          size_t max_services = 1000, size_t per_peer = 50) {
     ServiceDirectory::Options options;
+    options.max_services = max_services;
+    options.max_services_per_peer = per_peer;
     options.router.default_namespace = "prod";
     options.routes_file = routes_file;
     options.idle_timeout = absl::Milliseconds(200);
@@ -137,6 +140,28 @@ TEST_F(ServiceDirectoryTest, AUnitThatFoundNoServiceIsForgottenSoon) {
   EXPECT_TRUE(Eventually([&] { return directory->Describe().empty(); }));
   ASSERT_THAT(directory->Resolve("gone"), IsOk());
   EXPECT_EQ(made_.load(), 2);
+}
+
+// Issue 13, item 3: clients choose the names, so units are bounded per client
+// address and in all; joining a unit that exists is always allowed.
+TEST_F(ServiceDirectoryTest, UnitsAreBoundedPerClientAndInAll) {
+  auto directory = Start("", /*max_services=*/3, /*per_peer=*/2);
+  auto a = directory->Resolve("a", "ipv4:10.0.0.1");
+  auto b = directory->Resolve("b", "ipv4:10.0.0.1");
+  ASSERT_THAT(a, IsOk());
+  ASSERT_THAT(b, IsOk());
+  EXPECT_THAT(directory->Resolve("c", "ipv4:10.0.0.1"),
+              StatusIs(absl::StatusCode::kResourceExhausted, HasSubstr("JAWLB_MAXSERVICESPERPEER")));
+  EXPECT_THAT(directory->Resolve("a", "ipv4:10.0.0.1"), IsOk());  // shared, not started
+  EXPECT_THAT(directory->Resolve("c", "ipv4:10.0.0.2"), IsOk());
+  EXPECT_THAT(directory->Resolve("d", "ipv4:10.0.0.3"),
+              StatusIs(absl::StatusCode::kResourceExhausted, HasSubstr("JAWLB_MAXSERVICES")));
+  EXPECT_EQ(made_.load(), 3);
+  // Once a unit is dropped (idle), its starter may start another: a and c go,
+  // b is held.
+  a->reset();
+  EXPECT_TRUE(Eventually([&] { return directory->Describe().size() == 1; }));
+  EXPECT_THAT(directory->Resolve("e", "ipv4:10.0.0.1"), IsOk());
 }
 
 }  // namespace

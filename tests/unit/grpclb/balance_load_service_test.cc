@@ -485,7 +485,7 @@ class Unit : public ServiceUnit {
 class MultiServiceStreamsTest : public BalanceLoadServiceTest {
  protected:
   MultiServiceStreamsTest()
-      : BalanceLoadServiceTest(0, [this](absl::string_view name)
+      : BalanceLoadServiceTest(0, [this](absl::string_view name, absl::string_view /*peer*/)
                                       -> absl::StatusOr<std::shared_ptr<ServiceUnit>> {
           if (name == "alpha:8000") return alpha_;
           if (name == "beta:8000") return beta_;
@@ -545,7 +545,7 @@ class UnitBalancingTest : public BalanceLoadServiceTest {
  protected:
   UnitBalancingTest()
       : BalanceLoadServiceTest(
-            0, [this](absl::string_view name) -> absl::StatusOr<std::shared_ptr<ServiceUnit>> {
+            0, [this](absl::string_view name, absl::string_view /*peer*/) -> absl::StatusOr<std::shared_ptr<ServiceUnit>> {
               if (name == "gamma") return gamma_;
               return delta_;
             }) {}

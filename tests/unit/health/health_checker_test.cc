@@ -39,10 +39,13 @@ class HealthCheckerTest : public ::testing::Test {
     options.tracker.readmit_after = absl::Milliseconds(300);
     options.retry_min = absl::Milliseconds(100);
     options.retry_max = absl::Milliseconds(500);
-    return std::make_unique<HealthChecker>(options, [this](BackendSet set, absl::Time) {
-      absl::MutexLock lock(&mu_);
-      published_.push_back(std::move(set));
-    });
+    absl::StatusOr<std::unique_ptr<HealthChecker>> checker =
+        HealthChecker::Start(options, [this](BackendSet set, absl::Time) {
+          absl::MutexLock lock(&mu_);
+          published_.push_back(std::move(set));
+        });
+    EXPECT_THAT(checker, IsOk());
+    return checker.ok() ? *std::move(checker) : nullptr;
   }
 
   BackendSet All() const {

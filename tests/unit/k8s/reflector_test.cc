@@ -106,6 +106,31 @@ TEST_F(ReflectorTest, PaginatedListThenWatchFromItsVersion) {
   EXPECT_THAT(store_.Ops(), ElementsAre("replace:a,b,c", "sync"));
 }
 
+// Multi mode: a client-chosen name that matches nothing costs one list, and
+// no watch (issue 13, item 3).
+TEST_F(ReflectorTest, AnEmptyFirstListCanEndItThere) {
+  transport_.AddBody(Page("10", "", {}));
+  Reflector::Options options = Options();
+  options.stop_if_first_list_empty = true;
+  Reflector reflector(transport_, store_, options);
+  reflector.Start();
+  EXPECT_FALSE(transport_.RunUntil([] { return false; }));  // until nothing can run
+  reflector.Stop();
+  EXPECT_EQ(transport_.Paths().size(), 1u);
+  EXPECT_THAT(store_.Ops(), ElementsAre("replace:", "sync"));
+}
+
+// A watch line that never ends would buffer without bound: past 16 MiB the
+// watch is dropped and resumed (issue 13, item 13).
+TEST_F(ReflectorTest, AnEndlessWatchEventIsCutAndTheWatchResumed) {
+  transport_.AddBody(Page("10", "", {"a"}));
+  transport_.AddStream({std::string(17 << 20, 'x')});
+  RunUntil(3);
+  EXPECT_THAT(transport_.Paths()[2], HasSubstr("resourceVersion=10"));
+  EXPECT_THAT(store_.Ops(), ElementsAre("replace:a", "sync"));
+  EXPECT_THAT(Metrics(), HasSubstr(R"(jawlb_kubernetes_watch_restarts_total{reason="error"} 1)"));
+}
+
 TEST_F(ReflectorTest, ExpiredContinueTokenRestartsTheList) {
   transport_.AddBody(Page("10", "page2", {"a", "b"}));
   transport_.Add(
