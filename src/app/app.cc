@@ -4,6 +4,8 @@
 #include <future>
 #include <limits>
 
+#include <ifaddrs.h>
+#include <netinet/in.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -153,6 +155,32 @@ void ConfigureServer(const config::Config& config, grpc::ServerBuilder& builder)
         GRPC_ARG_MAX_CONNECTION_AGE_GRACE_MS,
         static_cast<int>(absl::ToInt64Milliseconds(config.max_connection_age_grace)));
   }
+}
+
+// The IP addresses (4 or 16 bytes) a client reaches jawlb's gRPC port at:
+// `host`, or with every interface ("") each interface's.
+absl::flat_hash_set<std::string> OwnAddresses(const std::string& host) {
+  absl::flat_hash_set<std::string> own;
+  if (!host.empty()) {
+    if (absl::StatusOr<discovery::Backend> self = discovery::MakeBackend(host, 1); self.ok()) {
+      own.insert(self->ip);
+    }
+    return own;
+  }
+  ifaddrs* interfaces = nullptr;
+  if (getifaddrs(&interfaces) != 0) return own;
+  for (ifaddrs* i = interfaces; i != nullptr; i = i->ifa_next) {
+    if (i->ifa_addr == nullptr) continue;
+    if (i->ifa_addr->sa_family == AF_INET) {
+      const auto* v4 = reinterpret_cast<const sockaddr_in*>(i->ifa_addr);
+      own.insert(std::string(reinterpret_cast<const char*>(&v4->sin_addr), 4));
+    } else if (i->ifa_addr->sa_family == AF_INET6) {
+      const auto* v6 = reinterpret_cast<const sockaddr_in6*>(i->ifa_addr);
+      own.insert(std::string(reinterpret_cast<const char*>(&v6->sin6_addr), 16));
+    }
+  }
+  freeifaddrs(interfaces);
+  return own;
 }
 
 // Raises the soft file descriptor limit to the hard one (often 1,024 against
@@ -332,12 +360,54 @@ class KubernetesUnit final : public grpclb::ServiceUnit {
 
 absl::StatusOr<std::unique_ptr<App>> App::Start(const config::Config& config) {
   std::unique_ptr<App> app(new App(config));
+  JAWLB_RETURN_IF_ERROR(app->BindPort());
   SourceInfo info;
   JAWLB_RETURN_IF_ERROR(config.mode == "multi" ? app->StartDirectory(info)
                                                : app->StartSource(info));
   JAWLB_RETURN_IF_ERROR(app->StartServer());
   JAWLB_RETURN_IF_ERROR(app->StartAdmin(info));
   return app;
+}
+
+absl::Status App::BindPort() {
+  // jawlb accepts the connections itself (ConnectionListener), so that the
+  // limits and running out of descriptors are its own to handle. Bound first:
+  // a port in use fails before anything is watched, and the port is known
+  // when the first list comes (to leave jawlb's own address out of it).
+  grpclb::ConnectionListener::Options listen;
+  listen.host = config_.host;
+  listen.port = config_.port;
+  listen.max_connections = ConnectionsWithinFileLimit(config_.max_connections);
+  listen.max_per_peer = config_.max_connections_per_peer;
+  absl::StatusOr<std::unique_ptr<grpclb::ConnectionListener>> listener =
+      grpclb::ConnectionListener::Listen(listen);
+  if (!listener.ok()) return listener.status();
+  listener_ = *std::move(listener);
+  port_ = listener_->port();
+  own_ips_ = OwnAddresses(config_.host);
+  return absl::OkStatus();
+}
+
+discovery::BackendSet App::WithoutSelf(discovery::BackendSet backends) {
+  std::vector<discovery::Backend> kept;
+  std::vector<std::string> left_out;
+  for (const discovery::Backend& backend : backends.backends()) {
+    const bool loopback = backend.ip.size() == 4 && backend.ip[0] == 127;
+    if (backend.port == port_ && (own_ips_.contains(backend.ip) ||
+                                  (loopback && config_.host.empty()))) {
+      left_out.push_back(backend.ToString());
+    } else {
+      kept.push_back(backend);
+    }
+  }
+  if (left_out.empty()) return backends;
+  int64_t suppressed = 0;
+  if (self_log_.Allow(absl::Now(), suppressed)) {
+    spdlog::error("backends: {} is jawlb's own gRPC address (clients would send their calls to "
+                  "the balancer): left out",
+                  absl::StrJoin(left_out, ", "));
+  }
+  return discovery::BackendSet(std::move(kept), backends.weights());
 }
 
 absl::Status App::StartSource(SourceInfo& info) {
@@ -431,27 +501,16 @@ absl::Status App::StartServer() {
   service_ = std::make_unique<grpclb::BalanceLoadService>(hub_, std::move(service));
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
-  // jawlb accepts the connections itself (ConnectionListener), so that the
-  // limits and running out of descriptors are its own to handle.
-  grpclb::ConnectionListener::Options listen;
-  listen.host = config_.host;
-  listen.port = config_.port;
-  listen.max_connections = ConnectionsWithinFileLimit(config_.max_connections);
-  listen.max_per_peer = config_.max_connections_per_peer;
-  absl::StatusOr<std::unique_ptr<grpclb::ConnectionListener>> listener =
-      grpclb::ConnectionListener::Listen(listen);
-  if (listener.ok()) port_ = (*listener)->port();
   grpc::ServerBuilder builder;
   ConfigureServer(config_, builder);
   service_->AddTo(builder);
-  if (listener.ok()) server_ = builder.BuildAndStart();
+  server_ = builder.BuildAndStart();
   if (server_ == nullptr) {
     if (source_ != nullptr) source_->Stop();
     if (directory_ != nullptr) directory_->Stop();
     if (health_ != nullptr) health_->Stop();
-    return listener.ok() ? absl::InternalError("the gRPC server did not start") : listener.status();
+    return absl::InternalError("the gRPC server did not start");
   }
-  listener_ = *std::move(listener);
   listener_->Start(server_.get());
   service_->Start(port_);
   readiness_.AttachHealth(server_->GetHealthCheckService());
@@ -549,6 +608,7 @@ bool App::GrpcServerAnswers() {
 }
 
 void App::OnBackends(discovery::BackendSet backends, absl::Time observed) {
+  backends = WithoutSelf(std::move(backends));
   const std::string change = discovery::DescribeChange(last_backends_, backends);
   last_backends_ = backends;
   const size_t count = backends.size();

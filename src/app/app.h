@@ -11,6 +11,7 @@
 #include <memory>
 #include <optional>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/notification.h"
 #include "grpcpp/grpcpp.h"
@@ -18,6 +19,7 @@
 #include "admin/admin_server.h"
 #include "app/readiness.h"
 #include "app/service_directory.h"
+#include "common/log_throttle.h"
 #include "config/config.h"
 #include "discovery/k8s_source.h"
 #include "discovery/source.h"
@@ -69,8 +71,9 @@ class App {
 
  private:
   explicit App(const config::Config& config);
-  // The steps of Start(): the source (single mode) or the service directory
-  // (multi mode), the gRPC server, the admin listener.
+  // The steps of Start(): the gRPC port, the source (single mode) or the
+  // service directory (multi mode), the gRPC server, the admin listener.
+  absl::Status BindPort();
   absl::Status StartSource(SourceInfo& info);
   absl::Status StartDirectory(SourceInfo& info);
   absl::Status StartServer();
@@ -82,6 +85,9 @@ class App {
   // A complete set from the source (its thread, or main during Start()), or
   // the healthy part of it from the health checker (its thread).
   void OnBackends(discovery::BackendSet backends, absl::Time observed);
+  // `backends` without jawlb's own gRPC address (a static list or file naming
+  // it would send clients' calls to the balancer), logged when one is left out.
+  discovery::BackendSet WithoutSelf(discovery::BackendSet backends);
   // What has stopped making progress, "" when nothing (for /healthz).
   std::string StuckReason();
   // Whether the gRPC server answers its own health check, on a new connection.
@@ -96,6 +102,8 @@ class App {
   grpclb::Hub hub_{static_cast<size_t>(grpclb::BalanceLoadService::DefaultThreads()),
                    config_.lb_tokens ? grpclb::TokenPrefix(replica_, 0) : ""};
   discovery::BackendSet last_backends_;          // for the change log; source thread only
+  absl::flat_hash_set<std::string> own_ips_;     // where clients reach us; set by BindPort()
+  LogThrottle self_log_;                         // source thread only
   std::unique_ptr<k8s::ApiMonitor> kubernetes_;  // when watching Kubernetes; outlives source_
   std::unique_ptr<k8s::CurlIo> kube_io_;  // the Kubernetes I/O thread; outlives every source
   std::unique_ptr<discovery::Source> source_;  // single mode
