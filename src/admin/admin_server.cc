@@ -73,8 +73,8 @@ std::string HealthJson(const health::HealthChecker* health) {
   std::vector<std::string> checked;
   for (const balancer::HealthTracker::Entry& e : health->Describe()) {
     checked.push_back(absl::StrCat(
-        "{\"address\":", JsonQuote(e.backend.ToString()), ",\"last\":",
-        e.last.has_value() ? JsonQuote(balancer::VerdictName(*e.last)) : "null",
+        "{\"address\":", JsonQuote(e.backend.ToString()),
+        ",\"last\":", e.last.has_value() ? JsonQuote(balancer::VerdictName(*e.last)) : "null",
         ",\"detail\":", JsonQuote(e.detail), ",\"removed\":", e.removed ? "true" : "false",
         ",\"recent_removals\":", e.recent_removals, ",\"readmit_at\":",
         e.readmit_at == absl::InfiniteFuture() ? "null" : JsonQuote(Time(e.readmit_at)), "}"));
@@ -111,9 +111,8 @@ absl::StatusOr<std::unique_ptr<AdminServer>> AdminServer::Start(const std::strin
   options.host = host;
   options.port = port;
   absl::StatusOr<std::unique_ptr<HttpServer>> http = HttpServer::Start(
-      options, [raw = server.get()](const HttpServer::Request& request) {
-        return raw->Handle(request);
-      });
+      options,
+      [raw = server.get()](const HttpServer::Request& request) { return raw->Handle(request); });
   if (!http.ok()) {
     return absl::UnavailableError(
         absl::StrCat(http.status().message(), " (JAWLB_ADMINHOST/JAWLB_ADMINPORT)"));
@@ -206,8 +205,7 @@ std::string AdminServer::StateJson() const {
   return absl::StrCat(
       "{\"ready\":", reason.empty() ? "true" : "false", ",\"not_ready_reason\":", JsonQuote(reason),
       ",\"source\":", JsonQuote(view_.source), ",\"kubernetes\":", kubernetes,
-      ",\"health\":", health,
-      ",\"services\":", view_.services ? view_.services() : "null",
+      ",\"health\":", health, ",\"services\":", view_.services ? view_.services() : "null",
       ",\"lb_tokens\":{\"replica\":", JsonQuote(view_.replica), ",\"backend_tags\":{",
       absl::StrJoin(tags, ","), "}}", ",\"endpoints\":[", absl::StrJoin(endpoints, ","),
       "],\"list\":",

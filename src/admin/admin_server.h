@@ -48,7 +48,7 @@ struct AdminView {
   const discovery::Source* endpoints = nullptr;  // every endpoint with its conditions (single mode)
   // Multi mode: a JSON array describing each service watched (null: single).
   std::function<std::string()> services;
-  const k8s::ApiMonitor* kubernetes = nullptr;   // null unless watching Kubernetes
+  const k8s::ApiMonitor* kubernetes = nullptr;    // null unless watching Kubernetes
   const health::HealthChecker* health = nullptr;  // null unless JAWLB_HEALTHCHECK=grpc
 };
 

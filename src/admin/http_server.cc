@@ -159,30 +159,32 @@ void HttpServer::Run() {
     const absl::Time now = absl::Now();
     std::vector<std::unique_ptr<Connection>> kept;
     for (size_t i = 0; i < connections_.size(); ++i) {
-      Connection& c = *connections_[i];
-      const short events = fds[i + 2].revents;
-      bool keep = true;
-      if (events & (POLLERR | POLLHUP | POLLNVAL) && !(events & POLLIN)) {
-        keep = false;
-      } else if (events & POLLIN) {
-        keep = OnReadable(c);
-      } else if (events & POLLOUT) {
-        keep = OnWritable(c);
-      }
-      if (keep && now > c.deadline) {
-        refused_.Add({"timeout"});
-        keep = false;
-      }
-      if (keep) {
+      if (Serve(*connections_[i], fds[i + 2].revents, now)) {
         kept.push_back(std::move(connections_[i]));
       } else {
-        close(c.fd);
+        close(connections_[i]->fd);
       }
     }
     connections_ = std::move(kept);
     if (fds[1].revents & POLLIN) Accept();
     open_.Set(static_cast<int64_t>(connections_.size()));
   }
+}
+
+bool HttpServer::Serve(Connection& c, short events, absl::Time now) {
+  bool keep = true;
+  if ((events & (POLLERR | POLLHUP | POLLNVAL)) != 0 && (events & POLLIN) == 0) {
+    keep = false;
+  } else if ((events & POLLIN) != 0) {
+    keep = OnReadable(c);
+  } else if ((events & POLLOUT) != 0) {
+    keep = OnWritable(c);
+  }
+  if (keep && now > c.deadline) {
+    refused_.Add({"timeout"});
+    keep = false;
+  }
+  return keep;
 }
 
 bool HttpServer::MakeRoom() {
@@ -271,11 +273,10 @@ bool HttpServer::OnReadable(Connection& c) {
 void HttpServer::Answer(Connection& c, const Response& response, bool head) {
   c.in.clear();
   c.in.shrink_to_fit();
-  c.out = absl::StrCat("HTTP/1.1 ", response.status, " ", Reason(response.status),
-                       "\r\nContent-Type: ", response.content_type,
-                       "\r\nContent-Length: ", response.body.size(),
-                       response.status == 405 ? "\r\nAllow: GET, HEAD" : "",
-                       "\r\nConnection: close\r\n\r\n");
+  c.out = absl::StrCat(
+      "HTTP/1.1 ", response.status, " ", Reason(response.status),
+      "\r\nContent-Type: ", response.content_type, "\r\nContent-Length: ", response.body.size(),
+      response.status == 405 ? "\r\nAllow: GET, HEAD" : "", "\r\nConnection: close\r\n\r\n");
   if (!head) c.out += response.body;
   c.written = 0;
   c.responding = true;

@@ -77,6 +77,9 @@ class HttpServer {
   HttpServer(Options options, Handler handler);
   void Run();
   void Accept();
+  // Handles what poll said of `connection` (`events`) at `now`. False when
+  // the connection is done with (the caller closes it).
+  bool Serve(Connection& connection, short events, absl::Time now);
   // Reads what `connection` sent; answers once the request is whole. False
   // when the connection is done with.
   bool OnReadable(Connection& connection);

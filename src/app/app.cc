@@ -201,12 +201,13 @@ size_t ConnectionsWithinFileLimit(size_t wanted) {
   }
   // The admin port's 64 connections, and 256 for the rest.
   constexpr rlim_t kReserved = 256 + 64;
-  const size_t room = limit.rlim_cur > 2 * kReserved ? limit.rlim_cur - kReserved
-                                                     : limit.rlim_cur / 3;
+  const size_t room =
+      limit.rlim_cur > 2 * kReserved ? limit.rlim_cur - kReserved : limit.rlim_cur / 3;
   if (wanted > room) {
-    spdlog::warn("JAWLB_MAXCONNECTIONS={} is more than the file limit ({}) leaves room for: "
-                 "at most {} connections",
-                 wanted, limit.rlim_cur, room);
+    spdlog::warn(
+        "JAWLB_MAXCONNECTIONS={} is more than the file limit ({}) leaves room for: "
+        "at most {} connections",
+        wanted, limit.rlim_cur, room);
     return room;
   }
   return wanted;
@@ -270,9 +271,10 @@ class KubernetesUnit final : public grpclb::ServiceUnit {
         // so a Service created later is found. The source watches no further.
         spdlog::warn("service {}: not found (no endpoints objects): its clients get NOT_FOUND",
                      key_);
-        hub_.Close(absl::NotFoundError(absl::StrCat(
-            "service ", key_, " not found: Kubernetes has no endpoints for it (does the Service "
-            "exist, with a selector?)")));
+        hub_.Close(absl::NotFoundError(
+            absl::StrCat("service ", key_,
+                         " not found: Kubernetes has no endpoints for it (does the Service "
+                         "exist, with a selector?)")));
         return;
       }
       health::HealthChecker* health = HealthCheckerOnce();
@@ -318,8 +320,8 @@ class KubernetesUnit final : public grpclb::ServiceUnit {
       absl::MutexLock lock(&health_mu_);
       if (health_ != nullptr) return health_.get();
     }
-    absl::StatusOr<std::unique_ptr<health::HealthChecker>> made = MakeHealthChecker(
-        config_, [this](discovery::BackendSet backends, absl::Time observed) {
+    absl::StatusOr<std::unique_ptr<health::HealthChecker>> made =
+        MakeHealthChecker(config_, [this](discovery::BackendSet backends, absl::Time observed) {
           Publish(std::move(backends), observed);
         });
     if (!made.ok()) {
@@ -346,7 +348,7 @@ class KubernetesUnit final : public grpclb::ServiceUnit {
   }
 
   const std::string key_;
-  const config::Config& config_;  // the App's, which outlives every unit
+  const config::Config& config_;                  // the App's, which outlives every unit
   const std::unique_ptr<k8s::WatchStats> stats_;  // outlives source_
   grpclb::Hub hub_;
   grpclb::SubsetPolicy policy_;
@@ -393,8 +395,8 @@ discovery::BackendSet App::WithoutSelf(discovery::BackendSet backends) {
   std::vector<std::string> left_out;
   for (const discovery::Backend& backend : backends.backends()) {
     const bool loopback = backend.ip.size() == 4 && backend.ip[0] == 127;
-    if (backend.port == port_ && (own_ips_.contains(backend.ip) ||
-                                  (loopback && config_.host.empty()))) {
+    if (backend.port == port_ &&
+        (own_ips_.contains(backend.ip) || (loopback && config_.host.empty()))) {
       left_out.push_back(backend.ToString());
     } else {
       kept.push_back(backend);
@@ -403,9 +405,10 @@ discovery::BackendSet App::WithoutSelf(discovery::BackendSet backends) {
   if (left_out.empty()) return backends;
   int64_t suppressed = 0;
   if (self_log_.Allow(absl::Now(), suppressed)) {
-    spdlog::error("backends: {} is jawlb's own gRPC address (clients would send their calls to "
-                  "the balancer): left out",
-                  absl::StrJoin(left_out, ", "));
+    spdlog::error(
+        "backends: {} is jawlb's own gRPC address (clients would send their calls to "
+        "the balancer): left out",
+        absl::StrJoin(left_out, ", "));
   }
   return discovery::BackendSet(std::move(kept), backends.weights());
 }
@@ -454,8 +457,7 @@ absl::Status App::StartDirectory(SourceInfo& info) {
   options.max_services = config_.max_services;
   options.max_services_per_peer = config_.max_services_per_peer;
   absl::StatusOr<std::unique_ptr<ServiceDirectory>> directory = ServiceDirectory::Start(
-      std::move(options),
-      [this](const routing::ServiceRef& service) { return MakeUnit(service); });
+      std::move(options), [this](const routing::ServiceRef& service) { return MakeUnit(service); });
   if (!directory.ok()) return directory.status();
   directory_ = *std::move(directory);
   readiness_.MarkListed();  // ready once serving: lists come per service
@@ -594,8 +596,8 @@ bool App::GrpcServerAnswers() {
   // open for hours), so a port that no longer accepts fails the check.
   grpc::ChannelArguments fresh;
   fresh.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
-  grpc::GenericStub stub(grpc::CreateCustomChannel(self_target_, grpc::InsecureChannelCredentials(),
-                                                   fresh));
+  grpc::GenericStub stub(
+      grpc::CreateCustomChannel(self_target_, grpc::InsecureChannelCredentials(), fresh));
   grpc::ClientContext context;
   context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(2));
   grpc::Slice slice(kRequest);
@@ -636,8 +638,7 @@ void App::Shutdown() {
     // long calls (a health Watch) never end by themselves: once the grpclb
     // streams are gone, at the deadline or when hurried, everything left is
     // cancelled.
-    while (service_->clients().size() > 0 && absl::Now() < deadline &&
-           !hurry_.HasBeenNotified()) {
+    while (service_->clients().size() > 0 && absl::Now() < deadline && !hurry_.HasBeenNotified()) {
       hurry_.WaitForNotificationWithTimeout(absl::Milliseconds(10));
     }
     listener_->Stop();

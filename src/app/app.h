@@ -105,17 +105,17 @@ class App {
   absl::flat_hash_set<std::string> own_ips_;     // where clients reach us; set by BindPort()
   LogThrottle self_log_;                         // source thread only
   std::unique_ptr<k8s::ApiMonitor> kubernetes_;  // when watching Kubernetes; outlives source_
-  std::unique_ptr<k8s::CurlIo> kube_io_;  // the Kubernetes I/O thread; outlives every source
-  std::unique_ptr<discovery::Source> source_;  // single mode
+  std::unique_ptr<k8s::CurlIo> kube_io_;         // the Kubernetes I/O thread; outlives every source
+  std::unique_ptr<discovery::Source> source_;    // single mode
   std::unique_ptr<ServiceDirectory> directory_;  // multi mode
-  std::optional<k8s::ClusterAccess> access_;       // multi mode: read once at start
+  std::optional<k8s::ClusterAccess> access_;     // multi mode: read once at start
   // Multi mode: API discovery's answer, asked by the first service only.
   std::shared_ptr<discovery::K8sSource::ApiChoice> api_choice_ =
       std::make_shared<discovery::K8sSource::ApiChoice>();
   // JAWLB_HEALTHCHECK=grpc: between the source and OnBackends (then called on
   // the checker's thread only).
   std::unique_ptr<health::HealthChecker> health_;
-  grpclb::SubsetPolicy policy_;     // JAWLB_MAXSERVERS
+  grpclb::SubsetPolicy policy_;    // JAWLB_MAXSERVERS
   grpclb::LoadShedding shedding_;  // JAWLB_MAXRPSPERBACKEND
   std::unique_ptr<grpclb::BalanceLoadService> service_;
   std::unique_ptr<grpclb::ConnectionListener> listener_;  // the gRPC port's accepts

@@ -78,7 +78,9 @@ absl::StatusOr<std::shared_ptr<grpclb::ServiceUnit>> ServiceDirectory::Resolve(
     return service.status();
   }
   absl::MutexLock lock(&mu_);
-  if (stopping_) return absl::UnavailableError("jawlb is shutting down: reconnect to another replica");
+  if (stopping_) {
+    return absl::UnavailableError("jawlb is shutting down: reconnect to another replica");
+  }
   const std::string key = service->Key();
   if (auto it = units_.find(key); it != units_.end()) {
     it->second.idle_since = absl::InfiniteFuture();
@@ -154,8 +156,7 @@ void ServiceDirectory::Janitor() {
   }
 }
 
-std::vector<std::shared_ptr<grpclb::ServiceUnit>> ServiceDirectory::TakeDroppable(
-    absl::Time now) {
+std::vector<std::shared_ptr<grpclb::ServiceUnit>> ServiceDirectory::TakeDroppable(absl::Time now) {
   std::vector<std::shared_ptr<grpclb::ServiceUnit>> dropped;
   for (auto it = units_.begin(); it != units_.end();) {
     Entry& entry = it->second;
@@ -391,7 +392,9 @@ void ServiceDirectory::WriteMetrics(metrics::TextWriter& out) const {
     rows.push_back(other);
   }
   out.Header("jawlb_service_streams", "gauge", "BalanceLoad streams per service (multi mode).");
-  for (const Row& row : rows) out.Sample("jawlb_service_streams", {{"service", row.service}}, row.streams);
+  for (const Row& row : rows) {
+    out.Sample("jawlb_service_streams", {{"service", row.service}}, row.streams);
+  }
   out.Header("jawlb_service_backends_sent", "gauge",
              "Backends in the list each service's clients get now (multi mode).");
   for (const Row& row : rows) {
@@ -413,8 +416,10 @@ void ServiceDirectory::WriteMetrics(metrics::TextWriter& out) const {
   }
   WriteBalancingMetrics(rows, out);
   WriteKubernetesMetrics(rows, out);
-  out.Gauge("jawlb_services_watched", "Services with a unit now (clients, or idle for less "
-            "than JAWLB_IDLETIMEOUT).", static_cast<double>(active));
+  out.Gauge("jawlb_services_watched",
+            "Services with a unit now (clients, or idle for less "
+            "than JAWLB_IDLETIMEOUT).",
+            static_cast<double>(active));
   out.Counter("jawlb_services_started_total", "Services whose first client started a watch.",
               static_cast<double>(started_.value()));
   out.Counter("jawlb_services_dropped_total",

@@ -78,9 +78,9 @@ class ServiceDirectory {
 
   struct UnitInfo {
     std::string key;
-    long streams = 0;                        // holding it now
-    absl::Time idle_since = absl::InfiniteFuture();  // when its last stream left
-    int drop_percent = 0;                            // load shedding, now
+    long streams = 0;                                   // holding it now
+    absl::Time idle_since = absl::InfiniteFuture();     // when its last stream left
+    int drop_percent = 0;                               // load shedding, now
     std::optional<grpclb::ServiceUnit::Health> health;  // with health checks
   };
   std::vector<UnitInfo> Describe() const ABSL_LOCKS_EXCLUDED(mu_);

@@ -63,9 +63,10 @@ int WaitForTerminationSignal() {
     int signal = 0;
     if (sigwait(&set, &signal) != 0) continue;
     if (IsTermination(signal)) return signal;
-    spdlog::info("received {}: ignored (jawlb re-reads its files when they change; send SIGTERM "
-                 "to drain and stop)",
-                 SignalName(signal));
+    spdlog::info(
+        "received {}: ignored (jawlb re-reads its files when they change; send SIGTERM "
+        "to drain and stop)",
+        SignalName(signal));
   }
 }
 
@@ -77,7 +78,7 @@ void ShutdownTakingSignals(const std::function<void()>& shutdown,
     done = true;
   });
   const sigset_t set = HandledSignals();
-  const timespec poll = {0, 100 * 1000 * 1000};
+  const timespec poll = {0, 100000000L};  // 100 ms
   while (!done) {
     const int signal = sigtimedwait(&set, nullptr, &poll);
     if (signal < 0) continue;  // EAGAIN (no signal in time) or EINTR

@@ -122,17 +122,17 @@ absl::Status ClientLoad::CheckConsistent(const LoadReport& report, int64_t dropp
   // finished without sending or known received as finished too.
   const int64_t open = std::max<int64_t>(totals_.calls_started - totals_.calls_finished, 0);
   if (report.calls_finished > report.calls_started + open + slack(report.calls_started)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "ClientStats.num_calls_finished=", report.calls_finished, " is more than the ",
-        report.calls_started, " calls started in this report and the ", open,
-        " still open before it"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("ClientStats.num_calls_finished=", report.calls_finished, " is more than the ",
+                     report.calls_started, " calls started in this report and the ", open,
+                     " still open before it"));
   }
   const int64_t subsets = report.calls_failed_to_send + report.calls_known_received;
   if (subsets > report.calls_finished + slack(report.calls_finished)) {
     return absl::InvalidArgumentError(absl::StrCat(
-        "ClientStats: num_calls_finished_with_client_failed_to_send (",
-        report.calls_failed_to_send, ") + num_calls_finished_known_received (",
-        report.calls_known_received, ") exceed num_calls_finished (", report.calls_finished, ")"));
+        "ClientStats: num_calls_finished_with_client_failed_to_send (", report.calls_failed_to_send,
+        ") + num_calls_finished_known_received (", report.calls_known_received,
+        ") exceed num_calls_finished (", report.calls_finished, ")"));
   }
   if (dropped > report.calls_finished + slack(report.calls_finished)) {
     return absl::InvalidArgumentError(

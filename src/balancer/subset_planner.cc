@@ -1,10 +1,10 @@
 #include "balancer/subset_planner.h"
 
-#include "absl/strings/str_cat.h"
-
 #include <algorithm>
 #include <cmath>
 #include <tuple>
+
+#include "absl/strings/str_cat.h"
 
 namespace jawlb::balancer {
 namespace {
@@ -117,7 +117,7 @@ void SubsetPlanner::Forget(absl::Time now, size_t room) {
   }
 }
 
-void SubsetPlanner::AddClient(ClientId id, std::string key, absl::Time now) {
+void SubsetPlanner::AddClient(ClientId id, const std::string& key, absl::Time now) {
   const uint64_t hash = StableHash(key);
   std::set<Backend> preferred;
   Forget(now, 0);

@@ -23,8 +23,8 @@
 // no single link weighs more than about 1/kSpread of a backend's fair share)
 // and then swaps links between backends with equal connection counts until
 // every backend's request load is within kTolerance of the mean (once one is
-// beyond kTrigger), moving at most the number of links it is allowed. Clients with no known rate count as
-// the mean of those with one (all equal when none reports).
+// beyond kTrigger), moving at most the number of links it is allowed. Clients with no known rate
+// count as the mean of those with one (all equal when none reports).
 //
 // Deterministic: the same operations in the same order give the same subsets
 // (ties are broken by a fixed hash, never by memory addresses or a salted hash).
@@ -71,7 +71,7 @@ class SubsetPlanner {
   // A client joins. `key` names it across reconnects (its address and the
   // name it asked for); only a 64-bit hash of it is kept, so a key costs the
   // same whatever its length. REQUIRES: `id` is not a current client.
-  void AddClient(ClientId id, std::string key, absl::Time now);
+  void AddClient(ClientId id, const std::string& key, absl::Time now);
   // A client leaves; its subset is remembered for kRememberFor. O(log n)
   // (amortized) in the clients remembered. Unknown ids are ignored.
   void RemoveClient(ClientId id, absl::Time now);
@@ -163,7 +163,7 @@ class SubsetPlanner {
   std::vector<discovery::Backend> backends_;  // sorted, distinct
   std::map<discovery::Backend, BackendState> links_;
   std::map<ClientId, Client> clients_;
-  std::map<uint64_t, Remembered> remembered_;  // by client key hash
+  std::map<uint64_t, Remembered> remembered_;      // by client key hash
   std::multimap<absl::Time, uint64_t> forget_at_;  // remembered_'s keys by `until`
   std::set<ClientId> changed_;
   double default_rate_ = 1;  // for clients with no known rate

@@ -83,11 +83,11 @@ class FileSource final : public Source {
 
   // Confined to the polling thread once Start() returns.
   OnUpdate on_update_;
-  FileStamp applied_;            // the version last read successfully
-  FileStamp observed_;           // what the previous poll saw
-  absl::Time observed_since_;    // since when it has looked like that
+  FileStamp applied_;               // the version last read successfully
+  FileStamp observed_;              // what the previous poll saw
+  absl::Time observed_since_;       // since when it has looked like that
   std::optional<BackendSet> last_;  // the last set delivered
-  std::string reported_;         // the failure last logged ("" after a success)
+  std::string reported_;            // the failure last logged ("" after a success)
 
   absl::Mutex mu_;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;

@@ -129,11 +129,10 @@ void BalanceLoadStream::OnFirstMessageDeadline(bool ok) {
     expired = ok && !initial_received_;
   }
   if (expired) {
-    RequestFinish(grpc::Status(
-        grpc::StatusCode::DEADLINE_EXCEEDED,
-        absl::StrCat("no InitialLoadBalanceRequest within ",
-                     absl::FormatDuration(shared_.first_message_timeout),
-                     " of opening the stream (JAWLB_FIRSTMESSAGETIMEOUT)")));
+    RequestFinish(grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED,
+                               absl::StrCat("no InitialLoadBalanceRequest within ",
+                                            absl::FormatDuration(shared_.first_message_timeout),
+                                            " of opening the stream (JAWLB_FIRSTMESSAGETIMEOUT)")));
   }
 }
 
@@ -250,10 +249,9 @@ absl::Status BalanceLoadStream::OnInitialRequest(const std::string& name) {
   // key survives a reconnect: the client's address without its port, and the
   // name it asked for.
   const uint64_t policy_id =
-      policy->enabled()
-          ? policy->Join(absl::StrCat(StreamLimits::PeerAddress(peer_), "/", name),
-                         weak_from_this())
-          : 0;
+      policy->enabled() ? policy->Join(absl::StrCat(StreamLimits::PeerAddress(peer_), "/", name),
+                                       weak_from_this())
+                        : 0;
   bool alarm_pending = false;
   {
     absl::MutexLock lock(&mu_);

@@ -39,8 +39,8 @@
 #include "grpcpp/alarm.h"
 #include "grpcpp/grpcpp.h"
 
-#include "grpclb/client_registry.h"
 #include "common/log_throttle.h"
+#include "grpclb/client_registry.h"
 #include "grpclb/client_stats.h"
 #include "grpclb/completion_tag.h"
 #include "grpclb/hub.h"

@@ -53,8 +53,8 @@ absl::StatusOr<std::unique_ptr<ConnectionListener>> ConnectionListener::Listen(O
   std::unique_ptr<ConnectionListener> listener(new ConnectionListener(std::move(options)));
   absl::StatusOr<int> fd = ListenTcp(listener->options_.host, listener->options_.port);
   if (!fd.ok()) {
-    return absl::UnavailableError(absl::StrCat("cannot listen on ", fd.status().message(),
-                                               " (JAWLB_HOST/JAWLB_PORT)"));
+    return absl::UnavailableError(
+        absl::StrCat("cannot listen on ", fd.status().message(), " (JAWLB_HOST/JAWLB_PORT)"));
   }
   listener->listener_ = *fd;
   listener->port_ = LocalPort(*fd);
@@ -148,64 +148,67 @@ void ConnectionListener::AcceptAll(grpc::Server* server) {
     const int fd = accept4(listener_, reinterpret_cast<sockaddr*>(&address), &length,
                            SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd < 0) {
-      if (errno != EMFILE && errno != ENFILE) return;  // EAGAIN: all taken
-      // Out of descriptors: free the spare to take the waiting connection off
-      // the backlog and close it (it would wake every poll otherwise), then
-      // rest a moment; the next poll tries again.
-      if (spare_ >= 0) close(spare_);
-      const int waiting = accept(listener_, nullptr, nullptr);
-      if (waiting >= 0) close(waiting);
-      spare_ = open("/dev/null", O_RDONLY | O_CLOEXEC);
-      refused_.Add({"descriptors"});
-      int64_t suppressed = 0;
-      bool log = false;
-      size_t open = 0;
-      {
-        absl::MutexLock lock(&mu_);
-        log = log_.Allow(absl::Now(), suppressed);
-        open = handed_.size();
-      }
-      if (log) {
-        spdlog::error("gRPC port: out of file descriptors ({} connections open): a new "
-                      "connection was closed; accepting again as descriptors free up{}",
-                      open, suppressed > 0 ? absl::StrCat(" (", suppressed, " more)") : "");
-      }
-      usleep(10000);
-      return;
+      if (errno == EMFILE || errno == ENFILE) OutOfDescriptors();
+      return;  // EAGAIN: all taken
     }
-    const std::string peer = FormatPeer(address);
-    const std::string client = AddressOf(peer);
-    const char* refusal = "";
-    int64_t suppressed = 0;
-    bool log = false;
-    {
-      absl::MutexLock lock(&mu_);
-      refusal = Refusal(client);
-      if (*refusal == '\0') {
-        struct stat st;
-        fstat(fd, &st);
-        handed_[fd] = Handed{static_cast<uint64_t>(st.st_ino), client};
-        ++per_peer_[client];
-      } else {
-        log = log_.Allow(absl::Now(), suppressed);
-      }
-    }
-    if (*refusal != '\0') {
-      close(fd);
-      refused_.Add({refusal});
-      if (log) {
-        spdlog::warn("gRPC port: connection from {} refused: {}{}", peer,
-                     std::string(refusal) == "peer"
-                         ? absl::StrCat("that address has ", options_.max_per_peer,
-                                        " connections open (JAWLB_MAXCONNECTIONSPERPEER)")
-                         : absl::StrCat(options_.max_connections,
-                                        " connections are open (JAWLB_MAXCONNECTIONS)"),
-                     suppressed > 0 ? absl::StrCat(" (", suppressed, " more refused since)") : "");
-      }
-      continue;
-    }
-    grpc::AddInsecureChannelFromFd(server, fd);
+    if (Admit(fd, FormatPeer(address))) grpc::AddInsecureChannelFromFd(server, fd);
   }
+}
+
+void ConnectionListener::OutOfDescriptors() {
+  // Free the spare to take the waiting connection off the backlog and close it
+  // (it would wake every poll otherwise), then rest a moment; the next poll
+  // tries again.
+  if (spare_ >= 0) close(spare_);
+  const int waiting = accept(listener_, nullptr, nullptr);
+  if (waiting >= 0) close(waiting);
+  spare_ = open("/dev/null", O_RDONLY | O_CLOEXEC);
+  refused_.Add({"descriptors"});
+  int64_t suppressed = 0;
+  bool log = false;
+  size_t open = 0;
+  {
+    absl::MutexLock lock(&mu_);
+    log = log_.Allow(absl::Now(), suppressed);
+    open = handed_.size();
+  }
+  if (log) {
+    spdlog::error(
+        "gRPC port: out of file descriptors ({} connections open): a new connection was closed; "
+        "accepting again as descriptors free up{}",
+        open, suppressed > 0 ? absl::StrCat(" (", suppressed, " more)") : "");
+  }
+  usleep(10000);
+}
+
+bool ConnectionListener::Admit(int fd, const std::string& peer) {
+  const std::string client = AddressOf(peer);
+  std::string refusal;
+  int64_t suppressed = 0;
+  bool log = false;
+  {
+    absl::MutexLock lock(&mu_);
+    refusal = Refusal(client);
+    if (refusal.empty()) {
+      struct stat st {};
+      fstat(fd, &st);
+      handed_[fd] = Handed{static_cast<uint64_t>(st.st_ino), client};
+      ++per_peer_[client];
+      return true;
+    }
+    log = log_.Allow(absl::Now(), suppressed);
+  }
+  close(fd);
+  refused_.Add({refusal});
+  if (log) {
+    spdlog::warn("gRPC port: connection from {} refused: {}{}", peer,
+                 refusal == "peer" ? absl::StrCat("that address has ", options_.max_per_peer,
+                                                  " connections open (JAWLB_MAXCONNECTIONSPERPEER)")
+                                   : absl::StrCat(options_.max_connections,
+                                                  " connections are open (JAWLB_MAXCONNECTIONS)"),
+                 suppressed > 0 ? absl::StrCat(" (", suppressed, " more refused since)") : "");
+  }
+  return false;
 }
 
 void ConnectionListener::WriteMetrics(metrics::TextWriter& out) const {

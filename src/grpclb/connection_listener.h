@@ -78,6 +78,11 @@ class ConnectionListener {
   void Run(grpc::Server* server);
   // Accepts what is waiting; hands each connection over or refuses it.
   void AcceptAll(grpc::Server* server);
+  // accept4() said EMFILE or ENFILE: closes the waiting connection, logs.
+  void OutOfDescriptors();
+  // Counts the new connection `fd` from `peer`, or closes it (logged, counted)
+  // when a limit says no; true when it is to be handed over.
+  bool Admit(int fd, const std::string& peer) ABSL_LOCKS_EXCLUDED(mu_);
   // Forgets the handed-over descriptors gRPC has closed.
   void Sweep() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Why a new connection from `address` is refused ("" when it is not).

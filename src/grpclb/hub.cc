@@ -67,9 +67,10 @@ void Hub::PublishLocked(discovery::BackendSet backends, absl::Time observed) {
   if (WeightedEntries(backends) > WeightedEntryCap(backends.size())) {
     int64_t suppressed = 0;
     if (weights_log_.Allow(start, suppressed)) {
-      spdlog::warn("weights of {} backends ask for {} list entries, more than the {} a list "
-                   "takes: scaled down (each backend keeps one entry)",
-                   backends.size(), WeightedEntries(backends), WeightedEntryCap(backends.size()));
+      spdlog::warn(
+          "weights of {} backends ask for {} list entries, more than the {} a list "
+          "takes: scaled down (each backend keeps one entry)",
+          backends.size(), WeightedEntries(backends), WeightedEntryCap(backends.size()));
     }
   }
   if (max_list_bytes_ > 0) {
@@ -90,8 +91,7 @@ void Hub::PublishLocked(discovery::BackendSet backends, absl::Time observed) {
       backends = std::move(fitted);
     }
   }
-  snapshot->message =
-      Serialize(MakeServerListResponse(backends, token_prefix_, drop_percent_));
+  snapshot->message = Serialize(MakeServerListResponse(backends, token_prefix_, drop_percent_));
   snapshot->backends = std::move(backends);
   snapshot->observed = observed;
   encode_seconds_.Observe(absl::Now() - start);

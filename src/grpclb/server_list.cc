@@ -117,12 +117,13 @@ discovery::BackendSet FitToBytes(const discovery::BackendSet& backends,
   while (size > max_bytes && keep > 1) {
     // Entries are about the same size: aim a little under what fits.
     keep = std::max<size_t>(
-        1, std::min(keep - 1, static_cast<size_t>(static_cast<double>(keep) *
-                                                  static_cast<double>(max_bytes) /
-                                                  static_cast<double>(size) * 0.99)));
-    fitted = discovery::BackendSet(std::vector<discovery::Backend>(ranked.begin(),
-                                                                   ranked.begin() + keep),
-                                   backends.weights());
+        1, std::min(keep - 1,
+                    static_cast<size_t>(static_cast<double>(keep) * static_cast<double>(max_bytes) /
+                                        static_cast<double>(size) * 0.99)));
+    fitted = discovery::BackendSet(
+        std::vector<discovery::Backend>(ranked.begin(),
+                                        ranked.begin() + static_cast<std::ptrdiff_t>(keep)),
+        backends.weights());
     size = MakeServerListResponse(fitted, token_prefix, drop_percent).ByteSizeLong();
   }
   return fitted;

@@ -32,9 +32,9 @@ absl::Status StreamLimits::Admit(absl::string_view peer) {
     auto client = per_peer_.find(address);
     if (open_ >= options_.max_streams) {
       limit = "streams";
-      refusal = absl::ResourceExhaustedError(absl::StrCat(
-          "jawlb holds its most streams (", options_.max_streams,
-          ", JAWLB_MAXSTREAMS): try another replica"));
+      refusal = absl::ResourceExhaustedError(
+          absl::StrCat("jawlb holds its most streams (", options_.max_streams,
+                       ", JAWLB_MAXSTREAMS): try another replica"));
     } else if (connection != per_connection_.end() &&
                connection->second >= options_.max_per_connection) {
       limit = "connection";
@@ -61,14 +61,17 @@ absl::Status StreamLimits::Admit(absl::string_view peer) {
     // frames become streams.
     absl::Status status = CutConnection(peer, server_port_.load(std::memory_order_relaxed));
     if (status.ok()) connections_cut_.Add();
-    spdlog::warn("client {}: opened more than {} streams on one connection, ignoring HTTP/2's "
-                 "SETTINGS_MAX_CONCURRENT_STREAMS: {}",
-                 std::string(peer), options_.max_per_connection,
-                 status.ok() ? "connection cut" : "could not cut it: " + status.ToString());
+    spdlog::warn(
+        "client {}: opened more than {} streams on one connection, ignoring HTTP/2's "
+        "SETTINGS_MAX_CONCURRENT_STREAMS: {}",
+        std::string(peer), options_.max_per_connection,
+        status.ok() ? "connection cut" : "could not cut it: " + status.ToString());
   }
   if (log) {
-    spdlog::warn("client {}: stream refused: {}{}", std::string(peer), std::string(refusal.message()),
-                 suppressed > 0 ? absl::StrCat(" (and ", suppressed, " more refusals since the "
+    spdlog::warn("client {}: stream refused: {}{}", std::string(peer),
+                 std::string(refusal.message()),
+                 suppressed > 0 ? absl::StrCat(" (and ", suppressed,
+                                               " more refusals since the "
                                                "last such line)")
                                 : "");
   }
@@ -90,7 +93,8 @@ void StreamLimits::Release(absl::string_view peer) {
 bool StreamLimits::ShouldCut(const std::string& connection, absl::Time now) {
   if (cut_.contains(connection)) return false;
   if (cut_.size() >= 1024) {
-    absl::erase_if(cut_, [now](const auto& entry) { return now - entry.second > absl::Minutes(1); });
+    absl::erase_if(cut_,
+                   [now](const auto& entry) { return now - entry.second > absl::Minutes(1); });
   }
   if (cut_.size() >= 1024) return false;  // cutting in bulk: the limit still refuses
   cut_.emplace(connection, now);

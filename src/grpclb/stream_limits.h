@@ -36,9 +36,9 @@ namespace jawlb::grpclb {
 class StreamLimits {
  public:
   struct Options {
-    size_t max_streams = 10000;             // JAWLB_MAXSTREAMS
-    size_t max_per_connection = 100;        // JAWLB_MAXSTREAMSPERCONNECTION
-    size_t max_per_peer = 1000;             // JAWLB_MAXSTREAMSPERPEER
+    size_t max_streams = 10000;       // JAWLB_MAXSTREAMS
+    size_t max_per_connection = 100;  // JAWLB_MAXSTREAMSPERCONNECTION
+    size_t max_per_peer = 1000;       // JAWLB_MAXSTREAMSPERPEER
   };
 
   explicit StreamLimits(Options options) : options_(options) {}

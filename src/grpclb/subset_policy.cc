@@ -13,11 +13,11 @@ void SubsetPolicy::SetBackends(const discovery::BackendSet& backends) {
   planner_.TakeChanged();  // the Hub's publish that follows wakes every stream
 }
 
-uint64_t SubsetPolicy::Join(std::string key, std::weak_ptr<Member> member) {
+uint64_t SubsetPolicy::Join(const std::string& key, std::weak_ptr<Member> member) {
   absl::MutexLock lock(&mu_);
   const uint64_t id = next_id_++;
   members_[id] = std::move(member);
-  planner_.AddClient(id, std::move(key), absl::Now());
+  planner_.AddClient(id, key, absl::Now());
   return id;
 }
 

@@ -48,7 +48,7 @@ class SubsetPolicy {
   // wake then finds every subset updated (so this wakes no one itself).
   void SetBackends(const discovery::BackendSet& backends) ABSL_LOCKS_EXCLUDED(mu_);
   // A stream joins; returns its id. `member` is held weakly.
-  uint64_t Join(std::string key, std::weak_ptr<Member> member) ABSL_LOCKS_EXCLUDED(mu_);
+  uint64_t Join(const std::string& key, std::weak_ptr<Member> member) ABSL_LOCKS_EXCLUDED(mu_);
   // A stream leaves; the clients this moves are told.
   void Leave(uint64_t id) ABSL_LOCKS_EXCLUDED(mu_);
   // The client's smoothed calls per second, from its load report. Every

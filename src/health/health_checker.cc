@@ -1,9 +1,8 @@
 #include "health/health_checker.h"
 
-#include <system_error>
-
 #include <algorithm>
 #include <chrono>
+#include <system_error>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -243,8 +242,8 @@ void HealthChecker::StartWatch(const Backend& backend) {
     args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 1000);
     args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 1000);
     args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 10000);
-    channel = grpc::CreateCustomChannel(backend.ToString(), grpc::InsecureChannelCredentials(),
-                                        args);
+    channel =
+        grpc::CreateCustomChannel(backend.ToString(), grpc::InsecureChannelCredentials(), args);
   }
   auto watch = std::make_unique<Watch>(backend, channel);
   watch->request.set_service(options_.service);

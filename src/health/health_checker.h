@@ -25,11 +25,10 @@
 #include <set>
 #include <string>
 #include <thread>
-
-#include "absl/status/statusor.h"
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "grpcpp/alarm.h"

@@ -1,16 +1,16 @@
 // What a hostile or careless client can do to the real jawlb binary, and that
 // it now costs only that client (issue 13; README, "Limits and what they
 // protect"). Each test reproduces the attack against the binary.
+#include <atomic>
+#include <fstream>
+#include <thread>
+
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-#include <atomic>
-#include <fstream>
-#include <thread>
 
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
@@ -95,9 +95,11 @@ class HeadersFlood {
     std::string out = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
     out += Frame(0x4, 0, 0, "");  // SETTINGS, no parameters
     std::string block;
-    for (auto [name, value] : {std::pair{":method", "POST"}, {":scheme", "http"},
+    for (auto [name, value] : {std::pair{":method", "POST"},
+                               {":scheme", "http"},
                                {":path", "/grpc.lb.v1.LoadBalancer/BalanceLoad"},
-                               {":authority", "jawlb"}, {"content-type", "application/grpc"},
+                               {":authority", "jawlb"},
+                               {"content-type", "application/grpc"},
                                {"te", "trailers"}}) {
       block += '\0';  // literal header field without indexing, new name (HPACK)
       block += static_cast<char>(strlen(name));
@@ -423,8 +425,7 @@ TEST(LimitsTest, TheAdminPortServesProbesWhateverOtherClientsDo) {
   EXPECT_TRUE(Eventually(
       [&] { return Metric(admin, "jawlb_admin_connections_closed_total{reason=\"timeout\"}") > 0; },
       kWait));
-  EXPECT_TRUE(
-      Eventually([&] { return Metric(admin, "jawlb_admin_connections") <= 1; }, kWait));
+  EXPECT_TRUE(Eventually([&] { return Metric(admin, "jawlb_admin_connections") <= 1; }, kWait));
 }
 
 // Item 7: with a low file limit, one EMFILE and gRPC 1.51's listener never
@@ -434,9 +435,8 @@ TEST(LimitsTest, TheAdminPortServesProbesWhateverOtherClientsDo) {
 // are served.
 TEST(LimitsTest, ACrowdOverTheFileLimitCostsOnlyTheCrowd) {
   const std::string dir = MakeTempDir("limits_test.");
-  auto jawlb = JawlbProcess::Start(
-      JAWLB_BINARY, {"JAWLB_ENDPOINTS=127.0.0.2:1"}, dir + "/jawlb.log",
-      {"/usr/bin/prlimit", "--nofile=256:256"});
+  auto jawlb = JawlbProcess::Start(JAWLB_BINARY, {"JAWLB_ENDPOINTS=127.0.0.2:1"},
+                                   dir + "/jawlb.log", {"/usr/bin/prlimit", "--nofile=256:256"});
   ASSERT_THAT(jawlb, IsOk());
   const int port = (*jawlb)->port();
   const int admin = (*jawlb)->admin_port();
@@ -446,7 +446,8 @@ TEST(LimitsTest, ACrowdOverTheFileLimitCostsOnlyTheCrowd) {
   // 400 gRPC connections and 100 admin ones: more than 256 descriptors.
   std::vector<std::unique_ptr<RawConnection>> crowd;
   for (int i = 0; i < 400; ++i) crowd.push_back(std::make_unique<RawConnection>("127.0.0.1", port));
-  for (int i = 0; i < 100; ++i) crowd.push_back(std::make_unique<RawConnection>("127.0.0.1", admin));
+  for (int i = 0; i < 100; ++i)
+    crowd.push_back(std::make_unique<RawConnection>("127.0.0.1", admin));
   ASSERT_TRUE(Eventually(
       [&] { return Metric(admin, "jawlb_connections_refused_total{reason=\"connections\"}") > 0; },
       kWait));
@@ -477,7 +478,8 @@ TEST(LimitsTest, AnEndpointsFileIsReadOnlyWhenComplete) {
   const std::string dir = MakeTempDir("limits_test.");
   const std::string file = dir + "/endpoints";
   std::ofstream(file) << "127.0.0.2:1\n";
-  auto jawlb = JawlbProcess::Start(JAWLB_BINARY, {"JAWLB_ENDPOINTSFILE=" + file}, dir + "/jawlb.log");
+  auto jawlb =
+      JawlbProcess::Start(JAWLB_BINARY, {"JAWLB_ENDPOINTSFILE=" + file}, dir + "/jawlb.log");
   ASSERT_THAT(jawlb, IsOk());
   LbStream stream((*jawlb)->port());
   LoadBalanceResponse list;
@@ -505,7 +507,8 @@ TEST(LimitsTest, TheEndpointsFileCannotNameJawlbItself) {
   const std::string dir = MakeTempDir("limits_test.");
   const std::string file = dir + "/endpoints";
   std::ofstream(file) << "127.0.0.2:1\n";
-  auto jawlb = JawlbProcess::Start(JAWLB_BINARY, {"JAWLB_ENDPOINTSFILE=" + file}, dir + "/jawlb.log");
+  auto jawlb =
+      JawlbProcess::Start(JAWLB_BINARY, {"JAWLB_ENDPOINTSFILE=" + file}, dir + "/jawlb.log");
   ASSERT_THAT(jawlb, IsOk());
   LbStream stream((*jawlb)->port());
   LoadBalanceResponse list;
@@ -532,12 +535,13 @@ TEST(LimitsTest, AListOverTheClientsReceiveLimitIsCutToFit) {
   const std::string dir = MakeTempDir("limits_test.");
   {
     std::ofstream out(dir + "/endpoints");
-    for (int i = 1; i <= 110000; ++i) out << "[fd00::" << std::hex << i / 65536 << ":" << i % 65536 << "]:443\n";
+    for (int i = 1; i <= 110000; ++i)
+      out << "[fd00::" << std::hex << i / 65536 << ":" << i % 65536 << "]:443\n";
   }
-  auto jawlb = JawlbProcess::Start(
-      JAWLB_BINARY,
-      {"JAWLB_ENDPOINTSFILE=" + dir + "/endpoints", "JAWLB_ADMINHOST=127.0.0.1", "JAWLB_ADMINPORT=0"},
-      dir + "/jawlb.log");
+  auto jawlb = JawlbProcess::Start(JAWLB_BINARY,
+                                   {"JAWLB_ENDPOINTSFILE=" + dir + "/endpoints",
+                                    "JAWLB_ADMINHOST=127.0.0.1", "JAWLB_ADMINPORT=0"},
+                                   dir + "/jawlb.log");
   ASSERT_THAT(jawlb, IsOk());
   LbStream stream((*jawlb)->port());  // gRPC's default receive limit: 4 MiB
   LoadBalanceResponse list;

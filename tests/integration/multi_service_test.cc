@@ -70,8 +70,8 @@ class MultiServiceTest : public ::testing::Test {
     ASSERT_THAT(jawlb, IsOk());
     jawlb_ = *std::move(jawlb);
     DnsServer::Records records;
-    records.a = {{"jawlb.test", "127.0.0.1"}, {"alpha.test", "127.0.0.1"},
-                 {"beta.test", "127.0.0.1"}};
+    records.a = {
+        {"jawlb.test", "127.0.0.1"}, {"alpha.test", "127.0.0.1"}, {"beta.test", "127.0.0.1"}};
     records.grpclb = {{"alpha.test", "jawlb.test", jawlb_->port()},
                       {"beta.test", "jawlb.test", jawlb_->port()}};
     auto dns = DnsServer::Start(records, dir_);
@@ -183,8 +183,7 @@ TEST_F(MultiServiceTest, RefusedNamesAndMissingServicesEndTheStreamSayingWhy) {
 
 TEST_F(MultiServiceTest, OneServicesFailingWatchLeavesTheOtherServed) {
   // Every request for beta's slices is refused (403) many times over.
-  ASSERT_THAT(api_->Control("/fault/status?code=403&count=1000000&path=service-name=beta"),
-              IsOk());
+  ASSERT_THAT(api_->Control("/fault/status?code=403&count=1000000&path=service-name=beta"), IsOk());
   std::shared_ptr<grpc::Channel> alpha = Client("alpha");
   ASSERT_THAT(WaitForSpread(alpha, {"a1", "a2"}, true, 20, kWait), IsOk());
   LbStream beta(jawlb_->port(), {}, "beta.test:8000");
@@ -208,7 +207,8 @@ TEST_F(MultiServiceTest, OneServicesFailingWatchLeavesTheOtherServed) {
   // (per-service families included) is valid Prometheus text.
   const auto [status, parsed] = ParsedMetrics();
   EXPECT_EQ(status, 0) << parsed;
-  const std::string count = R"(jawlb_service_list_propagation_seconds_count{service="default/alpha"} )";
+  const std::string count =
+      R"(jawlb_service_list_propagation_seconds_count{service="default/alpha"} )";
   const size_t at = parsed.find(count);
   ASSERT_NE(at, std::string::npos) << parsed;
   double value = 0;
@@ -270,7 +270,6 @@ TEST_F(MultiServiceBalancingTest, SubsetsAndHealthChecksArePerService) {
   const auto [status, parsed] = ParsedMetrics();
   EXPECT_EQ(status, 0) << parsed;
 }
-
 
 // Issue 13, item 3: one connection naming 2,000 nonexistent services cost
 // 2,000 LISTs, 2,000 open WATCHes and, with health checks, 1,541 threads. Now a

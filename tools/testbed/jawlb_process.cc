@@ -21,7 +21,7 @@ absl::StatusOr<std::unique_ptr<JawlbProcess>> JawlbProcess::Start(
     if (!line.ok()) return line.status();
     absl::string_view text = *line;
     text = text.substr(text.find(needle) + needle.size());
-    text = text.substr(0, text.find('"'));     // a JSON line's end
+    text = text.substr(0, text.find('"'));    // a JSON line's end
     text = text.substr(text.rfind(':') + 1);  // after the host (*, 127.0.0.1, ::1)
     text = text.substr(0, text.find_first_not_of("0123456789"));
     int port = 0;

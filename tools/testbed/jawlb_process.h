@@ -21,9 +21,10 @@ class JawlbProcess {
   // JAWLB_HOST=127.0.0.1, JAWLB_PORT=0 and JAWLB_DRAINDELAY=0s; waits until it
   // listens. The error carries its output.
   // `wrapper`: a command that runs jawlb ({"/usr/bin/prlimit", "--nofile=..."}).
-  static absl::StatusOr<std::unique_ptr<JawlbProcess>> Start(
-      const std::string& binary, std::vector<std::string> env, const std::string& log_path,
-      std::vector<std::string> wrapper = {});
+  static absl::StatusOr<std::unique_ptr<JawlbProcess>> Start(const std::string& binary,
+                                                             std::vector<std::string> env,
+                                                             const std::string& log_path,
+                                                             std::vector<std::string> wrapper = {});
 
   int port() const { return port_; }
   int admin_port() const { return admin_port_; }

@@ -42,13 +42,15 @@ class ServiceDirectoryTest : public ::testing::Test {
     options.idle_timeout = absl::Milliseconds(200);
     options.janitor_period = absl::Milliseconds(20);
     options.forget_closed_after = absl::Milliseconds(100);
-    auto directory = ServiceDirectory::Start(
-        options, [this](const routing::ServiceRef& service)
-                     -> absl::StatusOr<std::shared_ptr<grpclb::ServiceUnit>> {
-          ++made_;
-          if (service.name == "broken") return absl::InternalError("no transport");
-          return std::make_shared<FakeUnit>(service.Key());
-        });
+    auto directory =
+        ServiceDirectory::Start(options,
+                                [this](const routing::ServiceRef& service)
+                                    -> absl::StatusOr<std::shared_ptr<grpclb::ServiceUnit>> {
+                                  ++made_;
+                                  if (service.name == "broken")
+                                    return absl::InternalError("no transport");
+                                  return std::make_shared<FakeUnit>(service.Key());
+                                });
     EXPECT_THAT(directory, IsOk());
     return directory.ok() ? *std::move(directory) : nullptr;
   }
@@ -94,7 +96,8 @@ TEST_F(ServiceDirectoryTest, RefusalsAndFailuresSayWhy) {
                        HasSubstr("cannot watch service prod/broken: no transport")));
   metrics::TextWriter out;
   directory->WriteMetrics(out);
-  EXPECT_THAT(out.text(), HasSubstr(R"(jawlb_service_names_refused_total{code="PERMISSION_DENIED"} 1)"));
+  EXPECT_THAT(out.text(),
+              HasSubstr(R"(jawlb_service_names_refused_total{code="PERMISSION_DENIED"} 1)"));
 }
 
 TEST_F(ServiceDirectoryTest, RoutesAreReadAtStartAndAgainWhenTheFileChanges) {
@@ -150,8 +153,9 @@ TEST_F(ServiceDirectoryTest, UnitsAreBoundedPerClientAndInAll) {
   auto b = directory->Resolve("b", "ipv4:10.0.0.1");
   ASSERT_THAT(a, IsOk());
   ASSERT_THAT(b, IsOk());
-  EXPECT_THAT(directory->Resolve("c", "ipv4:10.0.0.1"),
-              StatusIs(absl::StatusCode::kResourceExhausted, HasSubstr("JAWLB_MAXSERVICESPERPEER")));
+  EXPECT_THAT(
+      directory->Resolve("c", "ipv4:10.0.0.1"),
+      StatusIs(absl::StatusCode::kResourceExhausted, HasSubstr("JAWLB_MAXSERVICESPERPEER")));
   EXPECT_THAT(directory->Resolve("a", "ipv4:10.0.0.1"), IsOk());  // shared, not started
   EXPECT_THAT(directory->Resolve("c", "ipv4:10.0.0.2"), IsOk());
   EXPECT_THAT(directory->Resolve("d", "ipv4:10.0.0.3"),

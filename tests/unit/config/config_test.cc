@@ -213,9 +213,10 @@ TEST(ConfigTest, HelpListsEveryVariableWithItsDefault) {
 }
 
 TEST(ConfigTest, MultiModeNeedsNoServiceAndRefusesStaticBackends) {
-  absl::StatusOr<Config> multi =
-      Parse({{"JAWLB_MODE", "multi"}, {"JAWLB_NAMESPACES", "prod, shop"},
-             {"JAWLB_NAMESUFFIX", "-lb"}, {"JAWLB_IDLETIMEOUT", "10m"}});
+  absl::StatusOr<Config> multi = Parse({{"JAWLB_MODE", "multi"},
+                                        {"JAWLB_NAMESPACES", "prod, shop"},
+                                        {"JAWLB_NAMESUFFIX", "-lb"},
+                                        {"JAWLB_IDLETIMEOUT", "10m"}});
   ASSERT_THAT(multi, IsOk());
   EXPECT_EQ(multi->mode, "multi");
   EXPECT_EQ(multi->namespaces, (std::set<std::string>{"prod", "shop"}));

@@ -485,12 +485,14 @@ class Unit : public ServiceUnit {
 class MultiServiceStreamsTest : public BalanceLoadServiceTest {
  protected:
   MultiServiceStreamsTest()
-      : BalanceLoadServiceTest(0, [this](absl::string_view name, absl::string_view /*peer*/)
-                                      -> absl::StatusOr<std::shared_ptr<ServiceUnit>> {
-          if (name == "alpha:8000") return alpha_;
-          if (name == "beta:8000") return beta_;
-          return absl::PermissionDeniedError(absl::StrCat("\"", name, "\" is not served here"));
-        }) {}
+      : BalanceLoadServiceTest(
+            0,
+            [this](absl::string_view name,
+                   absl::string_view /*peer*/) -> absl::StatusOr<std::shared_ptr<ServiceUnit>> {
+              if (name == "alpha:8000") return alpha_;
+              if (name == "beta:8000") return beta_;
+              return absl::PermissionDeniedError(absl::StrCat("\"", name, "\" is not served here"));
+            }) {}
 
   std::shared_ptr<Unit> alpha_ = std::make_shared<Unit>("ns/alpha");
   std::shared_ptr<Unit> beta_ = std::make_shared<Unit>("ns/beta");
@@ -545,7 +547,9 @@ class UnitBalancingTest : public BalanceLoadServiceTest {
  protected:
   UnitBalancingTest()
       : BalanceLoadServiceTest(
-            0, [this](absl::string_view name, absl::string_view /*peer*/) -> absl::StatusOr<std::shared_ptr<ServiceUnit>> {
+            0,
+            [this](absl::string_view name,
+                   absl::string_view /*peer*/) -> absl::StatusOr<std::shared_ptr<ServiceUnit>> {
               if (name == "gamma") return gamma_;
               return delta_;
             }) {}

@@ -6,8 +6,8 @@
 #include <vector>
 
 #include "absl/strings/ascii.h"
-#include "absl/strings/str_cat.h"
 #include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -144,7 +144,8 @@ TEST(ServerListTest, WeightsBecomeDuplicatesReducedSpreadAndCapped) {
       ++count[server.ip_address()];
     }
   }
-  EXPECT_EQ(count[std::string("\x0a\x00\x00\x01", 4)], 3 * count[std::string("\x0a\x00\x00\x02", 4)]);
+  EXPECT_EQ(count[std::string("\x0a\x00\x00\x01", 4)],
+            3 * count[std::string("\x0a\x00\x00\x02", 4)]);
   EXPECT_NEAR(static_cast<double>(drops) / response.server_list().servers_size(), 0.20, 0.005);
   // No weights: each once, in order.
   EXPECT_THAT(WeightedOrder(discovery::BackendSet(three), 1000), ::testing::ElementsAre(0, 1, 2));
@@ -168,9 +169,8 @@ TEST(ServerListTest, WeightsCountWithManyBackends) {
   std::vector<discovery::Backend> many;
   std::map<discovery::Backend, uint32_t> weights;
   for (int i = 0; i < 30000; ++i) {
-    many.push_back(*discovery::MakeBackend(absl::StrCat("10.", i / 65536, ".", i / 256 % 256, ".",
-                                                        i % 256),
-                                           1));
+    many.push_back(*discovery::MakeBackend(
+        absl::StrCat("10.", i / 65536, ".", i / 256 % 256, ".", i % 256), 1));
     if (i < 100) weights[many.back()] = 3;  // one weighted slice
   }
   const discovery::BackendSet set(many, weights);

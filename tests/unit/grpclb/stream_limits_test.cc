@@ -23,9 +23,9 @@ TEST(StreamLimitsTest, EachBoundRefusesWithItsSetting) {
   EXPECT_THAT(limits.Admit("ipv4:10.0.0.1:1"), IsOk());
   EXPECT_THAT(limits.Admit("ipv4:10.0.0.1:1"), IsOk());
   // A third stream on the connection (not a real one: nothing to cut).
-  EXPECT_THAT(limits.Admit("ipv4:10.0.0.1:1"),
-              StatusIs(absl::StatusCode::kResourceExhausted,
-                       HasSubstr("JAWLB_MAXSTREAMSPERCONNECTION")));
+  EXPECT_THAT(
+      limits.Admit("ipv4:10.0.0.1:1"),
+      StatusIs(absl::StatusCode::kResourceExhausted, HasSubstr("JAWLB_MAXSTREAMSPERCONNECTION")));
   EXPECT_THAT(limits.Admit("ipv4:10.0.0.1:2"), IsOk());
   // A fourth from the address, on a new connection.
   EXPECT_THAT(limits.Admit("ipv4:10.0.0.1:3"),

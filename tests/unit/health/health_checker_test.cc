@@ -50,7 +50,8 @@ class HealthCheckerTest : public ::testing::Test {
 
   BackendSet All() const {
     std::vector<Backend> all;
-    for (const auto& backend : backends_) all.push_back(*discovery::ParseBackend(backend->address()));
+    for (const auto& backend : backends_)
+      all.push_back(*discovery::ParseBackend(backend->address()));
     return BackendSet(all);
   }
   BackendSet AllBut(std::initializer_list<size_t> out) const {
