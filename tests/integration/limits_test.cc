@@ -77,6 +77,10 @@ class HeadersFlood {
     address.sin_port = htons(static_cast<uint16_t>(port));
     address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     connected_ = connect(fd_, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0;
+    // Once jawlb has cut the connection, what is still sent may sit in a full
+    // window: give up writing rather than wait for the kernel.
+    timeval timeout{5, 0};
+    setsockopt(fd_, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof(timeout));
     reader_ = std::thread([this] {
       char buffer[65536];
       while (read(fd_, buffer, sizeof(buffer)) > 0) {
