@@ -478,58 +478,74 @@ TEST(LimitsTest, ACrowdOverTheFileLimitCostsOnlyTheCrowd) {
 // Item 8: a writer caught half-way sent clients a wrong port (127.0.0.12:5 for
 // :500) or, after `> file`, the "no backends" drop; a FIFO at the path hung
 // the poller and then SIGTERM. Now only a complete regular file is read.
-TEST(LimitsTest, AnEndpointsFileIsReadOnlyWhenComplete) {
+// jawlb serving JAWLB_ENDPOINTSFILE (at first 127.0.0.2:1), and a client that
+// has its first list.
+struct FileFedJawlb {
+  FileFedJawlb() {
+    std::ofstream(file) << "127.0.0.2:1\n";
+    auto started =
+        JawlbProcess::Start(JAWLB_BINARY, {"JAWLB_ENDPOINTSFILE=" + file}, dir + "/jawlb.log");
+    EXPECT_THAT(started, IsOk());
+    if (!started.ok()) return;
+    jawlb = *std::move(started);
+    stream = std::make_unique<LbStream>(jawlb->port());
+    LoadBalanceResponse list;
+    EXPECT_TRUE(stream->ReadList(&list));
+  }
+  ~FileFedJawlb() {
+    if (stream != nullptr) stream->context.TryCancel();
+  }
+  // Writes the file as it should be written: by rename.
+  void Replace(const std::string& content) const {
+    std::ofstream(file + ".tmp") << content;
+    std::rename((file + ".tmp").c_str(), file.c_str());
+  }
+
   const std::string dir = MakeTempDir("limits_test.");
   const std::string file = dir + "/endpoints";
-  std::ofstream(file) << "127.0.0.2:1\n";
-  auto jawlb =
-      JawlbProcess::Start(JAWLB_BINARY, {"JAWLB_ENDPOINTSFILE=" + file}, dir + "/jawlb.log");
-  ASSERT_THAT(jawlb, IsOk());
-  LbStream stream((*jawlb)->port());
+  std::unique_ptr<JawlbProcess> jawlb;
+  std::unique_ptr<LbStream> stream;
+};
+
+TEST(LimitsTest, AnEndpointsFileIsReadOnlyWhenComplete) {
+  FileFedJawlb fed;
+  ASSERT_NE(fed.stream, nullptr);
+  const std::string& file = fed.file;
+  JawlbProcess* jawlb = fed.jawlb.get();
   LoadBalanceResponse list;
-  ASSERT_TRUE(stream.ReadList(&list));
   { std::ofstream truncate(file); }  // what `cmd > file` does first
-  ASSERT_THAT((*jawlb)->process().WaitForLine("taken for a write in progress", kWait), IsOk());
+  ASSERT_THAT(jawlb->process().WaitForLine("taken for a write in progress", kWait), IsOk());
   std::ofstream(file) << "127.0.0.12:5";  // the writer pauses mid-line
-  ASSERT_THAT((*jawlb)->process().WaitForLine("does not end with a newline", kWait), IsOk());
+  ASSERT_THAT(jawlb->process().WaitForLine("does not end with a newline", kWait), IsOk());
   std::ofstream(file) << "127.0.0.12:500\n";
   // The next list the client gets is the complete one: nothing in between.
-  ASSERT_TRUE(stream.ReadList(&list));
+  ASSERT_TRUE(fed.stream->ReadList(&list));
   ASSERT_EQ(list.server_list().servers_size(), 1);
   EXPECT_EQ(list.server_list().servers(0).port(), 500);
   // A FIFO in its place keeps the list and blocks nothing: SIGTERM ends jawlb.
   ASSERT_EQ(std::remove(file.c_str()), 0);
   ASSERT_EQ(mkfifo(file.c_str(), 0644), 0);
-  ASSERT_THAT((*jawlb)->process().WaitForLine("is a FIFO; keeping the last 1 backends", kWait),
+  ASSERT_THAT(jawlb->process().WaitForLine("is a FIFO; keeping the last 1 backends", kWait),
               IsOk());
-  EXPECT_TRUE(ExitedWith((*jawlb)->process().Stop(SIGTERM, kWait), 0));
+  EXPECT_TRUE(ExitedWith(jawlb->process().Stop(SIGTERM, kWait), 0));
 }
 
 // Item 13: the endpoints file accepted jawlb's own address (clients would send
 // their calls to the balancer) and addresses no call can reach.
 TEST(LimitsTest, TheEndpointsFileCannotNameJawlbItself) {
-  const std::string dir = MakeTempDir("limits_test.");
-  const std::string file = dir + "/endpoints";
-  std::ofstream(file) << "127.0.0.2:1\n";
-  auto jawlb =
-      JawlbProcess::Start(JAWLB_BINARY, {"JAWLB_ENDPOINTSFILE=" + file}, dir + "/jawlb.log");
-  ASSERT_THAT(jawlb, IsOk());
-  LbStream stream((*jawlb)->port());
-  LoadBalanceResponse list;
-  ASSERT_TRUE(stream.ReadList(&list));
+  FileFedJawlb fed;
+  ASSERT_NE(fed.stream, nullptr);
   // Unreachable addresses make the file malformed: the last list stays.
-  std::ofstream(file + ".tmp") << "127.0.0.3:1\n0.0.0.0:1\n";
-  std::rename((file + ".tmp").c_str(), file.c_str());
-  ASSERT_THAT((*jawlb)->process().WaitForLine("0.0.0.0/8 is not an address to call", kWait),
+  fed.Replace("127.0.0.3:1\n0.0.0.0:1\n");
+  ASSERT_THAT(fed.jawlb->process().WaitForLine("0.0.0.0/8 is not an address to call", kWait),
               IsOk());
   // jawlb's own address is left out, with an error saying so.
-  std::ofstream(file + ".tmp") << "127.0.0.3:1\n127.0.0.1:" << (*jawlb)->port() << "\n";
-  std::rename((file + ".tmp").c_str(), file.c_str());
-  ASSERT_TRUE(stream.ReadList(&list));
+  fed.Replace(absl::StrCat("127.0.0.3:1\n127.0.0.1:", fed.jawlb->port(), "\n"));
+  LoadBalanceResponse list;
+  ASSERT_TRUE(fed.stream->ReadList(&list));
   ASSERT_EQ(list.server_list().servers_size(), 1);
   EXPECT_EQ(list.server_list().servers(0).ip_address(), std::string("\x7f\x00\x00\x03", 4));
-  EXPECT_THAT((*jawlb)->process().Output(), HasSubstr("is jawlb's own gRPC address"));
-  stream.context.TryCancel();
+  EXPECT_THAT(fed.jawlb->process().Output(), HasSubstr("is jawlb's own gRPC address"));
 }
 
 // Item 11: 110,000 IPv6 backends made a 4.5 MB list; every client failed with
