@@ -70,6 +70,9 @@ TEST(ProcessTest, BadConfigurationExitsNonZeroWithOneLineNamingIt) {
            {{"--nope"}, {endpoints}, "unknown flag --nope"},
            {{}, {"JAWLB_ENDPOINTS=127.0.0.1:1,10.0.0.1"}, "endpoint \"10.0.0.1\""},
            {{}, {"JAWLB_ENDPOINTSFILE=/nonexistent/endpoints"}, "/nonexistent/endpoints"},
+           // Issue 13, item 9: 597h wrapped gRPC's int milliseconds into "GOAWAY at once".
+           {{}, {"JAWLB_MAXCONNECTIONAGE=597h", endpoints}, "JAWLB_MAXCONNECTIONAGE=\"597h\""},
+           {{}, {"JAWLB_MAXCONNECTIONAGEGRACE=1000h", endpoints}, "must be at most 100h"},
        }) {
     auto [status, output] = RunJawlb(c.args, c.env);
     EXPECT_TRUE(ExitedWith(status, 1)) << output;
