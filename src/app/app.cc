@@ -184,9 +184,10 @@ absl::flat_hash_set<std::string> OwnAddresses(const std::string& host) {
 }
 
 // Raises the soft file descriptor limit to the hard one (often 1,024 against
-// 524,288 or more), and returns `wanted` connections, or fewer if the limit
-// leaves less room: 320 descriptors stay for everything else (the admin port's
-// 64 connections, the API server, health checks, files).
+// 524,288 or more), and returns `wanted` connections (0: as many as there is
+// room for), or fewer if the limit leaves less room: 320 descriptors stay for
+// everything else (the admin port's 64 connections, the API server, health
+// checks, files).
 size_t ConnectionsWithinFileLimit(size_t wanted) {
   rlimit limit{};
   if (getrlimit(RLIMIT_NOFILE, &limit) != 0) return wanted;
@@ -203,6 +204,7 @@ size_t ConnectionsWithinFileLimit(size_t wanted) {
   constexpr rlim_t kReserved = 256 + 64;
   const size_t room =
       limit.rlim_cur > 2 * kReserved ? limit.rlim_cur - kReserved : limit.rlim_cur / 3;
+  if (wanted == 0) return room;
   if (wanted > room) {
     spdlog::warn(
         "JAWLB_MAXCONNECTIONS={} is more than the file limit ({}) leaves room for: "

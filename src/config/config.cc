@@ -250,10 +250,10 @@ const std::vector<Setting>& Settings() {
        "BalanceLoad streams served at once; more are refused with RESOURCE_EXHAUSTED (each "
        "costs about 16 KiB)",
        [](auto v, Config& c) { return SetCountIn(v, 1, 1000000, c.max_streams); }},
-      {"JAWLB_MAXCONNECTIONS", "maxconnections", "20000",
-       "client connections the gRPC port holds at once (kept below the file descriptor limit); "
-       "more are closed at once",
-       [](auto v, Config& c) { return SetCountIn(v, 1, 1000000, c.max_connections); }},
+      {"JAWLB_MAXCONNECTIONS", "maxconnections", "0",
+       "client connections the gRPC port holds at once; more are closed at once (0: as many as "
+       "the file descriptor limit leaves room for)",
+       [](auto v, Config& c) { return SetCountIn(v, 0, 10000000, c.max_connections); }},
       {"JAWLB_MAXCONNECTIONSPERPEER", "maxconnectionsperpeer", "1000",
        "client connections one client IP address may hold on the gRPC port",
        [](auto v, Config& c) { return SetCountIn(v, 1, 1000000, c.max_connections_per_peer); }},

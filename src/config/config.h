@@ -37,18 +37,18 @@ struct Config {
   size_t max_servers = 0;          // JAWLB_MAXSERVERS: backends per client, 0 = all
   bool lb_tokens = true;           // JAWLB_LBTOKENS: on or off
   size_t max_rps_per_backend = 0;  // JAWLB_MAXRPSPERBACKEND: 0 = never shed
-  absl::Duration load_smoothing = absl::Seconds(30);            // JAWLB_LOADSMOOTHING
-  std::string mode = "single";                                  // JAWLB_MODE: single or multi
-  std::set<std::string> namespaces;                             // JAWLB_NAMESPACES
-  std::string cluster_domain = "cluster.local";                 // JAWLB_CLUSTERDOMAIN
-  std::string name_suffix;                                      // JAWLB_NAMESUFFIX
-  std::string routes_file;                                      // JAWLB_ROUTES
-  absl::Duration idle_timeout = absl::Minutes(5);               // JAWLB_IDLETIMEOUT
-  size_t max_services = 1000;                                   // JAWLB_MAXSERVICES
-  size_t max_services_per_peer = 50;                            // JAWLB_MAXSERVICESPERPEER
-  std::string health_check = "none";                            // JAWLB_HEALTHCHECK: none or grpc
-  std::string health_check_service;                             // JAWLB_HEALTHCHECKSERVICE
-  size_t max_connections = 20000;                               // JAWLB_MAXCONNECTIONS
+  absl::Duration load_smoothing = absl::Seconds(30);  // JAWLB_LOADSMOOTHING
+  std::string mode = "single";                        // JAWLB_MODE: single or multi
+  std::set<std::string> namespaces;                   // JAWLB_NAMESPACES
+  std::string cluster_domain = "cluster.local";       // JAWLB_CLUSTERDOMAIN
+  std::string name_suffix;                            // JAWLB_NAMESUFFIX
+  std::string routes_file;                            // JAWLB_ROUTES
+  absl::Duration idle_timeout = absl::Minutes(5);     // JAWLB_IDLETIMEOUT
+  size_t max_services = 1000;                         // JAWLB_MAXSERVICES
+  size_t max_services_per_peer = 50;                  // JAWLB_MAXSERVICESPERPEER
+  std::string health_check = "none";                  // JAWLB_HEALTHCHECK: none or grpc
+  std::string health_check_service;                   // JAWLB_HEALTHCHECKSERVICE
+  size_t max_connections = 0;  // JAWLB_MAXCONNECTIONS; 0: what the file limit leaves room for
   size_t max_connections_per_peer = 1000;                       // JAWLB_MAXCONNECTIONSPERPEER
   size_t max_streams = 10000;                                   // JAWLB_MAXSTREAMS
   size_t max_streams_per_connection = 100;                      // JAWLB_MAXSTREAMSPERCONNECTION

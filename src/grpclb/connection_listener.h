@@ -43,7 +43,7 @@ class ConnectionListener {
   struct Options {
     std::string host;  // "" = every interface, IPv6 and IPv4
     int port = 0;      // 0 = any free port
-    size_t max_connections = 20000;
+    size_t max_connections = 20000;  // the App derives it from the file limit
     size_t max_per_peer = 1000;
   };
 
