@@ -130,15 +130,17 @@ void ConnectionListener::Sweep() {
   }
 }
 
+const char* ConnectionListener::OverLimit(const std::string& address) const {
+  if (handed_.size() >= options_.max_connections) return "connections";
+  auto peer = per_peer_.find(address);
+  if (peer != per_peer_.end() && peer->second >= options_.max_per_peer) return "peer";
+  return "";
+}
+
 const char* ConnectionListener::Refusal(const std::string& address) {
-  auto over = [&] {
-    auto peer = per_peer_.find(address);
-    if (handed_.size() >= options_.max_connections) return "connections";
-    if (peer != per_peer_.end() && peer->second >= options_.max_per_peer) return "peer";
-    return "";
-  };
-  if (*over() != '\0') Sweep();  // some may have closed since the last sweep
-  return over();
+  if (*OverLimit(address) == '\0') return "";
+  Sweep();  // some may have closed since the last sweep
+  return OverLimit(address);
 }
 
 void ConnectionListener::AcceptAll(grpc::Server* server) {

@@ -41,8 +41,8 @@ namespace jawlb::grpclb {
 class ConnectionListener {
  public:
   struct Options {
-    std::string host;  // "" = every interface, IPv6 and IPv4
-    int port = 0;      // 0 = any free port
+    std::string host;                // "" = every interface, IPv6 and IPv4
+    int port = 0;                    // 0 = any free port
     size_t max_connections = 20000;  // the App derives it from the file limit
     size_t max_per_peer = 1000;
   };
@@ -85,7 +85,10 @@ class ConnectionListener {
   bool Admit(int fd, const std::string& peer) ABSL_LOCKS_EXCLUDED(mu_);
   // Forgets the handed-over descriptors gRPC has closed.
   void Sweep() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Why a new connection from `address` is refused ("" when it is not).
+  // Which limit a new connection from `address` would exceed ("" for none).
+  const char* OverLimit(const std::string& address) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Why a new connection from `address` is refused ("" when it is not), after
+  // a sweep when it seems over a limit.
   const char* Refusal(const std::string& address) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   // Constant after Listen().
