@@ -379,11 +379,18 @@ absl::Status StartApi(Setup& setup) {
   return absl::OkStatus();
 }
 
+// Every simulated client comes from 127.0.0.1, many to a connection: the
+// limits meant for one real client address (README, Limits) are lifted.
+constexpr const char* kAllClientsFromOneAddress[] = {
+    "JAWLB_MAXSTREAMS=1000000", "JAWLB_MAXSTREAMSPERPEER=1000000",
+    "JAWLB_MAXSTREAMSPERCONNECTION=1000000", "JAWLB_MAXCONNECTIONSPERPEER=1000000"};
+
 absl::Status StartJawlb(Setup& setup) {
   auto jawlb = testbed::JawlbProcess::Start(
       JAWLB_BINARY,
       {"JAWLB_SERVICE=echo", "KUBECONFIG=" + setup.api->kubeconfig(), "JAWLB_LOGLEVEL=info",
-       "JAWLB_CLIENTSTATSINTERVAL=0s", "JAWLB_MAXCONNECTIONAGE=0s"},
+       "JAWLB_CLIENTSTATSINTERVAL=0s", "JAWLB_MAXCONNECTIONAGE=0s", kAllClientsFromOneAddress[0],
+       kAllClientsFromOneAddress[1], kAllClientsFromOneAddress[2], kAllClientsFromOneAddress[3]},
       setup.dir + "/jawlb.log");
   if (!jawlb.ok()) return jawlb.status();
   setup.jawlb = *std::move(jawlb);
@@ -701,7 +708,9 @@ int RunMulti(const Options& options) {
   auto jawlb = testbed::JawlbProcess::Start(
       JAWLB_BINARY,
       {"JAWLB_MODE=multi", "KUBECONFIG=" + setup.api->kubeconfig(), "JAWLB_LOGLEVEL=info",
-       "JAWLB_CLIENTSTATSINTERVAL=0s", "JAWLB_MAXCONNECTIONAGE=0s"},
+       "JAWLB_CLIENTSTATSINTERVAL=0s", "JAWLB_MAXCONNECTIONAGE=0s", kAllClientsFromOneAddress[0],
+       kAllClientsFromOneAddress[1], kAllClientsFromOneAddress[2], kAllClientsFromOneAddress[3],
+       "JAWLB_MAXSERVICESPERPEER=100000"},
       setup.dir + "/jawlb.log");
   if (!jawlb.ok()) return std::fprintf(stderr, "%s\n", jawlb.status().ToString().c_str()), 1;
   setup.jawlb = *std::move(jawlb);
