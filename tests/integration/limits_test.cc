@@ -204,8 +204,9 @@ TEST(LimitsTest, AStreamFloodOnOneConnectionCostsOnlyItsSender) {
   const double refused =
       Metric(jawlb->admin_port(), "jawlb_streams_refused_total{limit=\"connection\"}");
   EXPECT_GE(refused, 1);
-  EXPECT_LE(refused, 400);
-  EXPECT_LE(Metric(jawlb->admin_port(), "jawlb_streams_started_total"), 1 + 100);
+  // Nothing sent after the cut became a stream: what was admitted (some after
+  // others had ended) and refused is at most the first part and the client.
+  EXPECT_LE(refused + Metric(jawlb->admin_port(), "jawlb_streams_started_total"), 500 + 1);
   const int64_t rss_after = RssBytes(jawlb->process().pid());
   // 16 KiB a stream would be 470 MB for the 30,000 (docs/limits.md has what a
   // single 1 MB burst of them costs). Sanitizers keep freed memory in
