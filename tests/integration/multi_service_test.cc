@@ -319,12 +319,13 @@ TEST_F(MultiServiceLimitsTest, NamesAClientMakesUpCostALookupEachAndAreBounded) 
       refusal = status.error_message();
     }
   }
-  // The first 20 were looked up (one LIST each) and found missing; the rest
-  // refused until those are forgotten.
-  EXPECT_EQ(not_found, 20);
-  EXPECT_EQ(exhausted, 40);
+  // 20 at a time were looked up (one LIST each) and found missing; the rest
+  // refused until those are forgotten (10 s later: on a slow machine, some).
+  EXPECT_GE(not_found, 20);
+  EXPECT_GE(exhausted, 1);
+  EXPECT_EQ(not_found + exhausted, 60);
   EXPECT_THAT(refusal, HasSubstr("JAWLB_MAXSERVICESPERPEER"));
-  EXPECT_EQ(Stat("lists"), 20);
+  EXPECT_EQ(Stat("lists"), not_found);
   EXPECT_EQ(Stat("activeWatches"), 0);
   // No health-check thread per name (20 would show); gRPC may add one of its own.
   EXPECT_LE(threads(), threads_before + 2);
