@@ -32,6 +32,7 @@
 #include "absl/strings/str_format.h"
 
 #include "balancer/subset_planner.h"
+#include "common/stable_hash.h"
 #include "discovery/backend.h"
 
 ABSL_FLAG(double, zipf, 1.0, "exponent of the clients' Zipf-distributed request rates");
@@ -39,7 +40,7 @@ ABSL_FLAG(uint32_t, seed, 1, "random seed (the run is deterministic for a seed)"
 
 namespace {
 
-using jawlb::balancer::StableHash;
+using jawlb::StableHash;
 using jawlb::balancer::SubsetPlanner;
 using jawlb::discovery::Backend;
 using List = std::vector<Backend>;
@@ -53,7 +54,9 @@ std::vector<Backend> Backends(int n, int first = 0) {
   return backends;
 }
 
-std::string Key(size_t client) { return absl::StrCat("10.2.", client / 256, ".", client % 256, "/svc"); }
+std::string Key(size_t client) {
+  return absl::StrCat("10.2.", client / 256, ".", client % 256, "/svc");
+}
 
 // A policy under test.
 class Policy {
@@ -91,7 +94,8 @@ class RandomSubset : public Policy {
       std::vector<std::pair<uint64_t, Backend>> ranked;
       for (const Backend& b : backends) ranked.emplace_back(StableHash(Key(c) + b.ToString()), b);
       std::sort(ranked.begin(), ranked.end());
-      for (size_t i = 0; i < std::min(k_, ranked.size()); ++i) lists_[c].push_back(ranked[i].second);
+      for (size_t i = 0; i < std::min(k_, ranked.size()); ++i)
+        lists_[c].push_back(ranked[i].second);
       std::sort(lists_[c].begin(), lists_[c].end());
     }
   }
@@ -153,11 +157,11 @@ struct Figures {
   Spread connections;
   double links_per_client = 0;
   size_t longest_list = 0;
-  double moved_on_join = 0;   // fraction of clients whose list changed
+  double moved_on_join = 0;  // fraction of clients whose list changed
   double moved_on_leave = 0;
   double moved_on_join_settled = 0;  // including the next re-plan
   double moved_on_leave_settled = 0;
-  double seconds = 0;  // the initial plan's CPU
+  double seconds = 0;     // the initial plan's CPU
   Spread requests_after;  // after the join and the leave, re-planned
 };
 
@@ -179,8 +183,7 @@ Figures Measure(Policy& policy, const std::vector<double>& rates, int n) {
   const std::vector<Backend> backends = Backends(n);
   const auto start = std::chrono::steady_clock::now();
   policy.Start(backends, rates);
-  figures.seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  figures.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 
   std::map<Backend, double> requests;
   std::map<Backend, double> connections;
@@ -237,23 +240,25 @@ void Scenario(size_t clients, int n, size_t k, double exponent, uint32_t seed) {
   const double total = std::accumulate(rates.begin(), rates.end(), 0.0);
   std::printf("\n### %zu clients, %d backends, k = %zu, Zipf exponent %.2g\n\n", clients, n, k,
               exponent);
-  std::printf("The heaviest client makes %.1f%% of all calls; a backend's fair share is %.2f%%. "
-              "k/n = %.3f.\n\n",
-              100 * heaviest / total, 100.0 / n, static_cast<double>(k) / n);
-  std::printf("| policy | requests max/mean | requests min/mean | connections max/mean | "
-              "connections min/mean | connections max-min | backends per client (mean / max) | "
-              "clients moved: join | leave | join, after re-plan | leave, after re-plan | "
-              "requests max/mean after both | plan CPU |\n");
+  std::printf(
+      "The heaviest client makes %.1f%% of all calls; a backend's fair share is %.2f%%. "
+      "k/n = %.3f.\n\n",
+      100 * heaviest / total, 100.0 / n, static_cast<double>(k) / n);
+  std::printf(
+      "| policy | requests max/mean | requests min/mean | connections max/mean | "
+      "connections min/mean | connections max-min | backends per client (mean / max) | "
+      "clients moved: join | leave | join, after re-plan | leave, after re-plan | "
+      "requests max/mean after both | plan CPU |\n");
   std::printf("|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
   auto row = [&](const char* name, Policy& policy) {
     const Figures f = Measure(policy, rates, n);
-    std::printf("| %s | %.3f | %.3f | %.3f | %.3f | %.0f | %.1f / %zu | %.3f | %.3f | %.3f | "
-                "%.3f | %.3f | %.0f ms |\n",
-                name, f.requests.max_over_mean, f.requests.min_over_mean,
-                f.connections.max_over_mean, f.connections.min_over_mean,
-                f.connections.max - f.connections.min, f.links_per_client, f.longest_list,
-                f.moved_on_join, f.moved_on_leave, f.moved_on_join_settled,
-                f.moved_on_leave_settled, f.requests_after.max_over_mean, 1000 * f.seconds);
+    std::printf(
+        "| %s | %.3f | %.3f | %.3f | %.3f | %.0f | %.1f / %zu | %.3f | %.3f | %.3f | "
+        "%.3f | %.3f | %.0f ms |\n",
+        name, f.requests.max_over_mean, f.requests.min_over_mean, f.connections.max_over_mean,
+        f.connections.min_over_mean, f.connections.max - f.connections.min, f.links_per_client,
+        f.longest_list, f.moved_on_join, f.moved_on_leave, f.moved_on_join_settled,
+        f.moved_on_leave_settled, f.requests_after.max_over_mean, 1000 * f.seconds);
     std::fflush(stdout);
   };
   Rotation rotation;

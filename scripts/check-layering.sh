@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# Fails when a src/ folder includes a folder that comes after it in the flow:
+# The one statement of the layering order (CMakeLists.txt, README and the style
+# guide point here). Fails when a src/ folder includes a folder that comes
+# after it in the flow:
 #   common ← k8s ← discovery ← config ← routing ← balancer ← health ← grpclb ← admin ← app   (config validates
 #   JAWLB_ENDPOINTS with discovery's BackendSet parser, so discovery comes first)
 set -euo pipefail

@@ -16,7 +16,7 @@
 #include "grpcpp/generic/generic_stub.h"
 #include "spdlog/spdlog.h"
 
-#include "balancer/subset_planner.h"
+#include "common/stable_hash.h"
 #include "common/status_macros.h"
 #include "discovery/file_source.h"
 #include "discovery/k8s_source.h"
@@ -66,18 +66,26 @@ absl::StatusOr<std::unique_ptr<discovery::Source>> MakeK8sSourceWith(
   options.service = config.service;
   options.label_selector = config.label_selector;
   options.target_port = config.target_port;
-  options.api = config.api == "endpointslices" ? discovery::K8sSource::Api::kEndpointSlices
-                : config.api == "endpoints"    ? discovery::K8sSource::Api::kEndpoints
-                                               : discovery::K8sSource::Api::kAuto;
+  switch (config.api) {
+    case config::Api::kEndpointSlices:
+      options.api = discovery::K8sSource::Api::kEndpointSlices;
+      break;
+    case config::Api::kEndpoints:
+      options.api = discovery::K8sSource::Api::kEndpoints;
+      break;
+    case config::Api::kAuto:
+      options.api = discovery::K8sSource::Api::kAuto;
+      break;
+  }
   options.api_choice = std::move(api_choice);
   options.reflector.stall_timeout = config.watch_stall_timeout;
   options.reflector.monitor = &monitor;
   options.reflector.stats = stats;
   options.reflector.stop_if_first_list_empty = stop_if_not_found;
   info.service = absl::StrCat(options.namespace_, "/", options.service);
-  info.description =
-      absl::StrCat("Kubernetes service ", options.namespace_, "/", options.service, ", port \"",
-                   options.target_port, "\", API ", config.api, ", at ", access.server);
+  info.description = absl::StrCat("Kubernetes service ", options.namespace_, "/", options.service,
+                                  ", port \"", options.target_port, "\", API ",
+                                  config::NameOf(config.api), ", at ", access.server);
   return std::make_unique<discovery::K8sSource>(std::move(transport), std::move(options));
 }
 
@@ -85,7 +93,7 @@ absl::StatusOr<std::unique_ptr<discovery::Source>> MakeK8sSourceWith(
 // else null. ResourceExhausted when its thread cannot start.
 absl::StatusOr<std::unique_ptr<health::HealthChecker>> MakeHealthChecker(
     const config::Config& config, health::HealthChecker::Publish publish) {
-  if (config.health_check != "grpc") return nullptr;
+  if (config.health_check != config::HealthCheck::kGrpc) return nullptr;
   health::HealthChecker::Options options;
   options.service = config.health_check_service;
   return health::HealthChecker::Start(options, std::move(publish));
@@ -224,8 +232,7 @@ std::string MakeReplicaTag() {
   char host[256] = {};
   gethostname(host, sizeof(host) - 1);
   return grpclb::Base32(
-      balancer::StableHash(absl::StrCat(host, "/", getpid(), "/", absl::ToUnixNanos(absl::Now()))),
-      4);
+      StableHash(absl::StrCat(host, "/", getpid(), "/", absl::ToUnixNanos(absl::Now()))), 4);
 }
 
 }  // namespace
@@ -234,8 +241,10 @@ App::App(const config::Config& config)
     : config_(config),
       replica_(MakeReplicaTag()),
       // Multi mode: every service has its own (KubernetesUnit).
-      policy_(config.mode == "multi" ? 0 : config.max_servers),
-      shedding_(config.mode == "multi" ? 0.0 : static_cast<double>(config.max_rps_per_backend),
+      policy_(config.mode == config::Mode::kMulti ? 0 : config.max_servers),
+      shedding_(config.mode == config::Mode::kMulti
+                    ? 0.0
+                    : static_cast<double>(config.max_rps_per_backend),
                 hub_) {
   hub_.SetMaxListBytes(config.max_list_bytes);
 }
@@ -317,7 +326,7 @@ class KubernetesUnit final : public grpclb::ServiceUnit {
   // without health checks. A thread that cannot start closes this service's
   // Hub with the reason. The source's thread only.
   health::HealthChecker* HealthCheckerOnce() {
-    if (config_.health_check != "grpc") return nullptr;
+    if (config_.health_check != config::HealthCheck::kGrpc) return nullptr;
     {
       absl::MutexLock lock(&health_mu_);
       if (health_ != nullptr) return health_.get();
@@ -366,8 +375,8 @@ absl::StatusOr<std::unique_ptr<App>> App::Start(const config::Config& config) {
   std::unique_ptr<App> app(new App(config));
   JAWLB_RETURN_IF_ERROR(app->BindPort());
   SourceInfo info;
-  JAWLB_RETURN_IF_ERROR(config.mode == "multi" ? app->StartDirectory(info)
-                                               : app->StartSource(info));
+  JAWLB_RETURN_IF_ERROR(config.mode == config::Mode::kMulti ? app->StartDirectory(info)
+                                                            : app->StartSource(info));
   JAWLB_RETURN_IF_ERROR(app->StartServer());
   JAWLB_RETURN_IF_ERROR(app->StartAdmin(info));
   return app;

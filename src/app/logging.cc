@@ -100,9 +100,9 @@ class EscapedMessage final : public spdlog::custom_flag_formatter {
 
 }  // namespace
 
-void ConfigureLogging(const std::string& level, const std::string& format) {
+void ConfigureLogging(const std::string& level, config::LogFormat format) {
   spdlog::set_level(spdlog::level::from_str(level));
-  const bool json = format == "json";
+  const bool json = format == config::LogFormat::kJson;
   auto formatter = std::make_unique<spdlog::pattern_formatter>();
   formatter->add_flag<EscapedMessage>('*', json).set_pattern(
       json ? R"({"time":"%Y-%m-%dT%H:%M:%S.%f%z","level":"%l","msg":"%*"})"

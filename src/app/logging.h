@@ -13,6 +13,8 @@
 
 #include "absl/strings/string_view.h"
 
+#include "config/config.h"
+
 namespace jawlb::app {
 
 // `message` as a log line shows it: \n, \r and \t as those two characters,
@@ -20,8 +22,8 @@ namespace jawlb::app {
 // valid UTF-8 as it is; at most 4 KiB of it, then " ...(N bytes more)".
 std::string EscapeLogMessage(absl::string_view message);
 
-// `level` and `format` are validated by Config.
-void ConfigureLogging(const std::string& level, const std::string& format);
+// `level` is validated by Config.
+void ConfigureLogging(const std::string& level, config::LogFormat format);
 
 }  // namespace jawlb::app
 

@@ -6,6 +6,8 @@
 
 #include "absl/strings/str_cat.h"
 
+#include "common/stable_hash.h"
+
 namespace jawlb::balancer {
 namespace {
 
@@ -18,21 +20,6 @@ uint64_t Rank(uint64_t key, const Backend& backend) {
 }
 
 }  // namespace
-
-uint64_t StableHash(const std::string& text) {
-  uint64_t hash = 0xcbf29ce484222325ULL;
-  for (unsigned char c : text) {
-    hash ^= c;
-    hash *= 0x100000001b3ULL;
-  }
-  // splitmix64's finalizer: FNV alone mixes the last bytes poorly.
-  hash ^= hash >> 30;
-  hash *= 0xbf58476d1ce4e5b9ULL;
-  hash ^= hash >> 27;
-  hash *= 0x94d049bb133111ebULL;
-  hash ^= hash >> 31;
-  return hash;
-}
 
 size_t SubsetPlanner::SizeFor(const Client& client) const {
   if (k_ == 0) return backends_.size();

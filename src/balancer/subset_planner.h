@@ -169,10 +169,6 @@ class SubsetPlanner {
   double default_rate_ = 1;  // for clients with no known rate
 };
 
-// A fixed 64-bit hash of `text` (FNV-1a with a final mix): the same in every
-// process and build, unlike absl::Hash.
-uint64_t StableHash(const std::string& text);
-
 }  // namespace jawlb::balancer
 
 #endif  // JAWLB_BALANCER_SUBSET_PLANNER_H_

@@ -11,6 +11,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 
@@ -21,116 +22,157 @@ namespace jawlb::config {
 namespace {
 
 // One setting: its names, its default as --help shows it, what it means, and how
-// a text value is checked and stored. `set` returns an error message, or "".
+// a text value is checked and stored. `set` returns InvalidArgument saying what
+// is wrong with the value (Apply() names the setting and the value).
+absl::Status Invalid(absl::string_view why) { return absl::InvalidArgumentError(why); }
+
+// One of `names` (as the environment spells them) into `out`.
+template <typename E>
+absl::Status SetEnum(absl::string_view text, const std::vector<std::pair<const char*, E>>& names,
+                     const char* what, E& out) {
+  std::vector<std::string> known;
+  for (const auto& [name, value] : names) {
+    if (text == name) {
+      out = value;
+      return absl::OkStatus();
+    }
+    known.emplace_back(name);
+  }
+  return Invalid(absl::StrCat("not ", what, " (", absl::StrJoin(known, ", "), ")"));
+}
+
+template <typename E>
+absl::string_view NameIn(const std::vector<std::pair<const char*, E>>& names, E value) {
+  for (const auto& [name, v] : names) {
+    if (v == value) return name;
+  }
+  return "?";
+}
+
+const std::vector<std::pair<const char*, Mode>>& ModeNames() {
+  static const auto* const kNames = new std::vector<std::pair<const char*, Mode>>{
+      {"single", Mode::kSingle}, {"multi", Mode::kMulti}};
+  return *kNames;
+}
+const std::vector<std::pair<const char*, Api>>& ApiNames() {
+  static const auto* const kNames =
+      new std::vector<std::pair<const char*, Api>>{{"auto", Api::kAuto},
+                                                   {"endpointslices", Api::kEndpointSlices},
+                                                   {"endpoints", Api::kEndpoints}};
+  return *kNames;
+}
+const std::vector<std::pair<const char*, HealthCheck>>& HealthCheckNames() {
+  static const auto* const kNames = new std::vector<std::pair<const char*, HealthCheck>>{
+      {"none", HealthCheck::kNone}, {"grpc", HealthCheck::kGrpc}};
+  return *kNames;
+}
+const std::vector<std::pair<const char*, LogFormat>>& LogFormatNames() {
+  static const auto* const kNames = new std::vector<std::pair<const char*, LogFormat>>{
+      {"text", LogFormat::kText}, {"json", LogFormat::kJson}};
+  return *kNames;
+}
+
 struct Setting {
   const char* env;
   const char* flag;
   const char* default_text;
   const char* help;
-  std::function<std::string(absl::string_view, Config&)> set;
+  std::function<absl::Status(absl::string_view, Config&)> set;
 };
 
-std::string SetPort(absl::string_view text, uint16_t& out) {
+absl::Status SetPort(absl::string_view text, uint16_t& out) {
   int port = 0;
   if (!absl::SimpleAtoi(text, &port) || port < 0 || port > 65535) {
-    return "not a port number (0-65535)";
+    return Invalid("not a port number (0-65535)");
   }
   out = static_cast<uint16_t>(port);
-  return "";
+  return absl::OkStatus();
 }
 
-std::string SetCount(absl::string_view text, size_t& out) {
+absl::Status SetCount(absl::string_view text, size_t& out) {
   int count = 0;
   if (!absl::SimpleAtoi(text, &count) || count < 0 || count > 100000) {
-    return "not a count (0-100000)";
+    return Invalid("not a count (0-100000)");
   }
   out = static_cast<size_t>(count);
-  return "";
+  return absl::OkStatus();
 }
 
-std::string SetCountIn(absl::string_view text, size_t min, size_t max, size_t& out) {
+absl::Status SetCountIn(absl::string_view text, size_t min, size_t max, size_t& out) {
   int64_t count = 0;
   if (!absl::SimpleAtoi(text, &count) || count < static_cast<int64_t>(min) ||
       count > static_cast<int64_t>(max)) {
-    return absl::StrCat("not a count from ", min, " to ", max);
+    return Invalid(absl::StrCat("not a count from ", min, " to ", max));
   }
   out = static_cast<size_t>(count);
-  return "";
+  return absl::OkStatus();
 }
 
 // A duration within [min, max], or 0 when `zero_ok` (the setting's "never" or
 // "at once"). Every duration has a range: gRPC takes some as int milliseconds,
 // and a value past its range would silently mean something else.
-std::string SetDurationIn(absl::string_view text, absl::Duration min, absl::Duration max,
-                          bool zero_ok, absl::Duration& out) {
+absl::Status SetDurationIn(absl::string_view text, absl::Duration min, absl::Duration max,
+                           bool zero_ok, absl::Duration& out) {
   absl::StatusOr<absl::Duration> duration = ParseGoDuration(text);
-  if (!duration.ok()) return std::string(duration.status().message());
+  if (!duration.ok()) return duration.status();
   if (zero_ok && *duration == absl::ZeroDuration()) {
     out = *duration;
-    return "";
+    return absl::OkStatus();
   }
   if (*duration < min || *duration > max) {
-    if (min == absl::ZeroDuration()) return "must be at most " + absl::FormatDuration(max);
-    return absl::StrCat(zero_ok ? "must be 0 or " : "must be ", "from ", absl::FormatDuration(min),
-                        " to ", absl::FormatDuration(max));
+    if (min == absl::ZeroDuration()) return Invalid("must be at most " + absl::FormatDuration(max));
+    return Invalid(absl::StrCat(zero_ok ? "must be 0 or " : "must be ", "from ",
+                                absl::FormatDuration(min), " to ", absl::FormatDuration(max)));
   }
   out = *duration;
-  return "";
+  return absl::OkStatus();
 }
 
 // Durations an operator may mean in hours (grace periods, ages, timeouts).
-std::string SetDuration(absl::string_view text, absl::Duration& out) {
+absl::Status SetDuration(absl::string_view text, absl::Duration& out) {
   return SetDurationIn(text, absl::ZeroDuration(), absl::Hours(100), true, out);
 }
 
-std::string SetHost(absl::string_view text, std::string& out) {
+absl::Status SetHost(absl::string_view text, std::string& out) {
   if (!text.empty()) {
     const std::string host(text);
     unsigned char bytes[16];
     if (inet_pton(AF_INET, host.c_str(), bytes) != 1 &&
         inet_pton(AF_INET6, host.c_str(), bytes) != 1) {
-      return "not an IP address to listen on (use \"\" for all interfaces)";
+      return Invalid("not an IP address to listen on (use \"\" for all interfaces)");
     }
   }
   out = std::string(text);
-  return "";
+  return absl::OkStatus();
 }
 
-std::string SetEndpoints(absl::string_view text, Config& config) {
+absl::Status SetEndpoints(absl::string_view text, Config& config) {
   absl::StatusOr<discovery::BackendSet> set = discovery::ParseBackendList(text);
-  if (!set.ok()) return std::string(set.status().message());
+  if (!set.ok()) return set.status();
   config.endpoints = *std::move(set);
-  return "";
+  return absl::OkStatus();
 }
 
-std::string SetLogLevel(absl::string_view text, std::string& out) {
+absl::Status SetLogLevel(absl::string_view text, std::string& out) {
   static constexpr const char* kLevels[] = {"trace", "debug", "info", "warn", "error", "off"};
   for (const char* level : kLevels) {
     if (text == level) {
       out = level;
-      return "";
+      return absl::OkStatus();
     }
   }
-  return "not a log level (trace, debug, info, warn, error, off)";
+  return Invalid("not a log level (trace, debug, info, warn, error, off)");
 }
 
-std::string SetApi(absl::string_view text, std::string& out) {
-  if (text != "auto" && text != "endpointslices" && text != "endpoints") {
-    return "not an API to watch (auto, endpointslices, endpoints)";
-  }
-  out = std::string(text);
-  return "";
-}
-
-std::string SetOnOff(absl::string_view text, bool& out) {
-  if (text != "on" && text != "off") return "not on or off";
+absl::Status SetOnOff(absl::string_view text, bool& out) {
+  if (text != "on" && text != "off") return Invalid("not on or off");
   out = text == "on";
-  return "";
+  return absl::OkStatus();
 }
 
-std::string SetString(absl::string_view text, std::string& out) {
+absl::Status SetString(absl::string_view text, std::string& out) {
   out = std::string(text);
-  return "";
+  return absl::OkStatus();
 }
 
 const std::vector<Setting>& Settings() {
@@ -205,9 +247,7 @@ const std::vector<Setting>& Settings() {
       {"JAWLB_HEALTHCHECK", "healthcheck", "none",
        "none, or grpc: watch grpc.health.v1.Health on every backend and send only serving ones",
        [](auto v, Config& c) {
-         if (v != "none" && v != "grpc") return std::string("not a health check (none, grpc)");
-         c.health_check = std::string(v);
-         return std::string();
+         return SetEnum(v, HealthCheckNames(), "a health check", c.health_check);
        }},
       {"JAWLB_HEALTHCHECKSERVICE", "healthcheckservice", "",
        "the service name asked for in health checks (empty: the backend server as a whole)",
@@ -215,11 +255,7 @@ const std::vector<Setting>& Settings() {
       {"JAWLB_MODE", "mode", "single",
        "single: balance JAWLB_SERVICE for every client; multi: the name each client dialed "
        "chooses the service (docs/multi-service.md)",
-       [](auto v, Config& c) {
-         if (v != "single" && v != "multi") return std::string("not a mode (single, multi)");
-         c.mode = std::string(v);
-         return std::string();
-       }},
+       [](auto v, Config& c) { return SetEnum(v, ModeNames(), "a mode", c.mode); }},
       {"JAWLB_NAMESPACES", "namespaces", "",
        "multi mode: the namespaces clients may ask for, comma-separated (empty: only "
        "JAWLB_NAMESPACE)",
@@ -227,10 +263,12 @@ const std::vector<Setting>& Settings() {
          c.namespaces.clear();
          for (absl::string_view ns : absl::StrSplit(v, ',', absl::SkipWhitespace())) {
            ns = absl::StripAsciiWhitespace(ns);
-           if (!IsDnsLabel(ns)) return absl::StrCat("\"", ns, "\" is not a namespace name");
+           if (!IsDnsLabel(ns)) {
+             return Invalid(absl::StrCat("\"", ns, "\" is not a namespace name"));
+           }
            c.namespaces.insert(std::string(ns));
          }
-         return std::string();
+         return absl::OkStatus();
        }},
       {"JAWLB_CLUSTERDOMAIN", "clusterdomain", "cluster.local",
        "multi mode: the cluster's DNS domain, in names like svc.ns.svc.cluster.local",
@@ -284,13 +322,11 @@ const std::vector<Setting>& Settings() {
        [](auto v, Config& c) { return SetLogLevel(v, c.log_level); }},
       {"JAWLB_LOGFORMAT", "logformat", "text", "text, or json (one object per line)",
        [](auto v, Config& c) {
-         if (v != "text" && v != "json") return std::string("not a log format (text, json)");
-         c.log_format = std::string(v);
-         return std::string();
+         return SetEnum(v, LogFormatNames(), "a log format", c.log_format);
        }},
       {"JAWLB_API", "api", "auto",
        "what to watch: endpointslices, endpoints (core/v1), or auto (EndpointSlices if served)",
-       [](auto v, Config& c) { return SetApi(v, c.api); }},
+       [](auto v, Config& c) { return SetEnum(v, ApiNames(), "an API to watch", c.api); }},
       {"JAWLB_WATCHSTALLTIMEOUT", "watchstalltimeout", "90s",
        "a watch silent this long (not even a bookmark) is reconnected (Go duration)",
        [](auto v, Config& c) {
@@ -307,9 +343,9 @@ const std::vector<Setting>& Settings() {
 
 absl::Status Apply(const Setting& setting, absl::string_view origin, absl::string_view value,
                    Config& config) {
-  std::string error = setting.set(value, config);
-  if (error.empty()) return absl::OkStatus();
-  return absl::InvalidArgumentError(absl::StrCat(origin, "=\"", value, "\": ", error));
+  absl::Status status = setting.set(value, config);
+  if (status.ok()) return status;
+  return absl::InvalidArgumentError(absl::StrCat(origin, "=\"", value, "\": ", status.message()));
 }
 
 absl::Status Validate(const Config& config) {
@@ -317,7 +353,7 @@ absl::Status Validate(const Config& config) {
     return absl::InvalidArgumentError(
         "JAWLB_ENDPOINTS and JAWLB_ENDPOINTSFILE are both set: choose one");
   }
-  if (config.mode == "multi") {
+  if (config.mode == Mode::kMulti) {
     if (config.endpoints.has_value() || !config.endpoints_file.empty()) {
       return absl::InvalidArgumentError(
           "JAWLB_MODE=multi serves Kubernetes services: JAWLB_ENDPOINTS and JAWLB_ENDPOINTSFILE "
@@ -364,6 +400,11 @@ absl::Status ApplyFlag(int argc, const char* const* argv, int* i, Config& config
 }
 
 }  // namespace
+
+absl::string_view NameOf(Mode mode) { return NameIn(ModeNames(), mode); }
+absl::string_view NameOf(Api api) { return NameIn(ApiNames(), api); }
+absl::string_view NameOf(HealthCheck check) { return NameIn(HealthCheckNames(), check); }
+absl::string_view NameOf(LogFormat format) { return NameIn(LogFormatNames(), format); }
 
 absl::StatusOr<absl::Duration> ParseGoDuration(absl::string_view text) {
   absl::Duration duration;

@@ -13,13 +13,34 @@
 
 #include "absl/functional/function_ref.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 
 #include "discovery/backend_set.h"
 
 namespace jawlb::config {
 
+// JAWLB_MODE: every client gets JAWLB_SERVICE, or the name it dialed chooses.
+enum class Mode { kSingle, kMulti };
+// JAWLB_API: what to watch.
+enum class Api { kAuto, kEndpointSlices, kEndpoints };
+// JAWLB_HEALTHCHECK.
+enum class HealthCheck { kNone, kGrpc };
+// JAWLB_LOGFORMAT.
+enum class LogFormat { kText, kJson };
+
+// Each value as the environment spells it: "multi", "endpointslices", ...
+absl::string_view NameOf(Mode mode);
+absl::string_view NameOf(Api api);
+absl::string_view NameOf(HealthCheck check);
+absl::string_view NameOf(LogFormat format);
+
 struct Config {
+  // The choices among named alternatives (together: they pack into 16 bytes).
+  Mode mode = Mode::kSingle;                      // JAWLB_MODE
+  Api api = Api::kAuto;                           // JAWLB_API
+  HealthCheck health_check = HealthCheck::kNone;  // JAWLB_HEALTHCHECK
+  LogFormat log_format = LogFormat::kText;        // JAWLB_LOGFORMAT
   // JAWLB_NAMESPACE; "" = the pod's own namespace in a cluster, else the
   // kubeconfig context's, else "default".
   std::string namespace_;
@@ -38,7 +59,6 @@ struct Config {
   bool lb_tokens = true;           // JAWLB_LBTOKENS: on or off
   size_t max_rps_per_backend = 0;  // JAWLB_MAXRPSPERBACKEND: 0 = never shed
   absl::Duration load_smoothing = absl::Seconds(30);  // JAWLB_LOADSMOOTHING
-  std::string mode = "single";                        // JAWLB_MODE: single or multi
   std::set<std::string> namespaces;                   // JAWLB_NAMESPACES
   std::string cluster_domain = "cluster.local";       // JAWLB_CLUSTERDOMAIN
   std::string name_suffix;                            // JAWLB_NAMESUFFIX
@@ -46,7 +66,6 @@ struct Config {
   absl::Duration idle_timeout = absl::Minutes(5);     // JAWLB_IDLETIMEOUT
   size_t max_services = 1000;                         // JAWLB_MAXSERVICES
   size_t max_services_per_peer = 50;                  // JAWLB_MAXSERVICESPERPEER
-  std::string health_check = "none";                  // JAWLB_HEALTHCHECK: none or grpc
   std::string health_check_service;                   // JAWLB_HEALTHCHECKSERVICE
   size_t max_connections = 0;  // JAWLB_MAXCONNECTIONS; 0: what the file limit leaves room for
   size_t max_connections_per_peer = 1000;                       // JAWLB_MAXCONNECTIONSPERPEER
@@ -56,12 +75,10 @@ struct Config {
   absl::Duration first_message_timeout = absl::Seconds(10);     // JAWLB_FIRSTMESSAGETIMEOUT
   size_t max_list_bytes = 4000000;                              // JAWLB_MAXLISTBYTES
   std::string log_level = "info";                               // JAWLB_LOGLEVEL
-  std::string log_format = "text";                              // JAWLB_LOGFORMAT: text or json
   absl::Duration drain_delay = absl::Seconds(5);                // JAWLB_DRAINDELAY
   absl::Duration max_connection_age = absl::Minutes(30);        // JAWLB_MAXCONNECTIONAGE
   absl::Duration max_connection_age_grace = absl::Seconds(30);  // JAWLB_MAXCONNECTIONAGEGRACE
-  std::string api = "auto";  // JAWLB_API: auto, endpointslices or endpoints
-  absl::Duration watch_stall_timeout = absl::Seconds(90);  // JAWLB_WATCHSTALLTIMEOUT
+  absl::Duration watch_stall_timeout = absl::Seconds(90);       // JAWLB_WATCHSTALLTIMEOUT
   std::string kubeconfig;    // KUBECONFIG, --kubeconfig: colon-separated files
   std::string kube_context;  // JAWLB_CONTEXT: overrides current-context
   // KUBERNETES_SERVICE_HOST / _PORT, set by Kubernetes in every pod.

@@ -9,7 +9,7 @@
 #include "grpcpp/support/slice.h"
 
 #include "balancer/load_shedder.h"
-#include "balancer/subset_planner.h"
+#include "common/stable_hash.h"
 
 namespace jawlb::grpclb {
 
@@ -28,7 +28,7 @@ std::string TokenPrefix(absl::string_view replica, uint64_t client) {
 }
 
 std::string BackendTag(const discovery::Backend& backend) {
-  return Base32(balancer::StableHash(backend.ToString()), 4);
+  return Base32(StableHash(backend.ToString()), 4);
 }
 
 namespace {
@@ -107,11 +107,10 @@ discovery::BackendSet FitToBytes(const discovery::BackendSet& backends,
   // The backends in an order of their own (a hash of each), so the ones kept
   // stay the same as others come and go.
   std::vector<discovery::Backend> ranked = backends.backends();
-  std::sort(ranked.begin(), ranked.end(),
-            [](const discovery::Backend& a, const discovery::Backend& b) {
-              return std::pair(balancer::StableHash(a.ToString()), a) <
-                     std::pair(balancer::StableHash(b.ToString()), b);
-            });
+  std::sort(
+      ranked.begin(), ranked.end(), [](const discovery::Backend& a, const discovery::Backend& b) {
+        return std::pair(StableHash(a.ToString()), a) < std::pair(StableHash(b.ToString()), b);
+      });
   size_t keep = ranked.size();
   discovery::BackendSet fitted;
   while (size > max_bytes && keep > 1) {

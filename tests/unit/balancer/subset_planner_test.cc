@@ -9,6 +9,8 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
+#include "common/stable_hash.h"
+
 namespace jawlb::balancer {
 namespace {
 

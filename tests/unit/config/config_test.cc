@@ -83,13 +83,13 @@ TEST(ConfigTest, ReadsKubernetesSettings) {
                                          {"KUBERNETES_SERVICE_HOST", "10.96.0.1"},
                                          {"KUBERNETES_SERVICE_PORT", "443"}});
   ASSERT_THAT(config, IsOk());
-  EXPECT_EQ(config->api, "endpoints");
+  EXPECT_EQ(config->api, Api::kEndpoints);
   EXPECT_EQ(config->watch_stall_timeout, absl::Minutes(2));
   EXPECT_EQ(config->kubeconfig, "/a:/b");
   EXPECT_EQ(config->kube_context, "prod");
   EXPECT_EQ(config->in_cluster_host, "10.96.0.1");
   EXPECT_EQ(config->in_cluster_port, "443");
-  EXPECT_EQ(Parse({{"JAWLB_SERVICE", "users"}})->api, "auto");
+  EXPECT_EQ(Parse({{"JAWLB_SERVICE", "users"}})->api, Api::kAuto);
 }
 
 TEST(ConfigTest, FlagsWinOverEnvironment) {
@@ -218,7 +218,7 @@ TEST(ConfigTest, MultiModeNeedsNoServiceAndRefusesStaticBackends) {
                                         {"JAWLB_NAMESUFFIX", "-lb"},
                                         {"JAWLB_IDLETIMEOUT", "10m"}});
   ASSERT_THAT(multi, IsOk());
-  EXPECT_EQ(multi->mode, "multi");
+  EXPECT_EQ(multi->mode, Mode::kMulti);
   EXPECT_EQ(multi->namespaces, (std::set<std::string>{"prod", "shop"}));
   EXPECT_EQ(multi->name_suffix, "-lb");
   EXPECT_EQ(multi->idle_timeout, absl::Minutes(10));
