@@ -149,7 +149,9 @@ std::string AdminServer::Metrics() const {
   out.Gauge("jawlb_ready", "1 when ready (first complete list received, not draining), else 0.",
             view_.not_ready_reason().empty() ? 1 : 0);
   const grpclb::SnapshotPtr list = view_.hub->Latest();
-  const size_t sent = list == nullptr ? 0 : list->backends.size();
+  const size_t sent = view_.backends_sent ? view_.backends_sent()
+                      : list == nullptr   ? 0
+                                          : list->backends.size();
   absl::flat_hash_set<std::string> known;
   for (const discovery::EndpointState& e : Endpoints()) known.insert(e.address);
   out.Header("jawlb_backends_known", "gauge",

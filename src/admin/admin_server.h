@@ -48,6 +48,9 @@ struct AdminView {
   const discovery::Source* endpoints = nullptr;  // every endpoint with its conditions (single mode)
   // Multi mode: a JSON array describing each service watched (null: single).
   std::function<std::string()> services;
+  // Multi mode: the backends sent, summed over the services (null: the Hub's
+  // list's).
+  std::function<size_t()> backends_sent;
   const k8s::ApiMonitor* kubernetes = nullptr;    // null unless watching Kubernetes
   const health::HealthChecker* health = nullptr;  // null unless JAWLB_HEALTHCHECK=grpc
 };

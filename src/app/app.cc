@@ -572,7 +572,16 @@ absl::Status App::StartAdmin(const SourceInfo& info) {
   };
   view.health = health_.get();
   view.endpoints = source_.get();
-  if (directory_ != nullptr) view.services = [this] { return ServicesJson(); };
+  if (directory_ != nullptr) {
+    view.services = [this] { return ServicesJson(); };
+    view.backends_sent = [this] {
+      size_t sum = 0;
+      for (const ServiceDirectory::UnitInfo& unit : directory_->Describe()) {
+        sum += unit.backends_sent;
+      }
+      return sum;
+    };
+  }
   view.kubernetes = kubernetes_.get();
   view.source = info.description;
   view.service = info.service;

@@ -236,7 +236,9 @@ std::vector<ServiceDirectory::UnitInfo> ServiceDirectory::Describe() const {
   for (const auto& [key, entry] : units_) {
     const grpclb::SnapshotPtr latest = entry.unit->hub().Latest();
     infos.push_back(UnitInfo{key, entry.unit.use_count() - 1, entry.idle_since,
-                             latest == nullptr ? 0 : latest->drop_percent, entry.unit->health()});
+                             latest == nullptr ? 0 : latest->drop_percent,
+                             latest == nullptr ? 0 : latest->backends.size(),
+                             entry.unit->health()});
   }
   return infos;
 }

@@ -81,6 +81,7 @@ class ServiceDirectory {
     long streams = 0;                                   // holding it now
     absl::Time idle_since = absl::InfiniteFuture();     // when its last stream left
     int drop_percent = 0;                               // load shedding, now
+    size_t backends_sent = 0;                           // in its newest list
     std::optional<grpclb::ServiceUnit::Health> health;  // with health checks
   };
   std::vector<UnitInfo> Describe() const ABSL_LOCKS_EXCLUDED(mu_);

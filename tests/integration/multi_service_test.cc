@@ -147,6 +147,8 @@ TEST_F(MultiServiceTest, EachClientGetsItsServiceWatchedOnDemandAndDroppedWhenId
   EXPECT_THAT(metrics, HasSubstr("jawlb_services_watched 2"));
   EXPECT_THAT(metrics, HasSubstr(R"(jawlb_service_backends_sent{service="default/alpha"} 2)"));
   EXPECT_THAT(metrics, HasSubstr(R"(jawlb_service_backends_sent{service="default/beta"} 1)"));
+  // The process-wide figure is their sum (it stayed 0 in multi mode before).
+  EXPECT_THAT(metrics, HasSubstr(R"x(jawlb_backends_sent{service="(multi)"} 3)x"));
   EXPECT_THAT(metrics, HasSubstr(R"(jawlb_service_streams{service="default/beta"} 1)"));
 
   // alpha's client leaves: after the idle timeout alpha is no longer watched,
