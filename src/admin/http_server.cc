@@ -120,7 +120,7 @@ void HttpServer::Stop() {
     }
     thread_.join();
   }
-  for (const auto& connection : connections_) close(connection->fd);
+  for (const auto& connection : connections_) Close(*connection);
   connections_.clear();
   open_.Set(0);
   for (int* fd : {&listener_, &spare_, &wake_fd_}) {
@@ -132,12 +132,14 @@ void HttpServer::Stop() {
 void HttpServer::WriteMetrics(metrics::TextWriter& out) const {
   out.Gauge("jawlb_admin_connections", "Connections open to the admin port.",
             static_cast<double>(open_.value()));
-  out.Counters("jawlb_admin_connections_closed_total",
-               "Admin connections refused or cut by a bound: full (every slot busy "
-               "answering), displaced (the slowest request made room for a new connection), "
-               "timeout, too_large (request or body), method (not GET/HEAD), descriptors (the "
-               "process had none left).",
-               refused_);
+  out.Counters(
+      "jawlb_admin_connections_closed_total",
+      "Admin connections refused or cut by a bound: full (every slot busy "
+      "answering), displaced (the slowest request made room for a new connection), "
+      "timeout, too_large (request or body), method (not GET/HEAD), busy (a large answer past the "
+      "output budget), descriptors (the "
+      "process had none left).",
+      refused_);
 }
 
 void HttpServer::Run() {
@@ -162,7 +164,7 @@ void HttpServer::Run() {
       if (Serve(*connections_[i], fds[i + 2].revents, now)) {
         kept.push_back(std::move(connections_[i]));
       } else {
-        close(connections_[i]->fd);
+        Close(*connections_[i]);
       }
     }
     connections_ = std::move(kept);
@@ -185,6 +187,11 @@ bool HttpServer::Serve(Connection& c, short events, absl::Time now) {
     keep = false;
   }
   return keep;
+}
+
+void HttpServer::Close(Connection& c) {
+  buffered_ -= c.out.size() - c.written;
+  close(c.fd);
 }
 
 bool HttpServer::MakeRoom() {
@@ -253,9 +260,18 @@ bool HttpServer::OnReadable(Connection& c) {
   }
   const Parsed parsed = Parse(absl::string_view(c.in).substr(0, end));
   switch (parsed.error) {
-    case 0:
-      Answer(c, handler_(parsed.request), parsed.request.method == "HEAD");
+    case 0: {
+      Response response = handler_(parsed.request);
+      // A large response waits in memory until the client takes it: past the
+      // budget, large ones are refused (small ones, the probes, never are).
+      if (response.body.size() > kSmallResponse &&
+          buffered_ + response.body.size() > options_.max_buffered_bytes) {
+        refused_.Add({"busy"});
+        response = {503, "text/plain", "busy sending other large responses: try again\n"};
+      }
+      Answer(c, response, parsed.request.method == "HEAD");
       break;
+    }
     case 405:
       refused_.Add({"method"});
       Answer(c, {405, "text/plain", "only GET and HEAD\n"}, false);
@@ -279,6 +295,7 @@ void HttpServer::Answer(Connection& c, const Response& response, bool head) {
       response.status == 405 ? "\r\nAllow: GET, HEAD" : "", "\r\nConnection: close\r\n\r\n");
   if (!head) c.out += response.body;
   c.written = 0;
+  buffered_ += c.out.size();
   c.responding = true;
   c.deadline = absl::Now() + options_.response_timeout;
 }
@@ -288,6 +305,7 @@ bool HttpServer::OnWritable(Connection& c) {
     const ssize_t n = send(c.fd, c.out.data() + c.written, c.out.size() - c.written, MSG_NOSIGNAL);
     if (n < 0) return errno == EAGAIN || errno == EINTR;
     c.written += static_cast<size_t>(n);
+    buffered_ -= static_cast<size_t>(n);
   }
   shutdown(c.fd, SHUT_WR);
   return false;  // done: closed by the caller

@@ -11,6 +11,9 @@
 //   - time: the whole request must arrive within `request_timeout` of the
 //     connection opening, and the whole response be taken within
 //     `response_timeout`; one request per connection (Connection: close);
+//   - memory: responses waiting for slow readers take at most
+//     `max_buffered_bytes`; a large response past it is 503 (small ones,
+//     the probes, are always answered);
 //   - connections: at most `max_connections`; when full, a new connection
 //     replaces the one that has been waiting longest for its request to
 //     arrive (a slow client makes room for a fast one), or is closed at once
@@ -40,6 +43,8 @@ namespace jawlb::admin {
 class HttpServer {
  public:
   static constexpr size_t kMaxRequestBytes = 8192;
+  // Responses this small are never refused for the output budget.
+  static constexpr size_t kSmallResponse = 64 << 10;
 
   struct Options {
     std::string host;  // "" = every interface, IPv6 and IPv4
@@ -47,6 +52,10 @@ class HttpServer {
     size_t max_connections = 64;
     absl::Duration request_timeout = absl::Seconds(5);
     absl::Duration response_timeout = absl::Seconds(30);
+    // Bytes of responses not yet taken by their clients, at most: a larger
+    // response past it is answered 503 (slow readers of /debug/state cannot
+    // hold the process's memory).
+    size_t max_buffered_bytes = 32 << 20;
   };
   struct Request {
     std::string method;  // GET or HEAD
@@ -89,6 +98,8 @@ class HttpServer {
   void Answer(Connection& connection, const Response& response, bool head);
   // Makes room for one more connection; false when none can be made.
   bool MakeRoom();
+  // Closes the connection's socket and forgets what it had left to send.
+  void Close(Connection& connection);
 
   // Constant after construction.
   const Options options_;
@@ -100,6 +111,7 @@ class HttpServer {
   int wake_fd_ = -1;  // eventfd: Stop() wakes the poll
   int port_ = 0;
   std::vector<std::unique_ptr<Connection>> connections_;
+  size_t buffered_ = 0;  // response bytes not yet sent, over every connection
   std::thread thread_;
 
   metrics::Gauge open_;

@@ -19,6 +19,7 @@
 #include "spdlog/spdlog.h"
 
 #include "common/tcp_listen.h"
+#include "grpclb/stream_limits.h"
 
 namespace jawlb::grpclb {
 namespace {
@@ -43,9 +44,6 @@ std::string FormatPeer(const sockaddr_storage& address) {
   }
   return "";
 }
-
-// The peer without its port.
-std::string AddressOf(const std::string& peer) { return peer.substr(0, peer.rfind(':')); }
 
 }  // namespace
 
@@ -184,7 +182,7 @@ void ConnectionListener::OutOfDescriptors() {
 }
 
 bool ConnectionListener::Admit(int fd, const std::string& peer) {
-  const std::string client = AddressOf(peer);
+  const std::string client = StreamLimits::PeerAddress(peer);
   std::string refusal;
   int64_t suppressed = 0;
   bool log = false;

@@ -73,25 +73,28 @@ void Hub::PublishLocked(discovery::BackendSet backends, absl::Time observed) {
           backends.size(), WeightedEntries(backends), WeightedEntryCap(backends.size()));
     }
   }
-  if (max_list_bytes_ > 0) {
+  // Encoded once; again only when it is over the bound and must be cut.
+  grpc::lb::v1::LoadBalanceResponse response =
+      MakeServerListResponse(backends, token_prefix_, drop_percent_);
+  backends_cut_.Set(0);
+  if (max_list_bytes_ > 0 && response.ByteSizeLong() > max_list_bytes_) {
     discovery::BackendSet fitted =
         FitToBytes(backends, token_prefix_, drop_percent_, max_list_bytes_);
     backends_cut_.Set(static_cast<int64_t>(backends.size() - fitted.size()));
-    if (fitted.size() < backends.size()) {
-      lists_cut_.Add();
-      int64_t suppressed = 0;
-      if (cut_log_.Allow(start, suppressed)) {
-        spdlog::error(
-            "the list of {} backends is over {} bytes (JAWLB_MAXLISTBYTES; clients refuse "
-            "messages over 4 MiB by default): sending {} of them, the same ones from change "
-            "to change; give each client its own subset with JAWLB_MAXSERVERS{}",
-            backends.size(), max_list_bytes_, fitted.size(),
-            suppressed > 0 ? absl::StrCat(" (", suppressed, " more lists cut since)") : "");
-      }
-      backends = std::move(fitted);
+    lists_cut_.Add();
+    int64_t suppressed = 0;
+    if (cut_log_.Allow(start, suppressed)) {
+      spdlog::error(
+          "the list of {} backends is over {} bytes (JAWLB_MAXLISTBYTES; clients refuse "
+          "messages over 4 MiB by default): sending {} of them, the same ones from change "
+          "to change; give each client its own subset with JAWLB_MAXSERVERS{}",
+          backends.size(), max_list_bytes_, fitted.size(),
+          suppressed > 0 ? absl::StrCat(" (", suppressed, " more lists cut since)") : "");
     }
+    backends = std::move(fitted);
+    response = MakeServerListResponse(backends, token_prefix_, drop_percent_);
   }
-  snapshot->message = Serialize(MakeServerListResponse(backends, token_prefix_, drop_percent_));
+  snapshot->message = Serialize(response);
   snapshot->backends = std::move(backends);
   snapshot->observed = observed;
   encode_seconds_.Observe(absl::Now() - start);
