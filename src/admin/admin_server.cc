@@ -9,7 +9,7 @@
 #include "admin/json.h"
 #include "admin/process_metrics.h"
 #include "grpclb/server_list.h"
-#include "health/health_checker.h"
+#include "health/health_checked_source.h"
 
 namespace jawlb::admin {
 namespace {
@@ -68,7 +68,8 @@ std::vector<std::string> ClientsJson(const std::vector<grpclb::ClientInfo>& info
   return clients;
 }
 
-std::string HealthJson(const health::HealthChecker* health) {
+std::string HealthJson(const health::HealthCheckedSource* source) {
+  const health::HealthChecker* health = source == nullptr ? nullptr : source->checker();
   if (health == nullptr) return "null";
   std::vector<std::string> checked;
   for (const balancer::HealthTracker::Entry& e : health->Describe()) {
@@ -83,7 +84,8 @@ std::string HealthJson(const health::HealthChecker* health) {
                       absl::StrJoin(checked, ","), "]}");
 }
 
-std::string HealthHtml(const health::HealthChecker* health) {
+std::string HealthHtml(const health::HealthCheckedSource* source) {
+  const health::HealthChecker* health = source == nullptr ? nullptr : source->checker();
   if (health == nullptr) return "";
   std::string html = absl::StrCat(
       "<h2>health checks</h2>",
@@ -148,7 +150,7 @@ std::string AdminServer::Metrics() const {
   metrics::TextWriter out;
   out.Gauge("jawlb_ready", "1 when ready (first complete list received, not draining), else 0.",
             view_.not_ready_reason().empty() ? 1 : 0);
-  const grpclb::SnapshotPtr list = view_.hub->Latest();
+  const grpclb::SnapshotPtr list = LatestList();
   const size_t sent = view_.backends_sent ? view_.backends_sent()
                       : list == nullptr   ? 0
                                           : list->backends.size();
@@ -165,6 +167,10 @@ std::string AdminServer::Metrics() const {
   if (http_ != nullptr) http_->WriteMetrics(out);
   WriteProcessMetrics(out);
   return out.text();
+}
+
+grpclb::SnapshotPtr AdminServer::LatestList() const {
+  return view_.hub == nullptr ? nullptr : view_.hub->Latest();
 }
 
 std::vector<discovery::EndpointState> AdminServer::Endpoints() const {
@@ -192,7 +198,7 @@ std::string AdminServer::StateJson() const {
         progress.last_list == absl::InfinitePast() ? "null" : JsonQuote(Time(progress.last_list)),
         "}");
   }
-  const grpclb::SnapshotPtr list = view_.hub->Latest();
+  const grpclb::SnapshotPtr list = LatestList();
   std::vector<std::string> backends;
   std::vector<std::string> tags;
   if (list != nullptr) {
@@ -219,7 +225,7 @@ std::string AdminServer::StateJson() const {
 
 std::string AdminServer::StatePage() const {
   const std::string reason = view_.not_ready_reason();
-  const grpclb::SnapshotPtr list = view_.hub->Latest();
+  const grpclb::SnapshotPtr list = LatestList();
   std::string page = absl::StrCat(
       "<!doctype html><html><head><meta charset=\"utf-8\"><title>jawlb</title>"
       "<style>body{font-family:sans-serif;margin:2em}td,th{padding:0 1em 0 0;text-align:left}"

@@ -31,7 +31,7 @@
 #include "discovery/source.h"
 #include "grpclb/client_registry.h"
 #include "grpclb/hub.h"
-#include "health/health_checker.h"
+#include "health/health_checked_source.h"
 #include "k8s/api_monitor.h"
 
 namespace jawlb::admin {
@@ -40,10 +40,10 @@ struct AdminView {
   std::function<std::string()> not_ready_reason;            // "" when ready
   std::function<std::string()> stuck_reason;                // "" while everything makes progress
   std::function<void(metrics::TextWriter&)> write_metrics;  // every component's
-  std::string source;   // what the backends come from, for people
-  std::string service;  // the `service` label: "namespace/name", "static" or "file"
-  std::string replica;  // this process in load_balance_tokens
-  const grpclb::Hub* hub = nullptr;
+  std::string source;                // what the backends come from, for people
+  std::string service;               // the `service` label: "namespace/name", "static" or "file"
+  std::string replica;               // this process in load_balance_tokens
+  const grpclb::Hub* hub = nullptr;  // the list sent (single mode; null: multi)
   const grpclb::ClientRegistry* clients = nullptr;
   const discovery::Source* endpoints = nullptr;  // every endpoint with its conditions (single mode)
   // Multi mode: a JSON array describing each service watched (null: single).
@@ -51,8 +51,9 @@ struct AdminView {
   // Multi mode: the backends sent, summed over the services (null: the Hub's
   // list's).
   std::function<size_t()> backends_sent;
-  const k8s::ApiMonitor* kubernetes = nullptr;    // null unless watching Kubernetes
-  const health::HealthChecker* health = nullptr;  // null unless JAWLB_HEALTHCHECK=grpc
+  const k8s::ApiMonitor* kubernetes = nullptr;  // null unless watching Kubernetes
+  // Null unless JAWLB_HEALTHCHECK=grpc (single mode).
+  const health::HealthCheckedSource* health = nullptr;
 };
 
 class AdminServer {
@@ -72,6 +73,8 @@ class AdminServer {
   HttpServer::Response Handle(const HttpServer::Request& request) const;
   std::string Metrics() const;
   std::string StateJson() const;
+  // The newest list sent (single mode); null before the first, or in multi mode.
+  grpclb::SnapshotPtr LatestList() const;
   // The source's endpoints; none in multi mode.
   std::vector<discovery::EndpointState> Endpoints() const;
   std::string StatePage() const;

@@ -11,6 +11,9 @@
 #include "absl/strings/str_cat.h"
 #include "spdlog/spdlog.h"
 
+#include "common/status_macros.h"
+#include "grpclb/service_unit_report.h"
+
 namespace jawlb::app {
 namespace {
 
@@ -77,32 +80,59 @@ absl::StatusOr<std::shared_ptr<grpclb::ServiceUnit>> ServiceDirectory::Resolve(
     refused_.Add({std::string(absl::StatusCodeToString(service.status().code()))});
     return service.status();
   }
-  absl::MutexLock lock(&mu_);
+  const std::string key = service->Key();
+  {
+    absl::MutexLock lock(&mu_);
+    absl::StatusOr<std::shared_ptr<grpclb::ServiceUnit>> known = FindOrAdmit(key, peer);
+    if (!known.ok() || *known != nullptr) return known;
+  }
+  // The first client of this service, within the bounds: its unit is made
+  // outside the lock (cheap: no I/O, no thread) ...
+  absl::StatusOr<std::shared_ptr<grpclb::ServiceUnit>> made = make_(*service);
+  if (!made.ok()) {
+    refused_.Add({std::string(absl::StatusCodeToString(made.status().code()))});
+    return absl::UnavailableError(
+        absl::StrCat("cannot watch service ", key, ": ", made.status().message()));
+  }
+  std::shared_ptr<grpclb::ServiceUnit> lease;
+  {
+    absl::MutexLock lock(&mu_);
+    // ... and installed unless another client's came first (then ours, never
+    // started, goes).
+    absl::StatusOr<std::shared_ptr<grpclb::ServiceUnit>> known = FindOrAdmit(key, peer);
+    if (!known.ok() || *known != nullptr) return known;
+    Entry& entry = units_[key];
+    entry.unit = *made;
+    // Streams get a lease of their own (a second owner of the unit), so only
+    // they count as use: a report's brief copy of `unit` does not.
+    entry.lease = std::shared_ptr<grpclb::ServiceUnit>(
+        entry.unit.get(), [unit = entry.unit](grpclb::ServiceUnit*) {});
+    lease = entry.lease;
+    entry.started_by = std::string(peer);
+    ++started_by_[entry.started_by];
+    started_.Add();
+  }
+  // Started outside the lock too: the source's first list follows on its own
+  // thread. A source that cannot start is its clients' error.
+  spdlog::info("service {}: first client (asked for \"{}\"): watching it", key, std::string(name));
+  if (absl::Status started = (*made)->Start(options_.wake_runner); !started.ok()) {
+    (*made)->hub().Close(absl::UnavailableError(
+        absl::StrCat("cannot watch service ", key, ": ", started.message())));
+  }
+  return lease;
+}
+
+absl::StatusOr<std::shared_ptr<grpclb::ServiceUnit>> ServiceDirectory::FindOrAdmit(
+    const std::string& key, absl::string_view peer) {
   if (stopping_) {
     return absl::UnavailableError("jawlb is shutting down: reconnect to another replica");
   }
-  const std::string key = service->Key();
   if (auto it = units_.find(key); it != units_.end()) {
     it->second.idle_since = absl::InfiniteFuture();
-    return it->second.unit;
+    return it->second.lease;
   }
-  // The first client of this service, within the bounds.
-  if (absl::Status bound = CheckBounds(key, peer); !bound.ok()) return bound;
-  // Making a unit starts its source (callbacks on the Kubernetes I/O thread)
-  // and returns; the list follows when the source has one.
-  absl::StatusOr<std::shared_ptr<grpclb::ServiceUnit>> unit = make_(*service);
-  if (!unit.ok()) {
-    refused_.Add({std::string(absl::StatusCodeToString(unit.status().code()))});
-    return absl::UnavailableError(
-        absl::StrCat("cannot watch service ", key, ": ", unit.status().message()));
-  }
-  Entry& entry = units_[key];
-  entry.unit = *unit;
-  entry.started_by = std::string(peer);
-  ++started_by_[entry.started_by];
-  started_.Add();
-  spdlog::info("service {}: first client (asked for \"{}\"): watching it", key, std::string(name));
-  return *unit;
+  JAWLB_RETURN_IF_ERROR(CheckBounds(key, peer));
+  return nullptr;
 }
 
 absl::Status ServiceDirectory::CheckBounds(const std::string& key, absl::string_view peer) {
@@ -163,9 +193,9 @@ std::vector<std::shared_ptr<grpclb::ServiceUnit>> ServiceDirectory::TakeDroppabl
     if (entry.unit->hub().Current().closed && entry.closed_since == absl::InfiniteFuture()) {
       entry.closed_since = now;
     }
-    // Only we hold it when the count is one: new holders come through
-    // Resolve, under mu_.
-    if (entry.unit.use_count() > 1) {
+    // No stream holds it when we hold the only lease: new holders come
+    // through Resolve, under mu_.
+    if (entry.lease.use_count() > 1) {
       entry.idle_since = absl::InfiniteFuture();
     } else if (entry.idle_since == absl::InfiniteFuture()) {
       entry.idle_since = now;
@@ -230,198 +260,23 @@ void ServiceDirectory::Stop() {
   units.clear();
 }
 
-std::vector<ServiceDirectory::UnitInfo> ServiceDirectory::Describe() const {
+std::vector<grpclb::UnitUse> ServiceDirectory::Describe() const {
   absl::MutexLock lock(&mu_);
-  std::vector<UnitInfo> infos;
+  std::vector<grpclb::UnitUse> units;
+  units.reserve(units_.size());
   for (const auto& [key, entry] : units_) {
-    const grpclb::SnapshotPtr latest = entry.unit->hub().Latest();
-    infos.push_back(UnitInfo{key, entry.unit.use_count() - 1, entry.idle_since,
-                             latest == nullptr ? 0 : latest->drop_percent,
-                             latest == nullptr ? 0 : latest->backends.size(),
-                             entry.unit->health()});
+    units.push_back({entry.unit, entry.lease.use_count() - 1, entry.idle_since});
   }
-  return infos;
+  return units;
 }
-
-namespace {
-
-// One service's metrics, or the sum of those beyond the label cap.
-struct Row {
-  std::string service;
-  double streams = 0;
-  double backends = 0;
-  double updates = 0;
-  std::optional<double> drop_ratio;                   // with shedding
-  std::optional<grpclb::ServiceUnit::Health> health;  // with health checks
-  std::optional<k8s::WatchStats::Counts> kubernetes;  // its watch's counts
-  grpclb::ServiceUnit* unit = nullptr;                // null for "(other)"; valid while mu_ is held
-
-  // What `unit` shows now, as `service`.
-  static Row Of(const std::string& service, grpclb::ServiceUnit& unit, long streams) {
-    Row row;
-    row.service = service;
-    row.streams = static_cast<double>(streams);
-    const grpclb::SnapshotPtr latest = unit.hub().Latest();
-    if (latest != nullptr) {
-      row.backends = static_cast<double>(latest->backends.size());
-      row.updates = static_cast<double>(latest->version);
-    }
-    if (const grpclb::LoadShedding* shedding = unit.shedding();
-        shedding != nullptr && shedding->enabled()) {
-      row.drop_ratio = latest == nullptr ? 0.0 : latest->drop_percent / 100.0;
-    }
-    row.health = unit.health();
-    if (const k8s::WatchStats* stats = unit.watch_stats(); stats != nullptr) {
-      row.kubernetes = stats->counts();
-    }
-    row.unit = &unit;
-    return row;
-  }
-
-  // Adds `other` in ("(other)": sums; a ratio and a histogram do not add up).
-  void Add(const Row& other) {
-    streams += other.streams;
-    backends += other.backends;
-    updates += other.updates;
-    if (other.health.has_value()) {
-      if (!health.has_value()) health.emplace();
-      health->failing += other.health->failing;
-      health->panic = health->panic || other.health->panic;
-    }
-    if (other.kubernetes.has_value()) {
-      if (!kubernetes.has_value()) kubernetes.emplace();
-      *kubernetes += *other.kubernetes;
-    }
-  }
-};
-
-// Shedding and health checks, per service, for the services that have them.
-void WriteBalancingMetrics(const std::vector<Row>& rows, metrics::TextWriter& out) {
-  auto family = [&](const char* name, const char* help, auto value) {
-    bool header = false;
-    for (const Row& row : rows) {
-      const std::optional<double> sample = value(row);
-      if (!sample.has_value()) continue;
-      if (!header) out.Header(name, "gauge", help);
-      header = true;
-      out.Sample(name, {{"service", row.service}}, *sample);
-    }
-  };
-  // A ratio does not add up into "(other)": named services only.
-  family("jawlb_service_shed_drop_ratio",
-         "Per service with JAWLB_MAXRPSPERBACKEND: the share of its lists that is drop entries.",
-         [](const Row& row) { return row.unit == nullptr ? std::nullopt : row.drop_ratio; });
-  family("jawlb_service_health_backends_failing",
-         "Per service with JAWLB_HEALTHCHECK=grpc: backends out of its list for failing health "
-         "checks (or that would be, in panic).",
-         [](const Row& row) -> std::optional<double> {
-           if (!row.health.has_value()) return std::nullopt;
-           return static_cast<double>(row.health->failing);
-         });
-  family("jawlb_service_health_panic",
-         "Per service with JAWLB_HEALTHCHECK=grpc: 1 while more than half of its backends fail "
-         "and all are sent anyway (\"(other)\": any of them).",
-         [](const Row& row) -> std::optional<double> {
-           if (!row.health.has_value()) return std::nullopt;
-           return row.health->panic ? 1.0 : 0.0;
-         });
-}
-
-// What each service's Kubernetes watch did (the sums are in jawlb_kubernetes_*).
-void WriteKubernetesMetrics(const std::vector<Row>& rows, metrics::TextWriter& out) {
-  auto counter = [&](const char* name, const char* help, uint64_t k8s::WatchStats::Counts::*field) {
-    out.Header(name, "counter", help);
-    for (const Row& row : rows) {
-      if (!row.kubernetes.has_value()) continue;
-      out.Sample(name, {{"service", row.service}}, static_cast<double>((*row.kubernetes).*field));
-    }
-  };
-  counter("jawlb_service_kubernetes_lists_total",
-          "Per service: complete lists of its EndpointSlices (multi mode).",
-          &k8s::WatchStats::Counts::lists);
-  counter("jawlb_service_kubernetes_watch_events_total",
-          "Per service: watch events received (multi mode).", &k8s::WatchStats::Counts::events);
-  out.Header("jawlb_service_kubernetes_watch_restarts_total", "counter",
-             "Per service: watches renewed, by reason (multi mode).");
-  for (const Row& row : rows) {
-    if (!row.kubernetes.has_value()) continue;
-    for (const auto& [reason, count] : row.kubernetes->restarts) {
-      out.Sample("jawlb_service_kubernetes_watch_restarts_total",
-                 {{"service", row.service}, {"reason", reason}}, static_cast<double>(count));
-    }
-  }
-  out.Header("jawlb_service_kubernetes_errors_total", "counter",
-             "Per service: failed lists and watches, by operation and error code (multi mode).");
-  for (const Row& row : rows) {
-    if (!row.kubernetes.has_value()) continue;
-    for (const auto& [key, count] : row.kubernetes->errors) {
-      out.Sample("jawlb_service_kubernetes_errors_total",
-                 {{"service", row.service}, {"operation", key.first}, {"reason", key.second}},
-                 static_cast<double>(count));
-    }
-  }
-  // A time does not add up into "(other)": named services only.
-  out.Header("jawlb_service_kubernetes_last_sync_timestamp_seconds", "gauge",
-             "Per service: when its watched state was last brought up to date, Unix time; 0 "
-             "before its first list (multi mode).");
-  for (const Row& row : rows) {
-    if (!row.kubernetes.has_value() || row.unit == nullptr) continue;
-    const absl::Time last = row.kubernetes->last_sync;
-    out.Sample("jawlb_service_kubernetes_last_sync_timestamp_seconds", {{"service", row.service}},
-               last == absl::InfinitePast() ? 0 : absl::ToDoubleSeconds(last - absl::UnixEpoch()));
-  }
-}
-
-}  // namespace
 
 void ServiceDirectory::WriteMetrics(metrics::TextWriter& out) const {
-  std::vector<Row> rows;
-  // Held throughout: the rows point at units only the lock keeps alive.
-  absl::MutexLock lock(&mu_);
-  for (const auto& [key, entry] : units_) {
-    rows.push_back(Row::Of(key, *entry.unit, entry.unit.use_count() - 1));
-  }
-  const size_t active = rows.size();
-  // Bounded label cardinality: the services with the most streams by name,
-  // the rest summed under "(other)".
-  if (rows.size() > kMaxServiceLabels) {
-    std::stable_sort(rows.begin(), rows.end(),
-                     [](const Row& a, const Row& b) { return a.streams > b.streams; });
-    Row other;
-    other.service = "(other)";
-    for (size_t i = kMaxServiceLabels; i < rows.size(); ++i) other.Add(rows[i]);
-    rows.resize(kMaxServiceLabels);
-    rows.push_back(other);
-  }
-  out.Header("jawlb_service_streams", "gauge", "BalanceLoad streams per service (multi mode).");
-  for (const Row& row : rows) {
-    out.Sample("jawlb_service_streams", {{"service", row.service}}, row.streams);
-  }
-  out.Header("jawlb_service_backends_sent", "gauge",
-             "Backends in the list each service's clients get now (multi mode).");
-  for (const Row& row : rows) {
-    out.Sample("jawlb_service_backends_sent", {{"service", row.service}}, row.backends);
-  }
-  out.Header("jawlb_service_list_updates_total", "counter",
-             "Lists published per service since its watch started (multi mode).");
-  for (const Row& row : rows) {
-    out.Sample("jawlb_service_list_updates_total", {{"service", row.service}}, row.updates);
-  }
-  // Histograms do not add up into "(other)": only the named services have one.
-  out.Header("jawlb_service_list_propagation_seconds", "histogram",
-             "Per service (the named ones): from the watch event's arrival to each client's "
-             "write of the list (multi mode).");
-  for (const Row& row : rows) {
-    if (row.unit == nullptr) continue;
-    out.HistogramSamples("jawlb_service_list_propagation_seconds", {{"service", row.service}},
-                         row.unit->propagation());
-  }
-  WriteBalancingMetrics(rows, out);
-  WriteKubernetesMetrics(rows, out);
+  const std::vector<grpclb::UnitUse> units = Describe();
+  grpclb::WriteServiceMetrics(units, out);
   out.Gauge("jawlb_services_watched",
             "Services with a unit now (clients, or idle for less "
             "than JAWLB_IDLETIMEOUT).",
-            static_cast<double>(active));
+            static_cast<double>(units.size()));
   out.Counter("jawlb_services_started_total", "Services whose first client started a watch.",
               static_cast<double>(started_.value()));
   out.Counter("jawlb_services_dropped_total",

@@ -12,9 +12,11 @@
 // clients with the drop entry and every other service untouched.
 //
 // Threading: thread-safe. Resolve() runs on completion-queue threads and never
-// blocks on I/O (MakeUnit must not: a new unit's source starts its own thread); a janitor thread
-// of its own drops idle units and reloads the routes. Units are stopped on the
-// janitor thread or in Stop(), never under the lock.
+// blocks on I/O: a new unit is made and started outside the lock (its source
+// does its I/O on its own thread). A janitor thread of its own drops idle
+// units and reloads the routes. Units are stopped on the janitor thread or in
+// Stop(), never under the lock; metrics and descriptions read the units with
+// no lock held.
 #ifndef JAWLB_APP_SERVICE_DIRECTORY_H_
 #define JAWLB_APP_SERVICE_DIRECTORY_H_
 
@@ -34,16 +36,14 @@
 #include "common/log_throttle.h"
 #include "common/metrics.h"
 #include "grpclb/service_unit.h"
+#include "grpclb/service_unit_report.h"
 #include "routing/service_router.h"
 
 namespace jawlb::app {
 
 class ServiceDirectory {
  public:
-  // Services named in per-service metrics; the rest are summed as "(other)".
-  static constexpr size_t kMaxServiceLabels = 100;
-
-  // Makes and starts the unit of `service` (its source feeding its Hub).
+  // Makes the unit of `service`, not started. Cheap: no I/O, no thread.
   using MakeUnit = std::function<absl::StatusOr<std::shared_ptr<grpclb::ServiceUnit>>(
       const routing::ServiceRef& service)>;
 
@@ -62,6 +62,8 @@ class ServiceDirectory {
     // and not yet dropped. Past either, RESOURCE_EXHAUSTED.
     size_t max_services = 1000;
     size_t max_services_per_peer = 50;
+    // What each unit's Hub wakes its streams through.
+    grpclb::Hub::WakeRunner wake_runner;
   };
 
   // Reads the routes file (an error names it) and starts the janitor.
@@ -76,26 +78,29 @@ class ServiceDirectory {
   // Stops the janitor and every unit. Idempotent.
   void Stop() ABSL_LOCKS_EXCLUDED(mu_);
 
-  struct UnitInfo {
-    std::string key;
-    long streams = 0;                                   // holding it now
-    absl::Time idle_since = absl::InfiniteFuture();     // when its last stream left
-    int drop_percent = 0;                               // load shedding, now
-    size_t backends_sent = 0;                           // in its newest list
-    std::optional<grpclb::ServiceUnit::Health> health;  // with health checks
-  };
-  std::vector<UnitInfo> Describe() const ABSL_LOCKS_EXCLUDED(mu_);
+  // The units now, with their streams (grpclb/service_unit_report.h reports
+  // on them).
+  std::vector<grpclb::UnitUse> Describe() const ABSL_LOCKS_EXCLUDED(mu_);
+  // The per-service families and the directory's own counters.
   void WriteMetrics(metrics::TextWriter& out) const ABSL_LOCKS_EXCLUDED(mu_);
 
  private:
   struct Entry {
     std::shared_ptr<grpclb::ServiceUnit> unit;
+    // What streams hold: another owner of `unit`, whose use count is the
+    // unit's streams (plus this one).
+    std::shared_ptr<grpclb::ServiceUnit> lease;
     std::string started_by;  // the client address whose stream made it
     absl::Time idle_since = absl::InfiniteFuture();
     absl::Time closed_since = absl::InfiniteFuture();
   };
 
   ServiceDirectory(Options options, MakeUnit make);
+  // The unit `key` if there is one; else null when `peer` may start it, or
+  // the refusal (shutting down, a bound).
+  absl::StatusOr<std::shared_ptr<grpclb::ServiceUnit>> FindOrAdmit(const std::string& key,
+                                                                   absl::string_view peer)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // OK when `peer` may start the unit `key`; else ResourceExhausted naming
   // the bound (logged, throttled, and counted).
   absl::Status CheckBounds(const std::string& key, absl::string_view peer)

@@ -110,7 +110,7 @@ absl::Status FileSource::Start(OnUpdate on_update) {
   if (set.ok()) {
     applied_ = observed_;
     last_ = *std::move(set);
-    on_update_(*last_, absl::Now());
+    on_update_(Update{*last_, absl::Now(), absl::OkStatus()});
   } else {
     Report(set.status());
   }
@@ -172,7 +172,7 @@ void FileSource::PollOnce(absl::Time now) {
   if (last_.has_value() && *set == *last_) return;
   last_ = *std::move(set);
   spdlog::info("JAWLB_ENDPOINTSFILE \"{}\" changed: {} backends", path_, last_->size());
-  on_update_(*last_, now);
+  on_update_(Update{*last_, now, absl::OkStatus()});
 }
 
 }  // namespace jawlb::discovery

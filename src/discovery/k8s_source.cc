@@ -39,9 +39,21 @@ std::vector<EndpointState> K8sSource::Endpoints() const {
   return endpoints_;
 }
 
-std::optional<size_t> K8sSource::ObjectCount() const {
-  absl::MutexLock lock(&mu_);
-  return objects_;
+void K8sSource::Deliver(BackendSet set, absl::Time observed) {
+  size_t objects = 0;
+  {
+    absl::MutexLock lock(&mu_);
+    objects = objects_.value_or(0);
+  }
+  Update update{std::move(set), observed, absl::OkStatus()};
+  if (options_.missing_is_not_found && objects == 0) {
+    update.backends = BackendSet();
+    update.status = absl::NotFoundError(absl::StrCat(
+        "service ", options_.namespace_, "/", options_.service,
+        " not found: Kubernetes has no endpoints for it (does the Service exist, with a "
+        "selector?)"));
+  }
+  on_update_(std::move(update));
 }
 
 void K8sSource::ChooseApi() {
@@ -77,15 +89,15 @@ void K8sSource::ChooseApi() {
     if (k8s::ApiMonitor* monitor = options_.reflector.monitor; monitor != nullptr) {
       monitor->Failed("discovery", error);
     }
-    if (k8s::WatchStats* stats = options_.reflector.stats; stats != nullptr) {
-      stats->Failed("discovery", error);
-    }
+    stats_.Failed("discovery", error);
     transport_->After(delay, [this] { ChooseApi(); });
   });
 }
 
 void K8sSource::Watch(EndpointsApi api) {
   k8s::Reflector::Options options = options_.reflector;
+  options.stats = &stats_;
+  options.stop_if_first_list_empty = options_.missing_is_not_found;
   const std::string& ns = options_.namespace_;
   if (api == EndpointsApi::kEndpointSlices) {
     options.path = absl::StrCat("/apis/discovery.k8s.io/v1/namespaces/", ns, "/endpointslices");
@@ -101,13 +113,14 @@ void K8sSource::Watch(EndpointsApi api) {
   spdlog::info("kubernetes: watching {} of service {}/{} (port \"{}\")",
                api == EndpointsApi::kEndpointSlices ? "EndpointSlices" : "Endpoints", ns,
                options_.service, options_.target_port);
-  view_ =
-      std::make_unique<ServiceView>(api, options_.target_port, on_update_,
-                                    [this](std::vector<EndpointState> endpoints, size_t objects) {
-                                      absl::MutexLock lock(&mu_);
-                                      endpoints_ = std::move(endpoints);
-                                      objects_ = objects;
-                                    });
+  view_ = std::make_unique<ServiceView>(
+      api, options_.target_port,
+      [this](BackendSet set, absl::Time observed) { Deliver(std::move(set), observed); },
+      [this](std::vector<EndpointState> endpoints, size_t objects) {
+        absl::MutexLock lock(&mu_);
+        endpoints_ = std::move(endpoints);
+        objects_ = objects;
+      });
   reflector_ = std::make_unique<k8s::Reflector>(*transport_, *view_, std::move(options));
   reflector_->Start();
 }

@@ -10,7 +10,7 @@
 // and the ServiceView run as callbacks on the transport's I/O thread (the one
 // Kubernetes I/O thread, shared by every source), and so does OnUpdate.
 // Threading: Start() and Stop() on the owner's thread, never on the I/O
-// thread; Endpoints() and ObjectCount() from any thread.
+// thread; Endpoints() and WatchCounts() from any thread.
 #ifndef JAWLB_DISCOVERY_K8S_SOURCE_H_
 #define JAWLB_DISCOVERY_K8S_SOURCE_H_
 
@@ -57,7 +57,13 @@ class K8sSource final : public Source {
     Api api = Api::kAuto;
     // With kAuto: where an earlier source's answer is kept (null: ask).
     std::shared_ptr<ApiChoice> api_choice;
-    k8s::Reflector::Options reflector;  // path and selectors are filled in here
+    // A list without any endpoints object (no EndpointSlice, no Endpoints
+    // object) is delivered as NotFound, and the first one ends the watch
+    // (multi mode: the name came from a client, and may name nothing). Without
+    // it, such a list is an empty set (the Service may be created later).
+    bool missing_is_not_found = false;
+    // Path, selectors and stats are filled in here.
+    k8s::Reflector::Options reflector;
   };
 
   K8sSource(std::unique_ptr<k8s::HttpTransport> transport, Options options);
@@ -67,16 +73,20 @@ class K8sSource final : public Source {
   absl::Status Start(OnUpdate on_update) override;
   void Stop() override;
   std::vector<EndpointState> Endpoints() const override ABSL_LOCKS_EXCLUDED(mu_);
-  std::optional<size_t> ObjectCount() const override ABSL_LOCKS_EXCLUDED(mu_);
+  std::optional<k8s::WatchStats::Counts> WatchCounts() const override { return stats_.counts(); }
 
  private:
   // Asks the API server whether it serves discovery.k8s.io/v1, until it says.
   void ChooseApi();
   void Watch(EndpointsApi api);
 
+  // The view's set, said as an Update.
+  void Deliver(BackendSet set, absl::Time observed) ABSL_LOCKS_EXCLUDED(mu_);
+
   // Constant after construction.
   const std::unique_ptr<k8s::HttpTransport> transport_;
   const Options options_;
+  k8s::WatchStats stats_;  // thread-safe
 
   // The I/O thread only, from Start() to Stop().
   OnUpdate on_update_;

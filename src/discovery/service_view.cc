@@ -8,7 +8,7 @@
 
 namespace jawlb::discovery {
 
-ServiceView::ServiceView(EndpointsApi api, std::string target_port, Source::OnUpdate on_update,
+ServiceView::ServiceView(EndpointsApi api, std::string target_port, OnSet on_update,
                          OnEndpoints on_endpoints)
     : api_(api),
       target_port_(std::move(target_port)),

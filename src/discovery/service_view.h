@@ -30,7 +30,10 @@ class ServiceView final : public k8s::ObjectStore {
   // and how many objects (EndpointSlices, or the Endpoints object) there are.
   using OnEndpoints = std::function<void(std::vector<EndpointState>, size_t objects)>;
 
-  ServiceView(EndpointsApi api, std::string target_port, Source::OnUpdate on_update,
+  // Receives each changed set and when the change was seen.
+  using OnSet = std::function<void(BackendSet, absl::Time observed)>;
+
+  ServiceView(EndpointsApi api, std::string target_port, OnSet on_update,
               OnEndpoints on_endpoints = nullptr);
 
   // k8s::ObjectStore:
@@ -51,7 +54,7 @@ class ServiceView final : public k8s::ObjectStore {
   // Constant after construction.
   const EndpointsApi api_;
   const std::string target_port_;
-  const Source::OnUpdate on_update_;
+  const OnSet on_update_;
   const OnEndpoints on_endpoints_;
 
   absl::flat_hash_map<std::string, Contribution> objects_;

@@ -18,15 +18,28 @@
 
 #include "discovery/backend.h"
 #include "discovery/backend_set.h"
+#include "k8s/api_monitor.h"
 
 namespace jawlb::discovery {
+
+// What a source delivers: a complete set, or word that the service cannot be
+// served at all.
+struct Update {
+  BackendSet backends;
+  // When the source saw the change (a watch event's arrival, a file's poll).
+  absl::Time observed;
+  // OK; or why there is nothing to serve, said by the source itself:
+  // NotFound (K8sSource with Options::missing_is_not_found: the Service has no
+  // endpoints objects), ResourceExhausted (a health checker that cannot
+  // start). Then `backends` is empty and means nothing.
+  absl::Status status;
+};
 
 class Source {
  public:
   // Receives each complete set, in order, never a partial one: after an error
-  // the source stays silent and the last good set stays in force. `observed` is
-  // when the source saw the change (a watch event's arrival, a file's poll).
-  using OnUpdate = std::function<void(BackendSet, absl::Time observed)>;
+  // the source stays silent and the last good set stays in force.
+  using OnUpdate = std::function<void(Update)>;
 
   virtual ~Source() = default;
 
@@ -41,11 +54,9 @@ class Source {
   // operators. Empty when the source knows nothing beyond the backends it
   // delivers. Thread-safe: called from any thread.
   virtual std::vector<EndpointState> Endpoints() const { return {}; }
-  // How many API objects describe the service (EndpointSlices, or its
-  // Endpoints object), once the first complete list is in; nullopt before, or
-  // for sources that have no such thing. Zero means the service has none: it
-  // does not exist (or has no selector and no hand-made slices).
-  virtual std::optional<size_t> ObjectCount() const { return std::nullopt; }
+  // What its Kubernetes watch counts (lists, events, restarts, errors, last
+  // sync); nullopt for sources that watch nothing. Thread-safe.
+  virtual std::optional<k8s::WatchStats::Counts> WatchCounts() const { return std::nullopt; }
 };
 
 }  // namespace jawlb::discovery

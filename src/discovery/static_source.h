@@ -14,7 +14,7 @@ class StaticSource final : public Source {
 
   // Source:
   absl::Status Start(OnUpdate on_update) override {
-    on_update(backends_, absl::Now());
+    on_update(Update{backends_, absl::Now(), absl::OkStatus()});
     return absl::OkStatus();
   }
   void Stop() override {}

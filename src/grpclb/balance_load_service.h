@@ -1,32 +1,30 @@
 // BalanceLoadService: the grpc.lb.v1.LoadBalancer service. Each BalanceLoad
-// stream is a BalanceLoadStream fed by the Hub, on completion queues drained by
-// the service's own threads (one per queue; DefaultThreads() says how many).
+// stream is a BalanceLoadStream, run on the CompletionQueues it is given and
+// served from the unit its client's name resolves to.
 //
-// Use: AddTo(builder) before builder.BuildAndStart(), Start() after it, and
-// Stop() after server->Shutdown().
+// Use: AddTo(builder) before builder.BuildAndStart(), Start() after it (and
+// after the queues' Start()), Drain() to end every stream, and Stop() after
+// server->Shutdown() and before the queues' Stop().
 //
 // Owns the encoded InitialLoadBalanceResponse, the registry of connected
-// clients, the stream metrics and the completion-queue threads; borrows the
-// Hub, which must outlive Stop(). While started, the Hub's wakes run on the
-// completion-queue threads (one shard each).
+// clients, the stream metrics and the limits; borrows the queues.
 //
-// Threading: AddTo/Start/Stop on one thread (the App's); the rest thread-safe.
+// Threading: AddTo/Start/Drain/Stop on one thread (the App's); the rest
+// thread-safe.
 #ifndef JAWLB_GRPCLB_BALANCE_LOAD_SERVICE_H_
 #define JAWLB_GRPCLB_BALANCE_LOAD_SERVICE_H_
 
-#include <memory>
-#include <thread>
-#include <vector>
+#include <atomic>
+#include <string>
 
 #include "absl/time/time.h"
 #include "grpcpp/grpcpp.h"
 
 #include "grpclb/balance_load_stream.h"
 #include "grpclb/client_registry.h"
-#include "grpclb/hub.h"
-#include "grpclb/load_shedding.h"
+#include "grpclb/completion_queues.h"
+#include "grpclb/service_unit.h"
 #include "grpclb/stream_metrics.h"
-#include "grpclb/subset_policy.h"
 
 namespace jawlb::grpclb {
 
@@ -37,37 +35,29 @@ class BalanceLoadService {
     absl::Duration client_stats_interval = absl::Seconds(10);
     // The time constant of each client's smoothed call rates.
     absl::Duration load_smoothing = absl::Seconds(30);
-    SubsetPolicy* policy = nullptr;    // borrowed; gives each client its own list
-    LoadShedding* shedding = nullptr;  // borrowed; told every client's rate
-    std::string replica;               // names this process in tokens ("": none)
-    // Multi mode: routes each client's name to its service's Hub (the Hub
-    // given to the constructor then only closes streams, for the drain).
-    ServiceResolver resolver;
+    std::string replica;  // names this process in tokens ("": none)
     StreamLimits::Options limits;
     // A stream without its initial request this long after it opened is ended.
     absl::Duration first_message_timeout = absl::Seconds(10);
   };
 
-  BalanceLoadService(Hub& hub, Options options);
+  // `resolver`: each client's name to its service's unit.
+  BalanceLoadService(CompletionQueues& queues, ServiceResolver resolver, Options options);
   ~BalanceLoadService();
   BalanceLoadService(const BalanceLoadService&) = delete;
   BalanceLoadService& operator=(const BalanceLoadService&) = delete;
 
-  // Registers the service and `threads` completion queues (0: DefaultThreads())
-  // with `builder`.
-  void AddTo(grpc::ServerBuilder& builder, int threads = 0);
-  // Eight per core, 8 to 64 (see the .cc for why so many): what AddTo(builder)
-  // uses, and the App's Hub shards.
-  static int DefaultThreads();
-  // Starts taking streams. REQUIRES: the server is built and started, and
-  // listens on `port`.
+  // Registers the service with `builder`.
+  void AddTo(grpc::ServerBuilder& builder);
+  // Starts taking streams. REQUIRES: the server is built and started, listens
+  // on `port`, and the queues run.
   void Start(int port = 0);
-  // Runs a Hub's wakes on these queues (one shard per queue), as Start() does
-  // for the service's Hub: for the Hubs of multi mode's service units, which
-  // must go back to no runner before Stop(). REQUIRES: Start() was called.
-  Hub::WakeRunner wake_runner();
-  // Drains the queues and joins the threads. REQUIRES: the server was shut
-  // down (its Shutdown() returned). Idempotent.
+  // Ends every stream with UNAVAILABLE once its write in flight is done, and
+  // every stream that starts from now on at once. Idempotent.
+  void Drain();
+  // Waits (30 s at most) until every stream has let go of its call, so none
+  // starts an operation on a queue that is shutting down. REQUIRES: the
+  // server was shut down (its Shutdown() returned). Idempotent.
   void Stop();
 
   // The clients connected now.
@@ -79,22 +69,21 @@ class BalanceLoadService {
   const StreamLimits& limits() const { return limits_; }
 
  private:
+  CompletionQueues& queues_;
   // Constant after construction.
   const grpc::ByteBuffer initial_response_;
   const std::string replica_;
+  const ServiceResolver resolver_;
 
-  SubsetPolicy no_policy_{0};
-  LoadShedding no_shedding_;
   AsyncLoadBalancer service_;
   ClientRegistry clients_;
   StreamMetrics metrics_;
   StreamCount live_;
   StreamLimits limits_;
   SharedLogThrottle end_log_{absl::Seconds(1)};
-  const ServiceResolver resolver_;
+  std::atomic<bool> draining_{false};
   const BalanceLoadStream::Shared shared_;
-  std::vector<std::unique_ptr<grpc::ServerCompletionQueue>> queues_;
-  std::vector<std::thread> threads_;
+  bool started_ = false;
   bool stopped_ = false;
 };
 

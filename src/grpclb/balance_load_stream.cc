@@ -30,13 +30,7 @@ void BalanceLoadStream::Accept(const Shared& shared, grpc::ServerCompletionQueue
 
 BalanceLoadStream::BalanceLoadStream(const Shared& shared, grpc::ServerCompletionQueue* cq,
                                      size_t shard)
-    : shared_(shared),
-      cq_(cq),
-      shard_(shard),
-      list_hub_(&shared.hub),
-      policy_(&shared.policy),
-      shedding_(&shared.shedding),
-      subsetting_(shared.policy.enabled()) {}
+    : shared_(shared), cq_(cq), shard_(shard) {}
 
 void BalanceLoadStream::OnEvent(Op op, bool ok) {
   switch (op) {
@@ -79,7 +73,7 @@ void BalanceLoadStream::Start() {
   connected_ = absl::Now();
   if (shared_.limits != nullptr) {
     if (absl::Status admitted = shared_.limits->Admit(peer_); !admitted.ok()) {
-      RequestFinish(ToGrpcStatus(admitted));  // costs nothing more than the refusal
+      RequestFinish(std::move(admitted));  // costs nothing more than the refusal
       return;
     }
   }
@@ -92,19 +86,20 @@ void BalanceLoadStream::Start() {
   first_message_alarm_.Set(cq_, absl::ToChronoTime(connected_ + shared_.first_message_timeout),
                            &deadline_tag_);
   shared_.metrics.started.Add();
-  std::shared_ptr<BalanceLoadStream> self = shared_from_this();
-  std::unique_ptr<ClientRegistry::Registration> registration = shared_.registry.Register(self);
-  // Subscribed from the start, so a closing Hub also ends streams that never
-  // sent their initial request.
-  std::unique_ptr<Hub::Subscription> subscription = shared_.hub.Subscribe(self, shard_);
+  std::unique_ptr<ClientRegistry::Registration> registration =
+      shared_.registry.Register(shared_from_this());
   {
     absl::MutexLock lock(&mu_);
     registration_ = std::move(registration);
-    subscription_ = std::move(subscription);
     read_in_flight_ = true;
   }
   rw_.Read(&request_, &read_tag_);
-  Pump();  // ends the stream at once if the Hub is already closed
+  // Registered first, so a drain from now on reaches this stream either way.
+  if (shared_.draining.load(std::memory_order_acquire)) Drain();
+}
+
+void BalanceLoadStream::Drain() {
+  RequestFinish(absl::UnavailableError("jawlb is shutting down: reconnect to another replica"));
 }
 
 void BalanceLoadStream::OnCallDone() {
@@ -116,9 +111,7 @@ void BalanceLoadStream::OnCallDone() {
     alarm_pending = alarm_pending_;
   }
   if (alarm_pending) first_message_alarm_.Cancel();  // fires at once, not ok
-  if (cancelled) {
-    RequestFinish(grpc::Status(grpc::StatusCode::CANCELLED, "cancelled by the client"));
-  }
+  if (cancelled) RequestFinish(absl::CancelledError("cancelled by the client"));
 }
 
 void BalanceLoadStream::OnFirstMessageDeadline(bool ok) {
@@ -126,25 +119,21 @@ void BalanceLoadStream::OnFirstMessageDeadline(bool ok) {
   {
     absl::MutexLock lock(&mu_);
     alarm_pending_ = false;
-    expired = ok && !initial_received_;
+    expired = ok && !cursor_.initial_received();
   }
   if (expired) {
-    RequestFinish(grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED,
-                               absl::StrCat("no InitialLoadBalanceRequest within ",
-                                            absl::FormatDuration(shared_.first_message_timeout),
-                                            " of opening the stream (JAWLB_FIRSTMESSAGETIMEOUT)")));
+    RequestFinish(absl::DeadlineExceededError(absl::StrCat(
+        "no InitialLoadBalanceRequest within ", absl::FormatDuration(shared_.first_message_timeout),
+        " of opening the stream (JAWLB_FIRSTMESSAGETIMEOUT)")));
   }
 }
 
 void BalanceLoadStream::MaybeRelease() {
   uint64_t policy_id = 0;
-  SubsetPolicy* policy = nullptr;
-  LoadShedding* shedding = nullptr;
   std::shared_ptr<BalanceLoadStream> self;
   std::unique_ptr<ClientRegistry::Registration> registration;
+  std::shared_ptr<ServiceUnit> unit;  // outlives its subscription, declared before it
   std::unique_ptr<Hub::Subscription> subscription;
-  std::shared_ptr<ServiceUnit> unit;  // outlives its subscription, declared after it
-  std::unique_ptr<Hub::Subscription> unit_subscription;
   bool admitted = false;
   {
     absl::MutexLock lock(&mu_);
@@ -156,19 +145,18 @@ void BalanceLoadStream::MaybeRelease() {
     self = std::move(self_);
     registration = std::move(registration_);
     subscription = std::move(subscription_);
-    unit_subscription = std::move(unit_subscription_);
     unit = std::move(unit_);
     policy_id = std::exchange(policy_id_, 0);
-    policy = policy_;
-    shedding = shedding_;
   }
-  // Before `unit` goes: they may be the unit's.
-  if (policy_id != 0) policy->Leave(policy_id);
-  shedding->Forget(this);
+  if (unit != nullptr) {
+    if (policy_id != 0) unit->policy().Leave(policy_id);
+    unit->shedding().Forget(this);
+  }
   if (admitted) shared_.limits->Release(peer_);
   spdlog::debug("client {} disconnected", peer_);
   shared_.live.Done();
-  // `subscription`, `registration`, then possibly `self` (this object) go here.
+  // `subscription`, `unit`, `registration`, then possibly `self` (this
+  // object) go here.
 }
 
 void BalanceLoadStream::OnReadDone(bool ok) {
@@ -178,15 +166,15 @@ void BalanceLoadStream::OnReadDone(bool ok) {
   }
   if (!ok) {
     if (phase_ == Phase::kAwaitingInitialRequest) {
-      RequestFinish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                                 "stream closed before its InitialLoadBalanceRequest"));
+      RequestFinish(
+          absl::InvalidArgumentError("stream closed before its InitialLoadBalanceRequest"));
     }
     // After the initial request, a half-close only means "no more load reports":
     // the client still gets every new list until it cancels.
     return;
   }
   if (absl::Status status = HandleRequest(); !status.ok()) {
-    RequestFinish(ToGrpcStatus(status));
+    RequestFinish(std::move(status));
     return;
   }
   {
@@ -227,37 +215,27 @@ absl::Status BalanceLoadStream::HandleRequest() {
 }
 
 absl::Status BalanceLoadStream::OnInitialRequest(const std::string& name) {
-  SubsetPolicy* policy = &shared_.policy;
-  if (shared_.resolver != nullptr) {
-    // Multi mode: the name chooses the service (its Hub, policy and shedding);
-    // a refusal ends the stream.
-    absl::StatusOr<std::shared_ptr<ServiceUnit>> unit =
-        (*shared_.resolver)(name, StreamLimits::PeerAddress(peer_));
-    if (!unit.ok()) return unit.status();
-    std::unique_ptr<Hub::Subscription> subscription =
-        (*unit)->hub().Subscribe(weak_from_this(), shard_);
-    if ((*unit)->policy() != nullptr) policy = (*unit)->policy();
-    absl::MutexLock lock(&mu_);
-    unit_ = *unit;
-    unit_subscription_ = std::move(subscription);
-    policy_ = policy;
-    if (unit_->shedding() != nullptr) shedding_ = unit_->shedding();
-    subsetting_.store(policy->enabled(), std::memory_order_release);
-    list_hub_.store(&unit_->hub(), std::memory_order_release);
-  }
+  // The name chooses the service (its Hub, policy and shedding); a refusal
+  // ends the stream.
+  const std::string address(StreamLimits::PeerAddress(peer_));
+  absl::StatusOr<std::shared_ptr<ServiceUnit>> unit = shared_.resolver(name, address);
+  if (!unit.ok()) return unit.status();
+  std::unique_ptr<Hub::Subscription> subscription =
+      (*unit)->hub().Subscribe(weak_from_this(), shard_);
   // Joined before the first list is due, so it is this client's subset. The
   // key survives a reconnect: the client's address without its port, and the
   // name it asked for.
+  SubsetPolicy& policy = (*unit)->policy();
   const uint64_t policy_id =
-      policy->enabled() ? policy->Join(absl::StrCat(StreamLimits::PeerAddress(peer_), "/", name),
-                                       weak_from_this())
-                        : 0;
+      policy.enabled() ? policy.Join(absl::StrCat(address, "/", name), weak_from_this()) : 0;
   bool alarm_pending = false;
   {
     absl::MutexLock lock(&mu_);
-    name_ = name;
+    unit_ = *std::move(unit);
+    subscription_ = std::move(subscription);
     policy_id_ = policy_id;
-    initial_received_ = true;
+    name_ = name;
+    cursor_.InitialRequestReceived();
     alarm_pending = alarm_pending_;
   }
   if (alarm_pending) first_message_alarm_.Cancel();
@@ -270,8 +248,7 @@ void BalanceLoadStream::OnLoadReport(const balancer::LoadReport& report) {
   const absl::Time now = absl::Now();
   absl::Status status;
   uint64_t policy_id = 0;
-  SubsetPolicy* policy = nullptr;
-  LoadShedding* shedding = nullptr;
+  ServiceUnit* unit = nullptr;  // held by us (unit_) until the stream is released
   double calls_per_second = 0;
   std::optional<balancer::ClientLoad> load;
   bool log = false;
@@ -281,10 +258,9 @@ void BalanceLoadStream::OnLoadReport(const balancer::LoadReport& report) {
     status = load_.Add(report, now);
     if (!status.ok()) log = report_log_.Allow(now, suppressed);
     policy_id = policy_id_;
-    policy = policy_;
-    shedding = shedding_;
+    unit = unit_.get();
     calls_per_second = load_.RatesAt(now).started;
-    if (shedding->enabled()) load = load_;
+    if (unit != nullptr && unit->shedding().enabled()) load = load_;
   }
   shared_.metrics.AddReport(report, status.ok());
   if (!status.ok()) {
@@ -298,8 +274,8 @@ void BalanceLoadStream::OnLoadReport(const balancer::LoadReport& report) {
     return;
   }
   // Outside our lock: the policy may call streams back.
-  if (policy_id != 0) policy->Report(policy_id, calls_per_second);
-  if (load.has_value()) shedding->Report(this, *load);
+  if (policy_id != 0) unit->policy().Report(policy_id, calls_per_second);
+  if (load.has_value()) unit->shedding().Report(this, *load);
 }
 
 void BalanceLoadStream::OnWriteDone(bool ok) {
@@ -310,6 +286,7 @@ void BalanceLoadStream::OnWriteDone(bool ok) {
   {
     absl::MutexLock lock(&mu_);
     write_in_flight_ = false;
+    cursor_.WriteDone();
     written = std::move(in_flight_);
     first_list = in_flight_is_first_list_;
     bytes = in_flight_bytes_;
@@ -326,15 +303,11 @@ void BalanceLoadStream::OnWriteDone(bool ok) {
     }
   }
   if (!ok) {
-    RequestFinish(grpc::Status(grpc::StatusCode::CANCELLED, "write failed: stream is gone"));
+    RequestFinish(absl::CancelledError("write failed: stream is gone"));
     return;
   }
   Pump();
 }
-
-void BalanceLoadStream::OnHubChanged() { Pump(); }
-
-void BalanceLoadStream::OnSubsetChanged() { Pump(); }
 
 ClientInfo BalanceLoadStream::Describe() const {
   absl::MutexLock lock(&mu_);
@@ -342,10 +315,8 @@ ClientInfo BalanceLoadStream::Describe() const {
   info.peer = peer_;
   info.name = name_;
   info.connected = connected_;
-  if (last_sent_ != nullptr) {
-    info.list_version = last_sent_->version;
-    info.list_size = last_list_.has_value() ? last_list_->size() : last_sent_->backends.size();
-  }
+  info.list_version = cursor_.last_version();
+  info.list_size = cursor_.last_size();
   info.token_client = policy_id_;
   if (unit_ != nullptr) info.service = unit_->key();
   info.load = load_;
@@ -353,13 +324,10 @@ ClientInfo BalanceLoadStream::Describe() const {
   return info;
 }
 
-void BalanceLoadStream::RequestFinish(grpc::Status status) {
+void BalanceLoadStream::RequestFinish(absl::Status status) {
   {
     absl::MutexLock lock(&mu_);
-    if (!finish_requested_) {
-      finish_requested_ = true;
-      finish_status_ = std::move(status);
-    }
+    cursor_.RequestFinish(std::move(status));
   }
   Pump();
 }
@@ -386,94 +354,58 @@ void BalanceLoadStream::EndWith(const grpc::Status& status) {
   rw_.Finish(status, &finish_tag_);
 }
 
-Hub::State BalanceLoadStream::ListSource() const {
-  Hub* const list_hub = list_hub_.load(std::memory_order_acquire);
-  Hub::State hub = list_hub->Current();
-  if (list_hub != &shared_.hub && !hub.closed) hub.closed = shared_.hub.Current().closed;
-  return hub;
-}
-
-std::optional<discovery::BackendSet> BalanceLoadStream::OwnSubset() const {
-  // No second lock on the hot path.
-  if (!subsetting_.load(std::memory_order_acquire)) return std::nullopt;
-  uint64_t policy_id = 0;
-  SubsetPolicy* policy = nullptr;
-  {
-    absl::MutexLock lock(&mu_);
-    policy_id = policy_id_;
-    policy = policy_;
-  }
-  if (policy_id == 0) return std::nullopt;
-  return policy->ListFor(policy_id);
-}
-
 void BalanceLoadStream::Pump() {
   // Read the Hub and the policy first: their locks are never taken under ours.
-  const Hub::State hub = ListSource();
-  std::optional<discovery::BackendSet> subset = OwnSubset();
-  const SnapshotPtr& latest = hub.latest;
-  const bool closing = hub.closed;
-  enum class Action { kNone, kWrite, kFinish } action = Action::kNone;
+  ServiceUnit* unit = nullptr;  // held by us (unit_) until the stream is released
+  uint64_t policy_id = 0;
+  {
+    absl::MutexLock lock(&mu_);
+    if (finish_called_ || write_in_flight_) return;
+    unit = unit_.get();
+    policy_id = policy_id_;
+  }
+  Hub::State hub;
+  std::optional<discovery::BackendSet> own;
+  if (unit != nullptr) {
+    hub = unit->hub().Current();
+    if (policy_id != 0) own = unit->policy().ListFor(policy_id);
+  }
   const grpc::ByteBuffer* message = nullptr;
   grpc::Status status;
   {
     absl::MutexLock lock(&mu_);
-    if (finish_called_ || write_in_flight_) return;
-    if (!finish_requested_ && closing) {
-      finish_requested_ = true;
-      finish_status_ = hub.close_reason.ok()
-                           ? grpc::Status(grpc::StatusCode::UNAVAILABLE,
-                                          "jawlb is shutting down: reconnect to another replica")
-                           : ToGrpcStatus(hub.close_reason);
-    }
-    if (finish_requested_) {
-      finish_called_ = true;
-      status = finish_status_;
-      action = Action::kFinish;
-    } else if (!initial_received_) {
-      return;  // nothing is sent before the initial request
-    } else if (!initial_response_sent_) {
-      initial_response_sent_ = true;
-      write_in_flight_ = true;
-      message = &shared_.initial_response;
-      action = Action::kWrite;
-    } else if (subset.has_value()) {
-      // Per-client lists: write whenever this client's list differs from the
-      // last one it got (a backend change, or a rebalance after another client
-      // left). Nothing before the source's first complete list.
-      if (latest == nullptr || (last_list_.has_value() && *last_list_ == *subset &&
-                                last_drop_percent_ == latest->drop_percent)) {
+    ListCursor::Step step = cursor_.Next(hub.latest, hub.closed, hub.close_reason, std::move(own));
+    switch (step.action) {
+      case ListCursor::Step::Action::kNone:
         return;
-      }
-      in_flight_is_first_list_ = !last_list_.has_value();
-      own_message_ = Serialize(MakeServerListResponse(
-          *subset, shared_.replica.empty() ? "" : TokenPrefix(shared_.replica, policy_id_),
-          latest->drop_percent));
-      last_list_ = std::move(subset);
-      last_drop_percent_ = latest->drop_percent;
-      last_sent_ = latest;
-      write_in_flight_ = true;
-      in_flight_ = latest;
-      in_flight_bytes_ = own_message_.Length();
-      message = &own_message_;
-      action = Action::kWrite;
-    } else if (latest != nullptr &&
-               (last_sent_ == nullptr || latest->version > last_sent_->version)) {
-      const bool same_list = last_sent_ != nullptr && last_sent_->backends == latest->backends &&
-                             last_sent_->drop_percent == latest->drop_percent;
-      in_flight_is_first_list_ = last_sent_ == nullptr;
-      last_sent_ = latest;
-      if (same_list) return;  // a change and its undo both landed while we wrote
-      write_in_flight_ = true;
-      in_flight_ = latest;
-      in_flight_bytes_ = latest->message.Length();
-      message = &latest->message;
-      action = Action::kWrite;
+      case ListCursor::Step::Action::kFinish:
+        finish_called_ = true;
+        status = ToGrpcStatus(step.status);
+        break;
+      case ListCursor::Step::Action::kWriteInitialResponse:
+        write_in_flight_ = true;
+        in_flight_ = nullptr;
+        message = &shared_.initial_response;
+        break;
+      case ListCursor::Step::Action::kWriteList:
+        write_in_flight_ = true;
+        in_flight_ = step.snapshot;
+        in_flight_is_first_list_ = step.first_list;
+        if (step.own.has_value()) {
+          own_message_ = Serialize(MakeServerListResponse(
+              *step.own, shared_.replica.empty() ? "" : TokenPrefix(shared_.replica, policy_id_),
+              step.snapshot->drop_percent));
+          message = &own_message_;
+        } else {
+          message = &step.snapshot->message;
+        }
+        in_flight_bytes_ = message->Length();
+        break;
     }
   }
-  if (action == Action::kWrite) {
+  if (message != nullptr) {
     rw_.Write(*message, &write_tag_);
-  } else if (action == Action::kFinish) {
+  } else {
     EndWith(status);
   }
 }

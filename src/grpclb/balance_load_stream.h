@@ -15,16 +15,26 @@
 // docs/performance.md). Completion queues drained by our own threads, blocked in
 // Next(), report at once.
 //
+// What to write next is decided by a ListCursor (list_cursor.h), from plain
+// values; this class is the gRPC plumbing around it: the call's tags, the
+// read chain, the writes the cursor asks for, the finish and the release.
+//
+// A stream holds one unit — the service its client's name resolves to
+// (ServiceResolver) — and one subscription to the unit's Hub, from the
+// initial request on. Before it, it holds neither: the drain reaches it
+// through the ClientRegistry (Drain()).
+//
 // Ownership: Accept() creates a stream that owns itself (self_) from the
 // request for a call until every operation it started has completed and gRPC
-// has said the call is done. The Hub and the ClientRegistry hold it weakly, so a
-// wake can briefly keep it alive after that; by then it no longer writes.
-// Borrows the service, its completion queue, the Hub, the ClientRegistry and
-// the StreamMetrics, which must outlive the server's completion queues.
+// has said the call is done. The Hub, the policy and the ClientRegistry hold
+// it weakly, so a wake can briefly keep it alive after that; by then it no
+// longer writes. Borrows what Shared points at, which must outlive the
+// server's completion queues.
 //
-// Threading: thread-safe. The completion-queue threads run OnEvent(); the
-// Hub's publishing thread runs OnHubChanged(). State is guarded by mu_, and no
-// gRPC call is made while holding it.
+// Threading: thread-safe. Completion-queue threads run OnEvent() and, through
+// the Hub's wake runner, OnHubChanged(); the policy calls OnSubsetChanged()
+// on whichever thread changed a subset; Drain() and Describe() any thread.
+// State is guarded by mu_, and no gRPC call is made while holding it.
 #ifndef JAWLB_GRPCLB_BALANCE_LOAD_STREAM_H_
 #define JAWLB_GRPCLB_BALANCE_LOAD_STREAM_H_
 
@@ -44,7 +54,7 @@
 #include "grpclb/client_stats.h"
 #include "grpclb/completion_tag.h"
 #include "grpclb/hub.h"
-#include "grpclb/load_shedding.h"
+#include "grpclb/list_cursor.h"
 #include "grpclb/service_unit.h"
 #include "grpclb/stream_limits.h"
 #include "grpclb/stream_metrics.h"
@@ -89,21 +99,19 @@ class BalanceLoadStream final : public Hub::Subscriber,
                                 public ClientRegistry::Client,
                                 public std::enable_shared_from_this<BalanceLoadStream> {
  public:
-  // What every stream of a service shares. All borrowed.
+  // What every stream shares. All borrowed.
   struct Shared {
     AsyncLoadBalancer& service;
-    Hub& hub;
+    // The client's name → its service's unit.
+    const ServiceResolver& resolver;
     ClientRegistry& registry;
     const grpc::ByteBuffer& initial_response;
     StreamMetrics& metrics;
-    SubsetPolicy& policy;        // per-client lists when enabled
-    LoadShedding& shedding;      // told each client's rate when enabled
     const std::string& replica;  // in load_balance_tokens; "" for none
     StreamCount& live;
-    absl::Duration load_smoothing;  // of each client's call rates
-    // Multi mode: routes each client's name to its service (null: every
-    // stream is served from `hub`, which then only closes in multi mode).
-    const ServiceResolver* resolver = nullptr;
+    // Set when the server drains: a stream starting after it ends at once.
+    const std::atomic<bool>& draining;
+    absl::Duration load_smoothing;   // of each client's call rates
     StreamLimits* limits = nullptr;  // null: no bounds (tests)
     // Lines about streams ended for a client's mistake (any number of streams
     // can make one): a few a second at most.
@@ -130,7 +138,7 @@ class BalanceLoadStream final : public Hub::Subscriber,
   };
 
   // Asks gRPC for the next BalanceLoad call on `cq`, whose thread wakes the
-  // Hub's `shard`. When it arrives the stream starts and asks for the one
+  // Hubs' `shard`. When it arrives the stream starts and asks for the one
   // after it.
   static void Accept(const Shared& shared, grpc::ServerCompletionQueue* cq, size_t shard);
 
@@ -140,18 +148,20 @@ class BalanceLoadStream final : public Hub::Subscriber,
   void OnEvent(Op op, bool ok);
 
   // Hub::Subscriber:
-  void OnHubChanged() override;
+  void OnHubChanged() override { Pump(); }
 
   // SubsetPolicy::Member:
-  void OnSubsetChanged() override;
+  void OnSubsetChanged() override { Pump(); }
 
   // ClientRegistry::Client:
   ClientInfo Describe() const override ABSL_LOCKS_EXCLUDED(mu_);
+  // Ends the stream with UNAVAILABLE once its write in flight is done.
+  void Drain() override;
 
  private:
   enum class Phase { kAwaitingInitialRequest, kStreaming };
 
-  // The call arrived: register, subscribe, read, write.
+  // The call arrived: admit, register, read.
   void Start();
   void OnReadDone(bool ok);
   void OnWriteDone(bool ok);
@@ -161,19 +171,15 @@ class BalanceLoadStream final : public Hub::Subscriber,
   void OnFirstMessageDeadline(bool ok) ABSL_LOCKS_EXCLUDED(mu_);
   // Handles one parsed request; returns an error to end the stream with.
   absl::Status HandleRequest() ABSL_LOCKS_EXCLUDED(mu_);
-  // The client's InitialLoadBalanceRequest: routes it (multi mode), joins the
-  // subset policy, and starts the writes.
+  // The client's InitialLoadBalanceRequest: resolves its service, subscribes,
+  // joins the subset policy, and starts the writes.
   absl::Status OnInitialRequest(const std::string& name) ABSL_LOCKS_EXCLUDED(mu_);
   // A ClientStats report: counted, and told to the policy and shedding.
   void OnLoadReport(const balancer::LoadReport& report) ABSL_LOCKS_EXCLUDED(mu_);
-  // The Hub state lists come from (the service's, closed when the shared Hub
-  // closes too), and this client's own list when subsetting is on.
-  Hub::State ListSource() const;
-  std::optional<discovery::BackendSet> OwnSubset() const ABSL_LOCKS_EXCLUDED(mu_);
   // Asks to end the stream with `status` once no write is in flight; the first
   // request wins.
-  void RequestFinish(grpc::Status status) ABSL_LOCKS_EXCLUDED(mu_);
-  // Starts the next write or the Finish, whichever is due.
+  void RequestFinish(absl::Status status) ABSL_LOCKS_EXCLUDED(mu_);
+  // Does what the cursor says is next: a write, the finish, or nothing.
   void Pump() ABSL_LOCKS_EXCLUDED(mu_);
   // Finishes the call with `status` (once, after the last write).
   void EndWith(const grpc::Status& status);
@@ -208,40 +214,26 @@ class BalanceLoadStream final : public Hub::Subscriber,
   mutable absl::Mutex mu_;
   std::shared_ptr<BalanceLoadStream> self_ ABSL_GUARDED_BY(mu_);
   std::unique_ptr<ClientRegistry::Registration> registration_ ABSL_GUARDED_BY(mu_);
-  std::unique_ptr<Hub::Subscription> subscription_ ABSL_GUARDED_BY(mu_);
-  // Multi mode: the client's service, and our subscription to its Hub.
+  // From the initial request: the client's service, our subscription to its
+  // Hub, and with subsetting our id in its policy (0: none).
   std::shared_ptr<ServiceUnit> unit_ ABSL_GUARDED_BY(mu_);
-  std::unique_ptr<Hub::Subscription> unit_subscription_ ABSL_GUARDED_BY(mu_);
-  // Where the lists come from: the shared Hub, or the unit's once routed. Read
-  // without mu_ on every wake.
-  std::atomic<Hub*> list_hub_;
+  std::unique_ptr<Hub::Subscription> subscription_ ABSL_GUARDED_BY(mu_);
+  uint64_t policy_id_ ABSL_GUARDED_BY(mu_) = 0;
   std::string name_ ABSL_GUARDED_BY(mu_);
-  bool initial_received_ ABSL_GUARDED_BY(mu_) = false;
+  ListCursor cursor_ ABSL_GUARDED_BY(mu_);
+  // The write in flight: its snapshot (null: the initial response), whether
+  // it is the stream's first list, its bytes, and an own list's encoding.
+  SnapshotPtr in_flight_ ABSL_GUARDED_BY(mu_);
+  bool in_flight_is_first_list_ ABSL_GUARDED_BY(mu_) = false;
+  size_t in_flight_bytes_ ABSL_GUARDED_BY(mu_) = 0;
+  grpc::ByteBuffer own_message_ ABSL_GUARDED_BY(mu_);
+  balancer::ClientLoad load_ ABSL_GUARDED_BY(mu_);
+  LogThrottle report_log_ ABSL_GUARDED_BY(mu_);      // rejected load reports
   bool admitted_ ABSL_GUARDED_BY(mu_) = false;       // counted by shared_.limits
   bool alarm_pending_ ABSL_GUARDED_BY(mu_) = false;  // first_message_alarm_ set, not yet fired
-  LogThrottle report_log_ ABSL_GUARDED_BY(mu_);      // rejected load reports
-  balancer::ClientLoad load_ ABSL_GUARDED_BY(mu_);
-  bool initial_response_sent_ ABSL_GUARDED_BY(mu_) = false;
+  // What is pending with gRPC: a read, a write, the finish, the done event.
   bool read_in_flight_ ABSL_GUARDED_BY(mu_) = false;
   bool write_in_flight_ ABSL_GUARDED_BY(mu_) = false;
-  SnapshotPtr in_flight_ ABSL_GUARDED_BY(mu_);  // the list being written (its snapshot)
-  size_t in_flight_bytes_ ABSL_GUARDED_BY(mu_) = 0;
-  bool in_flight_is_first_list_ ABSL_GUARDED_BY(mu_) = false;
-  SnapshotPtr last_sent_ ABSL_GUARDED_BY(mu_);
-  // The policy and shedding this client is under: the service-wide ones, or
-  // its unit's once routed (multi mode). `subsetting_` says whether the policy
-  // is enabled, read without mu_ on every wake.
-  SubsetPolicy* policy_ ABSL_GUARDED_BY(mu_);
-  LoadShedding* shedding_ ABSL_GUARDED_BY(mu_);
-  std::atomic<bool> subsetting_;
-  // With a SubsetPolicy: this client's id there (0: not joined), its last list
-  // written, and the encoded bytes of the list being written.
-  uint64_t policy_id_ ABSL_GUARDED_BY(mu_) = 0;
-  std::optional<discovery::BackendSet> last_list_ ABSL_GUARDED_BY(mu_);
-  int last_drop_percent_ ABSL_GUARDED_BY(mu_) = 0;  // of last_list_
-  grpc::ByteBuffer own_message_ ABSL_GUARDED_BY(mu_);
-  bool finish_requested_ ABSL_GUARDED_BY(mu_) = false;
-  grpc::Status finish_status_ ABSL_GUARDED_BY(mu_);
   bool finish_called_ ABSL_GUARDED_BY(mu_) = false;
   bool finish_done_ ABSL_GUARDED_BY(mu_) = false;
   bool call_done_ ABSL_GUARDED_BY(mu_) = false;

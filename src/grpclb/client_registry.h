@@ -4,7 +4,8 @@
 // operators and tests.
 //
 // Clients are held weakly and asked to describe themselves only when someone
-// looks, so streams pay nothing per update for being listed.
+// looks, so streams pay nothing per update for being listed. The drain goes
+// through here too: DrainAll() asks every client to end.
 //
 // Threading: thread-safe. Register() and destroying the Registration run on
 // completion-queue threads; Clients() on any thread, calling Describe() with no
@@ -26,8 +27,8 @@
 namespace jawlb::grpclb {
 
 struct ClientInfo {
-  std::string peer;  // "ipv4:10.1.2.3:40000"
-  std::string name;  // InitialLoadBalanceRequest.name; "" until it arrives
+  std::string peer;     // "ipv4:10.1.2.3:40000"
+  std::string name;     // InitialLoadBalanceRequest.name; "" until it arrives
   std::string service;  // multi mode: "namespace/name" it was routed to
   absl::Time connected;
   uint64_t list_version = 0;  // version of the last list written; 0 = none yet
@@ -43,12 +44,20 @@ class ClientRegistry {
    public:
     virtual ~Client() = default;
     virtual ClientInfo Describe() const = 0;
+    // End the stream (UNAVAILABLE: reconnect elsewhere) once its write in
+    // flight is done. Must not block.
+    virtual void Drain() = 0;
   };
-  using Registration = WeakSet<const Client>::Membership;
+  using Registration = WeakSet<Client>::Membership;
 
   // REQUIRES: the Registration does not outlive the registry.
-  [[nodiscard]] std::unique_ptr<Registration> Register(std::weak_ptr<const Client> client) {
+  [[nodiscard]] std::unique_ptr<Registration> Register(std::weak_ptr<Client> client) {
     return clients_.Add(std::move(client));
+  }
+
+  // Asks every listed client to end (with no registry lock held).
+  void DrainAll() {
+    for (const auto& client : clients_.Live()) client->Drain();
   }
 
   // Every listed client, in order of connection.
@@ -63,7 +72,7 @@ class ClientRegistry {
   size_t size() const { return clients_.size(); }
 
  private:
-  WeakSet<const Client> clients_;
+  WeakSet<Client> clients_;
 };
 
 }  // namespace jawlb::grpclb

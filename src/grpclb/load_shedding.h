@@ -28,10 +28,13 @@ namespace jawlb::grpclb {
 
 class LoadShedding {
  public:
+  static constexpr absl::Duration kEvaluateEvery = absl::Seconds(1);
+
   // `max_rps_per_backend`: 0 turns shedding off.
-  LoadShedding(double max_rps_per_backend, Hub& hub,
-               absl::Duration evaluate_every = absl::Seconds(1))
-      : hub_(hub), evaluate_every_(evaluate_every), shedder_(max_rps_per_backend),
+  LoadShedding(double max_rps_per_backend, Hub& hub, absl::Duration evaluate_every = kEvaluateEvery)
+      : hub_(hub),
+        evaluate_every_(evaluate_every),
+        shedder_(max_rps_per_backend),
         enabled_(max_rps_per_backend > 0) {}
 
   bool enabled() const { return enabled_; }

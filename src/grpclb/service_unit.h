@@ -1,12 +1,22 @@
-// ServiceUnit and ServiceResolver: what a stream is served from when one jawlb
-// serves many services (JAWLB_MODE=multi, docs/multi-service.md). A resolver
-// turns the name a client dialed into the unit of the service it means — its
-// Hub — or refuses with the status the stream ends with (PERMISSION_DENIED,
-// NOT_FOUND, ...). Streams hold their unit for as long as they live, so its
-// owner can tell a service in use from an idle one by the unit's use count.
+// ServiceUnit: one service's pipeline, the same in every mode. Its Source (a
+// Kubernetes watch, a file, a static list; health-checked or not) feeds
+// Publish(), which owns the one ordering rule — the subset policy learns the
+// set before the Hub wakes the streams — and the unit's Hub hands the encoded
+// list to the streams. Its SubsetPolicy (JAWLB_MAXSERVERS) and LoadShedding
+// (JAWLB_MAXRPSPERBACKEND) are the ones its streams use.
 //
-// Threading: a resolver is called on completion-queue threads and must not
-// block; a unit's Hub is thread-safe.
+// Single mode is one unit that every name resolves to; multi mode a unit per
+// service in use (app/ServiceDirectory). A source's update that says the
+// service cannot be served (NotFound: it does not exist; ResourceExhausted:
+// its health checks cannot start) closes the Hub with that status, which ends
+// the unit's streams with it.
+//
+// Streams hold their unit (shared_ptr) for as long as they live, so its owner
+// tells a service in use from an idle one by the use count.
+//
+// Owns its source, policy, shedding and Hub. Threading: Start() and Stop() on
+// the owner's thread (never a completion-queue thread); Publish() runs on the
+// source's threads, serialized by the unit; the accessors are thread-safe.
 #ifndef JAWLB_GRPCLB_SERVICE_UNIT_H_
 #define JAWLB_GRPCLB_SERVICE_UNIT_H_
 
@@ -15,54 +25,115 @@
 #include <optional>
 #include <string>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
 
 #include "common/metrics.h"
+#include "discovery/source.h"
 #include "grpclb/hub.h"
 #include "grpclb/load_shedding.h"
 #include "grpclb/subset_policy.h"
-#include "k8s/api_monitor.h"
+#include "health/health_checked_source.h"
 
 namespace jawlb::grpclb {
 
 class ServiceUnit {
  public:
-  virtual ~ServiceUnit() = default;
-  // The service's lists.
-  virtual Hub& hub() = 0;
-  // "namespace/name".
-  virtual const std::string& key() const = 0;
-  // The service's own subset policy and load shedding (JAWLB_MAXSERVERS,
-  // JAWLB_MAXRPSPERBACKEND), which its streams use instead of the service-wide
-  // ones; null: none.
-  virtual SubsetPolicy* policy() { return nullptr; }
-  virtual LoadShedding* shedding() { return nullptr; }
-  // What the service's health checks do now (JAWLB_HEALTHCHECK=grpc), for
-  // metrics and /debug/state; nullopt without them. Thread-safe.
+  struct Options {
+    // "namespace/name" (a Kubernetes service), "static" or "file": in logs,
+    // metrics and /debug/state.
+    std::string key;
+    size_t max_servers = 0;          // JAWLB_MAXSERVERS (0: one list shared by all)
+    double max_rps_per_backend = 0;  // JAWLB_MAXRPSPERBACKEND (0: no shedding)
+    size_t max_list_bytes = 0;       // JAWLB_MAXLISTBYTES (0: no bound)
+    std::string token_prefix;        // of load_balance_tokens ("": none)
+    size_t shards = 1;               // the Hub's: one per completion queue
+    // How often at most load reports re-plan the subsets, and re-evaluate
+    // the shedding.
+    absl::Duration replan_every = SubsetPolicy::kReplanEvery;
+    absl::Duration shed_every = LoadShedding::kEvaluateEvery;
+    // Applied to every set before it is published (jawlb's own address left
+    // out); null: none. Called on the source's threads.
+    std::function<discovery::BackendSet(discovery::BackendSet)> filter;
+    // The source itself when it is health-checked (for health()); else null.
+    const health::HealthCheckedSource* health = nullptr;
+    // Called once, on the source's thread, when the first complete list is
+    // published (readiness); null: none. Must not block.
+    std::function<void()> on_first_list;
+  };
+
+  ServiceUnit(Options options, std::unique_ptr<discovery::Source> source);
+  // Stops.
+  ~ServiceUnit();
+  ServiceUnit(const ServiceUnit&) = delete;
+  ServiceUnit& operator=(const ServiceUnit&) = delete;
+
+  // Starts the source; the Hub wakes its streams through `runner` (null: on
+  // the publishing thread). Errors: the source's Start() (a malformed file);
+  // Unavailable once stopped (a unit stopped before it started never starts).
+  absl::Status Start(Hub::WakeRunner runner) ABSL_LOCKS_EXCLUDED(lifecycle_mu_);
+  // Stops the source and lets go of the runner (waiting for the wakes handed
+  // to it). Streams may still hold the unit: its last holder has nothing
+  // heavy left to do. Idempotent.
+  void Stop() ABSL_LOCKS_EXCLUDED(lifecycle_mu_);
+
+  const std::string& key() const { return options_.key; }
+  Hub& hub() { return hub_; }
+  const Hub& hub() const { return hub_; }
+  SubsetPolicy& policy() { return policy_; }
+  LoadShedding& shedding() { return shedding_; }
+  const LoadShedding& shedding() const { return shedding_; }
+  const discovery::Source& source() const { return *source_; }
+  // From the watch event's arrival to each write of the list to a client of
+  // this service.
+  metrics::Histogram& propagation() { return propagation_; }
+  const metrics::Histogram& propagation() const { return propagation_; }
+
+  // What its health checks do now (JAWLB_HEALTHCHECK=grpc); nullopt without.
   struct Health {
     size_t failing = 0;  // backends out of the list (or that would be, in panic)
     bool panic = false;
   };
-  virtual std::optional<Health> health() const { return std::nullopt; }
-  // What its Kubernetes watch counts (lists, events, restarts, errors, last
-  // sync); null when it has none.
-  virtual const k8s::WatchStats* watch_stats() const { return nullptr; }
-  // From the watch event's arrival to each write of the list to a client of
-  // this service (the service's share of jawlb_list_propagation_seconds).
-  metrics::Histogram& propagation() { return propagation_; }
-  // Stops feeding the Hub and lets go of the wake runner, on the caller's
-  // thread (its owner's, never a completion-queue thread: streams may still
-  // hold the unit, and its last holder must have nothing heavy left to do).
-  // Idempotent.
-  virtual void Stop() {}
+  std::optional<Health> health() const;
+  // Its health-checked source (each backend's verdict); null without checks.
+  const health::HealthCheckedSource* health_checks() const { return options_.health; }
 
  private:
+  // An update from the source (its threads).
+  void Publish(discovery::Update update) ABSL_LOCKS_EXCLUDED(publish_mu_);
+
+  // Constant after construction.
+  const Options options_;
+  const std::unique_ptr<discovery::Source> source_;
+
+  // Thread-safe.
+  Hub hub_;
+  SubsetPolicy policy_;
+  LoadShedding shedding_;
   metrics::Histogram propagation_{metrics::Histogram::LatencyBounds()};
+
+  // Start() and Stop() may race (a directory stopping while a first client
+  // starts the unit): the source starts and stops under this lock, and never
+  // starts after a stop.
+  absl::Mutex lifecycle_mu_;
+  bool started_ ABSL_GUARDED_BY(lifecycle_mu_) = false;
+  bool stopped_ ABSL_GUARDED_BY(lifecycle_mu_) = false;
+
+  // Serializes Publish(): a health-checked source delivers from two threads.
+  // Held while the policy and the Hub take the set, as the Hub's own
+  // publishing lock is; nothing they call comes back here.
+  absl::Mutex publish_mu_;
+  discovery::BackendSet last_ ABSL_GUARDED_BY(publish_mu_);  // for the change log
+  bool listed_ ABSL_GUARDED_BY(publish_mu_) = false;
 };
 
 // The unit of the service a client's `name` means; `peer` is the client's
-// address (without the port), which bounds what one client may start.
+// address (without the port), which bounds what one client may start. A
+// refusal is the status the stream ends with (PERMISSION_DENIED, NOT_FOUND,
+// RESOURCE_EXHAUSTED, UNAVAILABLE while draining). Called on completion-queue
+// threads: must not block.
 using ServiceResolver = std::function<absl::StatusOr<std::shared_ptr<ServiceUnit>>(
     absl::string_view name, absl::string_view peer)>;
 

@@ -14,7 +14,10 @@
 #include "gtest/gtest.h"
 #include <simdjson.h>
 
+#include "discovery/static_source.h"
 #include "grpclb/balance_load_service.h"
+#include "grpclb/completion_queues.h"
+#include "grpclb/service_unit.h"
 #include "testbed/jawlb_process.h"
 #include "testbed/lb_stream.h"
 #include "testbed/subprocess.h"
@@ -177,16 +180,25 @@ TEST(ProcessTest, KeepalivePingsNeverEndAClientsStream) {
   pinging.SetInt(GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, 0);
 
   // The control: the same service on a server with gRPC's defaults.
-  grpclb::Hub hub;
-  grpclb::BalanceLoadService service(hub, grpclb::BalanceLoadService::Options());
-  hub.Publish(*discovery::ParseBackendList("127.0.0.2:1"));
+  grpclb::ServiceUnit::Options unit_options;
+  unit_options.key = "static";
+  auto unit = std::make_shared<grpclb::ServiceUnit>(
+      unit_options,
+      std::make_unique<discovery::StaticSource>(*discovery::ParseBackendList("127.0.0.2:1")));
+  grpclb::CompletionQueues queues(1);
+  grpclb::BalanceLoadService service(
+      queues, [unit](absl::string_view, absl::string_view) { return unit; },
+      grpclb::BalanceLoadService::Options());
   grpc::ServerBuilder builder;
   int control_port = 0;
   builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &control_port);
+  queues.AddTo(builder);
   service.AddTo(builder);
   std::unique_ptr<grpc::Server> control = builder.BuildAndStart();
   ASSERT_NE(control_port, 0);
+  queues.Start();
   service.Start();
+  ASSERT_TRUE(unit->Start(queues.wake_runner()).ok());
 
   const std::string dir = MakeTempDir("process_test.");
   const std::string endpoints = dir + "/endpoints";
@@ -210,6 +222,8 @@ TEST(ProcessTest, KeepalivePingsNeverEndAClientsStream) {
       << "the control server never objected to the pings: this test shows nothing";
   control->Shutdown(std::chrono::system_clock::now());
   service.Stop();
+  unit->Stop();
+  queues.Stop();
 
   // jawlb's stream outlives it twice over, and still carries updates.
   while (absl::Now() - start < 2 * control_life) {

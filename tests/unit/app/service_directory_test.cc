@@ -10,6 +10,7 @@
 #include "testbed/subprocess.h"
 #include "tests/common/eventually.h"
 #include "tests/common/status_matchers.h"
+#include "tests/fakes/fake_source.h"
 
 namespace jawlb::app {
 namespace {
@@ -19,16 +20,15 @@ using ::jawlb::testing::IsOk;
 using ::jawlb::testing::StatusIs;
 using ::testing::HasSubstr;
 
-class FakeUnit : public grpclb::ServiceUnit {
- public:
-  explicit FakeUnit(std::string key) : key_(std::move(key)) {}
-  grpclb::Hub& hub() override { return hub_; }
-  const std::string& key() const override { return key_; }
-
- private:
-  const std::string key_;
-  grpclb::Hub hub_;
-};
+// A unit on a source the test drives; `on_start` runs when the directory
+// starts it.
+std::shared_ptr<grpclb::ServiceUnit> MakeUnit(std::string key,
+                                              std::function<void()> on_start = nullptr) {
+  grpclb::ServiceUnit::Options options;
+  options.key = std::move(key);
+  return std::make_shared<grpclb::ServiceUnit>(
+      options, std::make_unique<discovery::FakeSource>(std::move(on_start)));
+}
 
 class ServiceDirectoryTest : public ::testing::Test {
  protected:
@@ -49,13 +49,22 @@ class ServiceDirectoryTest : public ::testing::Test {
                                   ++made_;
                                   if (service.name == "broken")
                                     return absl::InternalError("no transport");
-                                  return std::make_shared<FakeUnit>(service.Key());
+                                  return MakeUnit(service.Key(), [this] {
+                                    // Started outside the directory's lock:
+                                    // looking at it here does not deadlock.
+                                    if (ServiceDirectory* d = directory_.load(); d != nullptr)
+                                      d->Describe();
+                                    ++started_;
+                                  });
                                 });
     EXPECT_THAT(directory, IsOk());
+    directory_ = directory.ok() ? directory->get() : nullptr;
     return directory.ok() ? *std::move(directory) : nullptr;
   }
 
+  std::atomic<ServiceDirectory*> directory_{nullptr};
   std::atomic<int> made_{0};
+  std::atomic<int> started_{0};
   const std::string dir_ = testbed::MakeTempDir("service_directory_test.");
 };
 
@@ -67,6 +76,7 @@ TEST_F(ServiceDirectoryTest, ClientsOfAServiceShareOneUnitDroppedWhenIdle) {
   ASSERT_THAT(b, IsOk());
   EXPECT_EQ(a->get(), b->get());
   EXPECT_EQ(made_.load(), 1);
+  EXPECT_EQ(started_.load(), 1);
   EXPECT_EQ(directory->Describe().size(), 1u);
   EXPECT_EQ(directory->Describe()[0].streams, 2);
   a->reset();

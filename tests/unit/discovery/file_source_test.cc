@@ -26,9 +26,9 @@ using ::testing::HasSubstr;
 class Updates {
  public:
   Source::OnUpdate Callback() {
-    return [this](BackendSet set, absl::Time) {
+    return [this](Update update) {
       absl::MutexLock lock(&mu_);
-      sets_.push_back(std::move(set));
+      sets_.push_back(std::move(update.backends));
     };
   }
   // The sets delivered, once there are at least `count` (or what there is after

@@ -14,6 +14,8 @@
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
 
+#include "tests/fakes/fake_source.h"
+
 namespace jawlb::grpclb {
 namespace {
 
@@ -46,38 +48,69 @@ LoadBalanceRequest Stats(int64_t started) {
   return request;
 }
 
-BalanceLoadService::Options ServiceOptions(SubsetPolicy* policy, ServiceResolver resolver) {
-  BalanceLoadService::Options options;
-  options.policy = policy;
-  options.resolver = std::move(resolver);
-  return options;
-}
+// A service unit as the App makes one, on a source the test drives. Every
+// load report re-plans and re-evaluates shedding (in production at most every
+// 5 s and 1 s).
+struct TestUnit {
+  // `max_servers`: JAWLB_MAXSERVERS (0: every client gets every backend);
+  // `max_rps`: JAWLB_MAXRPSPERBACKEND (0: no shedding).
+  explicit TestUnit(std::string key, size_t max_servers = 0, double max_rps = 0) {
+    auto owned = std::make_unique<discovery::FakeSource>();
+    source = owned.get();
+    ServiceUnit::Options options;
+    options.key = std::move(key);
+    options.max_servers = max_servers;
+    options.max_rps_per_backend = max_rps;
+    options.replan_every = absl::ZeroDuration();
+    options.shed_every = absl::ZeroDuration();
+    options.shards = 4;
+    unit = std::make_shared<ServiceUnit>(options, std::move(owned));
+  }
+  // A new set from the source, through the unit's Publish.
+  void Publish(const discovery::BackendSet& backends) const { source->Deliver(backends); }
+  Hub& hub() const { return unit->hub(); }
+
+  std::shared_ptr<ServiceUnit> unit;
+  discovery::FakeSource* source;  // the unit's
+};
 
 class BalanceLoadServiceTest : public ::testing::Test {
  protected:
-  // `max_servers`: JAWLB_MAXSERVERS (0: every client gets every backend).
-  // Every load report re-plans (in production at most every 5 s).
-  // `resolver`: multi mode (null: one service, the fixture's Hub).
+  // `max_servers`: the fixture's unit's JAWLB_MAXSERVERS. `resolver`: multi
+  // mode (null: every name is the fixture's unit, as in single mode).
   explicit BalanceLoadServiceTest(size_t max_servers = 0, ServiceResolver resolver = nullptr)
-      : policy_(max_servers, absl::ZeroDuration()),
-        service_(hub_, ServiceOptions(&policy_, std::move(resolver))) {}
+      : unit_("svc", max_servers),
+        service_(
+            queues_,
+            resolver != nullptr ? std::move(resolver)
+                                : [unit = unit_.unit](absl::string_view, absl::string_view)
+                -> absl::StatusOr<std::shared_ptr<ServiceUnit>> { return unit; },
+            BalanceLoadService::Options()) {}
 
   void SetUp() override {
     grpc::ServerBuilder builder;
     int port = 0;
     builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
+    queues_.AddTo(builder);
     service_.AddTo(builder);
     server_ = builder.BuildAndStart();
     ASSERT_NE(port, 0);
+    queues_.Start();
     service_.Start();
+    for (const TestUnit* unit : Units()) ASSERT_TRUE(unit->unit->Start(queues_.wake_runner()).ok());
     address_ = absl::StrCat("127.0.0.1:", port);
   }
 
   void TearDown() override {
-    hub_.Close();
+    service_.Drain();
     server_->Shutdown(absl::ToChronoTime(absl::Now() + kDeadline));
     service_.Stop();
+    for (const TestUnit* unit : Units()) unit->unit->Stop();
+    queues_.Stop();
   }
+
+  // The units to start and stop with the server.
+  virtual std::vector<const TestUnit*> Units() const { return {&unit_}; }
 
   // A new connection (so streams do not share HTTP/2 flow control).
   std::shared_ptr<grpc::Channel> NewChannel() {
@@ -142,14 +175,10 @@ class BalanceLoadServiceTest : public ::testing::Test {
     return true;
   }
 
-  // What the App does with a new set: the policy first, then the Hub.
-  void Publish(const discovery::BackendSet& backends) {
-    policy_.SetBackends(backends);
-    hub_.Publish(backends);
-  }
+  void Publish(const discovery::BackendSet& backends) { unit_.Publish(backends); }
 
-  Hub hub_;
-  SubsetPolicy policy_;
+  CompletionQueues queues_{4};
+  TestUnit unit_;
   BalanceLoadService service_;
   std::unique_ptr<grpc::Server> server_;
   std::string address_;
@@ -208,7 +237,7 @@ TEST_F(BalanceLoadServiceTest, MalformedMessageIsAnError) {
 }
 
 TEST_F(BalanceLoadServiceTest, SecondInitialRequestIsAnError) {
-  hub_.Publish(Backends(2, 1000));
+  Publish(Backends(2, 1000));
   auto stream = Connect();
   EXPECT_EQ(stream->ReadListPort(), 1000);
   ASSERT_TRUE(stream->rw->Write(Initial("again")));
@@ -218,7 +247,7 @@ TEST_F(BalanceLoadServiceTest, SecondInitialRequestIsAnError) {
 }
 
 TEST_F(BalanceLoadServiceTest, InitialResponseThenTheListThenEveryChange) {
-  hub_.Publish(Backends(3, 1000));
+  Publish(Backends(3, 1000));
   auto stream = Open();
   ASSERT_TRUE(stream->rw->Write(Initial("svc.test:8000")));
   const LoadBalanceResponse initial = stream->Read();
@@ -229,9 +258,9 @@ TEST_F(BalanceLoadServiceTest, InitialResponseThenTheListThenEveryChange) {
   ASSERT_EQ(list.server_list().servers_size(), 3);
   EXPECT_EQ(list.server_list().servers(0).ip_address(), std::string("\x0a\x00\x00\x01", 4));
   EXPECT_EQ(list.server_list().servers(0).port(), 1000);
-  hub_.Publish(Backends(2, 1001));
+  Publish(Backends(2, 1001));
   EXPECT_EQ(stream->ReadListPort(), 1001);
-  hub_.Publish(discovery::BackendSet());
+  Publish(discovery::BackendSet());
   const LoadBalanceResponse none = stream->Read();
   ASSERT_EQ(none.server_list().servers_size(), 1);
   EXPECT_TRUE(none.server_list().servers(0).drop());
@@ -240,12 +269,12 @@ TEST_F(BalanceLoadServiceTest, InitialResponseThenTheListThenEveryChange) {
 TEST_F(BalanceLoadServiceTest, NoListBeforeTheSourceHasOne) {
   auto stream = Connect();
   // Anything sent before this publish (an empty list, say) would be read here.
-  hub_.Publish(Backends(1, 1234));
+  Publish(Backends(1, 1234));
   EXPECT_EQ(stream->ReadListPort(), 1234);
 }
 
 TEST_F(BalanceLoadServiceTest, RecordsTheNameAndLoadReportsAndKeepsServing) {
-  hub_.Publish(Backends(2, 1000));
+  Publish(Backends(2, 1000));
   auto stream = Connect("users.prod.svc.cluster.local:443");
   EXPECT_EQ(stream->ReadListPort(), 1000);
   ASSERT_TRUE(stream->rw->Write(Stats(5)));
@@ -264,53 +293,63 @@ TEST_F(BalanceLoadServiceTest, RecordsTheNameAndLoadReportsAndKeepsServing) {
   EXPECT_EQ(service_.metrics().calls_started.value(), 12u);
   EXPECT_EQ(client.list_version, 1u);
   EXPECT_EQ(client.list_size, 2u);
-  hub_.Publish(Backends(2, 1001));
+  Publish(Backends(2, 1001));
   EXPECT_EQ(stream->ReadListPort(), 1001);
 }
 
 TEST_F(BalanceLoadServiceTest, HalfClosedClientStillGetsLists) {
-  hub_.Publish(Backends(1, 1000));
+  Publish(Backends(1, 1000));
   auto stream = Connect();
   EXPECT_EQ(stream->ReadListPort(), 1000);
   ASSERT_TRUE(stream->rw->WritesDone());
-  hub_.Publish(Backends(1, 1001));
+  Publish(Backends(1, 1001));
   EXPECT_EQ(stream->ReadListPort(), 1001);
 }
 
 TEST_F(BalanceLoadServiceTest, CancelledStreamsLeaveHubAndRegistry) {
-  hub_.Publish(Backends(1, 1000));
+  Publish(Backends(1, 1000));
   {
     auto a = Connect();
     auto b = Connect();
     EXPECT_EQ(a->ReadListPort(), 1000);
     EXPECT_EQ(b->ReadListPort(), 1000);
-    EXPECT_EQ(hub_.subscriber_count(), 2u);
+    EXPECT_EQ(unit_.hub().subscriber_count(), 2u);
     EXPECT_EQ(service_.clients().size(), 2u);
     a->context.TryCancel();
     b->context.TryCancel();
   }
-  EXPECT_TRUE(
-      WaitUntil([this] { return hub_.subscriber_count() == 0 && service_.clients().size() == 0; }));
+  EXPECT_TRUE(WaitUntil(
+      [this] { return unit_.hub().subscriber_count() == 0 && service_.clients().size() == 0; }));
 }
 
-TEST_F(BalanceLoadServiceTest, ClosingTheHubEndsStreamsWithUnavailable) {
-  hub_.Publish(Backends(1, 1000));
+TEST_F(BalanceLoadServiceTest, TheDrainEndsStreamsWithUnavailable) {
+  Publish(Backends(1, 1000));
   auto stream = Connect();
   EXPECT_EQ(stream->ReadListPort(), 1000);
-  hub_.Close();
+  service_.Drain();
   const grpc::Status status = stream->FinishAfterEnd();
   EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAVAILABLE);
   EXPECT_THAT(status.error_message(), HasSubstr("shutting down"));
 }
 
-TEST_F(BalanceLoadServiceTest, ClosingTheHubAlsoEndsStreamsThatNeverSentARequest) {
+TEST_F(BalanceLoadServiceTest, TheDrainAlsoEndsStreamsThatNeverSentARequest) {
   auto silent = Open();
   ASSERT_TRUE(WaitUntil([this] { return service_.clients().size() == 1; }));
-  hub_.Close();
+  service_.Drain();
   EXPECT_EQ(silent->FinishAfterEnd().error_code(), grpc::StatusCode::UNAVAILABLE);
-  // And a stream opened after the close ends at once.
+  // And a stream opened after the drain began ends at once.
   auto late = Open();
   EXPECT_EQ(late->FinishAfterEnd().error_code(), grpc::StatusCode::UNAVAILABLE);
+}
+
+// A source that says its service does not exist: the unit's clients end with
+// that status.
+TEST_F(BalanceLoadServiceTest, ASourceThatSaysTheServiceIsMissingEndsItsStreams) {
+  auto stream = Connect();
+  unit_.source->Deliver(discovery::BackendSet(), absl::NotFoundError("service ns/svc not found"));
+  const grpc::Status status = stream->FinishAfterEnd();
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(status.error_message(), "service ns/svc not found");
 }
 
 // A client that stops reading must cost the others nothing: every publish
@@ -320,7 +359,7 @@ TEST_F(BalanceLoadServiceTest, ClosingTheHubAlsoEndsStreamsThatNeverSentARequest
 TEST_F(BalanceLoadServiceTest, StalledClientDelaysNoOneAndGetsOnlyTheNewest) {
   constexpr int kPublishes = 150;
   constexpr int kBackends = 2000;  // ~20 KB a list: the stalled stream's windows fill fast
-  hub_.Publish(Backends(kBackends, 1));
+  Publish(Backends(kBackends, 1));
   auto stalled = Connect("stalled");
   auto reader = Connect("reader");
   EXPECT_EQ(reader->ReadListPort(), 1);
@@ -336,7 +375,7 @@ TEST_F(BalanceLoadServiceTest, StalledClientDelaysNoOneAndGetsOnlyTheNewest) {
     }
   });
   for (int i = 2; i <= kPublishes; ++i) {
-    ASSERT_TRUE(hub_.Publish(Backends(kBackends, static_cast<uint16_t>(i))));
+    Publish(Backends(kBackends, static_cast<uint16_t>(i)));
     absl::MutexLock lock(&mu);
     auto reached = [&seen, i]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) { return seen >= i; };
     ASSERT_TRUE(mu.AwaitWithTimeout(absl::Condition(&reached), kDeadline))
@@ -366,10 +405,10 @@ TEST_F(BalanceLoadServiceTest, NeverTheSameListTwiceInARow) {
   constexpr uint16_t kMarker = 3;
   for (int run = 0; run < 10; ++run) {
     const int parity = run % 2;
-    hub_.Publish(Backends(kBackends, 1));
+    Publish(Backends(kBackends, 1));
     auto stalled = Connect();
     for (int i = 0; i < 200 + parity; ++i) {
-      hub_.Publish(Backends(kBackends, static_cast<uint16_t>(i % 2 == 0 ? 2 : 1)));
+      Publish(Backends(kBackends, static_cast<uint16_t>(i % 2 == 0 ? 2 : 1)));
     }
     std::vector<int> got;
     std::thread reading([&] {
@@ -381,9 +420,9 @@ TEST_F(BalanceLoadServiceTest, NeverTheSameListTwiceInARow) {
     // already sent), a distinct marker ends what the client reads.
     ASSERT_TRUE(WaitUntil([this] {
       const std::vector<ClientInfo> clients = service_.clients().Clients();
-      return clients.size() == 1 && clients[0].list_version == hub_.Latest()->version;
+      return clients.size() == 1 && clients[0].list_version == unit_.hub().Latest()->version;
     }));
-    hub_.Publish(Backends(kBackends, kMarker));
+    Publish(Backends(kBackends, kMarker));
     reading.join();
     ASSERT_EQ(got.back(), kMarker);
     for (size_t i = 1; i < got.size(); ++i) {
@@ -471,17 +510,6 @@ TEST_F(SubsetStreamsTest, NoListBeforeTheSourceHasOne) {
 }
 
 // Multi mode with two services, "alpha" and "beta" (any other name refused).
-class Unit : public ServiceUnit {
- public:
-  explicit Unit(std::string key) : key_(std::move(key)) {}
-  Hub& hub() override { return hub_; }
-  const std::string& key() const override { return key_; }
-
- private:
-  Hub hub_;
-  const std::string key_;
-};
-
 class MultiServiceStreamsTest : public BalanceLoadServiceTest {
  protected:
   MultiServiceStreamsTest()
@@ -489,60 +517,41 @@ class MultiServiceStreamsTest : public BalanceLoadServiceTest {
             0,
             [this](absl::string_view name,
                    absl::string_view /*peer*/) -> absl::StatusOr<std::shared_ptr<ServiceUnit>> {
-              if (name == "alpha:8000") return alpha_;
-              if (name == "beta:8000") return beta_;
+              if (name == "alpha:8000") return alpha_.unit;
+              if (name == "beta:8000") return beta_.unit;
               return absl::PermissionDeniedError(absl::StrCat("\"", name, "\" is not served here"));
             }) {}
+  std::vector<const TestUnit*> Units() const override { return {&unit_, &alpha_, &beta_}; }
 
-  std::shared_ptr<Unit> alpha_ = std::make_shared<Unit>("ns/alpha");
-  std::shared_ptr<Unit> beta_ = std::make_shared<Unit>("ns/beta");
+  TestUnit alpha_{"ns/alpha"};
+  TestUnit beta_{"ns/beta"};
 };
 
 TEST_F(MultiServiceStreamsTest, EachClientGetsTheListsOfTheServiceItNamed) {
-  alpha_->hub().SetWakeRunner(service_.wake_runner());
-  alpha_->hub().Publish(Backends(2, 1000));
-  beta_->hub().Publish(Backends(3, 2000));
+  alpha_.Publish(Backends(2, 1000));
+  beta_.Publish(Backends(3, 2000));
   auto a = Connect("alpha:8000");
   auto b = Connect("beta:8000");
   EXPECT_EQ(a->Read().server_list().servers_size(), 2);
   EXPECT_EQ(b->Read().server_list().servers_size(), 3);
-  beta_->hub().Publish(Backends(1, 2000));  // only beta's clients hear of it
+  beta_.Publish(Backends(1, 2000));  // only beta's clients hear of it
   EXPECT_EQ(b->ReadListPort(), 2000);
-  alpha_->hub().Publish(Backends(4, 1000));
+  alpha_.Publish(Backends(4, 1000));
   EXPECT_EQ(a->Read().server_list().servers_size(), 4);
   // Streams hold their unit while they live.
-  EXPECT_EQ(beta_.use_count(), 2);
+  EXPECT_EQ(beta_.unit.use_count(), 2);
   b->context.TryCancel();
-  EXPECT_TRUE(WaitUntil([&] { return beta_.use_count() == 1; }));
+  EXPECT_TRUE(WaitUntil([&] { return beta_.unit.use_count() == 1; }));
   std::vector<ClientInfo> clients = service_.clients().Clients();
   ASSERT_EQ(clients.size(), 1u);
   EXPECT_EQ(clients[0].service, "ns/alpha");
   a->context.TryCancel();
-  EXPECT_TRUE(WaitUntil([&] { return alpha_.use_count() == 1; }));
-  alpha_->hub().SetWakeRunner(nullptr);
+  EXPECT_TRUE(WaitUntil([&] { return alpha_.unit.use_count() == 1; }));
 }
 
-// A unit with a subset policy (k=1) and load shedding (1 call/s per backend)
-// of its own, as each service has in multi mode with JAWLB_MAXSERVERS and
-// JAWLB_MAXRPSPERBACKEND.
-class BalancedUnit : public Unit {
- public:
-  explicit BalancedUnit(std::string key)
-      : Unit(std::move(key)),
-        policy_(1, absl::ZeroDuration()),
-        shedding_(1.0, hub(), absl::ZeroDuration()) {}
-  SubsetPolicy* policy() override { return &policy_; }
-  LoadShedding* shedding() override { return &shedding_; }
-  void Publish(discovery::BackendSet backends) {
-    policy_.SetBackends(backends);
-    hub().Publish(std::move(backends));
-  }
-
- private:
-  SubsetPolicy policy_;
-  LoadShedding shedding_;
-};
-
+// Two services, one with a subset policy (k=1) and load shedding (1 call/s per
+// backend) and one without, as in multi mode with JAWLB_MAXSERVERS and
+// JAWLB_MAXRPSPERBACKEND per service.
 class UnitBalancingTest : public BalanceLoadServiceTest {
  protected:
   UnitBalancingTest()
@@ -550,21 +559,18 @@ class UnitBalancingTest : public BalanceLoadServiceTest {
             0,
             [this](absl::string_view name,
                    absl::string_view /*peer*/) -> absl::StatusOr<std::shared_ptr<ServiceUnit>> {
-              if (name == "gamma") return gamma_;
-              return delta_;
+              if (name == "gamma") return gamma_.unit;
+              return delta_.unit;
             }) {}
+  std::vector<const TestUnit*> Units() const override { return {&unit_, &gamma_, &delta_}; }
 
-  std::shared_ptr<BalancedUnit> gamma_ = std::make_shared<BalancedUnit>("ns/gamma");
-  std::shared_ptr<Unit> delta_ = std::make_shared<Unit>("ns/delta");
+  TestUnit gamma_{"ns/gamma", /*max_servers=*/1, /*max_rps=*/1.0};
+  TestUnit delta_{"ns/delta"};
 };
 
 TEST_F(UnitBalancingTest, EachServiceSubsetsAndShedsOnItsOwn) {
-  auto& gamma = gamma_;
-  auto& delta = delta_;
-  gamma->hub().SetWakeRunner(service_.wake_runner());
-  delta->hub().SetWakeRunner(service_.wake_runner());
-  gamma->Publish(Backends(2, 1000));
-  delta->hub().Publish(Backends(3, 2000));
+  gamma_.Publish(Backends(2, 1000));
+  delta_.Publish(Backends(3, 2000));
   auto g1 = Connect("gamma");
   auto g2 = Connect("gamma");
   auto d = Connect("delta");
@@ -590,15 +596,14 @@ TEST_F(UnitBalancingTest, EachServiceSubsetsAndShedsOnItsOwn) {
   };
   LoadBalanceResponse shed;
   while (drops(shed) == 0) shed = g1->Read();
-  EXPECT_GT(gamma->hub().Latest()->drop_percent, 0);
-  EXPECT_EQ(delta->hub().Latest()->drop_percent, 0);
-  delta->hub().Publish(Backends(2, 2000));
+  EXPECT_GT(gamma_.hub().Latest()->drop_percent, 0);
+  EXPECT_EQ(delta_.hub().Latest()->drop_percent, 0);
+  delta_.Publish(Backends(2, 2000));
   EXPECT_EQ(drops(d->Read()), 0);
 
   for (auto* stream : {g1.get(), g2.get(), d.get()}) stream->context.TryCancel();
-  EXPECT_TRUE(WaitUntil([&] { return gamma.use_count() == 1 && delta.use_count() == 1; }));
-  gamma->hub().SetWakeRunner(nullptr);
-  delta->hub().SetWakeRunner(nullptr);
+  EXPECT_TRUE(
+      WaitUntil([&] { return gamma_.unit.use_count() == 1 && delta_.unit.use_count() == 1; }));
 }
 
 TEST_F(MultiServiceStreamsTest, ARefusedNameEndsTheStreamWithTheResolversStatus) {
@@ -610,11 +615,12 @@ TEST_F(MultiServiceStreamsTest, ARefusedNameEndsTheStreamWithTheResolversStatus)
 }
 
 TEST_F(MultiServiceStreamsTest, TheDrainEndsRoutedStreamsToo) {
-  beta_->hub().Publish(Backends(1, 2000));
+  beta_.Publish(Backends(1, 2000));
   auto b = Connect("beta:8000");
   EXPECT_EQ(b->ReadListPort(), 2000);
-  hub_.Close();  // the service-wide Hub closes; beta's does not
+  service_.Drain();  // through the registry; beta's Hub stays open
   EXPECT_EQ(b->FinishAfterEnd().error_code(), grpc::StatusCode::UNAVAILABLE);
+  EXPECT_FALSE(beta_.hub().Current().closed);
 }
 
 }  // namespace

@@ -1,0 +1,122 @@
+// One service's pipeline on a source the test drives.
+#include "grpclb/service_unit.h"
+
+#include <memory>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+#include "tests/fakes/fake_source.h"
+
+namespace jawlb::grpclb {
+namespace {
+
+// `count` backends 10.0.0.x:port.
+discovery::BackendSet Backends(int count, uint16_t port = 80) {
+  std::vector<discovery::Backend> backends;
+  for (int i = 1; i <= count; ++i) {
+    backends.push_back(*discovery::MakeBackend(absl::StrCat("10.0.0.", i), port));
+  }
+  return discovery::BackendSet(std::move(backends));
+}
+
+struct Driven {
+  explicit Driven(ServiceUnit::Options options) {
+    auto owned = std::make_unique<discovery::FakeSource>();
+    source = owned.get();
+    unit = std::make_unique<ServiceUnit>(std::move(options), std::move(owned));
+  }
+  discovery::FakeSource* source;  // the unit's
+  std::unique_ptr<ServiceUnit> unit;
+};
+
+// A stream's view: on every wake, the list its subset policy gives it.
+class Watcher final : public Hub::Subscriber, public SubsetPolicy::Member {
+ public:
+  explicit Watcher(ServiceUnit& unit) : unit_(unit) {}
+  void OnHubChanged() override {
+    seen.push_back({unit_.hub().Latest()->backends, unit_.policy().ListFor(id)});
+  }
+  void OnSubsetChanged() override {}
+  uint64_t id = 0;
+  // What each wake saw: the Hub's set, and the client's own list.
+  std::vector<std::pair<discovery::BackendSet, discovery::BackendSet>> seen;
+
+ private:
+  ServiceUnit& unit_;
+};
+
+TEST(ServiceUnitTest, ThePolicyHasTheSetBeforeTheHubWakesTheStreams) {
+  ServiceUnit::Options options;
+  options.key = "ns/svc";
+  options.max_servers = 1;
+  Driven driven(options);
+  ASSERT_TRUE(driven.unit->Start(nullptr).ok());  // wakes run on the publishing thread
+  auto watcher = std::make_shared<Watcher>(*driven.unit);
+  auto subscription = driven.unit->hub().Subscribe(watcher);
+  watcher->id = driven.unit->policy().Join("10.1.1.1/svc", watcher);
+  driven.source->Deliver(Backends(2, 80));
+  driven.source->Deliver(Backends(2, 81));
+  ASSERT_EQ(watcher->seen.size(), 2u);
+  for (const auto& [hub, own] : watcher->seen) {
+    ASSERT_EQ(own.size(), 1u);
+    // The client's own list comes from the set the Hub woke it for.
+    EXPECT_EQ(own.backends()[0].port, hub.backends()[0].port);
+  }
+  driven.unit->policy().Leave(watcher->id);
+}
+
+TEST(ServiceUnitTest, SetsAreFilteredAndTheFirstListIsAnnouncedOnce) {
+  int announced = 0;
+  ServiceUnit::Options options;
+  options.key = "file";
+  options.filter = [](discovery::BackendSet set) {
+    std::vector<discovery::Backend> kept;
+    for (const discovery::Backend& b : set.backends()) {
+      if (b.port != 9999) kept.push_back(b);
+    }
+    return discovery::BackendSet(std::move(kept));
+  };
+  options.on_first_list = [&announced] { ++announced; };
+  Driven driven(options);
+  ASSERT_TRUE(driven.unit->Start(nullptr).ok());
+  EXPECT_EQ(announced, 0);
+  driven.source->Deliver(*discovery::ParseBackendList("10.0.0.1:80,10.0.0.2:9999"));
+  driven.source->Deliver(Backends(3));
+  EXPECT_EQ(announced, 1);
+  EXPECT_EQ(driven.unit->hub().Latest()->backends.size(), 3u);
+  EXPECT_EQ(driven.unit->hub().Latest()->version, 2u);
+  EXPECT_EQ(driven.unit->health(), std::nullopt);  // no health checks
+}
+
+TEST(ServiceUnitTest, AnUpdateSayingTheServiceIsMissingClosesTheHubWithIt) {
+  ServiceUnit::Options options;
+  options.key = "ns/gone";
+  Driven driven(options);
+  ASSERT_TRUE(driven.unit->Start(nullptr).ok());
+  driven.source->Deliver(discovery::BackendSet(), absl::NotFoundError("service ns/gone not found"));
+  const Hub::State state = driven.unit->hub().Current();
+  EXPECT_TRUE(state.closed);
+  EXPECT_EQ(state.close_reason.code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(state.latest, nullptr);  // no list was ever published
+}
+
+TEST(ServiceUnitTest, AUnitStoppedBeforeItStartedNeverStarts) {
+  ServiceUnit::Options options;
+  options.key = "ns/late";
+  Driven driven(options);
+  driven.unit->Stop();
+  EXPECT_EQ(driven.unit->Start(nullptr).code(), absl::StatusCode::kUnavailable);
+  EXPECT_FALSE(driven.source->started);
+  // Started and stopped: the source is stopped once.
+  Driven other(options);
+  ASSERT_TRUE(other.unit->Start(nullptr).ok());
+  other.unit->Stop();
+  other.unit->Stop();
+  EXPECT_TRUE(other.source->stopped);
+}
+
+}  // namespace
+}  // namespace jawlb::grpclb
