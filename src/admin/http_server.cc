@@ -18,6 +18,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 
+#include "common/clock.h"
 #include "common/tcp_listen.h"
 
 namespace jawlb::admin {
@@ -148,17 +149,17 @@ void HttpServer::Run() {
     fds.clear();
     fds.push_back({wake_fd_, POLLIN, 0});
     fds.push_back({listener_, POLLIN, 0});
-    absl::Time next = absl::Now() + absl::Seconds(1);
+    absl::Time next = Clock::Real().Now() + absl::Seconds(1);
     for (const auto& c : connections_) {
       fds.push_back({c->fd, static_cast<short>(c->responding ? POLLOUT : POLLIN), 0});
       next = std::min(next, c->deadline);
     }
-    const int wait =
-        static_cast<int>(std::max<int64_t>(0, absl::ToInt64Milliseconds(next - absl::Now()) + 1));
+    const int wait = static_cast<int>(
+        std::max<int64_t>(0, absl::ToInt64Milliseconds(next - Clock::Real().Now()) + 1));
     if (poll(fds.data(), fds.size(), wait) < 0 && errno != EINTR) return;
     if (fds[0].revents != 0) return;  // Stop()
     // Connections first (their indices match fds from 2 on), then new ones.
-    const absl::Time now = absl::Now();
+    const absl::Time now = Clock::Real().Now();
     std::vector<std::unique_ptr<Connection>> kept;
     for (size_t i = 0; i < connections_.size(); ++i) {
       if (Serve(*connections_[i], fds[i + 2].revents, now)) {
@@ -233,7 +234,7 @@ void HttpServer::Accept() {
     }
     auto connection = std::make_unique<Connection>();
     connection->fd = fd;
-    connection->opened = absl::Now();
+    connection->opened = Clock::Real().Now();
     connection->deadline = connection->opened + options_.request_timeout;
     connections_.push_back(std::move(connection));
   }
@@ -297,7 +298,7 @@ void HttpServer::Answer(Connection& c, const Response& response, bool head) {
   c.written = 0;
   buffered_ += c.out.size();
   c.responding = true;
-  c.deadline = absl::Now() + options_.response_timeout;
+  c.deadline = Clock::Real().Now() + options_.response_timeout;
 }
 
 bool HttpServer::OnWritable(Connection& c) {

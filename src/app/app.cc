@@ -6,6 +6,7 @@
 #include "spdlog/spdlog.h"
 
 #include "app/server_settings.h"
+#include "common/clock.h"
 #include "common/status_macros.h"
 #include "discovery/own_address_filter.h"
 #include "grpclb/server_list.h"
@@ -109,7 +110,7 @@ absl::Status App::StartServer() {
   if (unit_ != nullptr) {
     if (absl::Status started = unit_->Start(queues_.wake_runner()); !started.ok()) {
       // Nothing to drain: no client could connect yet.
-      server_->Shutdown(absl::ToChronoTime(absl::Now()));
+      server_->Shutdown(absl::ToChronoTime(Clock::Real().Now()));
       service_->Stop();
       server_.reset();
       return started;
@@ -171,24 +172,25 @@ void App::Shutdown() {
   if (shut_down_) return;
   shut_down_ = true;
   if (server_ != nullptr) {
-    const absl::Time deadline = absl::Now() + config_.shutdown_grace;
+    const absl::Time deadline = Clock::Real().Now() + config_.shutdown_grace;
     readiness_.StartDraining();
     const absl::Duration delay = std::min(config_.drain_delay, config_.shutdown_grace);
     spdlog::info("draining: not ready; serving {} streams for {} more", service_->clients().size(),
                  absl::FormatDuration(delay));
     hurry_.WaitForNotificationWithTimeout(delay);
     spdlog::info("shutting down: ending {} streams, {} left of the grace period",
-                 service_->clients().size(), absl::FormatDuration(deadline - absl::Now()));
+                 service_->clients().size(), absl::FormatDuration(deadline - Clock::Real().Now()));
     service_->Drain();
     // The grpclb streams end as soon as their in-flight write is done. Other
     // long calls (a health Watch) never end by themselves: once the grpclb
     // streams are gone, at the deadline or when hurried, everything left is
     // cancelled.
-    while (service_->clients().size() > 0 && absl::Now() < deadline && !hurry_.HasBeenNotified()) {
+    while (service_->clients().size() > 0 && Clock::Real().Now() < deadline &&
+           !hurry_.HasBeenNotified()) {
       hurry_.WaitForNotificationWithTimeout(absl::Milliseconds(10));
     }
     listener_->Stop();
-    server_->Shutdown(absl::ToChronoTime(absl::Now()));
+    server_->Shutdown(absl::ToChronoTime(Clock::Real().Now()));
     service_->Stop();
   }
   if (admin_ != nullptr) admin_->Stop();

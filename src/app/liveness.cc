@@ -7,6 +7,8 @@
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "grpcpp/grpcpp.h"
 
+#include "common/clock.h"
+
 namespace jawlb::app {
 namespace {
 
@@ -24,7 +26,7 @@ Liveness::Liveness(const std::string& host, int port, const k8s::ApiMonitor* kub
 
 std::string Liveness::StuckReason() const {
   if (!GrpcServerAnswers()) return "the gRPC server does not answer its own health check in 2s";
-  const absl::Time now = absl::Now();
+  const absl::Time now = Clock::Real().Now();
   if (kubernetes_ != nullptr && kubernetes_->heartbeat().Stuck(now)) {
     return absl::StrCat("the Kubernetes I/O thread has shown no progress for ",
                         absl::FormatDuration(absl::Trunc(now - kubernetes_->heartbeat().last_beat(),

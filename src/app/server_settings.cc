@@ -7,6 +7,7 @@
 #include "absl/time/time.h"
 #include "spdlog/spdlog.h"
 
+#include "common/clock.h"
 #include "common/stable_hash.h"
 #include "grpclb/server_list.h"
 
@@ -90,7 +91,8 @@ std::string MakeReplicaTag() {
   char host[256] = {};
   gethostname(host, sizeof(host) - 1);
   return grpclb::Base32(
-      StableHash(absl::StrCat(host, "/", getpid(), "/", absl::ToUnixNanos(absl::Now()))), 4);
+      StableHash(absl::StrCat(host, "/", getpid(), "/", absl::ToUnixNanos(Clock::Real().Now()))),
+      4);
 }
 
 }  // namespace jawlb::app

@@ -153,7 +153,7 @@ absl::Status ServiceDirectory::CheckBounds(const std::string& key, absl::string_
   }
   refused_.Add({"RESOURCE_EXHAUSTED"});
   int64_t suppressed = 0;
-  if (refusal_log_.Allow(absl::Now(), suppressed)) {
+  if (refusal_log_.Allow(options_.clock->Now(), suppressed)) {
     spdlog::warn("client {}: {}{}", std::string(peer), std::string(refusal.message()),
                  suppressed > 0 ? absl::StrCat(" (", suppressed, " more refused since)") : "");
   }
@@ -167,7 +167,7 @@ void ServiceDirectory::Janitor() {
       absl::MutexLock lock(&mu_);
       mu_.AwaitWithTimeout(absl::Condition(&stopping_), options_.janitor_period);
       if (stopping_) return;
-      dropped = TakeDroppable(absl::Now());
+      dropped = TakeDroppable(options_.clock->Now());
     }
     for (const auto& unit : dropped) {
       if (unit->hub().Current().closed) {

@@ -33,6 +33,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 
+#include "common/clock.h"
 #include "common/log_throttle.h"
 #include "common/metrics.h"
 #include "grpclb/service_unit.h"
@@ -51,7 +52,11 @@ class ServiceDirectory {
     routing::RouterOptions router;
     std::string routes_file;  // JAWLB_ROUTES ("": none); read into router.routes
     absl::Duration idle_timeout = absl::Minutes(5);
+    // How often the janitor looks (real time; it reads `clock` on every pass).
     absl::Duration janitor_period = absl::Seconds(1);
+    // What idle and closed times are measured by (borrowed; outlives the
+    // directory).
+    const Clock* clock = &Clock::Real();
     // A unit whose Hub closed (its Service does not exist) answers new clients
     // from memory this long, then is forgotten so the Service is looked for
     // again.

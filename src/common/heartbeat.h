@@ -13,20 +13,22 @@
 
 #include "absl/time/time.h"
 
+#include "common/clock.h"
+
 namespace jawlb {
 
 class Heartbeat {
  public:
-  explicit Heartbeat(absl::Duration tolerance, absl::Time now = absl::Now())
+  explicit Heartbeat(absl::Duration tolerance, absl::Time now = Clock::Real().Now())
       : tolerance_(tolerance),
         last_beat_ns_(absl::ToUnixNanos(now)),
         deadline_ns_(absl::ToUnixNanos(now + tolerance)) {}
 
-  void Beat(absl::Time now = absl::Now()) {
+  void Beat(absl::Time now = Clock::Real().Now()) {
     last_beat_ns_.store(absl::ToUnixNanos(now), std::memory_order_relaxed);
     deadline_ns_.store(absl::ToUnixNanos(now + tolerance_), std::memory_order_relaxed);
   }
-  void ExpectSilence(absl::Duration wait, absl::Time now = absl::Now()) {
+  void ExpectSilence(absl::Duration wait, absl::Time now = Clock::Real().Now()) {
     last_beat_ns_.store(absl::ToUnixNanos(now), std::memory_order_relaxed);
     deadline_ns_.store(absl::ToUnixNanos(now + wait + tolerance_), std::memory_order_relaxed);
   }

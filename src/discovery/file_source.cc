@@ -10,6 +10,8 @@
 #include "absl/strings/str_cat.h"
 #include "spdlog/spdlog.h"
 
+#include "common/clock.h"
+
 namespace jawlb::discovery {
 namespace {
 
@@ -104,13 +106,13 @@ absl::StatusOr<BackendSet> FileSource::Read(const FileStamp& stamp, absl::Time n
 absl::Status FileSource::Start(OnUpdate on_update) {
   on_update_ = std::move(on_update);
   observed_ = Stat();
-  observed_since_ = absl::Now();
+  observed_since_ = Clock::Real().Now();
   absl::StatusOr<BackendSet> set = Read(observed_, observed_since_);
   if (!set.ok() && !absl::IsUnavailable(set.status())) return set.status();
   if (set.ok()) {
     applied_ = observed_;
     last_ = *std::move(set);
-    on_update_(Update{*last_, absl::Now(), absl::OkStatus()});
+    on_update_(Update{*last_, Clock::Real().Now(), absl::OkStatus()});
   } else {
     Report(set.status());
   }
@@ -143,7 +145,7 @@ void FileSource::Poll() {
       absl::MutexLock lock(&mu_);
       if (mu_.AwaitWithTimeout(absl::Condition(&stopping_), poll_interval_)) return;
     }
-    PollOnce(absl::Now());
+    PollOnce(Clock::Real().Now());
   }
 }
 

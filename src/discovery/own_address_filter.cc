@@ -8,6 +8,8 @@
 #include "absl/strings/str_join.h"
 #include "spdlog/spdlog.h"
 
+#include "common/clock.h"
+
 namespace jawlb::discovery {
 namespace {
 
@@ -53,7 +55,7 @@ BackendSet OwnAddressFilter::operator()(BackendSet backends) const {
   }
   if (left_out.empty()) return backends;
   int64_t suppressed = 0;
-  if (log_->Allow(absl::Now(), suppressed)) {
+  if (log_->Allow(Clock::Real().Now(), suppressed)) {
     spdlog::error(
         "backends: {} is jawlb's own gRPC address (clients would send their calls to "
         "the balancer): left out",

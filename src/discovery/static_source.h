@@ -4,6 +4,7 @@
 #ifndef JAWLB_DISCOVERY_STATIC_SOURCE_H_
 #define JAWLB_DISCOVERY_STATIC_SOURCE_H_
 
+#include "common/clock.h"
 #include "discovery/source.h"
 
 namespace jawlb::discovery {
@@ -14,7 +15,7 @@ class StaticSource final : public Source {
 
   // Source:
   absl::Status Start(OnUpdate on_update) override {
-    on_update(Update{backends_, absl::Now(), absl::OkStatus()});
+    on_update(Update{backends_, Clock::Real().Now(), absl::OkStatus()});
     return absl::OkStatus();
   }
   void Stop() override {}

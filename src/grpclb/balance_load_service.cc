@@ -24,6 +24,7 @@ BalanceLoadService::BalanceLoadService(CompletionQueues& queues, ServiceResolver
               live_,
               draining_,
               options.load_smoothing,
+              *options.clock,
               &limits_,
               &end_log_,
               options.first_message_timeout} {}

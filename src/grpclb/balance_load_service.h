@@ -39,6 +39,9 @@ class BalanceLoadService {
     StreamLimits::Options limits;
     // A stream without its initial request this long after it opened is ended.
     absl::Duration first_message_timeout = absl::Seconds(10);
+    // What the streams read the time from (borrowed; outlives the service).
+    // The first-message deadline is a gRPC alarm: real time.
+    const Clock* clock = &Clock::Real();
   };
 
   // `resolver`: each client's name to its service's unit.

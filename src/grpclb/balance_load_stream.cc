@@ -70,7 +70,7 @@ void BalanceLoadStream::OnEvent(Op op, bool ok) {
 
 void BalanceLoadStream::Start() {
   peer_ = ConnectionListener::PeerOf(context_.peer());
-  connected_ = absl::Now();
+  connected_ = shared_.clock.Now();
   if (shared_.limits != nullptr) {
     if (absl::Status admitted = shared_.limits->Admit(peer_); !admitted.ok()) {
       RequestFinish(std::move(admitted));  // costs nothing more than the refusal
@@ -83,8 +83,9 @@ void BalanceLoadStream::Start() {
     admitted_ = shared_.limits != nullptr;
     alarm_pending_ = true;
   }
-  first_message_alarm_.Set(cq_, absl::ToChronoTime(connected_ + shared_.first_message_timeout),
-                           &deadline_tag_);
+  // A gRPC alarm: real time.
+  first_message_alarm_.Set(
+      cq_, absl::ToChronoTime(Clock::Real().Now() + shared_.first_message_timeout), &deadline_tag_);
   shared_.metrics.started.Add();
   std::unique_ptr<ClientRegistry::Registration> registration =
       shared_.registry.Register(shared_from_this());
@@ -245,7 +246,7 @@ absl::Status BalanceLoadStream::OnInitialRequest(const std::string& name) {
 }
 
 void BalanceLoadStream::OnLoadReport(const balancer::LoadReport& report) {
-  const absl::Time now = absl::Now();
+  const absl::Time now = shared_.clock.Now();
   absl::Status status;
   uint64_t policy_id = 0;
   ServiceUnit* unit = nullptr;  // held by us (unit_) until the stream is released
@@ -297,7 +298,7 @@ void BalanceLoadStream::OnWriteDone(bool ok) {
     shared_.metrics.bytes_written.Add(bytes);
     // A stream's first list is no change reaching it: it was known before.
     if (!first_list) {
-      const absl::Duration took = absl::Now() - written->observed;
+      const absl::Duration took = shared_.clock.Now() - written->observed;
       shared_.metrics.propagation.Observe(took);
       if (unit != nullptr) unit->propagation().Observe(took);
     }
@@ -320,7 +321,7 @@ ClientInfo BalanceLoadStream::Describe() const {
   info.token_client = policy_id_;
   if (unit_ != nullptr) info.service = unit_->key();
   info.load = load_;
-  info.rates = load_.RatesAt(absl::Now());
+  info.rates = load_.RatesAt(shared_.clock.Now());
   return info;
 }
 
@@ -341,7 +342,7 @@ void BalanceLoadStream::EndWith(const grpc::Status& status) {
   if (status.error_code() == grpc::StatusCode::UNAVAILABLE ||
       status.error_code() == grpc::StatusCode::CANCELLED ||
       status.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED ||
-      (shared_.end_log != nullptr && !shared_.end_log->Allow(absl::Now(), suppressed))) {
+      (shared_.end_log != nullptr && !shared_.end_log->Allow(shared_.clock.Now(), suppressed))) {
     spdlog::debug("client {}: ending stream: {}", peer_, status.error_message());
   } else {
     spdlog::info("client {}: ending stream: {}{}", peer_, status.error_message(),

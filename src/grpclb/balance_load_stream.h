@@ -49,6 +49,7 @@
 #include "grpcpp/alarm.h"
 #include "grpcpp/grpcpp.h"
 
+#include "common/clock.h"
 #include "common/log_throttle.h"
 #include "grpclb/client_registry.h"
 #include "grpclb/client_stats.h"
@@ -112,6 +113,7 @@ class BalanceLoadStream final : public Hub::Subscriber,
     // Set when the server drains: a stream starting after it ends at once.
     const std::atomic<bool>& draining;
     absl::Duration load_smoothing;   // of each client's call rates
+    const Clock& clock;              // for the rates, the propagation and logs
     StreamLimits* limits = nullptr;  // null: no bounds (tests)
     // Lines about streams ended for a client's mistake (any number of streams
     // can make one): a few a second at most.

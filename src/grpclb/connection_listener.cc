@@ -18,6 +18,7 @@
 #include "grpcpp/server_posix.h"
 #include "spdlog/spdlog.h"
 
+#include "common/clock.h"
 #include "common/tcp_listen.h"
 #include "grpclb/stream_limits.h"
 
@@ -104,14 +105,14 @@ void ConnectionListener::Run(grpc::Server* server) {
     if (fds[0].revents != 0) return;
     {
       absl::MutexLock lock(&mu_);
-      if (absl::Now() - last_sweep_ >= absl::Seconds(1)) Sweep();
+      if (Clock::Real().Now() - last_sweep_ >= absl::Seconds(1)) Sweep();
     }
     if (fds[1].revents & POLLIN) AcceptAll(server);
   }
 }
 
 void ConnectionListener::Sweep() {
-  last_sweep_ = absl::Now();
+  last_sweep_ = Clock::Real().Now();
   for (auto it = handed_.begin(); it != handed_.end();) {
     struct stat st;
     if (fstat(it->first, &st) == 0 && S_ISSOCK(st.st_mode) &&
@@ -169,7 +170,7 @@ void ConnectionListener::OutOfDescriptors() {
   size_t open = 0;
   {
     absl::MutexLock lock(&mu_);
-    log = log_.Allow(absl::Now(), suppressed);
+    log = log_.Allow(Clock::Real().Now(), suppressed);
     open = handed_.size();
   }
   if (log) {
@@ -196,7 +197,7 @@ bool ConnectionListener::Admit(int fd, const std::string& peer) {
       ++per_peer_[client];
       return true;
     }
-    log = log_.Allow(absl::Now(), suppressed);
+    log = log_.Allow(Clock::Real().Now(), suppressed);
   }
   close(fd);
   refused_.Add({refusal});

@@ -60,7 +60,7 @@ void Hub::PublishLocked(discovery::BackendSet backends, absl::Time observed) {
     version = latest_ == nullptr ? 1 : latest_->version + 1;
   }
   // Encode outside mu_ (publish_mu_ keeps the version ours meanwhile).
-  const absl::Time start = absl::Now();
+  const absl::Time start = Clock::Real().Now();
   auto snapshot = std::make_shared<Snapshot>();
   snapshot->version = version;
   snapshot->drop_percent = drop_percent_;
@@ -97,7 +97,7 @@ void Hub::PublishLocked(discovery::BackendSet backends, absl::Time observed) {
   snapshot->message = Serialize(response);
   snapshot->backends = std::move(backends);
   snapshot->observed = observed;
-  encode_seconds_.Observe(absl::Now() - start);
+  encode_seconds_.Observe(Clock::Real().Now() - start);
   published_.Add();
   {
     absl::MutexLock lock(&mu_);

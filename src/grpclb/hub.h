@@ -29,6 +29,7 @@
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
 
+#include "common/clock.h"
 #include "common/log_throttle.h"
 #include "common/metrics.h"
 #include "discovery/backend_set.h"
@@ -73,12 +74,13 @@ class Hub {
   // over its receive limit (4 MiB by default in every gRPC) and would
   // reconnect in a loop with no list at all. Weights scaled down to fit
   // WeightedEntryCap are logged too.
-  bool Publish(discovery::BackendSet backends, absl::Time observed = absl::Now())
+  bool Publish(discovery::BackendSet backends, absl::Time observed = Clock::Real().Now())
       ABSL_LOCKS_EXCLUDED(mu_);
 
   // Makes `percent` of every list drop entries (load shedding; 0: none) and,
   // when that changes it, republishes the latest set with it.
-  void SetDropPercent(int percent, absl::Time observed = absl::Now()) ABSL_LOCKS_EXCLUDED(mu_);
+  void SetDropPercent(int percent, absl::Time observed = Clock::Real().Now())
+      ABSL_LOCKS_EXCLUDED(mu_);
 
   // The most bytes an encoded list may have (0: no bound). Applies from the
   // next publish.

@@ -12,10 +12,11 @@ void LoadShedding::Report(const void* client, const balancer::ClientLoad& load) 
   double demand = 0;
   double capacity = 0;
   size_t backends = 0;
+  absl::Time now;
   {
     absl::MutexLock lock(&mu_);
     clients_.insert_or_assign(client, load);
-    const absl::Time now = absl::Now();
+    now = clock_.Now();
     if (now - last_evaluation_ < evaluate_every_) return;
     last_evaluation_ = now;
     const SnapshotPtr latest = hub_.Latest();  // the Hub's lock is a leaf: never takes ours
@@ -41,7 +42,7 @@ void LoadShedding::Report(const void* client, const balancer::ClientLoad& load) 
     spdlog::info("shedding stopped: clients want {:.0f} calls/s, {} backends take {:.0f}", demand,
                  backends, capacity);
   }
-  hub_.SetDropPercent(percent);
+  hub_.SetDropPercent(percent, now);
 }
 
 void LoadShedding::Forget(const void* client) {

@@ -21,6 +21,7 @@
 
 #include "balancer/client_load.h"
 #include "balancer/load_shedder.h"
+#include "common/clock.h"
 #include "common/metrics.h"
 #include "grpclb/hub.h"
 
@@ -30,10 +31,13 @@ class LoadShedding {
  public:
   static constexpr absl::Duration kEvaluateEvery = absl::Seconds(1);
 
-  // `max_rps_per_backend`: 0 turns shedding off.
-  LoadShedding(double max_rps_per_backend, Hub& hub, absl::Duration evaluate_every = kEvaluateEvery)
+  // `max_rps_per_backend`: 0 turns shedding off. Evaluates at most every
+  // `evaluate_every` by `clock` (borrowed; outlives this object).
+  LoadShedding(double max_rps_per_backend, Hub& hub, absl::Duration evaluate_every = kEvaluateEvery,
+               const Clock& clock = Clock::Real())
       : hub_(hub),
         evaluate_every_(evaluate_every),
+        clock_(clock),
         shedder_(max_rps_per_backend),
         enabled_(max_rps_per_backend > 0) {}
 
@@ -48,6 +52,7 @@ class LoadShedding {
  private:
   Hub& hub_;
   const absl::Duration evaluate_every_;
+  const Clock& clock_;
   mutable absl::Mutex mu_;
   balancer::LoadShedder shedder_ ABSL_GUARDED_BY(mu_);
   std::map<const void*, balancer::ClientLoad> clients_ ABSL_GUARDED_BY(mu_);

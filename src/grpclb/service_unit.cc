@@ -11,8 +11,8 @@ ServiceUnit::ServiceUnit(Options options, std::unique_ptr<discovery::Source> sou
     : options_(std::move(options)),
       source_(std::move(source)),
       hub_(options_.shards, options_.token_prefix),
-      policy_(options_.max_servers, options_.replan_every),
-      shedding_(options_.max_rps_per_backend, hub_, options_.shed_every) {
+      policy_(options_.max_servers, options_.replan_every, *options_.clock),
+      shedding_(options_.max_rps_per_backend, hub_, options_.shed_every, *options_.clock) {
   hub_.SetMaxListBytes(options_.max_list_bytes);
 }
 

@@ -30,6 +30,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 
+#include "common/clock.h"
 #include "common/metrics.h"
 #include "discovery/source.h"
 #include "grpclb/hub.h"
@@ -54,6 +55,9 @@ class ServiceUnit {
     // the shedding.
     absl::Duration replan_every = SubsetPolicy::kReplanEvery;
     absl::Duration shed_every = LoadShedding::kEvaluateEvery;
+    // What the policy and shedding read the time from (borrowed; outlives
+    // the unit).
+    const Clock* clock = &Clock::Real();
     // Applied to every set before it is published (jawlb's own address left
     // out); null: none. Called on the source's threads.
     std::function<discovery::BackendSet(discovery::BackendSet)> filter;

@@ -3,6 +3,7 @@
 #include "absl/strings/str_cat.h"
 #include "spdlog/spdlog.h"
 
+#include "common/clock.h"
 #include "grpclb/connection_cutter.h"
 
 namespace jawlb::grpclb {
@@ -38,7 +39,7 @@ absl::Status StreamLimits::Admit(absl::string_view peer) {
     } else if (connection != per_connection_.end() &&
                connection->second >= options_.max_per_connection) {
       limit = "connection";
-      cut = ShouldCut(std::string(peer), absl::Now());
+      cut = ShouldCut(std::string(peer), Clock::Real().Now());
       refusal = absl::ResourceExhaustedError(
           absl::StrCat("this connection has ", connection->second,
                        " streams open, the most jawlb allows (JAWLB_MAXSTREAMSPERCONNECTION)"));
@@ -53,7 +54,7 @@ absl::Status StreamLimits::Admit(absl::string_view peer) {
       ++per_peer_[address];
       return absl::OkStatus();
     }
-    log = log_.Allow(absl::Now(), suppressed);
+    log = log_.Allow(Clock::Real().Now(), suppressed);
   }
   refused_.Add({limit});
   if (cut) {

@@ -17,7 +17,7 @@ uint64_t SubsetPolicy::Join(const std::string& key, std::weak_ptr<Member> member
   absl::MutexLock lock(&mu_);
   const uint64_t id = next_id_++;
   members_[id] = std::move(member);
-  planner_.AddClient(id, key, absl::Now());
+  planner_.AddClient(id, key, clock_.Now());
   return id;
 }
 
@@ -26,7 +26,7 @@ void SubsetPolicy::Leave(uint64_t id) {
   {
     absl::MutexLock lock(&mu_);
     members_.erase(id);
-    planner_.RemoveClient(id, absl::Now());
+    planner_.RemoveClient(id, clock_.Now());
     changed = planner_.TakeChanged();
   }
   Notify(changed);
@@ -38,7 +38,7 @@ void SubsetPolicy::Report(uint64_t id, double calls_per_second) {
   {
     absl::MutexLock lock(&mu_);
     planner_.SetRate(id, calls_per_second);
-    const absl::Time now = absl::Now();
+    const absl::Time now = clock_.Now();
     if (now - last_replan_ < replan_every_) return;
     last_replan_ = now;
     // Enough to converge within a minute or so, little enough to keep each

@@ -23,6 +23,7 @@
 #include "absl/time/time.h"
 
 #include "balancer/subset_planner.h"
+#include "common/clock.h"
 #include "discovery/backend_set.h"
 
 namespace jawlb::grpclb {
@@ -38,9 +39,11 @@ class SubsetPolicy {
 
   static constexpr absl::Duration kReplanEvery = absl::Seconds(5);
 
-  // `replan_every`: how often at most load reports re-plan (tests: zero).
-  explicit SubsetPolicy(size_t k, absl::Duration replan_every = kReplanEvery)
-      : k_(k), replan_every_(replan_every), planner_(k) {}
+  // `replan_every`: how often at most load reports re-plan (tests: zero), by
+  // `clock` (borrowed; outlives the policy).
+  explicit SubsetPolicy(size_t k, absl::Duration replan_every = kReplanEvery,
+                        const Clock& clock = Clock::Real())
+      : k_(k), replan_every_(replan_every), clock_(clock), planner_(k) {}
 
   bool enabled() const { return k_ > 0; }
 
@@ -65,6 +68,7 @@ class SubsetPolicy {
 
   const size_t k_;
   const absl::Duration replan_every_;
+  const Clock& clock_;
   mutable absl::Mutex mu_;
   balancer::SubsetPlanner planner_ ABSL_GUARDED_BY(mu_);
   std::map<uint64_t, std::weak_ptr<Member>> members_ ABSL_GUARDED_BY(mu_);

@@ -5,6 +5,8 @@
 #include "absl/strings/str_cat.h"
 #include "spdlog/spdlog.h"
 
+#include "common/clock.h"
+
 namespace jawlb::health {
 
 HealthCheckedSource::HealthCheckedSource(std::unique_ptr<discovery::Source> inner,
@@ -65,7 +67,7 @@ HealthChecker* HealthCheckedSource::CheckerOnce() {
       ended_ = true;
     }
     on_update_(discovery::Update{{},
-                                 absl::Now(),
+                                 Clock::Real().Now(),
                                  absl::ResourceExhaustedError(absl::StrCat(
                                      "health checks cannot start: ", made.status().message()))});
     return nullptr;

@@ -9,6 +9,8 @@
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "spdlog/spdlog.h"
 
+#include "common/clock.h"
+
 namespace jawlb::health {
 
 using balancer::HealthTracker;
@@ -137,7 +139,7 @@ void HealthChecker::Run() {
     const grpc::CompletionQueue::NextStatus next =
         cq_.AsyncNext(&tag, &ok, absl::ToChronoTime(NextDeadline()));
     if (next == grpc::CompletionQueue::SHUTDOWN) break;
-    absl::Time observed = absl::Now();
+    absl::Time observed = Clock::Real().Now();
     if (next == grpc::CompletionQueue::GOT_EVENT && tag == this) {
       if (std::optional<absl::Time> applied = TakeCommands(); applied.has_value()) {
         observed = *applied;
@@ -163,7 +165,7 @@ void HealthChecker::Run() {
 absl::Time HealthChecker::NextDeadline() const {
   // Woken by completions; otherwise at the next readmission or retry (none
   // while stopping: only the watches' ends matter then).
-  absl::Time deadline = absl::Now() + absl::Hours(1);
+  absl::Time deadline = Clock::Real().Now() + absl::Hours(1);
   if (stopping_) return deadline;
   deadline = std::min(deadline, tracker_.NextReadmission());
   for (const auto& [backend, at] : retry_at_) deadline = std::min(deadline, at);
@@ -197,7 +199,7 @@ std::optional<absl::Time> HealthChecker::TakeCommands() {
 }
 
 void HealthChecker::StartDueRetries() {
-  const absl::Time now = absl::Now();
+  const absl::Time now = Clock::Real().Now();
   for (auto it = retry_at_.begin(); it != retry_at_.end();) {
     if (it->second > now) {
       ++it;
@@ -308,18 +310,18 @@ void HealthChecker::OnWatchEvent(Watch* watch, bool ok) {
       ++failures;
       Observe(backend, Verdict::kUnreachable, DescribeStatus(watch->status));
     }
-    retry_at_[backend] = absl::Now() + backoff;
+    retry_at_[backend] = Clock::Real().Now() + backoff;
     watching_.Set(static_cast<int64_t>(active_.size()));
   }
   watches_.erase(watch);
 }
 
 void HealthChecker::Observe(const Backend& backend, Verdict verdict, std::string detail) {
-  tracker_.Observe(backend, verdict, std::move(detail), absl::Now());
+  tracker_.Observe(backend, verdict, std::move(detail), Clock::Real().Now());
 }
 
 void HealthChecker::Settle(absl::Time observed) {
-  tracker_.Advance(absl::Now());
+  tracker_.Advance(Clock::Real().Now());
   std::vector<HealthTracker::Entry> entries = tracker_.Describe();
   std::set<Backend> removed;
   for (const HealthTracker::Entry& entry : entries) {

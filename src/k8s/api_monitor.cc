@@ -5,6 +5,8 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 
+#include "common/clock.h"
+
 namespace jawlb::k8s {
 
 void ApiMonitor::Request(absl::string_view verb, int code, absl::Duration latency) {
@@ -16,7 +18,7 @@ void ApiMonitor::Listed(absl::Duration took, size_t objects, std::string resourc
   lists_.Add();
   list_seconds_.Observe(took);
   listed_objects_.Set(static_cast<int64_t>(objects));
-  const absl::Time now = absl::Now();
+  const absl::Time now = Clock::Real().Now();
   absl::MutexLock lock(&mu_);
   progress_.resource_version = std::move(resource_version);
   progress_.last_list = now;
@@ -26,7 +28,7 @@ void ApiMonitor::Listed(absl::Duration took, size_t objects, std::string resourc
 void ApiMonitor::Event(absl::string_view type) { events_.Add({std::string(type)}); }
 
 void ApiMonitor::Synced(std::string resource_version) {
-  const absl::Time now = absl::Now();
+  const absl::Time now = Clock::Real().Now();
   absl::MutexLock lock(&mu_);
   progress_.resource_version = std::move(resource_version);
   progress_.last_sync = now;
@@ -97,7 +99,7 @@ WatchStats::Counts& WatchStats::Counts::operator+=(const Counts& other) {
 }
 
 void WatchStats::Listed() {
-  const absl::Time now = absl::Now();
+  const absl::Time now = Clock::Real().Now();
   absl::MutexLock lock(&mu_);
   ++counts_.lists;
   counts_.last_sync = now;
@@ -109,7 +111,7 @@ void WatchStats::Event() {
 }
 
 void WatchStats::Synced() {
-  const absl::Time now = absl::Now();
+  const absl::Time now = Clock::Real().Now();
   absl::MutexLock lock(&mu_);
   counts_.last_sync = now;
 }

@@ -12,6 +12,8 @@
 #include "absl/synchronization/notification.h"
 #include <curl/curl.h>
 
+#include "common/clock.h"
+
 namespace jawlb::k8s {
 
 struct CurlIo::User {
@@ -41,7 +43,7 @@ struct CurlIo::Request {
 
   // Bytes came in (a header line or body).
   void Received() {
-    last_data = absl::Now();
+    last_data = Clock::Real().Now();
     io->received_ = true;
   }
 };
@@ -202,7 +204,7 @@ void CurlIo::EndStalled(absl::Time now) {
 
 void CurlIo::Run() {
   auto* multi = static_cast<CURLM*>(multi_);
-  absl::Time next_stall_check = absl::Now() + absl::Seconds(1);
+  absl::Time next_stall_check = Clock::Real().Now() + absl::Seconds(1);
   while (true) {
     {
       absl::MutexLock lock(&mu_);
@@ -217,7 +219,7 @@ void CurlIo::Run() {
       auto it = running_.find(message->easy_handle);
       if (it != running_.end()) Finish(*it->second, message->data.result);
     }
-    absl::Time now = absl::Now();
+    absl::Time now = Clock::Real().Now();
     if (now >= next_stall_check) {
       EndStalled(now);
       next_stall_check = now + absl::Seconds(1);
@@ -231,7 +233,7 @@ void CurlIo::Run() {
     if (had_commands || std::exchange(received_, false)) continue;
     // Woken by traffic, a command, the next timer, or after a second (the
     // heartbeat and stall checks).
-    now = absl::Now();
+    now = Clock::Real().Now();
     const absl::Duration wait = std::clamp(next_timer - now + absl::Milliseconds(1),
                                            absl::ZeroDuration(), absl::Seconds(1));
     const int64_t wait_ms = absl::ToInt64Milliseconds(wait);
@@ -249,7 +251,7 @@ void CurlIo::StartRequest(const std::shared_ptr<Request>& request) {
   request->io = this;
   request->url = access_.server + request->path;
   request->response = HttpResponse{};
-  request->last_data = absl::Now();
+  request->last_data = Clock::Real().Now();
   request->headers = curl_slist_append(nullptr, "Accept: application/json");
   const std::string token = tokens_.Current();
   if (!token.empty()) {
@@ -393,7 +395,7 @@ void CurlTransport::Submit(std::shared_ptr<CurlIo::Request> request) {
 void CurlTransport::After(absl::Duration delay, Task task) {
   io_.Post([io = &io_, user = user_, delay, task = std::move(task)]() mutable {
     if (!user->cancelled) {
-      io->timers_.emplace(absl::Now() + delay, CurlIo::Timer{user, std::move(task)});
+      io->timers_.emplace(Clock::Real().Now() + delay, CurlIo::Timer{user, std::move(task)});
     }
   });
 }

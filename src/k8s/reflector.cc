@@ -8,6 +8,8 @@
 #include "absl/strings/str_cat.h"
 #include "spdlog/spdlog.h"
 
+#include "common/clock.h"
+
 namespace jawlb::k8s {
 namespace {
 
@@ -142,7 +144,7 @@ void Reflector::Event(absl::string_view type) {
 
 void Reflector::List() {
   listing_ = std::make_unique<Listing>();
-  listing_->start = absl::Now();
+  listing_->start = Clock::Real().Now();
   RequestPage();
 }
 
@@ -159,7 +161,7 @@ void Reflector::OnPage(const absl::StatusOr<HttpResponse>& response) {
     // The continue token expired between pages: the list starts over.
     const int restarts = listing_->restarts + 1;
     listing_ = std::make_unique<Listing>();
-    listing_->start = absl::Now();
+    listing_->start = Clock::Real().Now();
     listing_->restarts = restarts;
     return RequestPage();
   }
@@ -169,7 +171,7 @@ void Reflector::OnPage(const absl::StatusOr<HttpResponse>& response) {
     return ListFailed(absl::InvalidArgumentError(
         absl::StrCat("list ", options_.path, ": the response has no resourceVersion")));
   }
-  const absl::Time arrived = absl::Now();
+  const absl::Time arrived = Clock::Real().Now();
   store_.Replace(listing_->items);
   store_.Sync(arrived);
   const size_t objects = listing_->items.size();
@@ -234,7 +236,7 @@ void Reflector::Watch() {
 }
 
 bool Reflector::OnWatchData(absl::string_view chunk) {
-  const absl::Time arrived = absl::Now();
+  const absl::Time arrived = Clock::Real().Now();
   if (!watching_.received) backoff_.Reset();  // the watch is up: a later failure starts small
   watching_.received = true;
   std::string& pending = watching_.pending;

@@ -10,6 +10,7 @@
 #include "testbed/subprocess.h"
 #include "tests/common/eventually.h"
 #include "tests/common/status_matchers.h"
+#include "tests/fakes/fake_clock.h"
 #include "tests/fakes/fake_source.h"
 
 namespace jawlb::app {
@@ -39,9 +40,10 @@ class ServiceDirectoryTest : public ::testing::Test {
     options.max_services_per_peer = per_peer;
     options.router.default_namespace = "prod";
     options.routes_file = routes_file;
-    options.idle_timeout = absl::Milliseconds(200);
-    options.janitor_period = absl::Milliseconds(20);
-    options.forget_closed_after = absl::Milliseconds(100);
+    options.idle_timeout = kIdle;
+    options.janitor_period = absl::Milliseconds(1);  // real: how soon a pass follows
+    options.forget_closed_after = kForget;
+    options.clock = &clock_;
     auto directory =
         ServiceDirectory::Start(options,
                                 [this](const routing::ServiceRef& service)
@@ -62,6 +64,16 @@ class ServiceDirectoryTest : public ::testing::Test {
     return directory.ok() ? *std::move(directory) : nullptr;
   }
 
+  // Waits until the janitor has made `passes` more passes (it reads the
+  // clock once a pass).
+  void WaitForPasses(int passes = 2) {
+    const uint64_t until = clock_.reads() + static_cast<uint64_t>(passes);
+    EXPECT_TRUE(Eventually([&] { return clock_.reads() >= until; }));
+  }
+
+  static constexpr absl::Duration kIdle = absl::Minutes(5);
+  static constexpr absl::Duration kForget = absl::Seconds(10);
+  FakeClock clock_;
   std::atomic<ServiceDirectory*> directory_{nullptr};
   std::atomic<int> made_{0};
   std::atomic<int> started_{0};
@@ -81,6 +93,11 @@ TEST_F(ServiceDirectoryTest, ClientsOfAServiceShareOneUnitDroppedWhenIdle) {
   EXPECT_EQ(directory->Describe()[0].streams, 2);
   a->reset();
   b->reset();
+  WaitForPasses();  // the janitor has seen it idle
+  clock_.Advance(kIdle - absl::Seconds(1));
+  WaitForPasses();
+  EXPECT_EQ(directory->Describe().size(), 1u);  // not yet
+  clock_.Advance(absl::Seconds(1));
   EXPECT_TRUE(Eventually([&] { return directory->Describe().empty(); }));
   ASSERT_THAT(directory->Resolve("checkout"), IsOk());  // made afresh
   EXPECT_EQ(made_.load(), 2);
@@ -90,11 +107,20 @@ TEST_F(ServiceDirectoryTest, AUnitInUseIsNeverDropped) {
   auto directory = Start();
   auto held = directory->Resolve("checkout");
   ASSERT_THAT(held, IsOk());
-  const absl::Time until = absl::Now() + absl::Milliseconds(600);  // 3 idle timeouts
-  while (absl::Now() < until) {
+  for (int i = 0; i < 3; ++i) {  // three idle timeouts
+    clock_.Advance(kIdle);
+    WaitForPasses();
     ASSERT_EQ(directory->Describe().size(), 1u);
-    absl::SleepFor(absl::Milliseconds(20));
   }
+  // Once the stream lets go it is idle, even while a report (metrics,
+  // /debug/state) still holds the unit: only streams count as use.
+  held->reset();
+  const std::vector<grpclb::UnitUse> report = directory->Describe();
+  ASSERT_EQ(report.size(), 1u);
+  EXPECT_EQ(report[0].streams, 0);
+  WaitForPasses();
+  clock_.Advance(kIdle);
+  EXPECT_TRUE(Eventually([&] { return directory->Describe().empty(); }));
 }
 
 TEST_F(ServiceDirectoryTest, RefusalsAndFailuresSayWhy) {
@@ -150,6 +176,8 @@ TEST_F(ServiceDirectoryTest, AUnitThatFoundNoServiceIsForgottenSoon) {
   EXPECT_EQ(again->get(), held->get());
   EXPECT_EQ(made_.load(), 1);
   // ... and after a while the Service is looked for again, even while held.
+  WaitForPasses();  // the janitor has seen it closed
+  clock_.Advance(kForget);
   EXPECT_TRUE(Eventually([&] { return directory->Describe().empty(); }));
   ASSERT_THAT(directory->Resolve("gone"), IsOk());
   EXPECT_EQ(made_.load(), 2);
@@ -174,6 +202,8 @@ TEST_F(ServiceDirectoryTest, UnitsAreBoundedPerClientAndInAll) {
   // Once a unit is dropped (idle), its starter may start another: a and c go,
   // b is held.
   a->reset();
+  WaitForPasses();
+  clock_.Advance(kIdle);
   EXPECT_TRUE(Eventually([&] { return directory->Describe().size() == 1; }));
   EXPECT_THAT(directory->Resolve("e", "ipv4:10.0.0.1"), IsOk());
 }

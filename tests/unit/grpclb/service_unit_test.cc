@@ -8,6 +8,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
+#include "tests/fakes/fake_clock.h"
 #include "tests/fakes/fake_source.h"
 
 namespace jawlb::grpclb {
@@ -116,6 +117,71 @@ TEST(ServiceUnitTest, AUnitStoppedBeforeItStartedNeverStarts) {
   other.unit->Stop();
   other.unit->Stop();
   EXPECT_TRUE(other.source->stopped);
+}
+
+// Shedding and re-planning by the unit's clock: virtual time, no sleeps.
+TEST(ServiceUnitTest, SheddingFollowsTheClientsDemandInVirtualTime) {
+  FakeClock clock;
+  ServiceUnit::Options options;
+  options.key = "ns/busy";
+  options.max_rps_per_backend = 10;  // two backends take 20 calls/s
+  options.clock = &clock;
+  Driven driven(options);
+  ASSERT_TRUE(driven.unit->Start(nullptr).ok());
+  driven.source->Deliver(Backends(2));
+  const int client = 0;  // any address names a client
+  balancer::ClientLoad load(clock.Now(), absl::Seconds(30));
+  balancer::LoadReport report;
+  report.calls_started = 10000;  // 1,000 calls/s for 10 s
+  report.calls_finished = 10000;
+  clock.Advance(absl::Seconds(10));
+  ASSERT_TRUE(load.Add(report, clock.Now()).ok());
+  driven.unit->shedding().Report(&client, load);
+  EXPECT_GT(driven.unit->hub().Latest()->drop_percent, 50);
+  // Within the evaluation period, nothing is evaluated again.
+  balancer::LoadReport quiet;
+  clock.Advance(absl::Milliseconds(500));
+  ASSERT_TRUE(load.Add(quiet, clock.Now()).ok());
+  driven.unit->shedding().Report(&client, load);
+  EXPECT_GT(driven.unit->hub().Latest()->drop_percent, 50);
+  // The client falls quiet for ten minutes: its demand fades, the drops go.
+  for (int i = 0; i < 60; ++i) {
+    clock.Advance(absl::Seconds(10));
+    ASSERT_TRUE(load.Add(quiet, clock.Now()).ok());
+    driven.unit->shedding().Report(&client, load);
+  }
+  EXPECT_EQ(driven.unit->hub().Latest()->drop_percent, 0);
+}
+
+TEST(ServiceUnitTest, LoadReportsReplanAtMostEveryPeriodOfTheClock) {
+  FakeClock clock;
+  ServiceUnit::Options options;
+  options.key = "ns/subsets";
+  options.max_servers = 1;
+  options.clock = &clock;
+  Driven driven(options);
+  ASSERT_TRUE(driven.unit->Start(nullptr).ok());
+  driven.source->Deliver(Backends(4));
+  SubsetPolicy& policy = driven.unit->policy();
+  std::vector<uint64_t> ids;  // enough clients that a light one's link weighs little
+  for (int i = 0; i < 64; ++i) {
+    ids.push_back(policy.Join(absl::StrCat("10.1.1.", i, "/svc"), std::weak_ptr<Watcher>()));
+  }
+  // The first report re-plans at once (knowing only its own rate); a period
+  // later, with every rate known, everyone is light: one backend each.
+  for (uint64_t id : ids) policy.Report(id, 1);
+  clock.Advance(SubsetPolicy::kReplanEvery);
+  policy.Report(ids[3], 1);
+  for (uint64_t id : ids) EXPECT_EQ(policy.ListFor(id).size(), 1u);
+  // One turns heavy: nothing moves until the period has passed on the clock.
+  policy.Report(ids[0], 1000);
+  clock.Advance(SubsetPolicy::kReplanEvery - absl::Milliseconds(1));
+  policy.Report(ids[0], 1000);
+  EXPECT_EQ(policy.ListFor(ids[0]).size(), 1u);
+  clock.Advance(absl::Milliseconds(1));
+  policy.Report(ids[0], 1000);
+  EXPECT_GT(policy.ListFor(ids[0]).size(), 1u);
+  for (uint64_t id : ids) policy.Leave(id);
 }
 
 }  // namespace
