@@ -16,6 +16,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <memory>
 #include <sstream>
@@ -385,9 +386,16 @@ constexpr const char* kAllClientsFromOneAddress[] = {
     "JAWLB_MAXSTREAMS=1000000", "JAWLB_MAXSTREAMSPERPEER=1000000",
     "JAWLB_MAXSTREAMSPERCONNECTION=1000000", "JAWLB_MAXCONNECTIONSPERPEER=1000000"};
 
+// The jawlb binary to run: FANOUT_JAWLB when set (to compare two builds in
+// one run), else the one built with this generator.
+const char* JawlbBinary() {
+  const char* other = std::getenv("FANOUT_JAWLB");
+  return other != nullptr && *other != '\0' ? other : JAWLB_BINARY;
+}
+
 absl::Status StartJawlb(Setup& setup) {
   auto jawlb = testbed::JawlbProcess::Start(
-      JAWLB_BINARY,
+      JawlbBinary(),
       {"JAWLB_SERVICE=echo", "KUBECONFIG=" + setup.api->kubeconfig(), "JAWLB_LOGLEVEL=info",
        "JAWLB_CLIENTSTATSINTERVAL=0s", "JAWLB_MAXCONNECTIONAGE=0s", kAllClientsFromOneAddress[0],
        kAllClientsFromOneAddress[1], kAllClientsFromOneAddress[2], kAllClientsFromOneAddress[3]},
@@ -706,7 +714,7 @@ int RunMulti(const Options& options) {
   }
   const absl::Time jawlb_start = absl::Now();
   auto jawlb = testbed::JawlbProcess::Start(
-      JAWLB_BINARY,
+      JawlbBinary(),
       {"JAWLB_MODE=multi", "KUBECONFIG=" + setup.api->kubeconfig(), "JAWLB_LOGLEVEL=info",
        "JAWLB_CLIENTSTATSINTERVAL=0s", "JAWLB_MAXCONNECTIONAGE=0s", kAllClientsFromOneAddress[0],
        kAllClientsFromOneAddress[1], kAllClientsFromOneAddress[2], kAllClientsFromOneAddress[3],
