@@ -386,6 +386,7 @@ void CurlTransport::Stream(std::string path, absl::Duration stall_timeout, OnDat
 }
 
 void CurlTransport::Submit(std::shared_ptr<CurlIo::Request> request) {
+  used_.store(true, std::memory_order_release);
   request->user = user_;
   io_.Post([io = &io_, request = std::move(request)] {
     if (!request->user->cancelled) io->StartRequest(request);
@@ -393,6 +394,7 @@ void CurlTransport::Submit(std::shared_ptr<CurlIo::Request> request) {
 }
 
 void CurlTransport::After(absl::Duration delay, Task task) {
+  used_.store(true, std::memory_order_release);
   io_.Post([io = &io_, user = user_, delay, task = std::move(task)]() mutable {
     if (!user->cancelled) {
       io->timers_.emplace(Clock::Real().Now() + delay, CurlIo::Timer{user, std::move(task)});
@@ -401,6 +403,7 @@ void CurlTransport::After(absl::Duration delay, Task task) {
 }
 
 void CurlTransport::Cancel() {
+  if (!used_.load(std::memory_order_acquire)) return;
   if (io_.OnIoThread()) {
     // From one of our callbacks (maybe inside curl's): none of ours runs
     // again; the transfers go once curl is out of the way.

@@ -22,6 +22,7 @@
 #ifndef JAWLB_K8S_CURL_TRANSPORT_H_
 #define JAWLB_K8S_CURL_TRANSPORT_H_
 
+#include <atomic>
 #include <functional>
 #include <map>
 #include <memory>
@@ -118,6 +119,10 @@ class CurlTransport final : public HttpTransport {
 
   CurlIo& io_;
   const std::shared_ptr<CurlIo::User> user_;
+  // Anything was handed to the I/O thread. A transport never used has
+  // nothing there: Cancel() returns at once (a service unit made and dropped
+  // unstarted costs its completion-queue thread no wait).
+  std::atomic<bool> used_{false};
 };
 
 }  // namespace jawlb::k8s

@@ -110,6 +110,23 @@ TEST_F(CurlIoTest, CancelWaitsForARunningCallbackAndDropsTheRest) {
 
 // The liveness probe's view: the loop beats while it waits (no requests, long
 // timers), and a callback that blocks the I/O thread shows as stuck.
+// A transport made and dropped unused (a service unit that lost the race to
+// be made first) has nothing on the I/O thread: dropping it does not wait for
+// that thread, even while it is busy.
+TEST_F(CurlIoTest, AnUnusedTransportGoesWithoutWaitingForTheIoThread) {
+  std::unique_ptr<HttpTransport> busy = io_->NewTransport();
+  absl::Notification running;
+  absl::Notification release;
+  busy->After(absl::ZeroDuration(), [&] {
+    running.Notify();
+    release.WaitForNotification();
+  });
+  running.WaitForNotification();  // the I/O thread is held
+  io_->NewTransport().reset();    // would hang here if it waited for the loop
+  release.Notify();
+  busy->Cancel();
+}
+
 TEST_F(CurlIoTest, HeartbeatTellsAnIdleLoopFromAStuckOne) {
   std::unique_ptr<HttpTransport> transport = io_->NewTransport();
   transport->After(absl::Minutes(10), [] {});
