@@ -22,11 +22,13 @@ absl::Status HealthCheckedSource::Start(OnUpdate on_update) {
 
 void HealthCheckedSource::Stop() {
   inner_->Stop();  // no inner update after this: no checker is made any more
-  std::unique_ptr<HealthChecker> checker;
+  HealthChecker* checker = nullptr;
   {
     absl::MutexLock lock(&mu_);
-    checker = std::move(checker_);
+    checker = checker_.get();
   }
+  // Stopped, not destroyed: readers of checker() (metrics, /debug/state)
+  // may still look at it.
   if (checker != nullptr) checker->Stop();
 }
 

@@ -41,7 +41,8 @@ class HealthCheckedSource final : public discovery::Source {
     return inner_->WatchCounts();
   }
 
-  // The checker, once started (null before); lives until Stop().
+  // The checker, once started (null before); lives as long as this source
+  // (stopped by Stop(), still readable).
   const HealthChecker* checker() const ABSL_LOCKS_EXCLUDED(mu_);
 
  private:
