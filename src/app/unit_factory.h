@@ -49,8 +49,9 @@ class UnitFactory {
   absl::StatusOr<std::shared_ptr<grpclb::ServiceUnit>> MakeNamed(
       const routing::ServiceRef& service);
 
-  // What the backends come from, for people; and the `service` metric label
-  // ("namespace/name", "static", "file" or "(multi)").
+  // Single mode, after MakeConfigured(): what the backends come from, for
+  // people; and the `service` metric label ("namespace/name", "static",
+  // "file").
   const std::string& description() const { return description_; }
   const std::string& service_label() const { return service_label_; }
   // The API server's health and counts; null unless watching Kubernetes.
@@ -74,8 +75,8 @@ class UnitFactory {
   const size_t shards_;
   const std::string replica_;
   const discovery::OwnAddressFilter own_;
-  std::string description_;
-  std::string service_label_;
+  std::string description_;    // set by MakeConfigured()
+  std::string service_label_;  // set by MakeConfigured()
   std::optional<k8s::ClusterAccess> access_;  // when watching Kubernetes
   // What API discovery found, asked by the first service only.
   const std::shared_ptr<discovery::K8sSource::ApiChoice> api_choice_ =
