@@ -7,6 +7,7 @@
 #include "grpcpp/impl/codegen/proto_utils.h"
 #include "spdlog/spdlog.h"
 
+#include "grpclb/client_message.h"
 #include "grpclb/connection_listener.h"
 #include "grpclb/grpc_status.h"
 #include "grpclb/server_list.h"
@@ -191,27 +192,18 @@ absl::Status BalanceLoadStream::HandleRequest() {
   if (!grpc::SerializationTraits<LoadBalanceRequest>::Deserialize(&request_, &request).ok()) {
     return absl::InvalidArgumentError("malformed LoadBalanceRequest: not a valid protobuf message");
   }
-  const bool initial = request.has_initial_request();
-  if (phase_ == Phase::kAwaitingInitialRequest) {
-    if (!initial) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("the first LoadBalanceRequest must be an initial_request, got ",
-                       request.has_client_stats() ? "client_stats" : "an empty request"));
-    }
-    phase_ = Phase::kStreaming;
-    const std::string& name = request.initial_request().name();
-    if (name.size() > kMaxNameBytes) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("InitialLoadBalanceRequest.name is ", name.size(), " bytes; at most ",
-                       kMaxNameBytes, " are taken (grpclb names are under 256 bytes)"));
-    }
-    return OnInitialRequest(name);
+  absl::StatusOr<ClientMessage> message = ReadClientMessage(request, phase_ == Phase::kStreaming);
+  if (!message.ok()) return message.status();
+  switch (message->kind) {
+    case ClientMessage::Kind::kInitialRequest:
+      phase_ = Phase::kStreaming;
+      return OnInitialRequest(message->name);
+    case ClientMessage::Kind::kLoadReport:
+      OnLoadReport(message->report);
+      break;
+    case ClientMessage::Kind::kNothing:
+      break;
   }
-  if (initial) {
-    return absl::InvalidArgumentError(
-        "initial_request sent twice: after it, a stream carries only client_stats");
-  }
-  if (request.has_client_stats()) OnLoadReport(ToLoadReport(request.client_stats()));
   return absl::OkStatus();
 }
 

@@ -122,10 +122,6 @@ class BalanceLoadStream final : public Hub::Subscriber,
     absl::Duration first_message_timeout = absl::Seconds(10);
   };
 
-  // The longest InitialLoadBalanceRequest.name taken (the grpclb spec: "less
-  // than 256 bytes"); longer ones end the stream with INVALID_ARGUMENT.
-  static constexpr size_t kMaxNameBytes = 255;
-
   // What a completion-queue tag points at: the stream and which of its
   // operations completed.
   enum class Op { kAccept, kRead, kWrite, kFinish, kDone, kFirstMessageDeadline };
