@@ -98,7 +98,7 @@ std::string AssignmentResource(const std::string& cluster_name,
   for (const auto& [weight, members] : by_weight) {
     auto* locality = resource.add_endpoints();
     locality->mutable_locality();  // present, even when empty: clients require it
-    if (by_weight.size() > 1) {  // distinct names: clients key localities by them
+    if (by_weight.size() > 1) {    // distinct names: clients key localities by them
       locality->mutable_locality()->set_sub_zone(absl::StrCat("weight-", weight));
     }
     locality->mutable_load_balancing_weight()->set_value(weight *
