@@ -94,7 +94,9 @@ absl::Status App::StartServer() {
   options.limits.max_per_connection = config_.max_streams_per_connection;
   options.limits.max_per_peer = config_.max_streams_per_peer;
   options.first_message_timeout = config_.first_message_timeout;
-  service_ = std::make_unique<grpclb::BalanceLoadService>(queues_, std::move(resolver), options);
+  service_ = std::make_unique<grpclb::BalanceLoadService>(queues_, resolver, options);
+  ads_ = std::make_unique<xds::AdsService>(queues_, std::move(resolver),
+                                           xds::AdsService::Options{replica_});
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
@@ -102,16 +104,19 @@ absl::Status App::StartServer() {
   ConfigureServer(config_, builder);
   queues_.AddTo(builder);
   service_->AddTo(builder);
+  ads_->AddTo(builder);
   server_ = builder.BuildAndStart();
   if (server_ == nullptr) return absl::InternalError("the gRPC server did not start");
   queues_.Start();
   service_->Start(listener_->port());
+  ads_->Start();
   readiness_.AttachHealth(server_->GetHealthCheckService());
   if (unit_ != nullptr) {
     if (absl::Status started = unit_->Start(queues_.wake_runner()); !started.ok()) {
       // Nothing to drain: no client could connect yet.
       server_->Shutdown(absl::ToChronoTime(Clock::Real().Now()));
       service_->Stop();
+      ads_->Stop();
       server_.reset();
       return started;
     }
@@ -181,17 +186,19 @@ void App::Shutdown() {
     spdlog::info("shutting down: ending {} streams, {} left of the grace period",
                  service_->clients().size(), absl::FormatDuration(deadline - Clock::Real().Now()));
     service_->Drain();
+    ads_->Drain();
     // The grpclb streams end as soon as their in-flight write is done. Other
     // long calls (a health Watch) never end by themselves: once the grpclb
     // streams are gone, at the deadline or when hurried, everything left is
     // cancelled.
-    while (service_->clients().size() > 0 && Clock::Real().Now() < deadline &&
-           !hurry_.HasBeenNotified()) {
+    while (service_->clients().size() + ads_->clients().size() > 0 &&
+           Clock::Real().Now() < deadline && !hurry_.HasBeenNotified()) {
       hurry_.WaitForNotificationWithTimeout(absl::Milliseconds(10));
     }
     listener_->Stop();
     server_->Shutdown(absl::ToChronoTime(Clock::Real().Now()));
     service_->Stop();
+    ads_->Stop();
   }
   if (admin_ != nullptr) admin_->Stop();
   // The units' Hubs wake through the queues: they let go before those close.

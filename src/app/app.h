@@ -26,6 +26,7 @@
 #include "grpclb/completion_queues.h"
 #include "grpclb/connection_listener.h"
 #include "grpclb/service_unit.h"
+#include "xds/ads_service.h"
 
 namespace jawlb::app {
 
@@ -79,6 +80,7 @@ class App {
   std::shared_ptr<grpclb::ServiceUnit> unit_;    // single mode: every name's
   std::unique_ptr<ServiceDirectory> directory_;  // multi mode: a unit per service
   std::unique_ptr<grpclb::BalanceLoadService> service_;
+  std::unique_ptr<xds::AdsService> ads_;  // xDS, from the same units
   std::unique_ptr<grpc::Server> server_;
   std::unique_ptr<Liveness> liveness_;
   std::unique_ptr<admin::AdminServer> admin_;

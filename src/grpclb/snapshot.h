@@ -2,13 +2,18 @@
 // immutable Snapshot to every stream, which writes its `message` bytes: a list is
 // serialized once per change, never once per client.
 //
-// Threading: immutable; share freely across threads through SnapshotPtr.
+// Threading: immutable (but for its memo, which locks); share freely across
+// threads through SnapshotPtr.
 #ifndef JAWLB_GRPCLB_SNAPSHOT_H_
 #define JAWLB_GRPCLB_SNAPSHOT_H_
 
 #include <cstdint>
+#include <functional>
 #include <memory>
+#include <string>
 
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "grpcpp/support/byte_buffer.h"
 
@@ -29,6 +34,20 @@ struct Snapshot {
   // The serialized LoadBalanceResponse{server_list}. Copying a ByteBuffer only
   // takes references on its slices, so every stream shares these bytes.
   grpc::ByteBuffer message;
+
+  // Another protocol's encoding of the same list (xDS: the service's
+  // ClusterLoadAssignment), made by the first stream that needs it and
+  // shared by the rest: `make` runs once per snapshot.
+  std::shared_ptr<const std::string> Memo(const std::function<std::string()>& make) const
+      ABSL_LOCKS_EXCLUDED(memo_mu_) {
+    absl::MutexLock lock(&memo_mu_);
+    if (memo_ == nullptr) memo_ = std::make_shared<const std::string>(make());
+    return memo_;
+  }
+
+ private:
+  mutable absl::Mutex memo_mu_;
+  mutable std::shared_ptr<const std::string> memo_ ABSL_GUARDED_BY(memo_mu_);
 };
 
 using SnapshotPtr = std::shared_ptr<const Snapshot>;

@@ -120,4 +120,11 @@ std::string AssignmentResource(const std::string& cluster_name,
   return Packed(resource);
 }
 
+std::string RefusalResource(const std::string& cluster_name, const std::string& reason) {
+  endpoint::ClusterLoadAssignment resource;
+  resource.set_cluster_name(cluster_name);
+  AddDrop(resource, reason.c_str(), 100);
+  return Packed(resource);
+}
+
 }  // namespace jawlb::xds

@@ -40,6 +40,9 @@ std::string RouteResource(const std::string& route, const std::string& cluster);
 std::string ClusterResource(const std::string& cluster, bool load_reports);
 std::string AssignmentResource(const std::string& cluster, const discovery::BackendSet& backends,
                                int drop_percent);
+// An assignment that drops every call with `reason` as its category: a
+// refused name or a missing service, said to the client at once.
+std::string RefusalResource(const std::string& cluster, const std::string& reason);
 
 }  // namespace jawlb::xds
 

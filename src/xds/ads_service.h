@@ -1,0 +1,65 @@
+// AdsService: envoy.service.discovery.v3.AggregatedDiscoveryService on
+// jawlb's gRPC port, beside BalanceLoad, served from the same service units
+// (the resolver of grpclb names resolves xDS listener names too). Each ADS
+// stream is an AdsStream on the shared CompletionQueues.
+//
+// Use as BalanceLoadService: AddTo(builder) before the server is built,
+// Start() once it runs, Drain() to end every stream, Stop() after
+// server->Shutdown().
+//
+// Threading: AddTo/Start/Drain/Stop on the App's thread; the rest thread-safe.
+#ifndef JAWLB_XDS_ADS_SERVICE_H_
+#define JAWLB_XDS_ADS_SERVICE_H_
+
+#include <atomic>
+#include <string>
+
+#include "grpcpp/grpcpp.h"
+
+#include "common/clock.h"
+#include "grpclb/client_registry.h"
+#include "grpclb/completion_queues.h"
+#include "grpclb/service_unit.h"
+#include "xds/ads_stream.h"
+
+namespace jawlb::xds {
+
+class AdsService {
+ public:
+  struct Options {
+    // Names this process in every version sent (so versions never repeat
+    // across restarts or replicas).
+    std::string version_prefix;
+    const Clock* clock = &Clock::Real();
+  };
+
+  AdsService(grpclb::CompletionQueues& queues, grpclb::ServiceResolver resolver, Options options);
+  ~AdsService();
+  AdsService(const AdsService&) = delete;
+  AdsService& operator=(const AdsService&) = delete;
+
+  void AddTo(grpc::ServerBuilder& builder) { builder.RegisterService(&service_); }
+  void Start();
+  // Ends every stream with UNAVAILABLE (clients keep their resources and
+  // reconnect elsewhere), and every stream that starts from now on.
+  void Drain();
+  void Stop();
+
+  // The xDS clients connected now.
+  const grpclb::ClientRegistry& clients() const { return clients_; }
+
+ private:
+  grpclb::CompletionQueues& queues_;
+  const grpclb::ServiceResolver resolver_;
+  AsyncAds service_;
+  grpclb::ClientRegistry clients_;
+  AdsStreamCount live_;
+  std::atomic<bool> draining_{false};
+  const AdsStream::Shared shared_;
+  bool started_ = false;
+  bool stopped_ = false;
+};
+
+}  // namespace jawlb::xds
+
+#endif  // JAWLB_XDS_ADS_SERVICE_H_

@@ -1,0 +1,383 @@
+#include "xds/ads_stream.h"
+
+#include <utility>
+
+#include "absl/hash/hash.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "google/protobuf/io/coded_stream.h"
+#include "google/protobuf/io/zero_copy_stream_impl_lite.h"
+#include "grpcpp/impl/codegen/proto_utils.h"
+#include "spdlog/spdlog.h"
+
+#include "envoy/service/discovery/v3/discovery.pb.h"
+#include "grpclb/connection_listener.h"
+#include "grpclb/grpc_status.h"
+#include "grpclb/stream_limits.h"
+#include "xds/resources.h"
+
+namespace jawlb::xds {
+namespace {
+
+using envoy::service::discovery::v3::DiscoveryRequest;
+
+// The cluster (and route) name of a refused listener name.
+constexpr char kRefused[] = "jawlb-refused:";
+
+// Appends field `number` as a length-delimited value.
+void PutBytes(google::protobuf::io::CodedOutputStream& out, int number, const std::string& bytes) {
+  out.WriteTag(static_cast<uint32_t>(number << 3 | 2));
+  out.WriteVarint32(static_cast<uint32_t>(bytes.size()));
+  out.WriteRaw(bytes.data(), static_cast<int>(bytes.size()));
+}
+
+}  // namespace
+
+void AdsStream::Accept(const Shared& shared, grpc::ServerCompletionQueue* cq, size_t shard) {
+  auto stream = std::make_shared<AdsStream>(shared, cq, shard);
+  AdsStream* raw = stream.get();
+  shared.live.Add();
+  {
+    absl::MutexLock lock(&raw->mu_);
+    raw->self_ = std::move(stream);
+  }
+  raw->context_.AsyncNotifyWhenDone(&raw->done_tag_);
+  shared.service.RequestStreamAggregatedResources(&raw->context_, &raw->rw_, cq, cq,
+                                                  &raw->accept_tag_);
+}
+
+AdsStream::AdsStream(const Shared& shared, grpc::ServerCompletionQueue* cq, size_t shard)
+    : shared_(shared), cq_(cq), shard_(shard), cursor_(shared.version_prefix) {}
+
+void AdsStream::OnEvent(Op op, bool ok) {
+  switch (op) {
+    case Op::kAccept:
+      if (!ok) {  // shutting down: no call, and no done event
+        std::shared_ptr<AdsStream> self;
+        {
+          absl::MutexLock lock(&mu_);
+          self = std::move(self_);
+        }
+        shared_.live.Done();
+        return;
+      }
+      Accept(shared_, cq_, shard_);
+      Start();
+      return;
+    case Op::kRead:
+      OnReadDone(ok);
+      break;
+    case Op::kWrite: {
+      {
+        absl::MutexLock lock(&mu_);
+        write_in_flight_ = false;
+        cursor_.WriteDone();
+      }
+      if (!ok) RequestFinish(grpc::Status(grpc::StatusCode::CANCELLED, "write failed"));
+      Pump();
+      break;
+    }
+    case Op::kFinish: {
+      absl::MutexLock lock(&mu_);
+      finish_done_ = true;
+      break;
+    }
+    case Op::kDone: {
+      const bool cancelled = context_.IsCancelled();
+      {
+        absl::MutexLock lock(&mu_);
+        call_done_ = true;
+      }
+      if (cancelled) RequestFinish(grpc::Status(grpc::StatusCode::CANCELLED, "cancelled"));
+      break;
+    }
+  }
+  MaybeRelease();
+}
+
+void AdsStream::Start() {
+  peer_ = grpclb::ConnectionListener::PeerOf(context_.peer());
+  connected_ = shared_.clock.Now();
+  std::unique_ptr<grpclb::ClientRegistry::Registration> registration =
+      shared_.registry.Register(shared_from_this());
+  {
+    absl::MutexLock lock(&mu_);
+    registration_ = std::move(registration);
+    read_in_flight_ = true;
+  }
+  rw_.Read(&request_, &read_tag_);
+  if (shared_.draining.load(std::memory_order_acquire)) Drain();
+}
+
+void AdsStream::Drain() {
+  RequestFinish(grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                             "jawlb is shutting down: reconnect to another replica"));
+}
+
+void AdsStream::OnReadDone(bool ok) {
+  {
+    absl::MutexLock lock(&mu_);
+    read_in_flight_ = false;
+  }
+  if (!ok) return;  // half-closed: keep pushing until the client cancels
+  if (absl::Status status = HandleRequest(); !status.ok()) {
+    RequestFinish(grpclb::ToGrpcStatus(status));
+    return;
+  }
+  {
+    absl::MutexLock lock(&mu_);
+    if (finish_called_) return;
+    read_in_flight_ = true;
+  }
+  rw_.Read(&request_, &read_tag_);
+}
+
+absl::Status AdsStream::HandleRequest() {
+  DiscoveryRequest request;
+  if (!grpc::SerializationTraits<DiscoveryRequest>::Deserialize(&request_, &request).ok()) {
+    return absl::InvalidArgumentError("malformed DiscoveryRequest: not a valid protobuf message");
+  }
+  const std::optional<AdsCursor::Type> type = AdsCursor::TypeOf(request.type_url());
+  if (!type.has_value()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("type_url \"", request.type_url(),
+                     "\" is not served here (xDS v3 Listener, RouteConfiguration, Cluster and "
+                     "ClusterLoadAssignment are)"));
+  }
+  if (!node_seen_) {
+    node_seen_ = true;
+    absl::MutexLock lock(&mu_);
+    node_id_ = request.node().id();
+  }
+  AdsCursor::Request parsed;
+  parsed.type = *type;
+  parsed.names.assign(request.resource_names().begin(), request.resource_names().end());
+  parsed.version = request.version_info();
+  parsed.nonce = request.response_nonce();
+  if (request.has_error_detail()) {
+    parsed.error = absl::Status(static_cast<absl::StatusCode>(request.error_detail().code()),
+                                request.error_detail().message());
+    if (parsed.error.ok()) parsed.error = absl::UnknownError("NACK without a code");
+  }
+  if (*type == AdsCursor::Type::kListener) Resolve(parsed.names);
+  AdsCursor::Kind kind;
+  {
+    absl::MutexLock lock(&mu_);
+    kind = cursor_.OnRequest(parsed);
+  }
+  if (kind == AdsCursor::Kind::kNack) {
+    spdlog::warn("xds client {} ({}) refused {} version of {}: {}", peer_, request.node().id(),
+                 request.type_url(), parsed.nonce, parsed.error.ToString());
+  }
+  Pump();
+  return absl::OkStatus();
+}
+
+void AdsStream::Resolve(const std::vector<std::string>& names) {
+  std::vector<std::string> fresh;
+  {
+    absl::MutexLock lock(&mu_);
+    for (const std::string& name : names) {
+      if (!listeners_.contains(name)) fresh.push_back(name);
+    }
+  }
+  std::map<std::string, Listener> resolved;
+  for (const std::string& name : fresh) {
+    Listener listener;
+    absl::StatusOr<std::shared_ptr<grpclb::ServiceUnit>> unit =
+        shared_.resolver(name, grpclb::StreamLimits::PeerAddress(peer_));
+    if (unit.ok()) {
+      listener.unit = *std::move(unit);
+      listener.cluster = listener.unit->key();
+    } else {
+      listener.refusal = unit.status();
+      listener.cluster = kRefused + name;
+    }
+    resolved.emplace(name, std::move(listener));
+  }
+  // Subscriptions to the Hubs of units new to this stream, made outside mu_.
+  std::map<std::string, Held> fresh_units;
+  {
+    absl::MutexLock lock(&mu_);
+    for (const auto& [name, listener] : resolved) {
+      if (listener.unit != nullptr && !clusters_.contains(listener.cluster)) {
+        fresh_units[listener.cluster].unit = listener.unit;
+      }
+    }
+  }
+  for (auto& [cluster, held] : fresh_units) {
+    held.subscription = held.unit->hub().Subscribe(weak_from_this(), shard_);
+  }
+  std::vector<Held> dropped;  // released outside mu_
+  {
+    absl::MutexLock lock(&mu_);
+    for (auto& [name, listener] : resolved) listeners_.emplace(name, std::move(listener));
+    for (auto& [cluster, held] : fresh_units) clusters_.emplace(cluster, std::move(held));
+    const std::set<std::string> wanted(names.begin(), names.end());
+    for (auto it = listeners_.begin(); it != listeners_.end();) {
+      it = wanted.contains(it->first) ? std::next(it) : listeners_.erase(it);
+    }
+    for (auto it = clusters_.begin(); it != clusters_.end();) {
+      bool used = false;
+      for (const auto& [name, listener] : listeners_) used = used || listener.cluster == it->first;
+      if (used) {
+        ++it;
+      } else {
+        dropped.push_back(std::move(it->second));
+        it = clusters_.erase(it);
+      }
+    }
+  }
+}
+
+std::array<uint64_t, AdsCursor::kTypes> AdsStream::Fingerprints() {
+  std::array<uint64_t, AdsCursor::kTypes> prints{};
+  std::vector<std::string> listeners;
+  for (const auto& [name, listener] : listeners_) {
+    listeners.push_back(name + "=" + listener.cluster);
+  }
+  prints[0] = absl::HashOf(listeners);
+  prints[1] = absl::HashOf(cursor_.names(AdsCursor::Type::kRoute));
+  prints[2] = absl::HashOf(cursor_.names(AdsCursor::Type::kCluster));
+  std::vector<uint64_t> versions;
+  for (const std::string& cluster : cursor_.names(AdsCursor::Type::kEndpoints)) {
+    const auto it = clusters_.find(cluster);
+    if (it == clusters_.end()) {
+      versions.push_back(0);
+      continue;
+    }
+    const grpclb::Hub::State state = it->second.unit->hub().Current();
+    versions.push_back(state.latest == nullptr ? 0 : state.latest->version);
+    versions.push_back(state.closed ? 1 : 0);
+  }
+  prints[3] = absl::HashOf(versions);
+  return prints;
+}
+
+std::optional<std::string> AdsStream::Assignment(const std::string& cluster) {
+  if (absl::StartsWith(cluster, kRefused)) {
+    for (const auto& [name, listener] : listeners_) {
+      if (listener.cluster == cluster) return RefusalResource(cluster, listener.refusal.ToString());
+    }
+    return std::nullopt;
+  }
+  const auto it = clusters_.find(cluster);
+  if (it == clusters_.end()) return std::nullopt;  // not ours: the client waits
+  const grpclb::Hub::State state = it->second.unit->hub().Current();
+  if (state.closed && !state.close_reason.ok()) {
+    return RefusalResource(cluster, state.close_reason.ToString());
+  }
+  if (state.latest == nullptr) return std::nullopt;  // no list yet
+  const grpclb::SnapshotPtr snapshot = state.latest;
+  return *snapshot->Memo(
+      [&] { return AssignmentResource(cluster, snapshot->backends, snapshot->drop_percent); });
+}
+
+std::optional<std::string> AdsStream::Resource(AdsCursor::Type type, const std::string& name) {
+  switch (type) {
+    case AdsCursor::Type::kListener: {
+      const auto it = listeners_.find(name);
+      if (it == listeners_.end()) return std::nullopt;  // not resolved: left out
+      return ListenerResource(name, it->second.cluster);
+    }
+    case AdsCursor::Type::kRoute:
+      return RouteResource(name, name);
+    case AdsCursor::Type::kCluster:
+      return ClusterResource(name, /*load_reports=*/false);
+    case AdsCursor::Type::kEndpoints:
+      return Assignment(name);
+  }
+  return std::nullopt;
+}
+
+std::string AdsStream::Encode(const AdsCursor::Response& response) {
+  std::string bytes;
+  {
+    google::protobuf::io::StringOutputStream sink(&bytes);
+    google::protobuf::io::CodedOutputStream out(&sink);
+    PutBytes(out, 1, response.version);
+    for (const std::string& name : response.names) {
+      if (std::optional<std::string> resource = Resource(response.type, name)) {
+        PutBytes(out, 2, *resource);
+      }
+    }
+    PutBytes(out, 4, AdsCursor::UrlOf(response.type));
+    PutBytes(out, 5, response.nonce);
+  }
+  return bytes;
+}
+
+void AdsStream::RequestFinish(grpc::Status status) {
+  {
+    absl::MutexLock lock(&mu_);
+    if (!finish_requested_) {
+      finish_requested_ = true;
+      finish_status_ = std::move(status);
+    }
+  }
+  Pump();
+}
+
+void AdsStream::Pump() {
+  bool finish = false;
+  grpc::Status status;
+  {
+    absl::MutexLock lock(&mu_);
+    if (finish_called_ || write_in_flight_) return;
+    if (finish_requested_) {
+      finish_called_ = true;
+      finish = true;
+      status = finish_status_;
+    } else {
+      std::optional<AdsCursor::Response> response = cursor_.Next(Fingerprints());
+      if (!response.has_value()) return;
+      const std::string bytes = Encode(*response);
+      grpc::Slice slice(bytes);
+      message_ = grpc::ByteBuffer(&slice, 1);
+      write_in_flight_ = true;
+    }
+  }
+  if (finish) {
+    rw_.Finish(status, &finish_tag_);
+  } else {
+    rw_.Write(message_, &write_tag_);
+  }
+}
+
+void AdsStream::MaybeRelease() {
+  std::shared_ptr<AdsStream> self;
+  std::unique_ptr<grpclb::ClientRegistry::Registration> registration;
+  std::map<std::string, Held> clusters;
+  std::map<std::string, Listener> listeners;
+  {
+    absl::MutexLock lock(&mu_);
+    if (self_ == nullptr || !call_done_ || read_in_flight_ || write_in_flight_ || !finish_called_ ||
+        !finish_done_) {
+      return;
+    }
+    self = std::move(self_);
+    registration = std::move(registration_);
+    clusters.swap(clusters_);
+    listeners.swap(listeners_);
+  }
+  shared_.live.Done();
+}
+
+grpclb::ClientInfo AdsStream::Describe() const {
+  absl::MutexLock lock(&mu_);
+  grpclb::ClientInfo info;
+  info.peer = peer_;
+  std::vector<std::string> names;
+  std::vector<std::string> services;
+  for (const auto& [name, listener] : listeners_) {
+    names.push_back(name);
+    services.push_back(listener.cluster);
+  }
+  info.name = absl::StrCat("xds:", absl::StrJoin(names, ","));
+  info.service = absl::StrJoin(services, ",");
+  info.connected = connected_;
+  return info;
+}
+
+}  // namespace jawlb::xds

@@ -1,0 +1,184 @@
+// AdsStream: one client's ADS stream (envoy.service.discovery.v3.
+// AggregatedDiscoveryService/StreamAggregatedResources, state of the world),
+// on gRPC's completion-queue API. What to send is decided by an AdsCursor
+// (ads_cursor.h); this class is the plumbing around it: the call's tags, the
+// read chain, name resolution, the Hub subscriptions and the writes.
+//
+// Each listener name the client subscribes to is resolved once, as grpclb
+// names are (ServiceResolver): to a service unit — whose key names its route
+// configuration and cluster, and whose Hub wakes this stream when its list
+// changes — or to a refusal. A refused name still gets a Listener, route and
+// Cluster, whose assignment drops every call with the refusal as its
+// category: the client's RPCs fail at once saying why (a name left out would
+// be "does not exist" with no reason; one never answered would hang for the
+// client's 15 s resource timeout).
+//
+// Ownership and threading as BalanceLoadStream's: it owns itself from the
+// request for a call until everything it started is done; the Hubs and the
+// ClientRegistry hold it weakly; completion-queue threads run OnEvent() and
+// the wakes; state is guarded by mu_, and no gRPC call, resolver or Hub is
+// called while holding it.
+#ifndef JAWLB_XDS_ADS_STREAM_H_
+#define JAWLB_XDS_ADS_STREAM_H_
+
+#include <atomic>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "grpcpp/grpcpp.h"
+
+#include "common/clock.h"
+#include "envoy/service/discovery/v3/ads.grpc.pb.h"
+#include "grpclb/client_registry.h"
+#include "grpclb/completion_tag.h"
+#include "grpclb/hub.h"
+#include "grpclb/service_unit.h"
+#include "xds/ads_cursor.h"
+
+namespace jawlb::xds {
+
+using AsyncAds = envoy::service::discovery::v3::AggregatedDiscoveryService::
+    WithRawMethod_StreamAggregatedResources<
+        envoy::service::discovery::v3::AggregatedDiscoveryService::Service>;
+
+// The streams still holding their call; the service waits for none before
+// its queues close.
+class AdsStreamCount {
+ public:
+  void Add() ABSL_LOCKS_EXCLUDED(mu_) {
+    absl::MutexLock lock(&mu_);
+    ++count_;
+  }
+  void Done() ABSL_LOCKS_EXCLUDED(mu_) {
+    absl::MutexLock lock(&mu_);
+    --count_;
+  }
+  bool WaitForNone(absl::Duration timeout) ABSL_LOCKS_EXCLUDED(mu_) {
+    absl::MutexLock lock(&mu_);
+    return mu_.AwaitWithTimeout(absl::Condition(
+                                    +[](int* count) { return *count == 0; }, &count_),
+                                timeout);
+  }
+
+ private:
+  absl::Mutex mu_;
+  int count_ ABSL_GUARDED_BY(mu_) = 0;
+};
+
+class AdsStream final : public grpclb::Hub::Subscriber,
+                        public grpclb::ClientRegistry::Client,
+                        public std::enable_shared_from_this<AdsStream> {
+ public:
+  // What every stream shares. All borrowed.
+  struct Shared {
+    AsyncAds& service;
+    const grpclb::ServiceResolver& resolver;
+    grpclb::ClientRegistry& registry;
+    AdsStreamCount& live;
+    const std::atomic<bool>& draining;
+    const Clock& clock;
+    std::string version_prefix;  // names this process in versions
+  };
+
+  enum class Op { kAccept, kRead, kWrite, kFinish, kDone };
+  class Tag final : public grpclb::CompletionTag {
+   public:
+    Tag(AdsStream* stream, Op op) : stream_(stream), op_(op) {}
+    void Proceed(bool ok) override { stream_->OnEvent(op_, ok); }
+
+   private:
+    AdsStream* const stream_;
+    const Op op_;
+  };
+
+  // Asks gRPC for the next ADS call on `cq` (whose thread wakes the Hubs'
+  // `shard`); when it arrives the stream starts and asks for the one after.
+  static void Accept(const Shared& shared, grpc::ServerCompletionQueue* cq, size_t shard);
+
+  AdsStream(const Shared& shared, grpc::ServerCompletionQueue* cq, size_t shard);
+
+  void OnEvent(Op op, bool ok);
+
+  // Hub::Subscriber:
+  void OnHubChanged() override { Pump(); }
+  // ClientRegistry::Client:
+  grpclb::ClientInfo Describe() const override ABSL_LOCKS_EXCLUDED(mu_);
+  void Drain() override;
+
+ private:
+  // A listener name, resolved.
+  struct Listener {
+    std::string cluster;                        // the unit's key, or kRefused + name
+    std::shared_ptr<grpclb::ServiceUnit> unit;  // null when refused
+    absl::Status refusal;
+  };
+
+  void Start();
+  void OnReadDone(bool ok);
+  // One request; an error ends the stream.
+  absl::Status HandleRequest() ABSL_LOCKS_EXCLUDED(mu_);
+  // Resolves the listener names not resolved yet and forgets the ones no
+  // longer subscribed (with their units' subscriptions).
+  void Resolve(const std::vector<std::string>& names) ABSL_LOCKS_EXCLUDED(mu_);
+  // The resource `name` of `type` now, as a serialized Any; nullopt when
+  // there is none to send.
+  std::optional<std::string> Resource(AdsCursor::Type type, const std::string& name)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  std::optional<std::string> Assignment(const std::string& cluster)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The resources of `response`, serialized as a DiscoveryResponse.
+  std::string Encode(const AdsCursor::Response& response) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // What each type would hold now, summed up.
+  std::array<uint64_t, AdsCursor::kTypes> Fingerprints() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void RequestFinish(grpc::Status status) ABSL_LOCKS_EXCLUDED(mu_);
+  void Pump() ABSL_LOCKS_EXCLUDED(mu_);
+  void MaybeRelease() ABSL_LOCKS_EXCLUDED(mu_);
+
+  const Shared shared_;
+  grpc::ServerCompletionQueue* const cq_;
+  const size_t shard_;
+  Tag accept_tag_{this, Op::kAccept};
+  Tag read_tag_{this, Op::kRead};
+  Tag write_tag_{this, Op::kWrite};
+  Tag finish_tag_{this, Op::kFinish};
+  Tag done_tag_{this, Op::kDone};
+  grpc::ServerContext context_;
+  grpc::ServerAsyncReaderWriter<grpc::ByteBuffer, grpc::ByteBuffer> rw_{&context_};
+
+  // Set once the call arrives.
+  std::string peer_;
+  absl::Time connected_;
+  // The read chain's.
+  grpc::ByteBuffer request_;
+  bool node_seen_ = false;
+
+  mutable absl::Mutex mu_;
+  std::shared_ptr<AdsStream> self_ ABSL_GUARDED_BY(mu_);
+  std::unique_ptr<grpclb::ClientRegistry::Registration> registration_ ABSL_GUARDED_BY(mu_);
+  AdsCursor cursor_ ABSL_GUARDED_BY(mu_);
+  std::string node_id_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, Listener> listeners_ ABSL_GUARDED_BY(mu_);
+  // The units of the listeners, by cluster name, each with our subscription.
+  struct Held {
+    std::shared_ptr<grpclb::ServiceUnit> unit;
+    std::unique_ptr<grpclb::Hub::Subscription> subscription;
+  };
+  std::map<std::string, Held> clusters_ ABSL_GUARDED_BY(mu_);
+  grpc::ByteBuffer message_ ABSL_GUARDED_BY(mu_);  // the response in flight
+  bool read_in_flight_ ABSL_GUARDED_BY(mu_) = false;
+  bool write_in_flight_ ABSL_GUARDED_BY(mu_) = false;
+  bool finish_requested_ ABSL_GUARDED_BY(mu_) = false;
+  grpc::Status finish_status_ ABSL_GUARDED_BY(mu_);
+  bool finish_called_ ABSL_GUARDED_BY(mu_) = false;
+  bool finish_done_ ABSL_GUARDED_BY(mu_) = false;
+  bool call_done_ ABSL_GUARDED_BY(mu_) = false;
+};
+
+}  // namespace jawlb::xds
+
+#endif  // JAWLB_XDS_ADS_STREAM_H_

@@ -1,0 +1,101 @@
+// End to end with real xDS clients: gRPC C++ (C-core) in this process dials
+// xds:///echo.test, reads a bootstrap naming the real jawlb binary as its xDS
+// server (GRPC_XDS_BOOTSTRAP_CONFIG), and gets Listener → route → Cluster →
+// endpoints over one ADS stream. Backends are echo servers on 127.0.0.2-4;
+// jawlb serves them from an endpoints file the test edits.
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+
+#include <signal.h>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+#include "testbed/echo_backend.h"
+#include "testbed/echo_client.h"
+#include "testbed/jawlb_process.h"
+#include "tests/common/status_matchers.h"
+
+namespace jawlb::testbed {
+namespace {
+
+using ::jawlb::testing::IsOk;
+using ::testing::HasSubstr;
+
+constexpr absl::Duration kSettle = absl::Seconds(60);
+
+class XdsClientTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    for (const char* name : {"alpha", "beta", "gamma"}) {
+      auto backend = EchoBackend::Start(name, absl::StrCat("127.0.0.", 2 + backends_.size()));
+      ASSERT_THAT(backend, IsOk());
+      backends_.push_back(*std::move(backend));
+    }
+    endpoints_ = dir_ + "/endpoints";
+    List({backends_[0].get(), backends_[1].get(), backends_[2].get()});
+    auto jawlb = JawlbProcess::Start(JAWLB_BINARY,
+                                     {"JAWLB_ENDPOINTSFILE=" + endpoints_, "JAWLB_LOGLEVEL=debug"},
+                                     dir_ + "/jawlb.log");
+    ASSERT_THAT(jawlb, IsOk());
+    jawlb_ = *std::move(jawlb);
+    // The bootstrap every client reads (README, client set-up).
+    const std::string bootstrap =
+        absl::StrCat(R"({"xds_servers":[{"server_uri":"127.0.0.1:)", jawlb_->port(),
+                     R"(","channel_creds":[{"type":"insecure"}],"server_features":["xds_v3"]}],)",
+                     R"("node":{"id":"xds-client-test","locality":{"zone":"test"}}})");
+    setenv("GRPC_XDS_BOOTSTRAP_CONFIG", bootstrap.c_str(), 1);
+  }
+
+  void TearDown() override {
+    if (jawlb_ != nullptr) {
+      std::optional<int> status = jawlb_->process().Stop(SIGTERM, absl::Seconds(60));
+      ASSERT_TRUE(ExitedWith(status, 0)) << jawlb_->process().Output();
+    }
+  }
+
+  void List(const std::vector<const EchoBackend*>& listed) {
+    const std::string tmp = endpoints_ + ".tmp";
+    std::ofstream(tmp) << absl::StrJoin(listed, "\n", [](std::string* out, const EchoBackend* b) {
+      out->append(b->address());
+    }) << "\n";
+    ASSERT_EQ(std::rename(tmp.c_str(), endpoints_.c_str()), 0);
+  }
+
+  const std::string dir_ = MakeTempDir("xds_client_test.");
+  std::vector<std::unique_ptr<EchoBackend>> backends_;
+  std::string endpoints_;
+  std::unique_ptr<JawlbProcess> jawlb_;
+};
+
+TEST_F(XdsClientTest, CppXdsClientFollowsTheList) {
+  auto channel = grpc::CreateChannel("xds:///echo.test:50051", grpc::InsecureChannelCredentials());
+  // All three: every backend gets its share.
+  ASSERT_THAT(WaitForSpread(channel, {"alpha", "beta", "gamma"}, true, 30, kSettle), IsOk())
+      << jawlb_->process().Output();
+  Spread spread = CallMany(channel, 300);
+  EXPECT_EQ(spread.failures, 0) << spread.ToString();
+  for (const char* name : {"alpha", "beta", "gamma"}) {
+    EXPECT_GE(spread.calls[name], 60) << spread.ToString();
+  }
+  // A change reaches it: gamma out.
+  List({backends_[0].get(), backends_[1].get()});
+  ASSERT_THAT(WaitForSpread(channel, {"alpha", "beta"}, true, 30, kSettle), IsOk());
+  spread = CallMany(channel, 200);
+  EXPECT_EQ(spread.failures, 0) << spread.ToString();
+  EXPECT_EQ(spread.calls.count("gamma"), 0u) << spread.ToString();
+  // No backends (a complete file listing none): RPCs fail at once, saying so.
+  List({});
+  absl::Time deadline = absl::Now() + kSettle;
+  while (absl::Now() < deadline) {
+    spread = CallMany(channel, 1, absl::Seconds(5));
+    if (spread.failures == 1) break;
+  }
+  EXPECT_THAT(spread.last_error, HasSubstr("jawlb-no-backends")) << spread.ToString();
+}
+
+}  // namespace
+}  // namespace jawlb::testbed
