@@ -9,6 +9,7 @@
 
 #include <signal.h>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "gmock/gmock.h"
@@ -17,6 +18,7 @@
 #include "testbed/echo_backend.h"
 #include "testbed/echo_client.h"
 #include "testbed/jawlb_process.h"
+#include "testbed/subprocess.h"
 #include "tests/common/status_matchers.h"
 
 namespace jawlb::testbed {
@@ -48,6 +50,8 @@ class XdsClientTest : public ::testing::Test {
                      R"(","channel_creds":[{"type":"insecure"}],"server_features":["xds_v3"]}],)",
                      R"("node":{"id":"xds-client-test","locality":{"zone":"test"}}})");
     setenv("GRPC_XDS_BOOTSTRAP_CONFIG", bootstrap.c_str(), 1);
+    bootstrap_file_ = dir_ + "/bootstrap.json";
+    std::ofstream(bootstrap_file_) << bootstrap;
   }
 
   void TearDown() override {
@@ -69,6 +73,7 @@ class XdsClientTest : public ::testing::Test {
   std::vector<std::unique_ptr<EchoBackend>> backends_;
   std::string endpoints_;
   std::unique_ptr<JawlbProcess> jawlb_;
+  std::string bootstrap_file_;
 };
 
 TEST_F(XdsClientTest, CppXdsClientFollowsTheList) {
@@ -95,6 +100,45 @@ TEST_F(XdsClientTest, CppXdsClientFollowsTheList) {
     if (spread.failures == 1) break;
   }
   EXPECT_THAT(spread.last_error, HasSubstr("jawlb-no-backends")) << spread.ToString();
+}
+
+// grpc-js with grpc-js-xds (Node): an independent xDS client, the only way in
+// for Node. It reads the same bootstrap from a file (GRPC_XDS_BOOTSTRAP).
+TEST_F(XdsClientTest, NodeXdsClientFollowsTheList) {
+  auto node = Subprocess::Spawn(
+      {NODE_BINARY, XDS_NODE_DIR "/whoami.js", "xds:///echo.test:50051", PROTO_DIR, "30", "600"},
+      {"GRPC_XDS_BOOTSTRAP=" + bootstrap_file_, "NODE_PATH=" XDS_NODE_DIR "/node_modules"},
+      dir_ + "/node.log");
+  ASSERT_THAT(node, IsOk());
+  Subprocess& client = **node;
+  // The number of the first window after `after` in which exactly `names`
+  // answered (all RPCs failed, for "").
+  auto wait_for = [&client](const std::string& names, int after = 0) -> int {
+    for (int nth = 1;; ++nth) {
+      absl::StatusOr<std::string> line =
+          client.WaitForLine(absl::StrCat(": ", names, " failed="), kSettle, nth);
+      EXPECT_THAT(line, IsOk());
+      if (!line.ok()) return -1;
+      int window = -1;
+      absl::string_view text = *line;
+      text.remove_prefix(std::string("window ").size());
+      EXPECT_TRUE(absl::SimpleAtoi(text.substr(0, text.find(':')), &window)) << *line;
+      if (window > after) return window;
+    }
+  };
+  int window = wait_for("alpha,beta,gamma");
+  ASSERT_GT(window, 0) << client.Output();
+  List({backends_[1].get(), backends_[2].get()});
+  window = wait_for("beta,gamma", window);
+  ASSERT_GT(window, 0) << client.Output();
+  // No backends: every RPC of a window fails at once, saying why.
+  List({});
+  window = wait_for("", window);
+  ASSERT_GT(window, 0) << client.Output();
+  EXPECT_THAT(client.WaitForLine(absl::StrCat("window ", window, ":  failed=30"), kSettle), IsOk());
+  EXPECT_THAT(client.Output(), HasSubstr("jawlb-no-backends"));
+  List({backends_[0].get()});
+  EXPECT_GT(wait_for("alpha", window), window) << client.Output();
 }
 
 }  // namespace
