@@ -183,6 +183,39 @@ TEST_F(MultiServiceTest, RefusedNamesAndMissingServicesEndTheStreamSayingWhy) {
   EXPECT_EQ(response.server_list().servers_size(), 1);
 }
 
+// xDS names route exactly as grpclb names do: gRPC C++'s xDS client, one ADS
+// stream for both channels of this process, each seeing only its service;
+// grpclb and xDS clients of one service side by side get the same backends;
+// a refused name and a missing service fail at once, saying why.
+TEST_F(MultiServiceTest, XdsNamesRouteAsGrpclbNames) {
+  setenv("GRPC_XDS_BOOTSTRAP_CONFIG",
+         absl::StrCat(R"({"xds_servers":[{"server_uri":"127.0.0.1:)", jawlb_->port(),
+                      R"(","channel_creds":[{"type":"insecure"}],"server_features":["xds_v3"]}],)",
+                      R"("node":{"id":"multi-service-test","locality":{"zone":"test"}}})")
+             .c_str(),
+         1);
+  auto xds = [this](const std::string& name) {
+    return grpc::CreateChannel(absl::StrCat("xds:///", name, ":", port_),
+                               grpc::InsecureChannelCredentials());
+  };
+  auto alpha = xds("alpha.test");
+  auto beta = xds("beta.test");
+  ASSERT_THAT(WaitForSpread(alpha, {"a1", "a2"}, true, 30, kWait), IsOk());
+  ASSERT_THAT(WaitForSpread(beta, {"b1"}, true, 10, kWait), IsOk());
+  // A grpclb client of alpha beside them: the same backends.
+  ASSERT_THAT(WaitForSpread(Client("alpha"), {"a1", "a2"}, true, 30, kWait), IsOk());
+
+  auto refused = xds("kube-dns.kube-system.svc.cluster.local");
+  Spread spread = CallMany(refused, 1, absl::Seconds(30));
+  EXPECT_EQ(spread.failures, 1);
+  EXPECT_THAT(spread.last_error, HasSubstr("kube-system")) << spread.ToString();
+  auto missing = xds("nosuch");
+  spread = CallMany(missing, 1, absl::Seconds(30));
+  EXPECT_EQ(spread.failures, 1);
+  EXPECT_THAT(spread.last_error, HasSubstr("service default/nosuch not found"))
+      << spread.ToString();
+}
+
 TEST_F(MultiServiceTest, OneServicesFailingWatchLeavesTheOtherServed) {
   // Every request for beta's slices is refused (403) many times over.
   ASSERT_THAT(api_->Control("/fault/status?code=403&count=1000000&path=service-name=beta"), IsOk());
