@@ -177,7 +177,8 @@ TEST(DeployTest, TheMultiServiceOverlayGrantsWhatItServesAndRoutesWhatItNames) {
   // The routes file is mounted where JAWLB_ROUTES points.
   bool mounted = false;
   for (const YAML::Node& mount : container["volumeMounts"]) {
-    mounted = mounted || absl::StartsWith(env["JAWLB_ROUTES"], mount["mountPath"].as<std::string>());
+    mounted =
+        mounted || absl::StartsWith(env["JAWLB_ROUTES"], mount["mountPath"].as<std::string>());
   }
   EXPECT_TRUE(mounted) << env["JAWLB_ROUTES"];
 }

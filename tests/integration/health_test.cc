@@ -41,16 +41,15 @@ TEST(HealthTest, NotServingBackendGetsNoTrafficWhileKubernetesStillListsIt) {
     const std::string ip = address.substr(0, address.find(':'));
     const int port = std::stoi(address.substr(address.find(':') + 1));
     // One slice per backend (each listens on its own port), all ready.
-    ASSERT_THAT((*api)->Put("endpointslices",
-                            EndpointSliceJson(absl::StrCat("echo-", name), "echo", port,
-                                              {{ip, "ready"}})),
+    ASSERT_THAT((*api)->Put("endpointslices", EndpointSliceJson(absl::StrCat("echo-", name), "echo",
+                                                                port, {{ip, "ready"}})),
                 IsOk());
     backends.push_back(*std::move(backend));
   }
-  auto jawlb = JawlbProcess::Start(JAWLB_BINARY,
-                                   {"JAWLB_SERVICE=echo", "KUBECONFIG=" + (*api)->kubeconfig(),
-                                    "JAWLB_HEALTHCHECK=grpc"},
-                                   dir + "/jawlb.log");
+  auto jawlb = JawlbProcess::Start(
+      JAWLB_BINARY,
+      {"JAWLB_SERVICE=echo", "KUBECONFIG=" + (*api)->kubeconfig(), "JAWLB_HEALTHCHECK=grpc"},
+      dir + "/jawlb.log");
   ASSERT_THAT(jawlb, IsOk());
   absl::StatusOr<EchoClient> client = ConnectEchoClient(dir, (*jawlb)->port());
   ASSERT_THAT(client, IsOk());
@@ -73,8 +72,8 @@ TEST(HealthTest, NotServingBackendGetsNoTrafficWhileKubernetesStillListsIt) {
                                                     "\",\"last\":\"not_serving\",\"detail\":"
                                                     "\"NOT_SERVING\",\"removed\":true")));
   EXPECT_THAT(state->second, HasSubstr(absl::StrCat("\"address\":\"", beta, "\"")));
-  auto slices = (*api)->Kubectl({"get", "endpointslices", "echo-beta", "-o",
-                                 "jsonpath={.endpoints[0].conditions.ready}"});
+  auto slices = (*api)->Kubectl(
+      {"get", "endpointslices", "echo-beta", "-o", "jsonpath={.endpoints[0].conditions.ready}"});
   ASSERT_THAT(slices, IsOk());
   EXPECT_EQ(*slices, "true");
 

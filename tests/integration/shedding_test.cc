@@ -85,11 +85,10 @@ TEST(SheddingTest, DropEntriesShedTheExcessAndClientsReportTheDropsBack) {
   }
   // Two backends taking 10 calls/s each; clients report every second, and
   // their rates are smoothed over 2 s (so the test need not wait 30 s).
-  auto jawlb = JawlbProcess::Start(
-      JAWLB_BINARY,
-      {"JAWLB_ENDPOINTS=" + endpoints, "JAWLB_MAXRPSPERBACKEND=10",
-       "JAWLB_CLIENTSTATSINTERVAL=1s", "JAWLB_LOADSMOOTHING=2s"},
-      dir + "/jawlb.log");
+  auto jawlb = JawlbProcess::Start(JAWLB_BINARY,
+                                   {"JAWLB_ENDPOINTS=" + endpoints, "JAWLB_MAXRPSPERBACKEND=10",
+                                    "JAWLB_CLIENTSTATSINTERVAL=1s", "JAWLB_LOADSMOOTHING=2s"},
+                                   dir + "/jawlb.log");
   ASSERT_THAT(jawlb, IsOk());
   absl::StatusOr<EchoClient> client = ConnectEchoClient(dir, (*jawlb)->port());
   ASSERT_THAT(client, IsOk());
@@ -140,7 +139,8 @@ TEST(SheddingTest, DropEntriesShedTheExcessAndClientsReportTheDropsBack) {
   EXPECT_TRUE(measured) << "the drop share never held still for 2 s";
 
   // Every drop comes back in the client's load reports, under jawlb's token.
-  const std::string reported = R"(jawlb_client_calls_dropped_by_token_total{token="jawlb-overload"})";
+  const std::string reported =
+      R"(jawlb_client_calls_dropped_by_token_total{token="jawlb-overload"})";
   const absl::Time reports_deadline = absl::Now() + kWait;
   while (Metric(metrics(), reported) != load.dropped_total() && absl::Now() < reports_deadline) {
     absl::SleepFor(absl::Milliseconds(100));

@@ -47,9 +47,9 @@ TEST(WeightsTest, AnAnnotatedSliceGetsItsWeightInCalls) {
     ASSERT_THAT((*api)->Put("endpointslices", slice), IsOk());
     backends.push_back(*std::move(backend));
   }
-  auto jawlb = JawlbProcess::Start(
-      JAWLB_BINARY, {"JAWLB_SERVICE=echo", "KUBECONFIG=" + (*api)->kubeconfig()},
-      dir + "/jawlb.log");
+  auto jawlb = JawlbProcess::Start(JAWLB_BINARY,
+                                   {"JAWLB_SERVICE=echo", "KUBECONFIG=" + (*api)->kubeconfig()},
+                                   dir + "/jawlb.log");
   ASSERT_THAT(jawlb, IsOk());
   absl::StatusOr<EchoClient> client = ConnectEchoClient(dir, (*jawlb)->port());
   ASSERT_THAT(client, IsOk());
@@ -63,8 +63,8 @@ TEST(WeightsTest, AnAnnotatedSliceGetsItsWeightInCalls) {
   EXPECT_NEAR(spread.calls["light"], 50, 2) << spread.ToString();
 
   // The operator evens them out with kubectl.
-  ASSERT_THAT((*api)->Kubectl({"annotate", "--overwrite", "endpointslice", "echo-heavy",
-                               "jawlb.io/weight=1"}),
+  ASSERT_THAT((*api)->Kubectl(
+                  {"annotate", "--overwrite", "endpointslice", "echo-heavy", "jawlb.io/weight=1"}),
               IsOk());
   const absl::Time deadline = absl::Now() + kWait;
   do {

@@ -15,6 +15,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
+#include "envoy/service/discovery/v3/ads.grpc.pb.h"
 #include "testbed/echo_backend.h"
 #include "testbed/echo_client.h"
 #include "testbed/jawlb_process.h"
@@ -139,6 +140,45 @@ TEST_F(XdsClientTest, NodeXdsClientFollowsTheList) {
   EXPECT_THAT(client.Output(), HasSubstr("jawlb-no-backends"));
   List({backends_[0].get()});
   EXPECT_GT(wait_for("alpha", window), window) << client.Output();
+}
+
+// A client that refuses what it gets (a NACK) is logged, and what it refused
+// is not sent to it again: the next response it gets answers its
+// next subscription. Spoken by hand with our own generated stub.
+TEST_F(XdsClientTest, ANackIsRecordedAndNotAnsweredWithTheSameAgain) {
+  using envoy::service::discovery::v3::DiscoveryRequest;
+  using envoy::service::discovery::v3::DiscoveryResponse;
+  auto stub =
+      envoy::service::discovery::v3::AggregatedDiscoveryService::NewStub(grpc::CreateChannel(
+          absl::StrCat("127.0.0.1:", jawlb_->port()), grpc::InsecureChannelCredentials()));
+  grpc::ClientContext context;
+  context.set_deadline(absl::ToChronoTime(absl::Now() + kSettle));
+  auto stream = stub->StreamAggregatedResources(&context);
+  DiscoveryRequest request;
+  request.mutable_node()->set_id("nacker");
+  request.set_type_url("type.googleapis.com/envoy.config.listener.v3.Listener");
+  request.add_resource_names("echo.test:50051");
+  ASSERT_TRUE(stream->Write(request));
+  DiscoveryResponse listeners;
+  ASSERT_TRUE(stream->Read(&listeners));
+  EXPECT_EQ(listeners.resources_size(), 1);
+  // Refuse it.
+  DiscoveryRequest nack = request;
+  nack.clear_node();
+  nack.set_response_nonce(listeners.nonce());
+  nack.mutable_error_detail()->set_code(3);
+  nack.mutable_error_detail()->set_message("this test refuses every listener");
+  ASSERT_TRUE(stream->Write(nack));
+  // Then ask for a cluster: the next response is that, not the listener again.
+  DiscoveryRequest clusters;
+  clusters.set_type_url("type.googleapis.com/envoy.config.cluster.v3.Cluster");
+  clusters.add_resource_names("file");
+  ASSERT_TRUE(stream->Write(clusters));
+  DiscoveryResponse next;
+  ASSERT_TRUE(stream->Read(&next));
+  EXPECT_EQ(next.type_url(), "type.googleapis.com/envoy.config.cluster.v3.Cluster");
+  EXPECT_THAT(jawlb_->process().WaitForLine("this test refuses every listener", kSettle), IsOk());
+  context.TryCancel();
 }
 
 }  // namespace
