@@ -103,6 +103,27 @@ TEST_F(XdsClientTest, CppXdsClientFollowsTheList) {
   EXPECT_THAT(spread.last_error, HasSubstr("jawlb-no-backends")) << spread.ToString();
 }
 
+// jawlb restarted: the client keeps calling from its cached resources while
+// the server is away (no failed RPC), then resubscribes and follows the new
+// process's list.
+TEST_F(XdsClientTest, AClientKeepsItsResourcesWhileJawlbRestarts) {
+  auto channel = grpc::CreateChannel("xds:///echo.test:50051", grpc::InsecureChannelCredentials());
+  ASSERT_THAT(WaitForSpread(channel, {"alpha", "beta", "gamma"}, true, 30, kSettle), IsOk());
+  const int port = jawlb_->port();
+  ASSERT_TRUE(ExitedWith(jawlb_->process().Stop(SIGTERM, absl::Seconds(60)), 0));
+  jawlb_.reset();
+  Spread away = CallMany(channel, 100);
+  EXPECT_EQ(away.failures, 0) << away.ToString();
+  List({backends_[0].get()});
+  auto jawlb = JawlbProcess::Start(
+      JAWLB_BINARY, {"JAWLB_ENDPOINTSFILE=" + endpoints_, absl::StrCat("JAWLB_PORT=", port)},
+      dir_ + "/jawlb2.log");
+  ASSERT_THAT(jawlb, IsOk());
+  jawlb_ = *std::move(jawlb);
+  EXPECT_THAT(WaitForSpread(channel, {"alpha"}, true, 30, kSettle), IsOk())
+      << jawlb_->process().Output();
+}
+
 // grpc-js with grpc-js-xds (Node): an independent xDS client, the only way in
 // for Node. It reads the same bootstrap from a file (GRPC_XDS_BOOTSTRAP).
 TEST_F(XdsClientTest, NodeXdsClientFollowsTheList) {
