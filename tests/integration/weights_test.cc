@@ -2,6 +2,8 @@
 // DNS SRV): an EndpointSlice annotated jawlb.io/weight=3 gets three times the
 // calls of an unannotated one, as duplicate entries in the list; changing the
 // annotation (here with the real kubectl) changes the split.
+#include <cmath>
+#include <cstdlib>
 #include <memory>
 #include <string>
 #include <vector>
@@ -72,6 +74,57 @@ TEST(WeightsTest, AnAnnotatedSliceGetsItsWeightInCalls) {
   } while ((spread.calls["heavy"] != 50 || spread.calls["light"] != 50) && absl::Now() < deadline);
   EXPECT_EQ(spread.calls["heavy"], 50) << spread.ToString();
   EXPECT_EQ(spread.calls["light"], 50) << spread.ToString();
+  channel.reset();
+  EXPECT_TRUE(ExitedWith((*jawlb)->process().Stop(SIGTERM, absl::Seconds(60)), 0));
+}
+
+// The same weights through xDS (gRPC C++'s xDS client): clients refuse
+// duplicate addresses, so a weight becomes a locality's weight; C-core picks
+// localities at random by weight, so the split is 3:1 on average.
+TEST(WeightsTest, XdsClientsGetTheWeightsAsLocalityWeights) {
+  const std::string dir = MakeTempDir("weights_test.");
+  auto api = KubeApi::Start(KUBEAPI_BINARY, dir, KUBECTL_BINARY);
+  ASSERT_THAT(api, IsOk());
+  std::vector<std::unique_ptr<EchoBackend>> backends;
+  for (const char* name : {"heavy", "light"}) {
+    auto backend = EchoBackend::Start(name, absl::StrCat("127.0.0.", 2 + backends.size()));
+    ASSERT_THAT(backend, IsOk());
+    const std::string address = (*backend)->address();
+    std::string slice = EndpointSliceJson(absl::StrCat("echo-", name), "echo",
+                                          std::stoi(address.substr(address.find(':') + 1)),
+                                          {{address.substr(0, address.find(':')), "ready"}});
+    if (std::string(name) == "heavy") {
+      slice = absl::StrReplaceAll(
+          slice, {{R"("metadata":{)", R"("metadata":{"annotations":{"jawlb.io/weight":"3"},)"}});
+    }
+    ASSERT_THAT((*api)->Put("endpointslices", slice), IsOk());
+    backends.push_back(*std::move(backend));
+  }
+  auto jawlb = JawlbProcess::Start(JAWLB_BINARY,
+                                   {"JAWLB_SERVICE=echo", "KUBECONFIG=" + (*api)->kubeconfig()},
+                                   dir + "/jawlb.log");
+  ASSERT_THAT(jawlb, IsOk());
+  setenv("GRPC_XDS_BOOTSTRAP_CONFIG",
+         absl::StrCat(R"({"xds_servers":[{"server_uri":"127.0.0.1:)", (*jawlb)->port(),
+                      R"(","channel_creds":[{"type":"insecure"}],"server_features":["xds_v3"]}],)",
+                      R"("node":{"id":"weights-test","locality":{"zone":"test"}}})")
+             .c_str(),
+         1);
+  auto channel = grpc::CreateChannel("xds:///echo:50051", grpc::InsecureChannelCredentials());
+  ASSERT_THAT(WaitForSpread(channel, {"heavy", "light"}, true, 20, kWait), IsOk());
+  // 2,000 calls at 3:1: heavy's share 0.75, one standard deviation about 0.01.
+  Spread spread = CallMany(channel, 2000);
+  EXPECT_EQ(spread.failures, 0) << spread.ToString();
+  EXPECT_NEAR(spread.calls["heavy"] / 2000.0, 0.75, 0.07) << spread.ToString();
+
+  ASSERT_THAT((*api)->Kubectl(
+                  {"annotate", "--overwrite", "endpointslice", "echo-heavy", "jawlb.io/weight=1"}),
+              IsOk());
+  const absl::Time deadline = absl::Now() + kWait;
+  do {
+    spread = CallMany(channel, 1000);
+  } while (std::abs(spread.calls["heavy"] / 1000.0 - 0.5) > 0.08 && absl::Now() < deadline);
+  EXPECT_NEAR(spread.calls["heavy"] / 1000.0, 0.5, 0.08) << spread.ToString();
   channel.reset();
   EXPECT_TRUE(ExitedWith((*jawlb)->process().Stop(SIGTERM, absl::Seconds(60)), 0));
 }
