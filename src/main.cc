@@ -1,5 +1,6 @@
-// jawlb: a grpclb lookaside load balancer. Reads the configuration, runs the App
-// until SIGTERM, SIGINT or SIGQUIT, then drains and exits 0 (signals.h).
+// jawlb: a lookaside load balancer (grpclb and xDS). Reads the configuration,
+// runs the App until SIGTERM, SIGINT or SIGQUIT, then drains and exits 0
+// (signals.h). `jawlb bootstrap` prints an xDS client's bootstrap file.
 #include <cstdio>
 #include <cstdlib>
 
@@ -7,16 +8,14 @@
 #include "spdlog/spdlog.h"
 
 #include "app/app.h"
+#include "app/bootstrap.h"
 #include "app/logging.h"
 #include "app/signals.h"
 #include "config/config.h"
 
 int main(int argc, char** argv) {
   using jawlb::config::Config;
-  if (Config::WantsHelp(argc, argv)) {
-    std::fputs(Config::Help().c_str(), stdout);
-    return 0;
-  }
+  if (std::optional<int> done = jawlb::app::RunSubcommand(argc, argv)) return *done;  // --help
   absl::StatusOr<Config> config = Config::FromEnvAndArgs(&std::getenv, argc, argv);
   if (!config.ok()) {
     std::fprintf(stderr, "jawlb: %s\n", std::string(config.status().message()).c_str());

@@ -45,11 +45,17 @@ class XdsClientTest : public ::testing::Test {
                                      dir_ + "/jawlb.log");
     ASSERT_THAT(jawlb, IsOk());
     jawlb_ = *std::move(jawlb);
-    // The bootstrap every client reads (README, client set-up).
-    const std::string bootstrap =
-        absl::StrCat(R"({"xds_servers":[{"server_uri":"127.0.0.1:)", jawlb_->port(),
-                     R"(","channel_creds":[{"type":"insecure"}],"server_features":["xds_v3"]}],)",
-                     R"("node":{"id":"xds-client-test","locality":{"zone":"test"}}})");
+    // The bootstrap every client reads, as `jawlb bootstrap` prints it
+    // (README, client set-up).
+    FILE* pipe = popen(absl::StrCat(JAWLB_BINARY, " bootstrap --server=127.0.0.1:", jawlb_->port(),
+                                    " --node=xds-client-test --zone=test")
+                           .c_str(),
+                       "r");
+    ASSERT_NE(pipe, nullptr);
+    std::string bootstrap;
+    char buffer[4096];
+    while (fgets(buffer, sizeof(buffer), pipe) != nullptr) bootstrap += buffer;
+    ASSERT_EQ(pclose(pipe), 0) << bootstrap;
     setenv("GRPC_XDS_BOOTSTRAP_CONFIG", bootstrap.c_str(), 1);
     bootstrap_file_ = dir_ + "/bootstrap.json";
     std::ofstream(bootstrap_file_) << bootstrap;
