@@ -46,8 +46,14 @@ bool Selects(const YAML::Node& selector, const YAML::Node& labels) {
 }
 
 TEST(DeployTest, ObjectsFitTogether) {
-  std::map<std::string, YAML::Node> by_kind;
-  for (const YAML::Node& object : Render()) by_kind[object["kind"].as<std::string>()] = object;
+  std::map<std::string, YAML::Node> by_kind;  // the first of each kind
+  std::map<std::string, YAML::Node> services;
+  for (const YAML::Node& object : Render()) {
+    by_kind.emplace(object["kind"].as<std::string>(), object);
+    if (object["kind"].as<std::string>() == "Service") {
+      services[object["metadata"]["name"].as<std::string>()] = object;
+    }
+  }
   for (const char* kind :
        {"ServiceAccount", "Role", "RoleBinding", "Deployment", "Service", "PodDisruptionBudget"}) {
     ASSERT_TRUE(by_kind.count(kind)) << "no " << kind;
@@ -67,8 +73,14 @@ TEST(DeployTest, ObjectsFitTogether) {
   for (const YAML::Node& port : container["ports"]) {
     ports[port["name"].as<std::string>()] = port["containerPort"].as<int>();
   }
-  const YAML::Node service = by_kind["Service"];
+  const YAML::Node service = services["my-grpc-service-lb"];
   EXPECT_EQ(service["spec"]["clusterIP"].as<std::string>(), "None");
+  // xDS clients' bootstrap names a ClusterIP Service on the same port.
+  const YAML::Node xds = services["jawlb-xds"];
+  ASSERT_TRUE(xds) << "no jawlb-xds Service";
+  EXPECT_FALSE(xds["spec"]["clusterIP"]);
+  EXPECT_TRUE(Selects(xds["spec"]["selector"], labels));
+  EXPECT_EQ(xds["spec"]["ports"][0]["targetPort"].as<std::string>(), "grpclb");
   ASSERT_EQ(service["spec"]["ports"].size(), 1u);
   EXPECT_EQ(service["spec"]["ports"][0]["name"].as<std::string>(), "grpclb");
   EXPECT_TRUE(ports.count(service["spec"]["ports"][0]["targetPort"].as<std::string>()));
@@ -121,7 +133,10 @@ TEST(DeployTest, TheMultiServiceOverlayGrantsWhatItServesAndRoutesWhatItNames) {
     const std::string kind = object["kind"].as<std::string>();
     if (kind == "Deployment") deployment = object;
     if (kind == "ConfigMap") config_map = object;
-    if (kind == "Service") services.push_back(object);
+    // The balancer Services (grpclb); jawlb-xds is what xDS clients' bootstrap names.
+    if (kind == "Service" && object["metadata"]["name"].as<std::string>() != "jawlb-xds") {
+      services.push_back(object);
+    }
     if (kind == "ServiceAccount") sa_namespace = object["metadata"]["namespace"].as<std::string>();
     if (kind == "RoleBinding") {
       for (const YAML::Node& subject : object["subjects"]) {
