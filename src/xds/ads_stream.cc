@@ -25,11 +25,17 @@ using envoy::service::discovery::v3::DiscoveryRequest;
 // The cluster (and route) name of a refused listener name.
 constexpr char kRefused[] = "jawlb-refused:";
 
-// Appends field `number` as a length-delimited value.
-void PutBytes(google::protobuf::io::CodedOutputStream& out, int number, const std::string& bytes) {
-  out.WriteTag(static_cast<uint32_t>(number << 3 | 2));
-  out.WriteVarint32(static_cast<uint32_t>(bytes.size()));
-  out.WriteRaw(bytes.data(), static_cast<int>(bytes.size()));
+// The tag and length of field `number`, a length-delimited value of `size`
+// bytes.
+std::string FieldPrefix(int number, size_t size) {
+  std::string prefix;
+  {
+    google::protobuf::io::StringOutputStream sink(&prefix);
+    google::protobuf::io::CodedOutputStream out(&sink);
+    out.WriteTag(static_cast<uint32_t>(number << 3 | 2));
+    out.WriteVarint32(static_cast<uint32_t>(size));
+  }  // flushed and trimmed here
+  return prefix;
 }
 
 }  // namespace
@@ -255,10 +261,12 @@ std::array<uint64_t, AdsCursor::kTypes> AdsStream::Fingerprints() {
   return prints;
 }
 
-std::optional<std::string> AdsStream::Assignment(const std::string& cluster) {
+std::optional<grpc::Slice> AdsStream::Assignment(const std::string& cluster) {
   if (absl::StartsWith(cluster, kRefused)) {
     for (const auto& [name, listener] : listeners_) {
-      if (listener.cluster == cluster) return RefusalResource(cluster, listener.refusal.ToString());
+      if (listener.cluster == cluster) {
+        return grpc::Slice(RefusalResource(cluster, listener.refusal.ToString()));
+      }
     }
     return std::nullopt;
   }
@@ -266,46 +274,49 @@ std::optional<std::string> AdsStream::Assignment(const std::string& cluster) {
   if (it == clusters_.end()) return std::nullopt;  // not ours: the client waits
   const grpclb::Hub::State state = it->second.unit->hub().Current();
   if (state.closed && !state.close_reason.ok()) {
-    return RefusalResource(cluster, state.close_reason.ToString());
+    return grpc::Slice(RefusalResource(cluster, state.close_reason.ToString()));
   }
   if (state.latest == nullptr) return std::nullopt;  // no list yet
   const grpclb::SnapshotPtr snapshot = state.latest;
-  return *snapshot->Memo(
+  // Encoded once per list, shared by every stream of the service.
+  return snapshot->Memo(
       [&] { return AssignmentResource(cluster, snapshot->backends, snapshot->drop_percent); });
 }
 
-std::optional<std::string> AdsStream::Resource(AdsCursor::Type type, const std::string& name) {
+std::optional<grpc::Slice> AdsStream::Resource(AdsCursor::Type type, const std::string& name) {
   switch (type) {
     case AdsCursor::Type::kListener: {
       const auto it = listeners_.find(name);
       if (it == listeners_.end()) return std::nullopt;  // not resolved: left out
-      return ListenerResource(name, it->second.cluster);
+      return grpc::Slice(ListenerResource(name, it->second.cluster));
     }
     case AdsCursor::Type::kRoute:
-      return RouteResource(name, name);
+      return grpc::Slice(RouteResource(name, name));
     case AdsCursor::Type::kCluster:
-      return ClusterResource(name, /*load_reports=*/false);
+      return grpc::Slice(ClusterResource(name, /*load_reports=*/false));
     case AdsCursor::Type::kEndpoints:
       return Assignment(name);
   }
   return std::nullopt;
 }
 
-std::string AdsStream::Encode(const AdsCursor::Response& response) {
-  std::string bytes;
-  {
-    google::protobuf::io::StringOutputStream sink(&bytes);
-    google::protobuf::io::CodedOutputStream out(&sink);
-    PutBytes(out, 1, response.version);
-    for (const std::string& name : response.names) {
-      if (std::optional<std::string> resource = Resource(response.type, name)) {
-        PutBytes(out, 2, *resource);
-      }
+grpc::ByteBuffer AdsStream::Encode(const AdsCursor::Response& response) {
+  // A DiscoveryResponse written field by field: each resource (an Any, maybe
+  // shared by every stream) is a slice of its own after its tag and length.
+  std::vector<grpc::Slice> slices;
+  auto put = [&slices](int number, const std::string& bytes) {
+    slices.emplace_back(FieldPrefix(number, bytes.size()) + bytes);
+  };
+  put(1, response.version);
+  for (const std::string& name : response.names) {
+    if (std::optional<grpc::Slice> resource = Resource(response.type, name)) {
+      slices.emplace_back(FieldPrefix(2, resource->size()));
+      slices.push_back(*std::move(resource));
     }
-    PutBytes(out, 4, AdsCursor::UrlOf(response.type));
-    PutBytes(out, 5, response.nonce);
   }
-  return bytes;
+  put(4, AdsCursor::UrlOf(response.type));
+  put(5, response.nonce);
+  return grpc::ByteBuffer(slices.data(), slices.size());
 }
 
 void AdsStream::RequestFinish(grpc::Status status) {
@@ -332,9 +343,7 @@ void AdsStream::Pump() {
     } else {
       std::optional<AdsCursor::Response> response = cursor_.Next(Fingerprints());
       if (!response.has_value()) return;
-      const std::string bytes = Encode(*response);
-      grpc::Slice slice(bytes);
-      message_ = grpc::ByteBuffer(&slice, 1);
+      message_ = Encode(*response);
       write_in_flight_ = true;
     }
   }

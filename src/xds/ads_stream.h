@@ -127,12 +127,12 @@ class AdsStream final : public grpclb::Hub::Subscriber,
   void Resolve(const std::vector<std::string>& names) ABSL_LOCKS_EXCLUDED(mu_);
   // The resource `name` of `type` now, as a serialized Any; nullopt when
   // there is none to send.
-  std::optional<std::string> Resource(AdsCursor::Type type, const std::string& name)
+  std::optional<grpc::Slice> Resource(AdsCursor::Type type, const std::string& name)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  std::optional<std::string> Assignment(const std::string& cluster)
+  std::optional<grpc::Slice> Assignment(const std::string& cluster)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // The resources of `response`, serialized as a DiscoveryResponse.
-  std::string Encode(const AdsCursor::Response& response) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  grpc::ByteBuffer Encode(const AdsCursor::Response& response) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // What each type would hold now, summed up.
   std::array<uint64_t, AdsCursor::kTypes> Fingerprints() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void RequestFinish(grpc::Status status) ABSL_LOCKS_EXCLUDED(mu_);
