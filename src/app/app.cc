@@ -95,8 +95,9 @@ absl::Status App::StartServer() {
   options.limits.max_per_peer = config_.max_streams_per_peer;
   options.first_message_timeout = config_.first_message_timeout;
   service_ = std::make_unique<grpclb::BalanceLoadService>(queues_, resolver, options);
-  ads_ = std::make_unique<xds::AdsService>(queues_, std::move(resolver),
-                                           xds::AdsService::Options{replica_});
+  ads_ = std::make_unique<xds::AdsService>(
+      queues_, std::move(resolver),
+      xds::AdsService::Options{replica_, &Clock::Real(), &service_->limits()});
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();

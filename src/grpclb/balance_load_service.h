@@ -69,6 +69,9 @@ class BalanceLoadService {
   // Streams, lists written and load reported; clients connected now.
   void WriteMetrics(metrics::TextWriter& out) const;
   const StreamMetrics& metrics() const { return metrics_; }
+  // The stream bounds, which the other protocols' streams (xDS) share, so a
+  // client's streams of both kinds count together.
+  StreamLimits& limits() { return limits_; }
   const StreamLimits& limits() const { return limits_; }
 
  private:

@@ -20,6 +20,7 @@
 #include "grpclb/client_registry.h"
 #include "grpclb/completion_queues.h"
 #include "grpclb/service_unit.h"
+#include "grpclb/stream_limits.h"
 #include "xds/ads_stream.h"
 
 namespace jawlb::xds {
@@ -31,6 +32,8 @@ class AdsService {
     // across restarts or replicas).
     std::string version_prefix;
     const Clock* clock = &Clock::Real();
+    // Bounds on streams, shared with grpclb's (borrowed; null: none).
+    grpclb::StreamLimits* limits = nullptr;
   };
 
   AdsService(grpclb::CompletionQueues& queues, grpclb::ServiceResolver resolver, Options options);

@@ -105,11 +105,18 @@ void AdsStream::OnEvent(Op op, bool ok) {
 void AdsStream::Start() {
   peer_ = grpclb::ConnectionListener::PeerOf(context_.peer());
   connected_ = shared_.clock.Now();
+  if (shared_.limits != nullptr) {
+    if (absl::Status admitted = shared_.limits->Admit(peer_); !admitted.ok()) {
+      RequestFinish(grpclb::ToGrpcStatus(admitted));  // costs nothing more than the refusal
+      return;
+    }
+  }
   std::unique_ptr<grpclb::ClientRegistry::Registration> registration =
       shared_.registry.Register(shared_from_this());
   {
     absl::MutexLock lock(&mu_);
     registration_ = std::move(registration);
+    admitted_ = shared_.limits != nullptr;
     read_in_flight_ = true;
   }
   rw_.Read(&request_, &read_tag_);
@@ -359,6 +366,7 @@ void AdsStream::MaybeRelease() {
   std::unique_ptr<grpclb::ClientRegistry::Registration> registration;
   std::map<std::string, Held> clusters;
   std::map<std::string, Listener> listeners;
+  bool admitted = false;
   {
     absl::MutexLock lock(&mu_);
     if (self_ == nullptr || !call_done_ || read_in_flight_ || write_in_flight_ || !finish_called_ ||
@@ -369,7 +377,9 @@ void AdsStream::MaybeRelease() {
     registration = std::move(registration_);
     clusters.swap(clusters_);
     listeners.swap(listeners_);
+    admitted = std::exchange(admitted_, false);
   }
+  if (admitted) shared_.limits->Release(peer_);
   shared_.live.Done();
 }
 

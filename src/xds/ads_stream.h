@@ -38,6 +38,7 @@
 #include "grpclb/completion_tag.h"
 #include "grpclb/hub.h"
 #include "grpclb/service_unit.h"
+#include "grpclb/stream_limits.h"
 #include "xds/ads_cursor.h"
 
 namespace jawlb::xds {
@@ -82,7 +83,8 @@ class AdsStream final : public grpclb::Hub::Subscriber,
     AdsStreamCount& live;
     const std::atomic<bool>& draining;
     const Clock& clock;
-    std::string version_prefix;  // names this process in versions
+    grpclb::StreamLimits* limits;  // null: no bounds
+    std::string version_prefix;    // names this process in versions
   };
 
   enum class Op { kAccept, kRead, kWrite, kFinish, kDone };
@@ -160,6 +162,7 @@ class AdsStream final : public grpclb::Hub::Subscriber,
   mutable absl::Mutex mu_;
   std::shared_ptr<AdsStream> self_ ABSL_GUARDED_BY(mu_);
   std::unique_ptr<grpclb::ClientRegistry::Registration> registration_ ABSL_GUARDED_BY(mu_);
+  bool admitted_ ABSL_GUARDED_BY(mu_) = false;  // counted by shared_.limits
   AdsCursor cursor_ ABSL_GUARDED_BY(mu_);
   std::string node_id_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, Listener> listeners_ ABSL_GUARDED_BY(mu_);

@@ -19,6 +19,7 @@
 #include "testbed/echo_backend.h"
 #include "testbed/echo_client.h"
 #include "testbed/jawlb_process.h"
+#include "testbed/lb_stream.h"
 #include "testbed/subprocess.h"
 #include "tests/common/status_matchers.h"
 
@@ -206,6 +207,32 @@ TEST_F(XdsClientTest, ANackIsRecordedAndNotAnsweredWithTheSameAgain) {
   EXPECT_EQ(next.type_url(), "type.googleapis.com/envoy.config.cluster.v3.Cluster");
   EXPECT_THAT(jawlb_->process().WaitForLine("this test refuses every listener", kSettle), IsOk());
   context.TryCancel();
+}
+
+// xDS streams count toward the same stream bounds as grpclb's: a client
+// address at its JAWLB_MAXSTREAMSPERPEER is refused an ADS stream too.
+TEST(XdsLimitsTest, AdsStreamsShareTheStreamBounds) {
+  const std::string dir = MakeTempDir("xds_limits_test.");
+  auto jawlb = JawlbProcess::Start(JAWLB_BINARY,
+                                   {"JAWLB_ENDPOINTS=127.0.0.2:1", "JAWLB_MAXSTREAMSPERPEER=2"},
+                                   dir + "/jawlb.log");
+  ASSERT_THAT(jawlb, IsOk());
+  grpc::lb::v1::LoadBalanceResponse list;
+  LbStream first((*jawlb)->port());
+  ASSERT_TRUE(first.ReadList(&list));
+  LbStream second((*jawlb)->port());
+  ASSERT_TRUE(second.ReadList(&list));
+  auto stub =
+      envoy::service::discovery::v3::AggregatedDiscoveryService::NewStub(grpc::CreateChannel(
+          absl::StrCat("127.0.0.1:", (*jawlb)->port()), grpc::InsecureChannelCredentials()));
+  grpc::ClientContext context;
+  context.set_deadline(absl::ToChronoTime(absl::Now() + kSettle));
+  auto stream = stub->StreamAggregatedResources(&context);
+  envoy::service::discovery::v3::DiscoveryResponse response;
+  EXPECT_FALSE(stream->Read(&response));
+  const grpc::Status status = stream->Finish();
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED) << status.error_message();
+  EXPECT_THAT(status.error_message(), HasSubstr("JAWLB_MAXSTREAMSPERPEER"));
 }
 
 }  // namespace
