@@ -50,9 +50,18 @@ std::vector<std::string> ClientsJson(const std::vector<grpclb::ClientInfo>& info
     for (const auto& [token, calls] : client.load.drops_by_token()) {
       drops.push_back(absl::StrCat(JsonQuote(token), ":", calls));
     }
+    std::vector<std::string> xds;
+    for (const grpclb::ClientInfo::XdsType& type : client.xds) {
+      xds.push_back(absl::StrCat("{\"type\":", JsonQuote(type.type),
+                                 ",\"acked_version\":", JsonQuote(type.acked_version),
+                                 ",\"acks\":", type.acks, ",\"nacks\":", type.nacks,
+                                 ",\"last_nack\":", JsonQuote(type.last_nack), "}"));
+    }
     clients.push_back(absl::StrCat(
-        "{\"peer\":", JsonQuote(client.peer), ",\"name\":", JsonQuote(client.name),
-        ",\"connected\":", JsonQuote(Time(client.connected)),
+        "{\"peer\":", JsonQuote(client.peer),
+        ",\"protocol\":", client.xds.empty() && client.node.empty() ? "\"grpclb\"" : "\"xds\"",
+        ",\"node\":", JsonQuote(client.node), ",\"xds\":[", absl::StrJoin(xds, ","), "]",
+        ",\"name\":", JsonQuote(client.name), ",\"connected\":", JsonQuote(Time(client.connected)),
         ",\"list_version\":", client.list_version, ",\"list_size\":", client.list_size,
         ",\"token_client\":", JsonQuote(grpclb::Base32(client.token_client)),
         ",\"load\":{\"reports\":", load.reports, ",\"rejected_reports\":", load.rejected_reports,
@@ -169,6 +178,16 @@ std::string AdminServer::Metrics() const {
   return out.text();
 }
 
+std::vector<grpclb::ClientInfo> AdminServer::AllClients() const {
+  std::vector<grpclb::ClientInfo> clients = view_.clients->Clients();
+  if (view_.xds_clients != nullptr) {
+    for (grpclb::ClientInfo& client : view_.xds_clients->Clients()) {
+      clients.push_back(std::move(client));
+    }
+  }
+  return clients;
+}
+
 grpclb::SnapshotPtr AdminServer::LatestList() const {
   return view_.hub == nullptr ? nullptr : view_.hub->Latest();
 }
@@ -208,7 +227,7 @@ std::string AdminServer::StateJson() const {
           absl::StrCat(JsonQuote(backend.ToString()), ":", JsonQuote(grpclb::BackendTag(backend))));
     }
   }
-  const std::vector<std::string> clients = ClientsJson(view_.clients->Clients());
+  const std::vector<std::string> clients = ClientsJson(AllClients());
   const std::string health = HealthJson(view_.health);
   return absl::StrCat(
       "{\"ready\":", reason.empty() ? "true" : "false", ",\"not_ready_reason\":", JsonQuote(reason),
@@ -264,7 +283,7 @@ std::string AdminServer::StatePage() const {
     absl::StrAppend(&page, "</table>");
   }
   absl::StrAppend(&page, HealthHtml(view_.health));
-  const std::vector<grpclb::ClientInfo> clients = view_.clients->Clients();
+  const std::vector<grpclb::ClientInfo> clients = AllClients();
   absl::StrAppend(&page, "<h2>", clients.size(),
                   " clients</h2><table><tr><th>peer</th><th>asked for</th><th>connected</th>"
                   "<th>list version</th><th>calls/s</th></tr>");

@@ -44,7 +44,8 @@ struct AdminView {
   std::string service;               // the `service` label: "namespace/name", "static" or "file"
   std::string replica;               // this process in load_balance_tokens
   const grpclb::Hub* hub = nullptr;  // the list sent (single mode; null: multi)
-  const grpclb::ClientRegistry* clients = nullptr;
+  const grpclb::ClientRegistry* clients = nullptr;      // grpclb streams
+  const grpclb::ClientRegistry* xds_clients = nullptr;  // ADS streams (null: none)
   const discovery::Source* endpoints = nullptr;  // every endpoint with its conditions (single mode)
   // Multi mode: a JSON array describing each service watched (null: single).
   std::function<std::string()> services;
@@ -73,6 +74,8 @@ class AdminServer {
   HttpServer::Response Handle(const HttpServer::Request& request) const;
   std::string Metrics() const;
   std::string StateJson() const;
+  // Every connected client: grpclb's, then xDS's.
+  std::vector<grpclb::ClientInfo> AllClients() const;
   // The newest list sent (single mode); null before the first, or in multi mode.
   grpclb::SnapshotPtr LatestList() const;
   // The source's endpoints; none in multi mode.

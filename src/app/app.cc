@@ -152,6 +152,7 @@ absl::Status App::StartAdmin() {
   view.kubernetes = factory_->kubernetes();
   view.replica = replica_;
   view.clients = &service_->clients();
+  view.xds_clients = &ads_->clients();
   absl::StatusOr<std::unique_ptr<admin::AdminServer>> admin =
       admin::AdminServer::Start(config_.admin_host, config_.admin_port, std::move(view));
   if (!admin.ok()) return admin.status();
@@ -163,6 +164,7 @@ absl::Status App::StartAdmin() {
 
 void App::WriteMetrics(metrics::TextWriter& out) const {
   service_->WriteMetrics(out);
+  ads_->WriteMetrics(out);
   listener_->WriteMetrics(out);
   if (factory_->kubernetes() != nullptr) factory_->kubernetes()->WriteMetrics(out);
   if (unit_ != nullptr) {

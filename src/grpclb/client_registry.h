@@ -36,6 +36,17 @@ struct ClientInfo {
   uint64_t token_client = 0;  // its number in load_balance_tokens; 0: the shared list
   balancer::ClientLoad load;  // what it reported
   balancer::CallRates rates;  // its smoothed rates now
+  // xDS clients: the node id of their bootstrap and, per resource type they
+  // asked for, what they acknowledged and refused (empty for grpclb).
+  struct XdsType {
+    std::string type;  // "listener", "route", "cluster", "endpoints"
+    std::string acked_version;
+    std::string last_nack;  // the error of the last NACK since the last ACK
+    uint64_t acks = 0;
+    uint64_t nacks = 0;
+  };
+  std::string node;
+  std::vector<XdsType> xds;
 };
 
 class ClientRegistry {

@@ -50,6 +50,8 @@ class AdsService {
 
   // The xDS clients connected now.
   const grpclb::ClientRegistry& clients() const { return clients_; }
+  // By resource type: requests, ACKs, NACKs, responses; clients connected.
+  void WriteMetrics(metrics::TextWriter& out) const { metrics_.WriteTo(out, clients_.size()); }
 
  private:
   grpclb::CompletionQueues& queues_;
@@ -57,6 +59,7 @@ class AdsService {
   AsyncAds service_;
   grpclb::ClientRegistry clients_;
   AdsStreamCount live_;
+  AdsMetrics metrics_;
   std::atomic<bool> draining_{false};
   const AdsStream::Shared shared_;
   bool started_ = false;

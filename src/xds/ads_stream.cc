@@ -22,6 +22,26 @@ namespace {
 
 using envoy::service::discovery::v3::DiscoveryRequest;
 
+// The `type` label of the metrics.
+const char* TypeLabel(AdsCursor::Type type) {
+  constexpr const char* kLabels[] = {"listener", "route", "cluster", "endpoints"};
+  return kLabels[static_cast<size_t>(type)];
+}
+
+const char* KindLabel(AdsCursor::Kind kind) {
+  switch (kind) {
+    case AdsCursor::Kind::kSubscribe:
+      return "subscribe";
+    case AdsCursor::Kind::kAck:
+      return "ack";
+    case AdsCursor::Kind::kNack:
+      return "nack";
+    case AdsCursor::Kind::kStale:
+      return "stale";
+  }
+  return "?";
+}
+
 // The cluster (and route) name of a refused listener name.
 constexpr char kRefused[] = "jawlb-refused:";
 
@@ -105,6 +125,7 @@ void AdsStream::OnEvent(Op op, bool ok) {
 void AdsStream::Start() {
   peer_ = grpclb::ConnectionListener::PeerOf(context_.peer());
   connected_ = shared_.clock.Now();
+  shared_.metrics.started.Add();
   if (shared_.limits != nullptr) {
     if (absl::Status admitted = shared_.limits->Admit(peer_); !admitted.ok()) {
       RequestFinish(grpclb::ToGrpcStatus(admitted));  // costs nothing more than the refusal
@@ -179,6 +200,7 @@ absl::Status AdsStream::HandleRequest() {
     absl::MutexLock lock(&mu_);
     kind = cursor_.OnRequest(parsed);
   }
+  shared_.metrics.requests.Add({TypeLabel(*type), KindLabel(kind)});
   if (kind == AdsCursor::Kind::kNack) {
     spdlog::warn("xds client {} ({}) refused {} version of {}: {}", peer_, request.node().id(),
                  request.type_url(), parsed.nonce, parsed.error.ToString());
@@ -352,6 +374,7 @@ void AdsStream::Pump() {
       if (!response.has_value()) return;
       message_ = Encode(*response);
       write_in_flight_ = true;
+      shared_.metrics.responses.Add({TypeLabel(response->type)});
     }
   }
   if (finish) {
@@ -393,9 +416,18 @@ grpclb::ClientInfo AdsStream::Describe() const {
     names.push_back(name);
     services.push_back(listener.cluster);
   }
-  info.name = absl::StrCat("xds:", absl::StrJoin(names, ","));
+  info.name = absl::StrJoin(names, ",");
   info.service = absl::StrJoin(services, ",");
   info.connected = connected_;
+  info.node = node_id_;
+  for (size_t i = 0; i < AdsCursor::kTypes; ++i) {
+    const auto type = static_cast<AdsCursor::Type>(i);
+    if (cursor_.names(type).empty() && cursor_.seen(type).acks + cursor_.seen(type).nacks == 0) {
+      continue;
+    }
+    const AdsCursor::Seen& seen = cursor_.seen(type);
+    info.xds.push_back({TypeLabel(type), seen.acked_version, seen.nack, seen.acks, seen.nacks});
+  }
   return info;
 }
 

@@ -40,6 +40,7 @@
 #include "grpclb/service_unit.h"
 #include "grpclb/stream_limits.h"
 #include "xds/ads_cursor.h"
+#include "xds/ads_metrics.h"
 
 namespace jawlb::xds {
 
@@ -84,7 +85,8 @@ class AdsStream final : public grpclb::Hub::Subscriber,
     const std::atomic<bool>& draining;
     const Clock& clock;
     grpclb::StreamLimits* limits;  // null: no bounds
-    std::string version_prefix;    // names this process in versions
+    AdsMetrics& metrics;
+    std::string version_prefix;  // names this process in versions
   };
 
   enum class Op { kAccept, kRead, kWrite, kFinish, kDone };

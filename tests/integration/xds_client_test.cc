@@ -18,6 +18,7 @@
 #include "envoy/service/discovery/v3/ads.grpc.pb.h"
 #include "testbed/echo_backend.h"
 #include "testbed/echo_client.h"
+#include "testbed/http.h"
 #include "testbed/jawlb_process.h"
 #include "testbed/lb_stream.h"
 #include "testbed/subprocess.h"
@@ -206,6 +207,17 @@ TEST_F(XdsClientTest, ANackIsRecordedAndNotAnsweredWithTheSameAgain) {
   ASSERT_TRUE(stream->Read(&next));
   EXPECT_EQ(next.type_url(), "type.googleapis.com/envoy.config.cluster.v3.Cluster");
   EXPECT_THAT(jawlb_->process().WaitForLine("this test refuses every listener", kSettle), IsOk());
+  // Counted, and shown with the client on /debug/state.
+  const std::string admin = absl::StrCat("http://127.0.0.1:", jawlb_->admin_port());
+  auto metrics = HttpGet(admin + "/metrics");
+  ASSERT_THAT(metrics, IsOk());
+  EXPECT_THAT(metrics->second,
+              HasSubstr(R"(jawlb_xds_requests_total{type="listener",kind="nack"} 1)"));
+  EXPECT_THAT(metrics->second, HasSubstr(R"(jawlb_xds_responses_total{type="cluster"} 1)"));
+  auto state = HttpGet(admin + "/debug/state");
+  ASSERT_THAT(state, IsOk());
+  EXPECT_THAT(state->second, HasSubstr(R"("protocol":"xds","node":"nacker")"));
+  EXPECT_THAT(state->second, HasSubstr(R"("last_nack":"this test refuses every listener")"));
   context.TryCancel();
 }
 

@@ -1,0 +1,38 @@
+// AdsMetrics: what the ADS streams of this replica did, by resource type:
+// requests (subscriptions, ACKs, NACKs, superseded), responses pushed, and
+// streams started. AdsService owns one; every stream adds to it.
+//
+// Threading: thread-safe (metrics instruments).
+#ifndef JAWLB_XDS_ADS_METRICS_H_
+#define JAWLB_XDS_ADS_METRICS_H_
+
+#include <cstddef>
+
+#include "common/metrics.h"
+
+namespace jawlb::xds {
+
+struct AdsMetrics {
+  metrics::Counter started;
+  metrics::CounterMap requests{{"type", "kind"}};  // kind: subscribe, ack, nack, stale
+  metrics::CounterMap responses{{"type"}};
+  metrics::Counter refused;  // streams refused by a bound
+
+  // `connected`: the ADS streams open now.
+  void WriteTo(metrics::TextWriter& out, size_t connected) const {
+    out.Gauge("jawlb_xds_clients", "ADS streams open now.", static_cast<double>(connected));
+    out.Counter("jawlb_xds_streams_started_total", "ADS streams accepted.",
+                static_cast<double>(started.value()));
+    out.Counters("jawlb_xds_requests_total",
+                 "Requests on ADS streams, by resource type and kind (subscribe: a first or "
+                 "renewed subscription; ack; nack: the client refused a response; stale: "
+                 "superseded by a response in flight).",
+                 requests);
+    out.Counters("jawlb_xds_responses_total", "Responses pushed on ADS streams, by resource type.",
+                 responses);
+  }
+};
+
+}  // namespace jawlb::xds
+
+#endif  // JAWLB_XDS_ADS_METRICS_H_
