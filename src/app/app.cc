@@ -86,38 +86,29 @@ absl::Status App::StartServer() {
   } else {
     resolver = [unit = unit_](absl::string_view, absl::string_view) { return unit; };
   }
-  grpclb::BalanceLoadService::Options options;
-  options.client_stats_interval = config_.client_stats_interval;
-  options.load_smoothing = config_.load_smoothing;
-  options.replica = config_.lb_tokens ? replica_ : "";
-  options.limits.max_streams = config_.max_streams;
-  options.limits.max_per_connection = config_.max_streams_per_connection;
-  options.limits.max_per_peer = config_.max_streams_per_peer;
-  options.first_message_timeout = config_.first_message_timeout;
-  service_ = std::make_unique<grpclb::BalanceLoadService>(queues_, resolver, options);
-  ads_ = std::make_unique<xds::AdsService>(
-      queues_, std::move(resolver),
-      xds::AdsService::Options{replica_, &Clock::Real(), &service_->limits()});
-
+  protocols_ = std::make_unique<Protocols>(
+      config_, queues_, std::move(resolver),
+      [this](const std::string& cluster) -> std::shared_ptr<grpclb::ServiceUnit> {
+        if (directory_ != nullptr) return directory_->Find(cluster);
+        return unit_->key() == cluster ? unit_ : nullptr;
+      },
+      replica_);
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
   ConfigureServer(config_, builder);
   queues_.AddTo(builder);
-  service_->AddTo(builder);
-  ads_->AddTo(builder);
+  protocols_->AddTo(builder);
   server_ = builder.BuildAndStart();
   if (server_ == nullptr) return absl::InternalError("the gRPC server did not start");
   queues_.Start();
-  service_->Start(listener_->port());
-  ads_->Start();
+  protocols_->Start(listener_->port());
   readiness_.AttachHealth(server_->GetHealthCheckService());
   if (unit_ != nullptr) {
     if (absl::Status started = unit_->Start(queues_.wake_runner()); !started.ok()) {
       // Nothing to drain: no client could connect yet.
       server_->Shutdown(absl::ToChronoTime(Clock::Real().Now()));
-      service_->Stop();
-      ads_->Stop();
+      protocols_->Stop();
       server_.reset();
       return started;
     }
@@ -151,8 +142,8 @@ absl::Status App::StartAdmin() {
   }
   view.kubernetes = factory_->kubernetes();
   view.replica = replica_;
-  view.clients = &service_->clients();
-  view.xds_clients = &ads_->clients();
+  view.clients = &protocols_->grpclb_clients();
+  view.xds_clients = &protocols_->xds_clients();
   absl::StatusOr<std::unique_ptr<admin::AdminServer>> admin =
       admin::AdminServer::Start(config_.admin_host, config_.admin_port, std::move(view));
   if (!admin.ok()) return admin.status();
@@ -163,8 +154,7 @@ absl::Status App::StartAdmin() {
 }
 
 void App::WriteMetrics(metrics::TextWriter& out) const {
-  service_->WriteMetrics(out);
-  ads_->WriteMetrics(out);
+  protocols_->WriteMetrics(out);
   listener_->WriteMetrics(out);
   if (factory_->kubernetes() != nullptr) factory_->kubernetes()->WriteMetrics(out);
   if (unit_ != nullptr) {
@@ -183,25 +173,23 @@ void App::Shutdown() {
     const absl::Time deadline = Clock::Real().Now() + config_.shutdown_grace;
     readiness_.StartDraining();
     const absl::Duration delay = std::min(config_.drain_delay, config_.shutdown_grace);
-    spdlog::info("draining: not ready; serving {} streams for {} more", service_->clients().size(),
+    spdlog::info("draining: not ready; serving {} streams for {} more", protocols_->streams(),
                  absl::FormatDuration(delay));
     hurry_.WaitForNotificationWithTimeout(delay);
     spdlog::info("shutting down: ending {} streams, {} left of the grace period",
-                 service_->clients().size(), absl::FormatDuration(deadline - Clock::Real().Now()));
-    service_->Drain();
-    ads_->Drain();
+                 protocols_->streams(), absl::FormatDuration(deadline - Clock::Real().Now()));
+    protocols_->Drain();
     // The grpclb streams end as soon as their in-flight write is done. Other
     // long calls (a health Watch) never end by themselves: once the grpclb
     // streams are gone, at the deadline or when hurried, everything left is
     // cancelled.
-    while (service_->clients().size() + ads_->clients().size() > 0 &&
-           Clock::Real().Now() < deadline && !hurry_.HasBeenNotified()) {
+    while (protocols_->streams() > 0 && Clock::Real().Now() < deadline &&
+           !hurry_.HasBeenNotified()) {
       hurry_.WaitForNotificationWithTimeout(absl::Milliseconds(10));
     }
     listener_->Stop();
     server_->Shutdown(absl::ToChronoTime(Clock::Real().Now()));
-    service_->Stop();
-    ads_->Stop();
+    protocols_->Stop();
   }
   if (admin_ != nullptr) admin_->Stop();
   // The units' Hubs wake through the queues: they let go before those close.

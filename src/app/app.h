@@ -18,15 +18,14 @@
 
 #include "admin/admin_server.h"
 #include "app/liveness.h"
+#include "app/protocols.h"
 #include "app/readiness.h"
 #include "app/service_directory.h"
 #include "app/unit_factory.h"
 #include "config/config.h"
-#include "grpclb/balance_load_service.h"
 #include "grpclb/completion_queues.h"
 #include "grpclb/connection_listener.h"
 #include "grpclb/service_unit.h"
-#include "xds/ads_service.h"
 
 namespace jawlb::app {
 
@@ -79,8 +78,7 @@ class App {
   std::unique_ptr<UnitFactory> factory_;         // outlives the units
   std::shared_ptr<grpclb::ServiceUnit> unit_;    // single mode: every name's
   std::unique_ptr<ServiceDirectory> directory_;  // multi mode: a unit per service
-  std::unique_ptr<grpclb::BalanceLoadService> service_;
-  std::unique_ptr<xds::AdsService> ads_;  // xDS, from the same units
+  std::unique_ptr<Protocols> protocols_;         // grpclb and xDS, from the units
   std::unique_ptr<grpc::Server> server_;
   std::unique_ptr<Liveness> liveness_;
   std::unique_ptr<admin::AdminServer> admin_;

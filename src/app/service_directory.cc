@@ -260,6 +260,12 @@ void ServiceDirectory::Stop() {
   units.clear();
 }
 
+std::shared_ptr<grpclb::ServiceUnit> ServiceDirectory::Find(const std::string& key) const {
+  absl::MutexLock lock(&mu_);
+  const auto it = units_.find(key);
+  return it == units_.end() ? nullptr : it->second.unit;
+}
+
 std::vector<grpclb::UnitUse> ServiceDirectory::Describe() const {
   absl::MutexLock lock(&mu_);
   std::vector<grpclb::UnitUse> units;

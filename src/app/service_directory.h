@@ -80,6 +80,10 @@ class ServiceDirectory {
   absl::StatusOr<std::shared_ptr<grpclb::ServiceUnit>> Resolve(absl::string_view name,
                                                                absl::string_view peer = "")
       ABSL_LOCKS_EXCLUDED(mu_);
+  // The unit of the service `key` ("namespace/name") if it is watched now,
+  // else null. Never makes one (load reports name services; they do not
+  // start watches).
+  std::shared_ptr<grpclb::ServiceUnit> Find(const std::string& key) const ABSL_LOCKS_EXCLUDED(mu_);
   // Stops the janitor and every unit. Idempotent.
   void Stop() ABSL_LOCKS_EXCLUDED(mu_);
 

@@ -75,8 +75,8 @@ class UnitFactory {
   const size_t shards_;
   const std::string replica_;
   const discovery::OwnAddressFilter own_;
-  std::string description_;    // set by MakeConfigured()
-  std::string service_label_;  // set by MakeConfigured()
+  std::string description_;                   // set by MakeConfigured()
+  std::string service_label_;                 // set by MakeConfigured()
   std::optional<k8s::ClusterAccess> access_;  // when watching Kubernetes
   // What API discovery found, asked by the first service only.
   const std::shared_ptr<discovery::K8sSource::ApiChoice> api_choice_ =

@@ -10,9 +10,16 @@ AdsService::AdsService(grpclb::CompletionQueues& queues, grpclb::ServiceResolver
                        Options options)
     : queues_(queues),
       resolver_(std::move(resolver)),
-      shared_{service_,       resolver_, clients_,
-              live_,          draining_, *options.clock,
-              options.limits, metrics_,  std::move(options.version_prefix)} {}
+      shared_{service_,
+              resolver_,
+              clients_,
+              live_,
+              draining_,
+              *options.clock,
+              options.limits,
+              metrics_,
+              options.load_reports,
+              std::move(options.version_prefix)} {}
 
 AdsService::~AdsService() { Stop(); }
 

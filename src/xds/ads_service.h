@@ -34,6 +34,8 @@ class AdsService {
     const Clock* clock = &Clock::Real();
     // Bounds on streams, shared with grpclb's (borrowed; null: none).
     grpclb::StreamLimits* limits = nullptr;
+    // Whether Clusters ask clients for load reports (LRS to this server).
+    bool load_reports = false;
   };
 
   AdsService(grpclb::CompletionQueues& queues, grpclb::ServiceResolver resolver, Options options);

@@ -322,7 +322,7 @@ std::optional<grpc::Slice> AdsStream::Resource(AdsCursor::Type type, const std::
     case AdsCursor::Type::kRoute:
       return grpc::Slice(RouteResource(name, name));
     case AdsCursor::Type::kCluster:
-      return grpc::Slice(ClusterResource(name, /*load_reports=*/false));
+      return grpc::Slice(ClusterResource(name, shared_.load_reports));
     case AdsCursor::Type::kEndpoints:
       return Assignment(name);
   }

@@ -86,6 +86,7 @@ class AdsStream final : public grpclb::Hub::Subscriber,
     const Clock& clock;
     grpclb::StreamLimits* limits;  // null: no bounds
     AdsMetrics& metrics;
+    bool load_reports;           // Clusters name `lrs_server: self`
     std::string version_prefix;  // names this process in versions
   };
 

@@ -9,6 +9,7 @@
 
 #include <signal.h>
 
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -219,6 +220,33 @@ TEST_F(XdsClientTest, ANackIsRecordedAndNotAnsweredWithTheSameAgain) {
   EXPECT_THAT(state->second, HasSubstr(R"("protocol":"xds","node":"nacker")"));
   EXPECT_THAT(state->second, HasSubstr(R"("last_nack":"this test refuses every listener")"));
   context.TryCancel();
+}
+
+// Load reports (LRS): the Cluster asks for them, gRPC C++ sends them, and the
+// demand they report counts toward JAWLB_MAXRPSPERBACKEND: past it, the
+// assignment drops a share of calls with category jawlb-overload.
+TEST_F(XdsClientTest, LoadReportsDriveSheddingOfXdsClients) {
+  ASSERT_TRUE(ExitedWith(jawlb_->process().Stop(SIGTERM, absl::Seconds(60)), 0));
+  auto jawlb = JawlbProcess::Start(
+      JAWLB_BINARY,
+      {"JAWLB_ENDPOINTSFILE=" + endpoints_, absl::StrCat("JAWLB_PORT=", jawlb_->port()),
+       "JAWLB_MAXRPSPERBACKEND=1", "JAWLB_CLIENTSTATSINTERVAL=1s", "JAWLB_LOADSMOOTHING=2s"},
+      dir_ + "/jawlb-shedding.log");
+  ASSERT_THAT(jawlb, IsOk());
+  jawlb_ = *std::move(jawlb);
+  auto channel = grpc::CreateChannel("xds:///echo.test:50051", grpc::InsecureChannelCredentials());
+  ASSERT_THAT(WaitForSpread(channel, {"alpha", "beta", "gamma"}, true, 30, kSettle), IsOk());
+  // Far more than three backends at 1 call/s take: soon some calls drop.
+  const absl::Time deadline = absl::Now() + kSettle;
+  Spread spread;
+  while (absl::Now() < deadline) {
+    spread = CallMany(channel, 50);
+    if (absl::StrContains(spread.last_error, "jawlb-overload")) break;
+  }
+  EXPECT_THAT(spread.last_error, HasSubstr("jawlb-overload")) << spread.ToString();
+  auto metrics = HttpGet(absl::StrCat("http://127.0.0.1:", jawlb_->admin_port(), "/metrics"));
+  ASSERT_THAT(metrics, IsOk());
+  EXPECT_THAT(metrics->second, HasSubstr(R"(jawlb_xds_load_reports_total{result="accepted"})"));
 }
 
 // xDS streams count toward the same stream bounds as grpclb's: a client

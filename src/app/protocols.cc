@@ -1,0 +1,71 @@
+#include "app/protocols.h"
+
+#include <utility>
+
+namespace jawlb::app {
+namespace {
+
+grpclb::BalanceLoadService::Options GrpclbOptions(const config::Config& config,
+                                                  const std::string& replica) {
+  grpclb::BalanceLoadService::Options options;
+  options.client_stats_interval = config.client_stats_interval;
+  options.load_smoothing = config.load_smoothing;
+  options.replica = config.lb_tokens ? replica : "";
+  options.limits.max_streams = config.max_streams;
+  options.limits.max_per_connection = config.max_streams_per_connection;
+  options.limits.max_per_peer = config.max_streams_per_peer;
+  options.first_message_timeout = config.first_message_timeout;
+  return options;
+}
+
+xds::LrsService::Options LrsOptions(const config::Config& config, grpclb::StreamLimits& limits) {
+  xds::LrsService::Options options;
+  options.interval = config.client_stats_interval;
+  options.smoothing = config.load_smoothing;
+  options.limits = &limits;
+  return options;
+}
+
+}  // namespace
+
+Protocols::Protocols(const config::Config& config, grpclb::CompletionQueues& queues,
+                     grpclb::ServiceResolver resolver, xds::LrsService::ClusterLookup clusters,
+                     const std::string& replica)
+    : grpclb_(queues, resolver, GrpclbOptions(config, replica)),
+      ads_(queues, std::move(resolver),
+           xds::AdsService::Options{
+               replica, &Clock::Real(), &grpclb_.limits(),
+               /*load_reports=*/config.client_stats_interval > absl::ZeroDuration()}),
+      lrs_(queues, std::move(clusters), LrsOptions(config, grpclb_.limits())) {}
+
+void Protocols::AddTo(grpc::ServerBuilder& builder) {
+  grpclb_.AddTo(builder);
+  ads_.AddTo(builder);
+  lrs_.AddTo(builder);
+}
+
+void Protocols::Start(int port) {
+  grpclb_.Start(port);
+  ads_.Start();
+  lrs_.Start();
+}
+
+void Protocols::Drain() {
+  grpclb_.Drain();
+  ads_.Drain();
+  lrs_.Drain();
+}
+
+void Protocols::Stop() {
+  grpclb_.Stop();
+  ads_.Stop();
+  lrs_.Stop();
+}
+
+void Protocols::WriteMetrics(metrics::TextWriter& out) const {
+  grpclb_.WriteMetrics(out);
+  ads_.WriteMetrics(out);
+  lrs_.WriteMetrics(out);
+}
+
+}  // namespace jawlb::app

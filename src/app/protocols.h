@@ -1,0 +1,55 @@
+// Protocols: the load-balancing services on jawlb's gRPC port, built from the
+// configuration — grpclb's BalanceLoad, xDS's ADS and LRS — all served from
+// the service units the resolver names, on the same completion queues, and
+// sharing one set of stream bounds (JAWLB_MAXSTREAMS...). The App starts,
+// drains and stops them together.
+//
+// Threading: AddTo/Start/Drain/Stop on the App's thread; the rest thread-safe.
+#ifndef JAWLB_APP_PROTOCOLS_H_
+#define JAWLB_APP_PROTOCOLS_H_
+
+#include <string>
+
+#include "grpcpp/grpcpp.h"
+
+#include "config/config.h"
+#include "grpclb/balance_load_service.h"
+#include "grpclb/completion_queues.h"
+#include "grpclb/service_unit.h"
+#include "xds/ads_service.h"
+#include "xds/lrs_service.h"
+
+namespace jawlb::app {
+
+class Protocols {
+ public:
+  // `resolver`: a client's name → its unit; `clusters`: a service key → its
+  // unit if served now (load reports); `replica`: this process, in tokens and
+  // xDS versions. Borrows `config` and `queues`.
+  Protocols(const config::Config& config, grpclb::CompletionQueues& queues,
+            grpclb::ServiceResolver resolver, xds::LrsService::ClusterLookup clusters,
+            const std::string& replica);
+
+  void AddTo(grpc::ServerBuilder& builder);
+  // REQUIRES: the server runs on `port`, and the queues run.
+  void Start(int port);
+  // Ends every stream of every protocol (UNAVAILABLE), and every new one.
+  void Drain();
+  // REQUIRES: the server was shut down.
+  void Stop();
+
+  // Streams open now, every protocol.
+  size_t streams() const { return grpclb_.clients().size() + ads_.clients().size(); }
+  const grpclb::ClientRegistry& grpclb_clients() const { return grpclb_.clients(); }
+  const grpclb::ClientRegistry& xds_clients() const { return ads_.clients(); }
+  void WriteMetrics(metrics::TextWriter& out) const;
+
+ private:
+  grpclb::BalanceLoadService grpclb_;
+  xds::AdsService ads_;
+  xds::LrsService lrs_;
+};
+
+}  // namespace jawlb::app
+
+#endif  // JAWLB_APP_PROTOCOLS_H_
