@@ -362,6 +362,7 @@ void AdsStream::RequestFinish(grpc::Status status) {
 void AdsStream::Pump() {
   bool finish = false;
   grpc::Status status;
+  const grpc::ByteBuffer* message = nullptr;  // message_: not touched while a write is in flight
   {
     absl::MutexLock lock(&mu_);
     if (finish_called_ || write_in_flight_) return;
@@ -373,6 +374,7 @@ void AdsStream::Pump() {
       std::optional<AdsCursor::Response> response = cursor_.Next(Fingerprints());
       if (!response.has_value()) return;
       message_ = Encode(*response);
+      message = &message_;
       write_in_flight_ = true;
       shared_.metrics.responses.Add({TypeLabel(response->type)});
     }
@@ -380,7 +382,7 @@ void AdsStream::Pump() {
   if (finish) {
     rw_.Finish(status, &finish_tag_);
   } else {
-    rw_.Write(message_, &write_tag_);
+    rw_.Write(*message, &write_tag_);
   }
 }
 
