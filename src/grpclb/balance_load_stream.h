@@ -57,6 +57,7 @@
 #include "grpclb/hub.h"
 #include "grpclb/list_cursor.h"
 #include "grpclb/service_unit.h"
+#include "grpclb/stream_count.h"
 #include "grpclb/stream_limits.h"
 #include "grpclb/stream_metrics.h"
 #include "grpclb/subset_policy.h"
@@ -67,33 +68,6 @@ namespace jawlb::grpclb {
 // stream writes the Hub's already-encoded bytes.
 using AsyncLoadBalancer =
     grpc::lb::v1::LoadBalancer::WithRawMethod_BalanceLoad<grpc::lb::v1::LoadBalancer::Service>;
-
-// How many streams still hold their call (from the request for a call until
-// everything it started has completed). The service waits for none before it
-// shuts its completion queues: an operation started on a shut-down queue
-// aborts the process.
-class StreamCount {
- public:
-  void Add() ABSL_LOCKS_EXCLUDED(mu_) {
-    absl::MutexLock lock(&mu_);
-    ++count_;
-  }
-  void Done() ABSL_LOCKS_EXCLUDED(mu_) {
-    absl::MutexLock lock(&mu_);
-    --count_;
-  }
-  // True when none is left within `timeout`.
-  bool WaitForNone(absl::Duration timeout) ABSL_LOCKS_EXCLUDED(mu_) {
-    absl::MutexLock lock(&mu_);
-    return mu_.AwaitWithTimeout(absl::Condition(
-                                    +[](int* count) { return *count == 0; }, &count_),
-                                timeout);
-  }
-
- private:
-  absl::Mutex mu_;
-  int count_ ABSL_GUARDED_BY(mu_) = 0;
-};
 
 class BalanceLoadStream final : public Hub::Subscriber,
                                 public SubsetPolicy::Member,
@@ -125,15 +99,7 @@ class BalanceLoadStream final : public Hub::Subscriber,
   // What a completion-queue tag points at: the stream and which of its
   // operations completed.
   enum class Op { kAccept, kRead, kWrite, kFinish, kDone, kFirstMessageDeadline };
-  class Tag final : public CompletionTag {
-   public:
-    Tag(BalanceLoadStream* stream, Op op) : stream_(stream), op_(op) {}
-    void Proceed(bool ok) override { stream_->OnEvent(op_, ok); }
-
-   private:
-    BalanceLoadStream* const stream_;
-    const Op op_;
-  };
+  using Tag = OpTag<BalanceLoadStream, Op>;
 
   // Asks gRPC for the next BalanceLoad call on `cq`, whose thread wakes the
   // Hubs' `shard`. When it arrives the stream starts and asks for the one

@@ -13,6 +13,19 @@ class CompletionTag {
   virtual void Proceed(bool ok) = 0;
 };
 
+// The tag of one of a stream's operations: Proceed() calls
+// `owner->OnEvent(op, ok)`. Each stream has one per operation it starts.
+template <typename Owner, typename Op>
+class OpTag final : public CompletionTag {
+ public:
+  OpTag(Owner* owner, Op op) : owner_(owner), op_(op) {}
+  void Proceed(bool ok) override { owner_->OnEvent(op_, ok); }
+
+ private:
+  Owner* const owner_;
+  const Op op_;
+};
+
 }  // namespace jawlb::grpclb
 
 #endif  // JAWLB_GRPCLB_COMPLETION_TAG_H_

@@ -20,6 +20,7 @@
 #include "grpclb/client_registry.h"
 #include "grpclb/completion_queues.h"
 #include "grpclb/service_unit.h"
+#include "grpclb/stream_count.h"
 #include "grpclb/stream_limits.h"
 #include "xds/ads_stream.h"
 
@@ -60,7 +61,7 @@ class AdsService {
   const grpclb::ServiceResolver resolver_;
   AsyncAds service_;
   grpclb::ClientRegistry clients_;
-  AdsStreamCount live_;
+  grpclb::StreamCount live_;
   AdsMetrics metrics_;
   std::atomic<bool> draining_{false};
   const AdsStream::Shared shared_;

@@ -38,6 +38,7 @@
 #include "grpclb/completion_tag.h"
 #include "grpclb/hub.h"
 #include "grpclb/service_unit.h"
+#include "grpclb/stream_count.h"
 #include "grpclb/stream_limits.h"
 #include "xds/ads_cursor.h"
 #include "xds/ads_metrics.h"
@@ -48,30 +49,6 @@ using AsyncAds = envoy::service::discovery::v3::AggregatedDiscoveryService::
     WithRawMethod_StreamAggregatedResources<
         envoy::service::discovery::v3::AggregatedDiscoveryService::Service>;
 
-// The streams still holding their call; the service waits for none before
-// its queues close.
-class AdsStreamCount {
- public:
-  void Add() ABSL_LOCKS_EXCLUDED(mu_) {
-    absl::MutexLock lock(&mu_);
-    ++count_;
-  }
-  void Done() ABSL_LOCKS_EXCLUDED(mu_) {
-    absl::MutexLock lock(&mu_);
-    --count_;
-  }
-  bool WaitForNone(absl::Duration timeout) ABSL_LOCKS_EXCLUDED(mu_) {
-    absl::MutexLock lock(&mu_);
-    return mu_.AwaitWithTimeout(absl::Condition(
-                                    +[](int* count) { return *count == 0; }, &count_),
-                                timeout);
-  }
-
- private:
-  absl::Mutex mu_;
-  int count_ ABSL_GUARDED_BY(mu_) = 0;
-};
-
 class AdsStream final : public grpclb::Hub::Subscriber,
                         public grpclb::ClientRegistry::Client,
                         public std::enable_shared_from_this<AdsStream> {
@@ -81,7 +58,7 @@ class AdsStream final : public grpclb::Hub::Subscriber,
     AsyncAds& service;
     const grpclb::ServiceResolver& resolver;
     grpclb::ClientRegistry& registry;
-    AdsStreamCount& live;
+    grpclb::StreamCount& live;
     const std::atomic<bool>& draining;
     const Clock& clock;
     grpclb::StreamLimits* limits;  // null: no bounds
@@ -91,15 +68,7 @@ class AdsStream final : public grpclb::Hub::Subscriber,
   };
 
   enum class Op { kAccept, kRead, kWrite, kFinish, kDone };
-  class Tag final : public grpclb::CompletionTag {
-   public:
-    Tag(AdsStream* stream, Op op) : stream_(stream), op_(op) {}
-    void Proceed(bool ok) override { stream_->OnEvent(op_, ok); }
-
-   private:
-    AdsStream* const stream_;
-    const Op op_;
-  };
+  using Tag = grpclb::OpTag<AdsStream, Op>;
 
   // Asks gRPC for the next ADS call on `cq` (whose thread wakes the Hubs'
   // `shard`); when it arrives the stream starts and asks for the one after.

@@ -48,15 +48,7 @@ class LrsService::Stream final : public grpclb::ClientRegistry::Client,
                                  public std::enable_shared_from_this<Stream> {
  public:
   enum class Op { kAccept, kRead, kWrite, kFinish, kDone };
-  class Tag final : public grpclb::CompletionTag {
-   public:
-    Tag(Stream* stream, Op op) : stream_(stream), op_(op) {}
-    void Proceed(bool ok) override { stream_->OnEvent(op_, ok); }
-
-   private:
-    Stream* const stream_;
-    const Op op_;
-  };
+  using Tag = grpclb::OpTag<Stream, Op>;
 
   static void Accept(LrsService& service, grpc::ServerCompletionQueue* cq) {
     auto stream = std::make_shared<Stream>(service, cq);
@@ -81,12 +73,7 @@ class LrsService::Stream final : public grpclb::ClientRegistry::Client,
     Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE, "jawlb is shutting down"));
   }
 
- private:
-  struct Cluster {
-    std::shared_ptr<grpclb::ServiceUnit> unit;
-    balancer::ClientLoad load;
-  };
-
+  // `op` completed with `ok` (a completion-queue thread).
   void OnEvent(Op op, bool ok) {
     switch (op) {
       case Op::kAccept:
@@ -126,6 +113,12 @@ class LrsService::Stream final : public grpclb::ClientRegistry::Client,
     }
     MaybeRelease();
   }
+
+ private:
+  struct Cluster {
+    std::shared_ptr<grpclb::ServiceUnit> unit;
+    balancer::ClientLoad load;
+  };
 
   void Start() {
     peer_ = grpclb::ConnectionListener::PeerOf(context_.peer());

@@ -28,6 +28,7 @@
 #include "grpclb/client_registry.h"
 #include "grpclb/completion_queues.h"
 #include "grpclb/service_unit.h"
+#include "grpclb/stream_count.h"
 #include "grpclb/stream_limits.h"
 #include "xds/ads_stream.h"
 
@@ -70,7 +71,7 @@ class LrsService {
   const Options options_;
   AsyncLrs service_;
   grpclb::ClientRegistry streams_;  // for the drain
-  AdsStreamCount live_;
+  grpclb::StreamCount live_;
   std::atomic<bool> draining_{false};
   metrics::CounterMap reports_{{"result"}};
   bool started_ = false;

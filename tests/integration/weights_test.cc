@@ -30,30 +30,47 @@ using ::jawlb::testing::IsOk;
 
 constexpr absl::Duration kWait = absl::Seconds(60);
 
-TEST(WeightsTest, AnAnnotatedSliceGetsItsWeightInCalls) {
-  const std::string dir = MakeTempDir("weights_test.");
-  auto api = KubeApi::Start(KUBEAPI_BINARY, dir, KUBECTL_BINARY);
-  ASSERT_THAT(api, IsOk());
-  std::vector<std::unique_ptr<EchoBackend>> backends;
-  for (const char* name : {"heavy", "light"}) {
-    auto backend = EchoBackend::Start(name, absl::StrCat("127.0.0.", 2 + backends.size()));
-    ASSERT_THAT(backend, IsOk());
-    const std::string address = (*backend)->address();
-    std::string slice = EndpointSliceJson(absl::StrCat("echo-", name), "echo",
-                                          std::stoi(address.substr(address.find(':') + 1)),
-                                          {{address.substr(0, address.find(':')), "ready"}});
-    if (std::string(name) == "heavy") {
-      slice = absl::StrReplaceAll(
-          slice, {{R"("metadata":{)", R"("metadata":{"annotations":{"jawlb.io/weight":"3"},)"}});
+// The test API server with two backends of service echo, "heavy" in a slice
+// annotated jawlb.io/weight=3 and "light" unannotated, and jawlb watching it.
+struct Weighted {
+  void Start() {
+    auto started = KubeApi::Start(KUBEAPI_BINARY, dir, KUBECTL_BINARY);
+    ASSERT_THAT(started, IsOk());
+    api = *std::move(started);
+    for (const char* name : {"heavy", "light"}) {
+      auto backend = EchoBackend::Start(name, absl::StrCat("127.0.0.", 2 + backends.size()));
+      ASSERT_THAT(backend, IsOk());
+      const std::string address = (*backend)->address();
+      std::string slice = EndpointSliceJson(absl::StrCat("echo-", name), "echo",
+                                            std::stoi(address.substr(address.find(':') + 1)),
+                                            {{address.substr(0, address.find(':')), "ready"}});
+      if (std::string(name) == "heavy") {
+        slice = absl::StrReplaceAll(
+            slice, {{R"("metadata":{)", R"("metadata":{"annotations":{"jawlb.io/weight":"3"},)"}});
+      }
+      ASSERT_THAT(api->Put("endpointslices", slice), IsOk());
+      backends.push_back(*std::move(backend));
     }
-    ASSERT_THAT((*api)->Put("endpointslices", slice), IsOk());
-    backends.push_back(*std::move(backend));
+    auto process =
+        JawlbProcess::Start(JAWLB_BINARY, {"JAWLB_SERVICE=echo", "KUBECONFIG=" + api->kubeconfig()},
+                            dir + "/jawlb.log");
+    ASSERT_THAT(process, IsOk());
+    jawlb = *std::move(process);
   }
-  auto jawlb = JawlbProcess::Start(JAWLB_BINARY,
-                                   {"JAWLB_SERVICE=echo", "KUBECONFIG=" + (*api)->kubeconfig()},
-                                   dir + "/jawlb.log");
-  ASSERT_THAT(jawlb, IsOk());
-  absl::StatusOr<EchoClient> client = ConnectEchoClient(dir, (*jawlb)->port());
+
+  const std::string dir = MakeTempDir("weights_test.");
+  std::unique_ptr<KubeApi> api;
+  std::vector<std::unique_ptr<EchoBackend>> backends;
+  std::unique_ptr<JawlbProcess> jawlb;
+};
+
+TEST(WeightsTest, AnAnnotatedSliceGetsItsWeightInCalls) {
+  Weighted setup;
+  ASSERT_NO_FATAL_FAILURE(setup.Start());
+  auto& api = setup.api;
+  auto& jawlb = setup.jawlb;
+  const std::string& dir = setup.dir;
+  absl::StatusOr<EchoClient> client = ConnectEchoClient(dir, jawlb->port());
   ASSERT_THAT(client, IsOk());
   std::shared_ptr<grpc::Channel> channel = client->channel;
   ASSERT_THAT(WaitForSpread(channel, {"heavy", "light"}, true, 20, kWait), IsOk());
@@ -65,9 +82,9 @@ TEST(WeightsTest, AnAnnotatedSliceGetsItsWeightInCalls) {
   EXPECT_NEAR(spread.calls["light"], 50, 2) << spread.ToString();
 
   // The operator evens them out with kubectl.
-  ASSERT_THAT((*api)->Kubectl(
-                  {"annotate", "--overwrite", "endpointslice", "echo-heavy", "jawlb.io/weight=1"}),
-              IsOk());
+  ASSERT_THAT(
+      api->Kubectl({"annotate", "--overwrite", "endpointslice", "echo-heavy", "jawlb.io/weight=1"}),
+      IsOk());
   const absl::Time deadline = absl::Now() + kWait;
   do {
     spread = CallMany(channel, 100);
@@ -75,37 +92,19 @@ TEST(WeightsTest, AnAnnotatedSliceGetsItsWeightInCalls) {
   EXPECT_EQ(spread.calls["heavy"], 50) << spread.ToString();
   EXPECT_EQ(spread.calls["light"], 50) << spread.ToString();
   channel.reset();
-  EXPECT_TRUE(ExitedWith((*jawlb)->process().Stop(SIGTERM, absl::Seconds(60)), 0));
+  EXPECT_TRUE(ExitedWith(jawlb->process().Stop(SIGTERM, absl::Seconds(60)), 0));
 }
 
 // The same weights through xDS (gRPC C++'s xDS client): clients refuse
 // duplicate addresses, so a weight becomes a locality's weight; C-core picks
 // localities at random by weight, so the split is 3:1 on average.
 TEST(WeightsTest, XdsClientsGetTheWeightsAsLocalityWeights) {
-  const std::string dir = MakeTempDir("weights_test.");
-  auto api = KubeApi::Start(KUBEAPI_BINARY, dir, KUBECTL_BINARY);
-  ASSERT_THAT(api, IsOk());
-  std::vector<std::unique_ptr<EchoBackend>> backends;
-  for (const char* name : {"heavy", "light"}) {
-    auto backend = EchoBackend::Start(name, absl::StrCat("127.0.0.", 2 + backends.size()));
-    ASSERT_THAT(backend, IsOk());
-    const std::string address = (*backend)->address();
-    std::string slice = EndpointSliceJson(absl::StrCat("echo-", name), "echo",
-                                          std::stoi(address.substr(address.find(':') + 1)),
-                                          {{address.substr(0, address.find(':')), "ready"}});
-    if (std::string(name) == "heavy") {
-      slice = absl::StrReplaceAll(
-          slice, {{R"("metadata":{)", R"("metadata":{"annotations":{"jawlb.io/weight":"3"},)"}});
-    }
-    ASSERT_THAT((*api)->Put("endpointslices", slice), IsOk());
-    backends.push_back(*std::move(backend));
-  }
-  auto jawlb = JawlbProcess::Start(JAWLB_BINARY,
-                                   {"JAWLB_SERVICE=echo", "KUBECONFIG=" + (*api)->kubeconfig()},
-                                   dir + "/jawlb.log");
-  ASSERT_THAT(jawlb, IsOk());
+  Weighted setup;
+  ASSERT_NO_FATAL_FAILURE(setup.Start());
+  auto& api = setup.api;
+  auto& jawlb = setup.jawlb;
   setenv("GRPC_XDS_BOOTSTRAP_CONFIG",
-         absl::StrCat(R"({"xds_servers":[{"server_uri":"127.0.0.1:)", (*jawlb)->port(),
+         absl::StrCat(R"({"xds_servers":[{"server_uri":"127.0.0.1:)", jawlb->port(),
                       R"(","channel_creds":[{"type":"insecure"}],"server_features":["xds_v3"]}],)",
                       R"("node":{"id":"weights-test","locality":{"zone":"test"}}})")
              .c_str(),
@@ -117,16 +116,16 @@ TEST(WeightsTest, XdsClientsGetTheWeightsAsLocalityWeights) {
   EXPECT_EQ(spread.failures, 0) << spread.ToString();
   EXPECT_NEAR(spread.calls["heavy"] / 2000.0, 0.75, 0.07) << spread.ToString();
 
-  ASSERT_THAT((*api)->Kubectl(
-                  {"annotate", "--overwrite", "endpointslice", "echo-heavy", "jawlb.io/weight=1"}),
-              IsOk());
+  ASSERT_THAT(
+      api->Kubectl({"annotate", "--overwrite", "endpointslice", "echo-heavy", "jawlb.io/weight=1"}),
+      IsOk());
   const absl::Time deadline = absl::Now() + kWait;
   do {
     spread = CallMany(channel, 1000);
   } while (std::abs(spread.calls["heavy"] / 1000.0 - 0.5) > 0.08 && absl::Now() < deadline);
   EXPECT_NEAR(spread.calls["heavy"] / 1000.0, 0.5, 0.08) << spread.ToString();
   channel.reset();
-  EXPECT_TRUE(ExitedWith((*jawlb)->process().Stop(SIGTERM, absl::Seconds(60)), 0));
+  EXPECT_TRUE(ExitedWith(jawlb->process().Stop(SIGTERM, absl::Seconds(60)), 0));
 }
 
 }  // namespace
