@@ -19,6 +19,7 @@ AdsService::AdsService(grpclb::CompletionQueues& queues, grpclb::ServiceResolver
               options.limits,
               metrics_,
               options.load_reports,
+              nack_log_,
               std::move(options.version_prefix)} {}
 
 AdsService::~AdsService() { Stop(); }

@@ -63,6 +63,7 @@ class AdsService {
   grpclb::ClientRegistry clients_;
   grpclb::StreamCount live_;
   AdsMetrics metrics_;
+  SharedLogThrottle nack_log_{absl::Seconds(1)};
   std::atomic<bool> draining_{false};
   const AdsStream::Shared shared_;
   bool started_ = false;

@@ -12,6 +12,7 @@
 #include "spdlog/spdlog.h"
 
 #include "envoy/service/discovery/v3/discovery.pb.h"
+#include "grpclb/client_message.h"
 #include "grpclb/connection_listener.h"
 #include "grpclb/grpc_status.h"
 #include "grpclb/stream_limits.h"
@@ -179,10 +180,26 @@ absl::Status AdsStream::HandleRequest() {
                      "\" is not served here (xDS v3 Listener, RouteConfiguration, Cluster and "
                      "ClusterLoadAssignment are)"));
   }
-  if (!node_seen_) {
+  if (!node_seen_) {  // the node comes with a stream's first request only
     node_seen_ = true;
+    node_ = request.node().id();
     absl::MutexLock lock(&mu_);
-    node_id_ = request.node().id();
+    node_id_ = node_;
+  }
+  // Names come from the client: bounded in number and length (a listener
+  // name is what it dialed, under 256 bytes as grpclb names are).
+  if (request.resource_names_size() > static_cast<int>(kMaxNamesPerRequest)) {
+    return absl::InvalidArgumentError(absl::StrCat(request.resource_names_size(),
+                                                   " resource names in one request; at most ",
+                                                   kMaxNamesPerRequest, " are taken"));
+  }
+  const size_t max_bytes =
+      *type == AdsCursor::Type::kListener ? grpclb::kMaxNameBytes : kMaxResourceNameBytes;
+  for (const std::string& name : request.resource_names()) {
+    if (name.size() > max_bytes) {
+      return absl::InvalidArgumentError(absl::StrCat("a resource name of ", name.size(),
+                                                     " bytes; at most ", max_bytes, " are taken"));
+    }
   }
   AdsCursor::Request parsed;
   parsed.type = *type;
@@ -194,16 +211,26 @@ absl::Status AdsStream::HandleRequest() {
                                 request.error_detail().message());
     if (parsed.error.ok()) parsed.error = absl::UnknownError("NACK without a code");
   }
+  // Listener names are resolved before the cursor may answer them; the ones
+  // no longer subscribed go once the cursor has taken the request (a stale
+  // request's names are not the subscription).
   if (*type == AdsCursor::Type::kListener) Resolve(parsed.names);
   AdsCursor::Kind kind;
   {
     absl::MutexLock lock(&mu_);
     kind = cursor_.OnRequest(parsed);
   }
+  if (*type == AdsCursor::Type::kListener) Prune();
   shared_.metrics.requests.Add({TypeLabel(*type), KindLabel(kind)});
-  if (kind == AdsCursor::Kind::kNack) {
-    spdlog::warn("xds client {} ({}) refused {} version of {}: {}", peer_, request.node().id(),
-                 request.type_url(), parsed.nonce, parsed.error.ToString());
+  int64_t suppressed = 0;
+  if (kind == AdsCursor::Kind::kNack && shared_.nack_log.Allow(shared_.clock.Now(), suppressed)) {
+    // A client can NACK in a loop: a line a second at most, service-wide.
+    spdlog::warn("xds client {} ({}) refused {} version {}: {}{}", peer_, node_, request.type_url(),
+                 parsed.nonce, parsed.error.ToString(),
+                 suppressed > 0 ? absl::StrCat(" (", suppressed,
+                                               " more NACKs since the last "
+                                               "such line: jawlb_xds_requests_total)")
+                                : "");
   }
   Pump();
   return absl::OkStatus();
@@ -244,49 +271,48 @@ void AdsStream::Resolve(const std::vector<std::string>& names) {
   for (auto& [cluster, held] : fresh_units) {
     held.subscription = held.unit->hub().Subscribe(weak_from_this(), shard_);
   }
-  std::vector<Held> dropped;  // released outside mu_
-  {
-    absl::MutexLock lock(&mu_);
-    for (auto& [name, listener] : resolved) listeners_.emplace(name, std::move(listener));
-    for (auto& [cluster, held] : fresh_units) clusters_.emplace(cluster, std::move(held));
-    const std::set<std::string> wanted(names.begin(), names.end());
-    for (auto it = listeners_.begin(); it != listeners_.end();) {
-      it = wanted.contains(it->first) ? std::next(it) : listeners_.erase(it);
+  absl::MutexLock lock(&mu_);
+  for (auto& [name, listener] : resolved) listeners_.emplace(name, std::move(listener));
+  for (auto& [cluster, held] : fresh_units) clusters_.emplace(cluster, std::move(held));
+}
+
+void AdsStream::Prune() {
+  std::vector<Held> dropped;  // declared before the lock: released after it
+  absl::MutexLock lock(&mu_);
+  const std::set<std::string>& wanted = cursor_.names(AdsCursor::Type::kListener);
+  std::set<std::string> used;
+  for (auto it = listeners_.begin(); it != listeners_.end();) {
+    if (wanted.contains(it->first)) {
+      used.insert(it->second.cluster);
+      ++it;
+    } else {
+      it = listeners_.erase(it);
     }
-    for (auto it = clusters_.begin(); it != clusters_.end();) {
-      bool used = false;
-      for (const auto& [name, listener] : listeners_) used = used || listener.cluster == it->first;
-      if (used) {
-        ++it;
-      } else {
-        dropped.push_back(std::move(it->second));
-        it = clusters_.erase(it);
-      }
+  }
+  for (auto it = clusters_.begin(); it != clusters_.end();) {
+    if (used.contains(it->first)) {
+      ++it;
+    } else {
+      dropped.push_back(std::move(it->second));
+      it = clusters_.erase(it);
     }
   }
 }
 
 std::array<uint64_t, AdsCursor::kTypes> AdsStream::Fingerprints() {
+  // Listeners, routes and clusters are functions of their names (a listener
+  // name resolves once, before it is answered): the cursor sends them when
+  // the names change. Only assignments change under a client: with each list.
   std::array<uint64_t, AdsCursor::kTypes> prints{};
-  std::vector<std::string> listeners;
-  for (const auto& [name, listener] : listeners_) {
-    listeners.push_back(name + "=" + listener.cluster);
-  }
-  prints[0] = absl::HashOf(listeners);
-  prints[1] = absl::HashOf(cursor_.names(AdsCursor::Type::kRoute));
-  prints[2] = absl::HashOf(cursor_.names(AdsCursor::Type::kCluster));
-  std::vector<uint64_t> versions;
+  uint64_t endpoints = 0;
   for (const std::string& cluster : cursor_.names(AdsCursor::Type::kEndpoints)) {
     const auto it = clusters_.find(cluster);
-    if (it == clusters_.end()) {
-      versions.push_back(0);
-      continue;
-    }
+    if (it == clusters_.end()) continue;
     const grpclb::Hub::State state = it->second.unit->hub().Current();
-    versions.push_back(state.latest == nullptr ? 0 : state.latest->version);
-    versions.push_back(state.closed ? 1 : 0);
+    endpoints = absl::HashOf(endpoints, cluster,
+                             state.latest == nullptr ? 0 : state.latest->version, state.closed);
   }
-  prints[3] = absl::HashOf(versions);
+  prints[static_cast<size_t>(AdsCursor::Type::kEndpoints)] = endpoints;
   return prints;
 }
 

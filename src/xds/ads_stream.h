@@ -33,6 +33,7 @@
 #include "grpcpp/grpcpp.h"
 
 #include "common/clock.h"
+#include "common/log_throttle.h"
 #include "envoy/service/discovery/v3/ads.grpc.pb.h"
 #include "grpclb/client_registry.h"
 #include "grpclb/completion_tag.h"
@@ -49,6 +50,11 @@ using AsyncAds = envoy::service::discovery::v3::AggregatedDiscoveryService::
     WithRawMethod_StreamAggregatedResources<
         envoy::service::discovery::v3::AggregatedDiscoveryService::Service>;
 
+// The most names one request may carry, and the longest route, cluster or
+// assignment name (listener names: grpclb::kMaxNameBytes, as grpclb names).
+inline constexpr size_t kMaxNamesPerRequest = 1000;
+inline constexpr size_t kMaxResourceNameBytes = 512;
+
 class AdsStream final : public grpclb::Hub::Subscriber,
                         public grpclb::ClientRegistry::Client,
                         public std::enable_shared_from_this<AdsStream> {
@@ -63,7 +69,9 @@ class AdsStream final : public grpclb::Hub::Subscriber,
     const Clock& clock;
     grpclb::StreamLimits* limits;  // null: no bounds
     AdsMetrics& metrics;
-    bool load_reports;           // Clusters name `lrs_server: self`
+    bool load_reports;  // Clusters name `lrs_server: self`
+    // NACK lines (any number of streams can send them): a few a second at most.
+    SharedLogThrottle& nack_log;
     std::string version_prefix;  // names this process in versions
   };
 
@@ -96,9 +104,11 @@ class AdsStream final : public grpclb::Hub::Subscriber,
   void OnReadDone(bool ok);
   // One request; an error ends the stream.
   absl::Status HandleRequest() ABSL_LOCKS_EXCLUDED(mu_);
-  // Resolves the listener names not resolved yet and forgets the ones no
-  // longer subscribed (with their units' subscriptions).
+  // Resolves the listener names not resolved yet (and subscribes to their
+  // units' Hubs).
   void Resolve(const std::vector<std::string>& names) ABSL_LOCKS_EXCLUDED(mu_);
+  // Forgets the listeners no longer subscribed, and the units only they used.
+  void Prune() ABSL_LOCKS_EXCLUDED(mu_);
   // The resource `name` of `type` now, as a serialized Any; nullopt when
   // there is none to send.
   std::optional<grpc::Slice> Resource(AdsCursor::Type type, const std::string& name)
@@ -130,6 +140,7 @@ class AdsStream final : public grpclb::Hub::Subscriber,
   // The read chain's.
   grpc::ByteBuffer request_;
   bool node_seen_ = false;
+  std::string node_;
 
   mutable absl::Mutex mu_;
   std::shared_ptr<AdsStream> self_ ABSL_GUARDED_BY(mu_);

@@ -249,6 +249,26 @@ TEST_F(XdsClientTest, LoadReportsDriveSheddingOfXdsClients) {
   EXPECT_THAT(metrics->second, HasSubstr(R"(jawlb_xds_load_reports_total{result="accepted"})"));
 }
 
+// Names come from the client: one over 255 bytes (a listener: what the client
+// dialed, bounded as grpclb names are) ends the stream saying why.
+TEST_F(XdsClientTest, AnOverlongNameEndsTheStream) {
+  auto stub =
+      envoy::service::discovery::v3::AggregatedDiscoveryService::NewStub(grpc::CreateChannel(
+          absl::StrCat("127.0.0.1:", jawlb_->port()), grpc::InsecureChannelCredentials()));
+  grpc::ClientContext context;
+  context.set_deadline(absl::ToChronoTime(absl::Now() + kSettle));
+  auto stream = stub->StreamAggregatedResources(&context);
+  envoy::service::discovery::v3::DiscoveryRequest request;
+  request.set_type_url("type.googleapis.com/envoy.config.listener.v3.Listener");
+  request.add_resource_names(std::string(256, 'a'));
+  ASSERT_TRUE(stream->Write(request));
+  envoy::service::discovery::v3::DiscoveryResponse response;
+  EXPECT_FALSE(stream->Read(&response));
+  const grpc::Status status = stream->Finish();
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(status.error_message(), HasSubstr("256 bytes; at most 255"));
+}
+
 // xDS streams count toward the same stream bounds as grpclb's: a client
 // address at its JAWLB_MAXSTREAMSPERPEER is refused an ADS stream too.
 TEST(XdsLimitsTest, AdsStreamsShareTheStreamBounds) {
