@@ -21,7 +21,8 @@
 //   completes the newest content is sent, never a queue (latest wins).
 // - Versions and nonces are `<prefix>-<n>` with n counting this stream's
 //   responses: unique per stream, and, with a prefix naming the process
-//   (host, pid, start), never repeated across restarts or replicas.
+//   (host, pid, start), not repeated across restarts or replicas (but
+//   by a 1 in 2^20 chance).
 //
 // Threading: a value; the stream guards it with its lock.
 #ifndef JAWLB_XDS_ADS_CURSOR_H_

@@ -9,8 +9,32 @@
 #include <cstddef>
 
 #include "common/metrics.h"
+#include "xds/ads_cursor.h"
 
 namespace jawlb::xds {
+
+// The `type` label of the metrics.
+inline const char* TypeLabel(AdsCursor::Type type) {
+  constexpr const char* kLabels[] = {"listener", "route", "cluster", "endpoints"};
+  return kLabels[static_cast<size_t>(type)];
+}
+
+inline const char* KindLabel(AdsCursor::Kind kind) {
+  switch (kind) {
+    case AdsCursor::Kind::kSubscribe:
+      return "subscribe";
+    case AdsCursor::Kind::kAck:
+      return "ack";
+    case AdsCursor::Kind::kNack:
+      return "nack";
+    case AdsCursor::Kind::kStale:
+      return "stale";
+  }
+  return "?";
+}
+
+// The cluster (and route) name of a refused listener name.
+constexpr char kRefused[] = "jawlb-refused:";
 
 struct AdsMetrics {
   metrics::Counter started;

@@ -23,29 +23,6 @@ namespace {
 
 using envoy::service::discovery::v3::DiscoveryRequest;
 
-// The `type` label of the metrics.
-const char* TypeLabel(AdsCursor::Type type) {
-  constexpr const char* kLabels[] = {"listener", "route", "cluster", "endpoints"};
-  return kLabels[static_cast<size_t>(type)];
-}
-
-const char* KindLabel(AdsCursor::Kind kind) {
-  switch (kind) {
-    case AdsCursor::Kind::kSubscribe:
-      return "subscribe";
-    case AdsCursor::Kind::kAck:
-      return "ack";
-    case AdsCursor::Kind::kNack:
-      return "nack";
-    case AdsCursor::Kind::kStale:
-      return "stale";
-  }
-  return "?";
-}
-
-// The cluster (and route) name of a refused listener name.
-constexpr char kRefused[] = "jawlb-refused:";
-
 // The tag and length of field `number`, a length-delimited value of `size`
 // bytes.
 std::string FieldPrefix(int number, size_t size) {
