@@ -38,6 +38,10 @@ std::string FieldPrefix(int number, size_t size) {
 
 }  // namespace
 
+std::string SubsetKey(absl::string_view address, absl::string_view cluster) {
+  return absl::StrCat("xds/", address, "/", cluster);
+}
+
 void AdsStream::Accept(const Shared& shared, grpc::ServerCompletionQueue* cq, size_t shard) {
   auto stream = std::make_shared<AdsStream>(shared, cq, shard);
   AdsStream* raw = stream.get();
@@ -246,6 +250,8 @@ void AdsStream::Resolve(const std::vector<std::string>& names) {
     }
   }
   for (auto& [cluster, held] : fresh_units) {
+    held.membership = held.unit->policy().JoinScoped(
+        SubsetKey(grpclb::StreamLimits::PeerAddress(peer_), cluster), weak_from_this());
     held.subscription = held.unit->hub().Subscribe(weak_from_this(), shard_);
   }
   absl::MutexLock lock(&mu_);
@@ -281,13 +287,22 @@ std::array<uint64_t, AdsCursor::kTypes> AdsStream::Fingerprints() {
   // name resolves once, before it is answered): the cursor sends them when
   // the names change. Only assignments change under a client: with each list.
   std::array<uint64_t, AdsCursor::kTypes> prints{};
+  // With subsetting, the subset too (read here, encoded from what was read).
   uint64_t endpoints = 0;
   for (const std::string& cluster : cursor_.names(AdsCursor::Type::kEndpoints)) {
     const auto it = clusters_.find(cluster);
     if (it == clusters_.end()) continue;
-    const grpclb::Hub::State state = it->second.unit->hub().Current();
+    Held& held = it->second;
+    const grpclb::Hub::State state = held.unit->hub().Current();
     endpoints = absl::HashOf(endpoints, cluster,
                              state.latest == nullptr ? 0 : state.latest->version, state.closed);
+    if (held.membership != nullptr) {
+      held.subset = held.unit->policy().ListFor(held.membership->id());
+      for (const discovery::Backend& backend : held.subset.backends()) {
+        endpoints =
+            absl::HashOf(endpoints, backend.ip, backend.port, held.subset.WeightOf(backend));
+      }
+    }
   }
   prints[static_cast<size_t>(AdsCursor::Type::kEndpoints)] = endpoints;
   return prints;
@@ -310,6 +325,9 @@ std::optional<grpc::Slice> AdsStream::Assignment(const std::string& cluster) {
   }
   if (state.latest == nullptr) return std::nullopt;  // no list yet
   const grpclb::SnapshotPtr snapshot = state.latest;
+  if (it->second.membership != nullptr) {  // this client's own subset
+    return grpc::Slice(AssignmentResource(cluster, it->second.subset, snapshot->drop_percent));
+  }
   // Encoded once per list, shared by every stream of the service.
   return snapshot->Memo(
       [&] { return AssignmentResource(cluster, snapshot->backends, snapshot->drop_percent); });

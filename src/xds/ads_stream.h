@@ -13,6 +13,12 @@
 // be "does not exist" with no reason; one never answered would hang for the
 // client's 15 s resource timeout).
 //
+// With subsetting (JAWLB_MAXSERVERS), the stream joins each of its units'
+// subset policies as a client of its own — beside the unit's grpclb clients,
+// in the same planner — and its assignment of that cluster holds its subset
+// (encoded for it alone). It joins with SubsetKey(): the client's load
+// reports arrive on its LRS stream, which finds it by that key.
+//
 // Ownership and threading as BalanceLoadStream's: it owns itself from the
 // request for a call until everything it started is done; the Hubs and the
 // ClientRegistry hold it weakly; completion-queue threads run OnEvent() and
@@ -29,6 +35,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "grpcpp/grpcpp.h"
 
@@ -41,6 +48,7 @@
 #include "grpclb/service_unit.h"
 #include "grpclb/stream_count.h"
 #include "grpclb/stream_limits.h"
+#include "grpclb/subset_policy.h"
 #include "xds/ads_cursor.h"
 #include "xds/ads_metrics.h"
 
@@ -55,7 +63,12 @@ using AsyncAds = envoy::service::discovery::v3::AggregatedDiscoveryService::
 inline constexpr size_t kMaxNamesPerRequest = 1000;
 inline constexpr size_t kMaxResourceNameBytes = 512;
 
+// The key an ADS stream from `address` joins `cluster`'s subset policy with,
+// and its LRS reports name it by.
+std::string SubsetKey(absl::string_view address, absl::string_view cluster);
+
 class AdsStream final : public grpclb::Hub::Subscriber,
+                        public grpclb::SubsetPolicy::Member,
                         public grpclb::ClientRegistry::Client,
                         public std::enable_shared_from_this<AdsStream> {
  public:
@@ -88,6 +101,8 @@ class AdsStream final : public grpclb::Hub::Subscriber,
 
   // Hub::Subscriber:
   void OnHubChanged() override { Pump(); }
+  // SubsetPolicy::Member:
+  void OnSubsetChanged() override { Pump(); }
   // ClientRegistry::Client:
   grpclb::ClientInfo Describe() const override ABSL_LOCKS_EXCLUDED(mu_);
   void Drain() override;
@@ -149,10 +164,14 @@ class AdsStream final : public grpclb::Hub::Subscriber,
   AdsCursor cursor_ ABSL_GUARDED_BY(mu_);
   std::string node_id_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, Listener> listeners_ ABSL_GUARDED_BY(mu_);
-  // The units of the listeners, by cluster name, each with our subscription.
+  // The units of the listeners, by cluster name, each with our subscription
+  // and, with subsetting, our membership and the subset last read. (Members
+  // go in reverse: the membership first, the unit last.)
   struct Held {
     std::shared_ptr<grpclb::ServiceUnit> unit;
     std::unique_ptr<grpclb::Hub::Subscription> subscription;
+    std::unique_ptr<grpclb::SubsetPolicy::Membership> membership;
+    discovery::BackendSet subset;
   };
   std::map<std::string, Held> clusters_ ABSL_GUARDED_BY(mu_);
   grpc::ByteBuffer message_ ABSL_GUARDED_BY(mu_);  // the response in flight

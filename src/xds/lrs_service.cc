@@ -192,8 +192,16 @@ class LrsService::Stream final : public grpclb::ClientRegistry::Client,
       if (cluster == nullptr) continue;  // not a cluster of ours (any more)
       const absl::Status added = cluster->load.Add(ToLoadReport(stats), now);
       service_.reports_.Add({added.ok() ? "accepted" : "rejected"});
-      if (added.ok() && cluster->unit->shedding().enabled()) {
+      if (!added.ok()) continue;
+      if (cluster->unit->shedding().enabled()) {
         cluster->unit->shedding().Report(cluster, cluster->load);
+      }
+      // With subsetting, the client's ADS stream(s) of this cluster: their
+      // share of the request load.
+      if (cluster->unit->policy().enabled()) {
+        cluster->unit->policy().ReportByKey(
+            SubsetKey(grpclb::StreamLimits::PeerAddress(peer_), stats.cluster_name()),
+            cluster->load.RatesAt(now).started);
       }
     }
   }

@@ -4,7 +4,9 @@
 // cluster and locality what they issued, what succeeded or failed, and what
 // they dropped by category. Each report becomes the same per-client load a
 // grpclb client's ClientStats does: the cluster's unit's load shedding hears
-// it (so xDS clients' demand counts toward JAWLB_MAXRPSPERBACKEND).
+// it (so xDS clients' demand counts toward JAWLB_MAXRPSPERBACKEND), and with
+// subsetting its subset policy, for the client's ADS streams of that cluster
+// (found by SubsetKey(): the client's address and the cluster).
 //
 // The first response asks for every cluster (`send_all_clusters`: grpc-js-xds
 // never reports the first cluster of an explicit list) at

@@ -50,18 +50,12 @@ class XdsClientTest : public ::testing::Test {
     jawlb_ = *std::move(jawlb);
     // The bootstrap every client reads, as `jawlb bootstrap` prints it
     // (README, client set-up).
-    FILE* pipe = popen(absl::StrCat(JAWLB_BINARY, " bootstrap --server=127.0.0.1:", jawlb_->port(),
-                                    " --node=xds-client-test --zone=test")
-                           .c_str(),
-                       "r");
-    ASSERT_NE(pipe, nullptr);
-    std::string bootstrap;
-    char buffer[4096];
-    while (fgets(buffer, sizeof(buffer), pipe) != nullptr) bootstrap += buffer;
-    ASSERT_EQ(pclose(pipe), 0) << bootstrap;
-    setenv("GRPC_XDS_BOOTSTRAP_CONFIG", bootstrap.c_str(), 1);
+    absl::StatusOr<std::string> bootstrap =
+        XdsBootstrap(JAWLB_BINARY, jawlb_->port(), "xds-client-test", "test");
+    ASSERT_THAT(bootstrap, IsOk());
+    setenv("GRPC_XDS_BOOTSTRAP_CONFIG", bootstrap->c_str(), 1);
     bootstrap_file_ = dir_ + "/bootstrap.json";
-    std::ofstream(bootstrap_file_) << bootstrap;
+    std::ofstream(bootstrap_file_) << *bootstrap;
   }
 
   void TearDown() override {

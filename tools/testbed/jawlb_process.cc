@@ -1,5 +1,7 @@
 #include "testbed/jawlb_process.h"
 
+#include <cstdio>
+
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 namespace jawlb::testbed {
@@ -36,6 +38,22 @@ absl::StatusOr<std::unique_ptr<JawlbProcess>> JawlbProcess::Start(
   absl::StatusOr<int> admin_port = port_after("admin listening on ");
   if (!admin_port.ok()) return admin_port.status();
   return std::unique_ptr<JawlbProcess>(new JawlbProcess(*std::move(process), *port, *admin_port));
+}
+
+absl::StatusOr<std::string> XdsBootstrap(const std::string& binary, int port,
+                                         const std::string& node, const std::string& zone) {
+  FILE* pipe = popen(absl::StrCat(binary, " bootstrap --server=127.0.0.1:", port, " --node=", node,
+                                  " --zone=", zone)
+                         .c_str(),
+                     "r");
+  if (pipe == nullptr) return absl::InternalError("popen failed for jawlb bootstrap");
+  std::string bootstrap;
+  char buffer[4096];
+  while (fgets(buffer, sizeof(buffer), pipe) != nullptr) bootstrap += buffer;
+  if (pclose(pipe) != 0) {
+    return absl::InternalError(absl::StrCat("jawlb bootstrap failed: ", bootstrap));
+  }
+  return bootstrap;
 }
 
 }  // namespace jawlb::testbed

@@ -39,6 +39,12 @@ class JawlbProcess {
   const int admin_port_;
 };
 
+// The xDS bootstrap `jawlb bootstrap` prints for a jawlb at 127.0.0.1:`port`
+// (README, client set-up), with node id `node` in zone `zone`. The error
+// carries what the command printed.
+absl::StatusOr<std::string> XdsBootstrap(const std::string& binary, int port,
+                                         const std::string& node, const std::string& zone);
+
 }  // namespace jawlb::testbed
 
 #endif  // JAWLB_TOOLS_TESTBED_JAWLB_PROCESS_H_

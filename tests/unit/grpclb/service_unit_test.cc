@@ -184,5 +184,55 @@ TEST(ServiceUnitTest, LoadReportsReplanAtMostEveryPeriodOfTheClock) {
   for (uint64_t id : ids) policy.Leave(id);
 }
 
+// An xDS client reports its load on its own LRS stream: the rate reaches the
+// ADS streams that joined with its key, split among them, and a membership
+// leaves when it goes.
+TEST(ServiceUnitTest, LoadReportedByKeyReachesTheStreamsOfThatKey) {
+  FakeClock clock;
+  ServiceUnit::Options options;
+  options.key = "ns/subsets";
+  options.max_servers = 1;
+  options.clock = &clock;
+  Driven driven(options);
+  ASSERT_TRUE(driven.unit->Start(nullptr).ok());
+  driven.source->Deliver(Backends(4));
+  SubsetPolicy& policy = driven.unit->policy();
+  std::vector<uint64_t> ids;
+  for (int i = 0; i < 64; ++i) {
+    ids.push_back(policy.Join(absl::StrCat("10.1.1.", i, "/svc"), std::weak_ptr<Watcher>()));
+  }
+  const std::string key = "xds/10.9.9.9/ns/subsets";
+  std::unique_ptr<SubsetPolicy::Membership> first = policy.JoinScoped(key, {});
+  std::unique_ptr<SubsetPolicy::Membership> second = policy.JoinScoped(key, {});
+  ASSERT_NE(first, nullptr);
+  ASSERT_NE(second, nullptr);
+  for (uint64_t id : ids) policy.Report(id, 1);
+  clock.Advance(SubsetPolicy::kReplanEvery);
+  policy.ReportByKey(key, 2);  // one call a second each: as light as the rest
+  EXPECT_EQ(policy.ListFor(first->id()).size(), 1u);
+  EXPECT_EQ(policy.ListFor(second->id()).size(), 1u);
+  clock.Advance(SubsetPolicy::kReplanEvery);
+  policy.ReportByKey(key, 2000);  // heavy, both
+  EXPECT_GT(policy.ListFor(first->id()).size(), 1u);
+  EXPECT_GT(policy.ListFor(second->id()).size(), 1u);
+  const uint64_t gone = first->id();
+  first.reset();
+  EXPECT_TRUE(policy.ListFor(gone).empty());
+  clock.Advance(SubsetPolicy::kReplanEvery);
+  policy.ReportByKey(key, 4000);                     // all of it on the one left
+  policy.ReportByKey("xds/10.9.9.8/ns/subsets", 1);  // nobody's: ignored
+  EXPECT_GT(policy.ListFor(second->id()).size(), 1u);
+  second.reset();
+  for (uint64_t id : ids) policy.Leave(id);
+}
+
+TEST(ServiceUnitTest, NoMembershipWithoutSubsetting) {
+  ServiceUnit::Options options;
+  options.key = "ns/whole";
+  Driven driven(options);
+  EXPECT_EQ(driven.unit->policy().JoinScoped("xds/10.9.9.9/ns/whole", {}), nullptr);
+  driven.unit->policy().ReportByKey("xds/10.9.9.9/ns/whole", 5);
+}
+
 }  // namespace
 }  // namespace jawlb::grpclb
