@@ -203,8 +203,9 @@ std::string AdminServer::StateJson() const {
   for (const discovery::EndpointState& e : Endpoints()) {
     endpoints.push_back(absl::StrCat(
         "{\"address\":", JsonQuote(e.address), ",\"object\":", JsonQuote(e.object),
-        ",\"pod\":", JsonQuote(e.pod), ",\"ready\":", e.ready ? "true" : "false", ",\"serving\":",
-        e.serving ? "true" : "false", ",\"terminating\":", e.terminating ? "true" : "false",
+        ",\"pod\":", JsonQuote(e.pod), ",\"zone\":", JsonQuote(e.zone),
+        ",\"ready\":", e.ready ? "true" : "false", ",\"serving\":", e.serving ? "true" : "false",
+        ",\"terminating\":", e.terminating ? "true" : "false",
         ",\"sent\":", e.used ? "true" : "false", "}"));
   }
   std::string kubernetes = "null";
@@ -270,15 +271,16 @@ std::string AdminServer::StatePage() const {
   }
   const std::vector<discovery::EndpointState> endpoints = Endpoints();
   if (!endpoints.empty()) {
-    absl::StrAppend(&page, "<h2>", endpoints.size(),
-                    " endpoints</h2><table><tr><th>address</th><th>pod</th><th>object</th>"
-                    "<th>ready</th><th>serving</th><th>terminating</th><th>sent</th></tr>");
+    absl::StrAppend(
+        &page, "<h2>", endpoints.size(),
+        " endpoints</h2><table><tr><th>address</th><th>pod</th><th>zone</th><th>object</th>"
+        "<th>ready</th><th>serving</th><th>terminating</th><th>sent</th></tr>");
     for (const discovery::EndpointState& e : endpoints) {
       absl::StrAppend(&page, "<tr><td>", HtmlEscape(e.address), "</td><td>", HtmlEscape(e.pod),
-                      "</td><td>", HtmlEscape(e.object), "</td><td>", e.ready ? "yes" : "no",
-                      "</td><td>", e.serving ? "yes" : "no", "</td><td>",
-                      e.terminating ? "yes" : "no", "</td><td>", e.used ? "<b>yes</b>" : "no",
-                      "</td></tr>");
+                      "</td><td>", HtmlEscape(e.zone), "</td><td>", HtmlEscape(e.object),
+                      "</td><td>", e.ready ? "yes" : "no", "</td><td>", e.serving ? "yes" : "no",
+                      "</td><td>", e.terminating ? "yes" : "no", "</td><td>",
+                      e.used ? "<b>yes</b>" : "no", "</td></tr>");
     }
     absl::StrAppend(&page, "</table>");
   }

@@ -36,6 +36,7 @@ struct EndpointState {
   bool terminating = false;
   bool used = false;   // contributed to the backends
   std::string pod;     // targetRef.name when it names a Pod
+  std::string zone;    // an EndpointSlice endpoint's zone, if it has one
   std::string object;  // the EndpointSlice / Endpoints it comes from
 };
 

@@ -8,7 +8,8 @@
 
 namespace jawlb::discovery {
 
-BackendSet::BackendSet(std::vector<Backend> backends, const std::map<Backend, uint32_t>& weights)
+BackendSet::BackendSet(std::vector<Backend> backends, const std::map<Backend, uint32_t>& weights,
+                       const std::map<Backend, std::string>& zones)
     : backends_(std::move(backends)) {
   std::sort(backends_.begin(), backends_.end());
   backends_.erase(std::unique(backends_.begin(), backends_.end()), backends_.end());
@@ -16,6 +17,26 @@ BackendSet::BackendSet(std::vector<Backend> backends, const std::map<Backend, ui
     if (weight <= 1 || !std::binary_search(backends_.begin(), backends_.end(), backend)) continue;
     weights_[backend] = std::min(weight, kMaxWeight);
   }
+  for (const auto& [backend, zone] : zones) {
+    if (zone.empty() || !std::binary_search(backends_.begin(), backends_.end(), backend)) continue;
+    zones_[backend] = zone;
+  }
+}
+
+BackendSet BackendSet::Restrict(std::vector<Backend> keep) const {
+  keep.erase(std::remove_if(keep.begin(), keep.end(),
+                            [this](const Backend& backend) {
+                              return !std::binary_search(backends_.begin(), backends_.end(),
+                                                         backend);
+                            }),
+             keep.end());
+  return BackendSet(std::move(keep), weights_, zones_);
+}
+
+const std::string& BackendSet::ZoneOf(const Backend& backend) const {
+  static const std::string* const kNone = new std::string();
+  auto it = zones_.find(backend);
+  return it == zones_.end() ? *kNone : it->second;
 }
 
 uint32_t BackendSet::WeightOf(const Backend& backend) const {

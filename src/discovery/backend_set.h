@@ -1,6 +1,7 @@
 // BackendSet: the complete set of ready backends of one service at one moment,
-// sorted and without duplicates. Sources produce it; the grpclb Hub turns it
-// into the ServerList every client receives.
+// sorted and without duplicates, with what is known of each beyond its address
+// (a weight, a zone). Sources produce it; the Hub turns it into the ServerList
+// every grpclb client receives and the assignment xDS clients get.
 //
 // Threading: a value type; immutable after construction, so const access from
 // any number of threads is safe.
@@ -30,13 +31,25 @@ class BackendSet {
   // that should get more than their share (a backend of weight w is picked w
   // times as often as one of weight 1); entries for backends not in the set,
   // and weights of 0 or 1, are dropped; weights are capped at kMaxWeight.
+  // `zones`: the zone each backend runs in, where known (EndpointSlice
+  // endpoints' `zone`); entries for backends not in the set, and empty zones,
+  // are dropped.
   explicit BackendSet(std::vector<Backend> backends,
-                      const std::map<Backend, uint32_t>& weights = {});
+                      const std::map<Backend, uint32_t>& weights = {},
+                      const std::map<Backend, std::string>& zones = {});
+
+  // The backends of `keep` that are in this set, with their weights and
+  // zones (a client's subset, the healthy ones, the ones that fit).
+  BackendSet Restrict(std::vector<Backend> keep) const;
 
   const std::vector<Backend>& backends() const { return backends_; }
   // The weights other than 1.
   const std::map<Backend, uint32_t>& weights() const { return weights_; }
   uint32_t WeightOf(const Backend& backend) const;
+  // The zones known (non-empty).
+  const std::map<Backend, std::string>& zones() const { return zones_; }
+  // "" when unknown.
+  const std::string& ZoneOf(const Backend& backend) const;
   bool empty() const { return backends_.empty(); }
   size_t size() const { return backends_.size(); }
 
@@ -48,6 +61,7 @@ class BackendSet {
  private:
   std::vector<Backend> backends_;
   std::map<Backend, uint32_t> weights_;
+  std::map<Backend, std::string> zones_;
 };
 
 // What changed from `before` to `after`: "+10.0.0.7:50051 -10.0.0.3:50051", or

@@ -1,7 +1,5 @@
 #include "discovery/endpoints_decoder.h"
 
-#include "discovery/backend_set.h"
-
 #include <vector>
 
 #include "absl/strings/numbers.h"
@@ -9,6 +7,7 @@
 #include "absl/strings/str_join.h"
 
 #include "common/status_macros.h"
+#include "discovery/backend_set.h"
 
 namespace jawlb::discovery {
 namespace {
@@ -123,6 +122,18 @@ absl::Status DecodeSliceEndpoint(element endpoint, uint16_t port, DecodedObject&
   state.serving = has_conditions ? OptionalBool(conditions, "serving", ready) : ready;
   state.terminating = terminating;
   state.pod = TargetPod(endpoint);
+  if (element zone; endpoint["zone"].get(zone) == simdjson::SUCCESS && !zone.is_null()) {
+    std::string_view text;
+    if (zone.get(text) != simdjson::SUCCESS) {
+      decoded.warnings.push_back(
+          absl::StrCat("\"", name, "\": an endpoint's zone is not a string"));
+    } else if (text.size() > kMaxZoneBytes) {
+      decoded.warnings.push_back(absl::StrCat("\"", name, "\": an endpoint's zone of ", text.size(),
+                                              " bytes is ignored (at most ", kMaxZoneBytes, ")"));
+    } else {
+      state.zone = std::string(text);
+    }
+  }
   absl::StatusOr<Elements> addresses = OptionalArray(endpoint, "addresses", name);
   if (!addresses.ok()) return addresses.status();
   if (!ready || terminating || port == 0) {  // port 0: the slice has no such port
@@ -149,6 +160,7 @@ absl::Status DecodeSliceEndpoint(element endpoint, uint16_t port, DecodedObject&
     }
     EndpointState described = state;
     described.used = AddAddress(View(text), port, name, decoded);
+    if (described.used && !state.zone.empty()) decoded.zones[decoded.backends.back()] = state.zone;
     Describe(View(text), port, std::move(described), decoded);
   }
   return absl::OkStatus();
@@ -231,8 +243,7 @@ absl::StatusOr<DecodedObject> DecodeEndpointsObject(EndpointsApi api, element ob
   std::string_view weight;
   if (object["metadata"]["annotations"][kWeightAnnotation].get(weight) == simdjson::SUCCESS) {
     uint32_t value = 0;
-    if (absl::SimpleAtoi(View(weight), &value) && value >= 1 &&
-        value <= BackendSet::kMaxWeight) {
+    if (absl::SimpleAtoi(View(weight), &value) && value >= 1 && value <= BackendSet::kMaxWeight) {
       decoded.weight = value;
     } else {
       decoded.warnings.push_back(absl::StrCat(

@@ -9,12 +9,16 @@
 // Every address is also described with its conditions (EndpointState), used
 // or not, for the state page.
 // - the port is the one named `target_port` (per slice / per subset); a numeric
-//   `target_port` is the port number itself.
+//   `target_port` is the port number itself;
+// - an EndpointSlice endpoint's `zone` (topology.kubernetes.io/zone of its
+//   node) is kept with its backends: xDS clients get it as their locality's
+//   zone. One longer than kMaxZoneBytes, or not a string, is a warning.
 //
 // Threading: pure functions; thread-safe.
 #ifndef JAWLB_DISCOVERY_ENDPOINTS_DECODER_H_
 #define JAWLB_DISCOVERY_ENDPOINTS_DECODER_H_
 
+#include <map>
 #include <string>
 #include <vector>
 
@@ -31,14 +35,17 @@ namespace jawlb::discovery {
 // else is a warning, and the weight stays 1.
 inline constexpr char kWeightAnnotation[] = "jawlb.io/weight";
 
+inline constexpr size_t kMaxZoneBytes = 128;
+
 // Which API the objects come from.
 enum class EndpointsApi { kEndpointSlices, kEndpoints };
 
 struct DecodedObject {
-  std::string name;                      // metadata.name
-  std::vector<Backend> backends;         // what it contributes (unsorted, may repeat)
+  std::string name;               // metadata.name
+  std::vector<Backend> backends;  // what it contributes (unsorted, may repeat)
   // Its backends' weight: the annotation kWeightAnnotation, 1 without it.
   uint32_t weight = 1;
+  std::map<Backend, std::string> zones;  // of its backends whose endpoint names one
   std::vector<EndpointState> endpoints;  // every address it lists, for operators
   // Things an operator should know (skipped endpoints, a missing port name),
   // one sentence each.

@@ -61,7 +61,7 @@ BackendSet OwnAddressFilter::operator()(BackendSet backends) const {
         "the balancer): left out",
         absl::StrJoin(left_out, ", "));
   }
-  return BackendSet(std::move(kept), backends.weights());
+  return backends.Restrict(std::move(kept));
 }
 
 }  // namespace jawlb::discovery

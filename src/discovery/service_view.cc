@@ -31,6 +31,7 @@ void ServiceView::Apply(simdjson::dom::element object) {
   contribution.warnings = std::move(decoded->warnings);
   contribution.backends = std::move(decoded->backends);
   contribution.weight = decoded->weight;
+  contribution.zones = std::move(decoded->zones);
   for (EndpointState& endpoint : decoded->endpoints) endpoint.object = decoded->name;
   contribution.endpoints = std::move(decoded->endpoints);
   endpoints_changed_ = true;
@@ -78,16 +79,21 @@ void ServiceView::Sync(absl::Time observed) {
   }
   endpoints_changed_ = false;
   std::vector<Backend> all;
-  std::map<Backend, uint32_t> weights;  // a backend in two objects: the higher weight
+  std::map<Backend, uint32_t> weights;   // a backend in two objects: the higher weight
+  std::map<Backend, std::string> zones;  // ... and the first zone in byte order
   for (const auto& [name, contribution] : objects_) {
     all.insert(all.end(), contribution.backends.begin(), contribution.backends.end());
+    for (const auto& [backend, zone] : contribution.zones) {
+      auto [it, inserted] = zones.emplace(backend, zone);
+      if (!inserted && zone < it->second) it->second = zone;
+    }
     if (contribution.weight == 1) continue;
     for (const Backend& backend : contribution.backends) {
       uint32_t& weight = weights[backend];
       weight = std::max(weight, contribution.weight);
     }
   }
-  BackendSet set(std::move(all), weights);
+  BackendSet set(std::move(all), weights, zones);
   if (delivered_.has_value() && *delivered_ == set) return;
   delivered_ = set;
   on_update_(std::move(set), observed);

@@ -46,6 +46,7 @@ class ServiceView final : public k8s::ObjectStore {
   struct Contribution {
     std::vector<Backend> backends;
     uint32_t weight = 1;  // of each of its backends
+    std::map<Backend, std::string> zones;
     std::vector<EndpointState> endpoints;
     std::vector<std::string> warnings;  // as last logged
   };

@@ -119,10 +119,8 @@ discovery::BackendSet FitToBytes(const discovery::BackendSet& backends,
         1, std::min(keep - 1,
                     static_cast<size_t>(static_cast<double>(keep) * static_cast<double>(max_bytes) /
                                         static_cast<double>(size) * 0.99)));
-    fitted = discovery::BackendSet(
-        std::vector<discovery::Backend>(ranked.begin(),
-                                        ranked.begin() + static_cast<std::ptrdiff_t>(keep)),
-        backends.weights());
+    fitted = backends.Restrict(std::vector<discovery::Backend>(
+        ranked.begin(), ranked.begin() + static_cast<std::ptrdiff_t>(keep)));
     size = MakeServerListResponse(fitted, token_prefix, drop_percent).ByteSizeLong();
   }
   return fitted;

@@ -9,7 +9,7 @@ namespace jawlb::grpclb {
 void SubsetPolicy::SetBackends(const discovery::BackendSet& backends) {
   if (!enabled()) return;
   absl::MutexLock lock(&mu_);
-  weights_ = backends.weights();
+  backends_ = backends;
   planner_.SetBackends(backends.backends());
   planner_.TakeChanged();  // the Hub's publish that follows wakes every stream
 }
@@ -87,7 +87,7 @@ std::set<balancer::SubsetPlanner::ClientId> SubsetPolicy::ReplanIfDue() {
 
 discovery::BackendSet SubsetPolicy::ListFor(uint64_t id) const {
   absl::MutexLock lock(&mu_);
-  return discovery::BackendSet(planner_.SubsetOf(id), weights_);
+  return backends_.Restrict(planner_.SubsetOf(id));
 }
 
 void SubsetPolicy::Notify(const std::set<balancer::SubsetPlanner::ClientId>& changed) {

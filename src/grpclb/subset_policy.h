@@ -103,7 +103,7 @@ class SubsetPolicy {
   };
   std::map<uint64_t, Joined> members_ ABSL_GUARDED_BY(mu_);
   std::multimap<std::string, uint64_t> by_key_ ABSL_GUARDED_BY(mu_);
-  std::map<discovery::Backend, uint32_t> weights_ ABSL_GUARDED_BY(mu_);  // the set's
+  discovery::BackendSet backends_ ABSL_GUARDED_BY(mu_);  // the newest set (weights, zones)
   uint64_t next_id_ ABSL_GUARDED_BY(mu_) = 1;
   absl::Time last_replan_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
 };

@@ -214,7 +214,7 @@ void HealthChecker::StartDueRetries() {
 void HealthChecker::Apply(const Command& command) {
   const std::vector<Backend>& backends = command.backends.backends();
   tracker_.SetBackends(backends);
-  weights_ = command.backends.weights();
+  set_ = command.backends;
   const std::set<Backend> wanted(backends.begin(), backends.end());
   for (auto it = active_.begin(); it != active_.end();) {
     if (wanted.contains(it->first)) {
@@ -354,7 +354,7 @@ void HealthChecker::Settle(absl::Time observed) {
                  entries.size());
   }
   panicking_ = panic;
-  discovery::BackendSet usable(tracker_.Usable(), weights_);
+  discovery::BackendSet usable = set_.Restrict(tracker_.Usable());
   if (!published_.has_value() || *published_ != usable) {
     published_ = usable;
     publish_(std::move(usable), observed);

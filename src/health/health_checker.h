@@ -103,7 +103,7 @@ class HealthChecker {
 
   // The thread's own state.
   balancer::HealthTracker tracker_;
-  std::map<discovery::Backend, uint32_t> weights_;  // of the newest set
+  discovery::BackendSet set_;  // the newest (for weights and zones)
   std::map<discovery::Backend, std::shared_ptr<grpc::Channel>> channels_;
   std::map<Watch*, std::unique_ptr<Watch>> watches_;  // every call not yet finished
   std::map<discovery::Backend, Watch*> active_;       // the live watch of each backend

@@ -1,6 +1,9 @@
 #include "xds/resources.h"
 
 #include <map>
+#include <set>
+#include <string>
+#include <utility>
 #include <vector>
 
 #include <arpa/inet.h>
@@ -89,16 +92,20 @@ std::string AssignmentResource(const std::string& cluster_name,
                                const discovery::BackendSet& backends, int drop_percent) {
   endpoint::ClusterLoadAssignment resource;
   resource.set_cluster_name(cluster_name);
-  // One locality per weight (weight 1 first, in the set's order within).
-  std::map<uint32_t, std::vector<const discovery::Backend*>> by_weight;
+  // One locality per zone and weight (by zone, then weight; in the set's
+  // order within).
+  std::map<std::pair<std::string, uint32_t>, std::vector<const discovery::Backend*>> groups;
+  std::set<uint32_t> weights;
   for (const discovery::Backend& backend : backends.backends()) {
-    const auto it = backends.weights().find(backend);
-    by_weight[it == backends.weights().end() ? 1 : it->second].push_back(&backend);
+    const uint32_t weight = backends.WeightOf(backend);
+    weights.insert(weight);
+    groups[{backends.ZoneOf(backend), weight}].push_back(&backend);
   }
-  for (const auto& [weight, members] : by_weight) {
+  for (const auto& [group, members] : groups) {
+    const auto& [zone, weight] = group;
     auto* locality = resource.add_endpoints();
-    locality->mutable_locality();  // present, even when empty: clients require it
-    if (by_weight.size() > 1) {    // distinct names: clients key localities by them
+    locality->mutable_locality()->set_zone(zone);  // present, even when empty: clients require it
+    if (weights.size() > 1) {                      // distinct names: clients key localities by them
       locality->mutable_locality()->set_sub_zone(absl::StrCat("weight-", weight));
     }
     locality->mutable_load_balancing_weight()->set_value(weight *

@@ -8,9 +8,11 @@
 //   Cluster <service>: EDS over ADS, ROUND_ROBIN, with `lrs_server: self` when
 //     clients should send load reports;
 //   ClusterLoadAssignment <service>: the backends.
-// Backends become localities by weight (gRPC clients refuse duplicate
-// addresses and ignore endpoint weights under ROUND_ROBIN, but weigh
-// localities): one locality per weight, weighted by weight × backends. Load
+// Backends become localities by zone and weight (gRPC clients refuse
+// duplicate addresses and ignore endpoint weights under ROUND_ROBIN, but weigh
+// localities): one locality per zone (an EndpointSlice endpoint's `zone`) and
+// weight, weighted by weight × backends, named by its zone and, when weights
+// differ, sub_zone "weight-<w>". Load
 // shedding is a drop_overloads entry; no backends at all is a 100% drop whose
 // category says so, so RPCs fail at once saying why.
 //

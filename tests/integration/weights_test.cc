@@ -10,15 +10,18 @@
 
 #include <signal.h>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
+#include "testbed/ads_client.h"
 #include "testbed/dns_server.h"
 #include "testbed/echo_backend.h"
 #include "testbed/echo_client.h"
 #include "testbed/grpclb_channel.h"
+#include "testbed/http.h"
 #include "testbed/jawlb_process.h"
 #include "testbed/kube_api.h"
 #include "tests/common/status_matchers.h"
@@ -103,12 +106,10 @@ TEST(WeightsTest, XdsClientsGetTheWeightsAsLocalityWeights) {
   ASSERT_NO_FATAL_FAILURE(setup.Start());
   auto& api = setup.api;
   auto& jawlb = setup.jawlb;
-  setenv("GRPC_XDS_BOOTSTRAP_CONFIG",
-         absl::StrCat(R"({"xds_servers":[{"server_uri":"127.0.0.1:)", jawlb->port(),
-                      R"(","channel_creds":[{"type":"insecure"}],"server_features":["xds_v3"]}],)",
-                      R"("node":{"id":"weights-test","locality":{"zone":"test"}}})")
-             .c_str(),
-         1);
+  absl::StatusOr<std::string> bootstrap =
+      XdsBootstrap(JAWLB_BINARY, jawlb->port(), "weights-test", "test");
+  ASSERT_THAT(bootstrap, IsOk());
+  setenv("GRPC_XDS_BOOTSTRAP_CONFIG", bootstrap->c_str(), 1);
   auto channel = grpc::CreateChannel("xds:///echo:50051", grpc::InsecureChannelCredentials());
   ASSERT_THAT(WaitForSpread(channel, {"heavy", "light"}, true, 20, kWait), IsOk());
   // 2,000 calls at 3:1: heavy's share 0.75, one standard deviation about 0.01.
@@ -126,6 +127,51 @@ TEST(WeightsTest, XdsClientsGetTheWeightsAsLocalityWeights) {
   EXPECT_NEAR(spread.calls["heavy"] / 1000.0, 0.5, 0.08) << spread.ToString();
   channel.reset();
   EXPECT_TRUE(ExitedWith(jawlb->process().Stop(SIGTERM, absl::Seconds(60)), 0));
+}
+
+// An EndpointSlice endpoint's zone (set by the EndpointSlice controller from
+// its node's topology.kubernetes.io/zone) becomes its locality's zone, and
+// the operator sees it on /debug/state; a real xDS client takes the zoned
+// assignment and keeps calling both backends.
+TEST(WeightsTest, AnEndpointsZoneIsItsLocalitysZone) {
+  Weighted setup;
+  ASSERT_NO_FATAL_FAILURE(setup.Start());
+  const std::string address = setup.backends[1]->address();  // "light"
+  const std::string ip = address.substr(0, address.find(':'));
+  std::string slice = EndpointSliceJson(
+      "echo-light", "echo", std::stoi(address.substr(address.find(':') + 1)), {{ip, "ready"}});
+  slice = absl::StrReplaceAll(slice, {{R"("conditions")", R"("zone":"zone-b","conditions")"}});
+  ASSERT_THAT(setup.api->Put("endpointslices", slice), IsOk());
+
+  AdsClient ads(setup.jawlb->port(), "zones-test");
+  ASSERT_THAT(ads.Subscribe("echo:50051"), IsOk());
+  std::string zones;  // "zone/sub_zone:address" of each locality
+  const absl::Time deadline = absl::Now() + kWait;
+  while (absl::Now() < deadline && !absl::StrContains(zones, "zone-b/")) {
+    auto assignment = ads.NextAssignment();
+    ASSERT_THAT(assignment, IsOk());
+    zones.clear();
+    for (const auto& locality : assignment->endpoints()) {
+      for (const auto& endpoint : locality.lb_endpoints()) {
+        absl::StrAppend(&zones, locality.locality().zone(), "/", locality.locality().sub_zone(),
+                        ":", endpoint.endpoint().address().socket_address().address(), " ");
+      }
+    }
+  }
+  EXPECT_THAT(zones, ::testing::HasSubstr(absl::StrCat("zone-b/weight-1:", ip)));
+  auto state =
+      HttpGet(absl::StrCat("http://127.0.0.1:", setup.jawlb->admin_port(), "/debug/state"));
+  ASSERT_THAT(state, IsOk());
+  EXPECT_THAT(state->second, ::testing::HasSubstr(R"("zone":"zone-b")"));
+
+  absl::StatusOr<std::string> bootstrap =
+      XdsBootstrap(JAWLB_BINARY, setup.jawlb->port(), "zones-test", "zone-a");
+  ASSERT_THAT(bootstrap, IsOk());
+  setenv("GRPC_XDS_BOOTSTRAP_CONFIG", bootstrap->c_str(), 1);
+  auto channel = grpc::CreateChannel("xds:///echo:50051", grpc::InsecureChannelCredentials());
+  EXPECT_THAT(WaitForSpread(channel, {"heavy", "light"}, true, 40, kWait), IsOk());
+  channel.reset();
+  EXPECT_TRUE(ExitedWith(setup.jawlb->process().Stop(SIGTERM, absl::Seconds(60)), 0));
 }
 
 }  // namespace

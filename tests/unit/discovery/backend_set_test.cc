@@ -119,5 +119,23 @@ TEST(BackendSetTest, WeightsBelongToTheSetAndCountInEquality) {
   EXPECT_EQ(DescribeChange(BackendSet(backends), weighted), "~10.0.0.1:1*3");
 }
 
+TEST(BackendSetTest, ZonesBelongToTheSetAndSurviveRestriction) {
+  const std::vector<Backend> backends =
+      ParseBackendList("10.0.0.1:1 10.0.0.2:1 10.0.0.3:1")->backends();
+  const Backend absent = *MakeBackend("10.0.0.9", 1);
+  const BackendSet zoned(backends, {{backends[2], 4}},
+                         {{backends[0], "eu-west-1a"}, {backends[1], ""}, {absent, "eu-west-1c"}});
+  EXPECT_EQ(zoned.ZoneOf(backends[0]), "eu-west-1a");
+  EXPECT_EQ(zoned.ZoneOf(backends[1]), "");                    // empty: unknown
+  EXPECT_EQ(zoned.zones().size(), 1u);                         // and the absent one dropped
+  EXPECT_NE(zoned, BackendSet(backends, {{backends[2], 4}}));  // a zone is part of the set
+  // A restriction keeps the weights and zones of what it keeps, and only
+  // backends of the set.
+  const BackendSet restricted = zoned.Restrict({backends[2], backends[0], absent});
+  EXPECT_EQ(restricted.ToString(), "10.0.0.1:1,10.0.0.3:1*4");
+  EXPECT_EQ(restricted.ZoneOf(backends[0]), "eu-west-1a");
+  EXPECT_EQ(restricted.WeightOf(backends[2]), 4u);
+}
+
 }  // namespace
 }  // namespace jawlb::discovery

@@ -207,5 +207,33 @@ TEST(EndpointsDecoderTest, TheWeightAnnotationWeighsEveryBackendOfTheObject) {
   EXPECT_EQ(DecodeWeighted(EndpointsApi::kEndpointSlices, "3").weight, 1u);
 }
 
+TEST(EndpointsDecoderTest, AnEndpointsZoneGoesWithItsBackends) {
+  simdjson::dom::parser parser;
+  simdjson::dom::element element;
+  const std::string json =
+      R"({"metadata":{"name":"svc-abc"},"addressType":"IPv4","ports":[{"name":"grpc","port":5}],)"
+      R"("endpoints":[{"addresses":["10.0.0.1"],"zone":"eu-west-1a"},)"
+      R"({"addresses":["10.0.0.2"],"zone":null},)"
+      R"({"addresses":["10.0.0.3"],"zone":7},)"
+      R"({"addresses":["10.0.0.4"],"zone":")" +
+      std::string(kMaxZoneBytes + 1, 'z') +
+      R"("},)"
+      R"({"addresses":["10.0.0.5"],"zone":"eu-west-1b","conditions":{"ready":false}}]})";
+  ASSERT_EQ(parser.parse(json).get(element), simdjson::SUCCESS);
+  absl::StatusOr<DecodedObject> object =
+      DecodeEndpointsObject(EndpointsApi::kEndpointSlices, element, "grpc");
+  ASSERT_THAT(object, IsOk());
+  EXPECT_EQ(object->backends.size(), 4u);
+  // Only used backends with a usable zone; the rest count, zoneless.
+  ASSERT_EQ(object->zones.size(), 1u);
+  EXPECT_EQ(object->zones.begin()->first.ToString(), "10.0.0.1:5");
+  EXPECT_EQ(object->zones.begin()->second, "eu-west-1a");
+  EXPECT_THAT(object->warnings, ElementsAre(HasSubstr("zone is not a string"),
+                                            HasSubstr("zone of 129 bytes is ignored")));
+  // The state page shows the zone of every endpoint that has one.
+  EXPECT_EQ(object->endpoints[0].zone, "eu-west-1a");
+  EXPECT_EQ(object->endpoints.back().zone, "eu-west-1b");
+}
+
 }  // namespace
 }  // namespace jawlb::discovery

@@ -102,6 +102,33 @@ TEST(ResourcesTest, WeightsBecomeLocalitiesWeightedByWeightTimesBackends) {
             assignment.endpoints(1).locality().sub_zone());
 }
 
+TEST(ResourcesTest, ZonesNameTheLocalities) {
+  // Two zones, and in one of them two weights: three localities, each named
+  // by its zone (and weight), each weighted by weight × backends.
+  const std::vector<discovery::Backend> b =
+      Set("10.0.0.1:80,10.0.0.2:80,10.0.0.3:80,10.0.0.4:80").backends();
+  const discovery::BackendSet set(b, {{b[3], 2}},
+                                  {{b[0], "zone-a"}, {b[1], "zone-b"}, {b[2], "zone-b"}});
+  const auto assignment =
+      Unpack<endpoint::ClusterLoadAssignment>(AssignmentResource("s", set, 0), kEndpointsType);
+  std::vector<std::string> localities;
+  for (const auto& locality : assignment.endpoints()) {
+    localities.push_back(
+        absl::StrCat(locality.locality().zone(), "/", locality.locality().sub_zone(), " ",
+                     locality.load_balancing_weight().value(), " ", locality.lb_endpoints_size()));
+  }
+  EXPECT_EQ(localities, (std::vector<std::string>{"/weight-2 2 1", "zone-a/weight-1 1 1",
+                                                  "zone-b/weight-1 2 2"}));
+  // One weight: the zone alone names a locality.
+  const auto plain = Unpack<endpoint::ClusterLoadAssignment>(
+      AssignmentResource("s", discovery::BackendSet(b, {}, {{b[0], "zone-a"}}), 0), kEndpointsType);
+  ASSERT_EQ(plain.endpoints_size(), 2);
+  EXPECT_EQ(plain.endpoints(0).locality().zone(), "");
+  EXPECT_EQ(plain.endpoints(0).locality().sub_zone(), "");
+  EXPECT_EQ(plain.endpoints(1).locality().zone(), "zone-a");
+  EXPECT_EQ(plain.endpoints(1).load_balancing_weight().value(), 1u);
+}
+
 TEST(ResourcesTest, SheddingAndNoBackendsAreDropsWithACategory) {
   const auto shed = Unpack<endpoint::ClusterLoadAssignment>(
       AssignmentResource("s", Set("10.0.0.1:80"), 30), kEndpointsType);
