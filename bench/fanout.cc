@@ -12,11 +12,16 @@
 // list of a large service, and back to steady state after a 410 re-list).
 //
 // Streams are raw ByteBuffers: a list's size tells the lists apart, so the
-// generator parses nothing and stays cheap.
+// generator parses nothing and stays cheap. With --protocol=xds the streams
+// are ADS streams instead, each as a gRPC xDS client's: it subscribes to the
+// listener, then to the assignment of the cluster the listener names, and
+// ACKs every response (those it parses; an assignment's size tells them
+// apart as a list's does).
 #include <algorithm>
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
+#include <deque>
 #include <fstream>
 #include <memory>
 #include <sstream>
@@ -37,7 +42,11 @@
 #include "absl/time/time.h"
 #include "grpcpp/generic/generic_stub.h"
 #include "grpcpp/grpcpp.h"
+#include "grpcpp/impl/codegen/proto_utils.h"
 
+#include "envoy/config/listener/v3/listener.pb.h"
+#include "envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager.pb.h"
+#include "envoy/service/discovery/v3/discovery.pb.h"
 #include "testbed/http.h"
 #include "testbed/jawlb_process.h"
 #include "testbed/kube_api.h"
@@ -60,6 +69,7 @@ struct Options {
   int pause_ms = 0;  // between changes
   int services = 0;  // > 0: multi mode with this many services (RunMulti)
   int hold_ms = 0;   // RunMulti: wait this long with every stream open (to look at jawlb)
+  bool xds = false;  // --protocol=xds: ADS streams instead of BalanceLoad
 };
 
 bool ParseFlags(int argc, char** argv, Options& options) {
@@ -78,6 +88,10 @@ bool ParseFlags(int argc, char** argv, Options& options) {
     if (name == "churn_seconds") ok = absl::SimpleAtoi(value, &options.churn_seconds);
     if (name == "churn_rate") ok = absl::SimpleAtoi(value, &options.churn_rate);
     if (name == "pause_ms") ok = absl::SimpleAtoi(value, &options.pause_ms);
+    if (name == "protocol") {
+      ok = value == "grpclb" || value == "xds";
+      options.xds = value == "xds";
+    }
     if (name == "startup_endpoints") ok = absl::SimpleAtoi(value, &options.startup_endpoints);
     if (name == "services") ok = absl::SimpleAtoi(value, &options.services);
     if (name == "hold_ms") ok = absl::SimpleAtoi(value, &options.hold_ms);
@@ -130,6 +144,29 @@ absl::Duration SelfCpu() {
 
 using Stub = grpc::GenericStub;
 constexpr char kMethod[] = "/grpc.lb.v1.LoadBalancer/BalanceLoad";
+constexpr char kAdsMethod[] =
+    "/envoy.service.discovery.v3.AggregatedDiscoveryService/StreamAggregatedResources";
+constexpr char kListenerType[] = "type.googleapis.com/envoy.config.listener.v3.Listener";
+constexpr char kEndpointsType[] =
+    "type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment";
+constexpr char kName[] = "echo.default.svc.cluster.local:50051";
+
+// A DiscoveryRequest (a subscription, or with `nonce` an ACK) as bytes.
+grpc::ByteBuffer AdsRequest(const std::string& type, const std::string& name,
+                            const std::string& version = "", const std::string& nonce = "",
+                            bool node = false) {
+  envoy::service::discovery::v3::DiscoveryRequest request;
+  if (node) request.mutable_node()->set_id("fanout");
+  request.set_type_url(type);
+  request.add_resource_names(name);
+  request.set_version_info(version);
+  request.set_response_nonce(nonce);
+  grpc::ByteBuffer buffer;
+  bool own = false;
+  (void)grpc::SerializationTraits<envoy::service::discovery::v3::DiscoveryRequest>::Serialize(
+      request, &buffer, &own);
+  return buffer;
+}
 
 // Counts streams alive, so the end can wait for all of them.
 class Tally {
@@ -167,11 +204,11 @@ class Tally {
 class Stream {
  public:
   Stream(grpc::GenericStub& stub, grpc::CompletionQueue* cq, const grpc::ByteBuffer& initial,
-         bool stuck, Tally& tally, bool cancel_after_first_list = false)
-      : stuck_(stuck), cancel_after_first_list_(cancel_after_first_list), tally_(tally) {
+         bool stuck, Tally& tally, bool cancel_after_first_list = false, bool xds = false)
+      : stuck_(stuck), cancel_after_first_list_(cancel_after_first_list), xds_(xds), tally_(tally) {
     tally_.Add();
-    call_ = stub.PrepareCall(&context_, kMethod, cq);
-    initial_ = initial;
+    call_ = stub.PrepareCall(&context_, xds ? kAdsMethod : kMethod, cq);
+    initial_ = xds ? AdsRequest(kListenerType, kName, "", "", true) : initial;
     call_->StartCall(&start_);
   }
 
@@ -180,10 +217,17 @@ class Stream {
     switch (op) {
       case kStart:
         if (!ok) return Finish();
+        writing_ = true;
         call_->Write(initial_, &write_);
         call_->Read(&in_, &read_);
         return;
-      case kWrite:
+      case kWrite:  // one write at a time: the next queued one (xDS: ACKs)
+        writing_ = false;
+        if (ok && !queued_.empty()) {
+          writing_ = true;
+          call_->Write(queued_.front(), &write_);
+          queued_.pop_front();
+        }
         return;
       case kRead:
         if (!ok) return Finish();
@@ -215,8 +259,56 @@ class Stream {
   static constexpr int kStart = 0, kWrite = 1, kRead = 2, kFinish = 3;
 
  private:
+  void Send(grpc::ByteBuffer message) {
+    if (writing_) {
+      queued_.push_back(std::move(message));
+      return;
+    }
+    writing_ = true;
+    outgoing_ = std::move(message);
+    call_->Write(outgoing_, &write_);
+  }
+
+  // An ADS response: ACKed; a listener's cluster subscribed to; an
+  // assignment's size taken as a list's.
+  void OnAdsMessage(int64_t now) {
+    envoy::service::discovery::v3::DiscoveryResponse response;
+    const bool parsed =
+        grpc::SerializationTraits<envoy::service::discovery::v3::DiscoveryResponse>::Deserialize(
+            &in_, &response)
+            .ok();
+    messages_.fetch_add(1, std::memory_order_relaxed);
+    if (!parsed || response.resources_size() == 0) {
+      call_->Read(&in_, &read_);
+      return;
+    }
+    bytes_.fetch_add(static_cast<int64_t>(response.ByteSizeLong()), std::memory_order_relaxed);
+    const std::string& type = response.type_url();
+    if (type == kListenerType) {
+      Send(AdsRequest(type, kName, response.version_info(), response.nonce()));
+      envoy::config::listener::v3::Listener listener;
+      envoy::extensions::filters::network::http_connection_manager::v3::HttpConnectionManager hcm;
+      if (response.resources(0).UnpackTo(&listener) &&
+          listener.api_listener().api_listener().UnpackTo(&hcm)) {
+        cluster_ = hcm.rds().route_config_name();
+        Send(AdsRequest(kEndpointsType, cluster_));
+      }
+    } else if (type == kEndpointsType) {
+      Send(AdsRequest(type, cluster_, response.version_info(), response.nonce()));
+      const auto length = static_cast<int64_t>(response.resources(0).value().size());
+      if (length != list_length_.load(std::memory_order_relaxed)) {
+        changed_ns_.store(now, std::memory_order_relaxed);
+      }
+      list_length_.store(length, std::memory_order_release);
+      if (cancel_after_first_list_) context_.TryCancel();
+      if (stuck_) return;
+    }
+    call_->Read(&in_, &read_);
+  }
+
   void OnMessage() {
     const int64_t now = absl::GetCurrentTimeNanos();
+    if (xds_) return OnAdsMessage(now);
     const int64_t length = static_cast<int64_t>(in_.Length());
     in_.Clear();
     const int64_t messages = messages_.fetch_add(1, std::memory_order_relaxed) + 1;
@@ -235,7 +327,13 @@ class Stream {
 
   const bool stuck_;
   const bool cancel_after_first_list_;
+  const bool xds_;
   Tally& tally_;
+  // The poller's thread's alone (a stream's completions come on one queue).
+  bool writing_ = false;
+  grpc::ByteBuffer outgoing_;
+  std::deque<grpc::ByteBuffer> queued_;
+  std::string cluster_;
   grpc::ClientContext context_;
   std::unique_ptr<grpc::GenericClientAsyncReaderWriter> call_;
   grpc::ByteBuffer initial_;
@@ -440,7 +538,7 @@ int RunFanout(const Options& options) {
   for (int i = 0; i < options.streams; ++i) {
     const bool stuck = stuck_every > 0 && i % stuck_every == stuck_every - 1;
     streams.push_back(std::make_unique<Stream>(*stubs[i % options.connections], pollers.queue(i),
-                                               initial, stuck, tally));
+                                               initial, stuck, tally, false, options.xds));
   }
   auto all_listed = [&] {
     return std::all_of(streams.begin(), streams.end(),
@@ -542,9 +640,10 @@ int RunFanout(const Options& options) {
   const double max = sorted.empty() ? 0 : *std::max_element(sorted.begin(), sorted.end());
   const double stream_changes = static_cast<double>(live) * changes;
 
-  std::printf("fanout: %d streams over %d connections, %d backends, %d changes, %d stuck streams\n",
-              options.streams, options.connections, options.backends, changes,
-              static_cast<int>(options.streams - live));
+  std::printf(
+      "fanout: %d %s streams over %d connections, %d backends, %d changes, %d stuck streams\n",
+      options.streams, options.xds ? "xDS" : "grpclb", options.connections, options.backends,
+      changes, static_cast<int>(options.streams - live));
   std::printf("  connect: every stream had its first list after %s\n",
               absl::FormatDuration(connect_time).c_str());
   std::printf(
@@ -577,10 +676,11 @@ int RunFanout(const Options& options) {
   std::printf("  the generator's own CPU per change: %.2f ms (it shares the machine)\n",
               absl::ToDoubleMilliseconds(self_cpu) / changes);
   std::printf(
-      "RESULT streams=%d connections=%d backends=%d stuck=%d p50_ms=%.2f p90_ms=%.2f p99_ms=%.2f "
+      "RESULT protocol=%s streams=%d connections=%d backends=%d stuck=%d p50_ms=%.2f p90_ms=%.2f "
+      "p99_ms=%.2f "
       "max_ms=%.2f missed=%lld msgs_per_change=%.3f kib_per_stream=%.2f cpu_ms_per_change=%.2f "
       "generator_cpu_ms_per_change=%.2f put_ms=%.2f rss_after_mib=%.1f jawlb_view_mean_ms=%.2f\n",
-      options.streams, options.connections, options.backends,
+      options.xds ? "xds" : "grpclb", options.streams, options.connections, options.backends,
       static_cast<int>(options.streams - live), p50, p90, p99, max, static_cast<long long>(missed),
       static_cast<double>(messages) / stream_changes,
       static_cast<double>(rss_connected - rss_before) / 1024.0 / options.streams,
@@ -705,8 +805,7 @@ int RunMulti(const Options& options) {
       endpoints.emplace_back(Ip(service * 16 + i), "ready");
     }
     const std::string name = absl::StrCat("svc-", service);
-    return setup.api->Put("endpointslices",
-                          EndpointSliceJson(name + "-0", name, 50051, endpoints));
+    return setup.api->Put("endpointslices", EndpointSliceJson(name + "-0", name, 50051, endpoints));
   };
   for (int k = 0; k < options.services; ++k) {
     if (absl::Status s = put(k, false); !s.ok())
@@ -760,9 +859,8 @@ int RunMulti(const Options& options) {
   }
   auto open = [&](int from, int to) {
     for (int i = from; i < to; ++i) {
-      streams.push_back(std::make_unique<Stream>(*stubs[i % options.connections],
-                                                 pollers.queue(i), initials[service_of[i]],
-                                                 false, tally));
+      streams.push_back(std::make_unique<Stream>(*stubs[i % options.connections], pollers.queue(i),
+                                                 initials[service_of[i]], false, tally));
     }
     return WaitUntil(
         [&] {
@@ -787,7 +885,8 @@ int RunMulti(const Options& options) {
     std::fflush(stdout);
     absl::SleepFor(absl::Milliseconds(options.hold_ms));
   }
-  if (!open(first, options.streams)) return std::fprintf(stderr, "not every stream got a list\n"), 1;
+  if (!open(first, options.streams))
+    return std::fprintf(stderr, "not every stream got a list\n"), 1;
   absl::SleepFor(absl::Seconds(1));
   const int64_t rss_streams = RssBytes(pid);
 
@@ -842,10 +941,11 @@ int RunMulti(const Options& options) {
       per_stream_kib;
   const double per_service_all_in_kib =
       static_cast<double>(rss_services - rss_empty) / 1024.0 / first - per_stream_kib;
-  std::printf("multi: %d services, %d streams (Zipf over the services) over %d connections, %d "
-              "changes to random services (%d stream-changes)\n",
-              options.services, options.streams, options.connections, changes * 2,
-              static_cast<int>(latencies_ms.size() + missed));
+  std::printf(
+      "multi: %d services, %d streams (Zipf over the services) over %d connections, %d "
+      "changes to random services (%d stream-changes)\n",
+      options.services, options.streams, options.connections, changes * 2,
+      static_cast<int>(latencies_ms.size() + missed));
   std::printf("  propagation: p50 %.2f ms, p99 %.2f ms; missed %lld\n", p50, p99,
               static_cast<long long>(missed));
   std::printf(
@@ -880,7 +980,8 @@ int main(int argc, char** argv) {
         stderr,
         "usage: fanout [--streams=10000] [--connections=100] [--backends=5] [--rounds=20]\n"
         "              [--stuck_percent=0] [--churn_seconds=0 --churn_rate=1000]\n"
-        "              [--startup_endpoints=0] [--services=0 [--hold_ms=0]]\n");
+        "              [--startup_endpoints=0] [--services=0 [--hold_ms=0]]\n"
+        "              [--protocol=grpclb|xds]\n");
     return 1;
   }
   if (options.startup_endpoints > 0) return jawlb::bench::RunStartup(options);

@@ -90,8 +90,8 @@ class ServiceUnit {
   LoadShedding& shedding() { return shedding_; }
   const LoadShedding& shedding() const { return shedding_; }
   const discovery::Source& source() const { return *source_; }
-  // From the watch event's arrival to each write of the list to a client of
-  // this service.
+  // From the watch event's arrival to each write of the list (grpclb) or
+  // assignment (xDS) to a client of this service.
   metrics::Histogram& propagation() { return propagation_; }
   const metrics::Histogram& propagation() const { return propagation_; }
 

@@ -167,7 +167,7 @@ void WriteServiceMetrics(const std::vector<UnitUse>& units, metrics::TextWriter&
   // Histograms do not add up into "(other)": only the named services have one.
   out.Header("jawlb_service_list_propagation_seconds", "histogram",
              "Per service (the named ones): from the watch event's arrival to each client's "
-             "write of the list (multi mode).");
+             "write of the list (grpclb) or assignment (xDS) (multi mode).");
   for (const Row& row : rows) {
     if (row.unit == nullptr) continue;
     out.HistogramSamples("jawlb_service_list_propagation_seconds", {{"service", row.service}},

@@ -1,6 +1,9 @@
 // AdsMetrics: what the ADS streams of this replica did, by resource type:
-// requests (subscriptions, ACKs, NACKs, superseded), responses pushed, and
-// streams started. AdsService owns one; every stream adds to it.
+// requests (subscriptions, ACKs, NACKs, superseded), responses pushed,
+// streams started, and how long a change took to reach the clients (only
+// assignments change under a client: listeners, routes and clusters are
+// functions of the names it asked for). AdsService owns one; every stream
+// adds to it.
 //
 // Threading: thread-safe (metrics instruments).
 #ifndef JAWLB_XDS_ADS_METRICS_H_
@@ -41,6 +44,7 @@ struct AdsMetrics {
   metrics::CounterMap requests{{"type", "kind"}};  // kind: subscribe, ack, nack, stale
   metrics::CounterMap responses{{"type"}};
   metrics::Counter refused;  // streams refused by a bound
+  metrics::Histogram propagation{metrics::Histogram::LatencyBounds()};
 
   // `connected`: the ADS streams open now.
   void WriteTo(metrics::TextWriter& out, size_t connected) const {
@@ -54,6 +58,11 @@ struct AdsMetrics {
                  requests);
     out.Counters("jawlb_xds_responses_total", "Responses pushed on ADS streams, by resource type.",
                  responses);
+    out.Histogram("jawlb_xds_propagation_seconds",
+                  "Time from the source seeing a change (a watch event arriving) to the "
+                  "assignment that carries it being written to an xDS client; one observation "
+                  "per client and change (not for a client's first assignment).",
+                  propagation);
   }
 };
 

@@ -76,16 +76,9 @@ void AdsStream::OnEvent(Op op, bool ok) {
     case Op::kRead:
       OnReadDone(ok);
       break;
-    case Op::kWrite: {
-      {
-        absl::MutexLock lock(&mu_);
-        write_in_flight_ = false;
-        cursor_.WriteDone();
-      }
-      if (!ok) RequestFinish(grpc::Status(grpc::StatusCode::CANCELLED, "write failed"));
-      Pump();
+    case Op::kWrite:
+      OnWriteDone(ok);
       break;
-    }
     case Op::kFinish: {
       absl::MutexLock lock(&mu_);
       finish_done_ = true;
@@ -102,6 +95,26 @@ void AdsStream::OnEvent(Op op, bool ok) {
     }
   }
   MaybeRelease();
+}
+
+void AdsStream::OnWriteDone(bool ok) {
+  std::vector<Carried> carried;
+  {
+    absl::MutexLock lock(&mu_);
+    write_in_flight_ = false;
+    cursor_.WriteDone();
+    carried.swap(carried_);
+  }
+  if (!ok) {
+    RequestFinish(grpc::Status(grpc::StatusCode::CANCELLED, "write failed"));
+    return;
+  }
+  const absl::Time now = shared_.clock.Now();
+  for (const Carried& change : carried) {
+    shared_.metrics.propagation.Observe(now - change.observed);
+    change.unit->propagation().Observe(now - change.observed);
+  }
+  Pump();
 }
 
 void AdsStream::Start() {
@@ -325,8 +338,13 @@ std::optional<grpc::Slice> AdsStream::Assignment(const std::string& cluster) {
   }
   if (state.latest == nullptr) return std::nullopt;  // no list yet
   const grpclb::SnapshotPtr snapshot = state.latest;
-  if (it->second.membership != nullptr) {  // this client's own subset
-    return grpc::Slice(AssignmentResource(cluster, it->second.subset, snapshot->drop_percent));
+  Held& held = it->second;
+  if (held.sent_version != snapshot->version) {  // a list new to this client
+    if (held.sent_version != 0) carried_.push_back({held.unit, snapshot->observed});
+    held.sent_version = snapshot->version;
+  }
+  if (held.membership != nullptr) {  // this client's own subset
+    return grpc::Slice(AssignmentResource(cluster, held.subset, snapshot->drop_percent));
   }
   // Encoded once per list, shared by every stream of the service.
   return snapshot->Memo(

@@ -32,6 +32,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
@@ -124,8 +125,10 @@ class AdsStream final : public grpclb::Hub::Subscriber,
   void Resolve(const std::vector<std::string>& names) ABSL_LOCKS_EXCLUDED(mu_);
   // Forgets the listeners no longer subscribed, and the units only they used.
   void Prune() ABSL_LOCKS_EXCLUDED(mu_);
+  // The write in flight completed.
+  void OnWriteDone(bool ok) ABSL_LOCKS_EXCLUDED(mu_);
   // The resource `name` of `type` now, as a serialized Any; nullopt when
-  // there is none to send.
+  // there is none to send. An assignment's new list goes into carried_.
   std::optional<grpc::Slice> Resource(AdsCursor::Type type, const std::string& name)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   std::optional<grpc::Slice> Assignment(const std::string& cluster)
@@ -172,7 +175,15 @@ class AdsStream final : public grpclb::Hub::Subscriber,
     std::unique_ptr<grpclb::Hub::Subscription> subscription;
     std::unique_ptr<grpclb::SubsetPolicy::Membership> membership;
     discovery::BackendSet subset;
+    uint64_t sent_version = 0;  // the list of the last assignment sent (0: none yet)
   };
+  // A change the response in flight carries to the client: when its write
+  // completes, the time since the source saw it is observed.
+  struct Carried {
+    std::shared_ptr<grpclb::ServiceUnit> unit;
+    absl::Time observed;
+  };
+  std::vector<Carried> carried_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, Held> clusters_ ABSL_GUARDED_BY(mu_);
   grpc::ByteBuffer message_ ABSL_GUARDED_BY(mu_);  // the response in flight
   bool read_in_flight_ ABSL_GUARDED_BY(mu_) = false;

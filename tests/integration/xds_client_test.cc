@@ -96,6 +96,17 @@ TEST_F(XdsClientTest, CppXdsClientFollowsTheList) {
   spread = CallMany(channel, 200);
   EXPECT_EQ(spread.failures, 0) << spread.ToString();
   EXPECT_EQ(spread.calls.count("gamma"), 0u) << spread.ToString();
+  // The change's way to the client is measured (its first assignment is not
+  // a change), once jawlb has seen its write complete.
+  const std::string url = absl::StrCat("http://127.0.0.1:", jawlb_->admin_port(), "/metrics");
+  absl::StatusOr<std::pair<int, std::string>> metrics;
+  for (const absl::Time until = absl::Now() + kSettle; absl::Now() < until;) {
+    metrics = HttpGet(url);
+    ASSERT_THAT(metrics, IsOk());
+    if (absl::StrContains(metrics->second, "jawlb_xds_propagation_seconds_count 1\n")) break;
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  EXPECT_THAT(metrics->second, HasSubstr("jawlb_xds_propagation_seconds_count 1\n"));
   // No backends (a complete file listing none): RPCs fail at once, saying so.
   List({});
   absl::Time deadline = absl::Now() + kSettle;
