@@ -656,8 +656,10 @@ int RunFanout(const Options& options) {
       "    of which the API write itself (PUT to the test API server): %.2f ms on average\n",
       absl::ToDoubleMilliseconds(put_time) / changes);
   const int admin = setup.jawlb->admin_port();
-  const double view_ms = 1000 * Metric(admin, "jawlb_list_propagation_seconds_sum") /
-                         std::max(1.0, Metric(admin, "jawlb_list_propagation_seconds_count"));
+  const std::string histogram =
+      options.xds ? "jawlb_xds_propagation_seconds" : "jawlb_list_propagation_seconds";
+  const double view_ms = 1000 * Metric(admin, histogram + "_sum") /
+                         std::max(1.0, Metric(admin, histogram + "_count"));
   std::printf(
       "    jawlb's own view (watch bytes in -> write done, from its /metrics): mean %.2f ms\n",
       view_ms);

@@ -45,6 +45,8 @@ scenario "1,000 streams / 10 conns, 1,000 backends" --streams=1000 --connections
 scenario "10,000 streams / 100 conns, 5 backends" --streams=10000 --connections=100 --backends=5 --rounds=$rounds
 scenario "10,000 streams / 100 conns, 1,000 backends" --streams=10000 --connections=100 --backends=1000 --rounds=$rounds
 scenario "10,000 streams, 1% never read, 1,000 backends" --streams=10000 --connections=100 --backends=1000 --rounds=$rounds --stuck_percent=1
+scenario "xDS: 10,000 ADS streams / 100 conns, 5 backends" --protocol=xds --streams=10000 --connections=100 --backends=5 --rounds=$rounds
+scenario "xDS: 10,000 ADS streams / 100 conns, 1,000 backends" --protocol=xds --streams=10000 --connections=100 --backends=1000 --rounds=$rounds
 
 echo "== churn"
 ./build/fanout --churn_seconds=$churn --churn_rate=1000 | tee "$out/churn.txt"
@@ -74,6 +76,9 @@ EOF
   echo "moment each client has read the list that reflects it (p50/p99/max over every"
   echo "stream and change). CPU is jawlb's user+system time per change; memory is jawlb's"
   echo "RSS growth per connected idle stream. The generator runs on the same two cores."
+  echo "xDS rows: ADS streams as gRPC's xDS clients open them (listener, then the assignment,"
+  echo "every response ACKed, so each change is also one ACK read by jawlb); the generator"
+  echo "parses what it reads there, so its own CPU is higher."
   echo
   echo "| Scenario | p50 ms | p99 ms | max ms | never got it | msgs/stream/change | jawlb CPU ms/change | KiB/stream | generator CPU ms/change | jawlb view, mean ms | jawlb RSS after, MiB |"
   echo "|---|---|---|---|---|---|---|---|---|---|---|"

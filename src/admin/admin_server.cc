@@ -1,5 +1,8 @@
 #include "admin/admin_server.h"
 
+#include <map>
+#include <string>
+
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -180,10 +183,20 @@ std::string AdminServer::Metrics() const {
 
 std::vector<grpclb::ClientInfo> AdminServer::AllClients() const {
   std::vector<grpclb::ClientInfo> clients = view_.clients->Clients();
-  if (view_.xds_clients != nullptr) {
-    for (grpclb::ClientInfo& client : view_.xds_clients->Clients()) {
-      clients.push_back(std::move(client));
+  if (view_.xds_clients == nullptr) return clients;
+  std::map<std::string, grpclb::ClientInfo> reporters;  // by peer
+  if (view_.xds_load_reporters != nullptr) {
+    for (grpclb::ClientInfo& reporter : view_.xds_load_reporters->Clients()) {
+      std::string peer = reporter.peer;
+      reporters.insert_or_assign(std::move(peer), std::move(reporter));
     }
+  }
+  for (grpclb::ClientInfo& client : view_.xds_clients->Clients()) {
+    if (auto it = reporters.find(client.peer); it != reporters.end()) {
+      client.load = it->second.load;
+      client.rates = it->second.rates;
+    }
+    clients.push_back(std::move(client));
   }
   return clients;
 }

@@ -46,6 +46,9 @@ struct AdminView {
   const grpclb::Hub* hub = nullptr;  // the list sent (single mode; null: multi)
   const grpclb::ClientRegistry* clients = nullptr;      // grpclb streams
   const grpclb::ClientRegistry* xds_clients = nullptr;  // ADS streams (null: none)
+  // LRS streams: their load goes with the ADS stream of the same peer (a
+  // client's xDS channel carries both on one connection). Null: none.
+  const grpclb::ClientRegistry* xds_load_reporters = nullptr;
   const discovery::Source* endpoints = nullptr;  // every endpoint with its conditions (single mode)
   // Multi mode: a JSON array describing each service watched (null: single).
   std::function<std::string()> services;

@@ -144,6 +144,7 @@ absl::Status App::StartAdmin() {
   view.replica = replica_;
   view.clients = &protocols_->grpclb_clients();
   view.xds_clients = &protocols_->xds_clients();
+  view.xds_load_reporters = &protocols_->xds_load_reporters();
   absl::StatusOr<std::unique_ptr<admin::AdminServer>> admin =
       admin::AdminServer::Start(config_.admin_host, config_.admin_port, std::move(view));
   if (!admin.ok()) return admin.status();

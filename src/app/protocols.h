@@ -42,6 +42,7 @@ class Protocols {
   size_t streams() const { return grpclb_.clients().size() + ads_.clients().size(); }
   const grpclb::ClientRegistry& grpclb_clients() const { return grpclb_.clients(); }
   const grpclb::ClientRegistry& xds_clients() const { return ads_.clients(); }
+  const grpclb::ClientRegistry& xds_load_reporters() const { return lrs_.streams(); }
   void WriteMetrics(metrics::TextWriter& out) const;
 
  private:

@@ -1,5 +1,6 @@
 #include "xds/lrs_service.h"
 
+#include <limits>
 #include <map>
 #include <utility>
 
@@ -18,6 +19,14 @@ namespace {
 using envoy::service::load_stats::v3::LoadStatsRequest;
 using envoy::service::load_stats::v3::LoadStatsResponse;
 
+// a + b, at most INT64_MAX: the counts come from the client (an absurd one
+// is then refused by ClientLoad, never overflowed into a small one).
+int64_t SaturatingAdd(int64_t a, uint64_t b) {
+  constexpr auto kMax = static_cast<uint64_t>(std::numeric_limits<int64_t>::max());
+  if (b >= kMax || a >= static_cast<int64_t>(kMax - b)) return std::numeric_limits<int64_t>::max();
+  return a + static_cast<int64_t>(b);
+}
+
 // One ClusterStats as the balancer reads load: calls started include the
 // dropped ones (as grpclb's ClientStats counts them), finished ones the
 // successful, failed and dropped; drops by category stand for tokens.
@@ -26,17 +35,17 @@ balancer::LoadReport ToLoadReport(const envoy::config::endpoint::v3::ClusterStat
   int64_t issued = 0;
   int64_t done = 0;
   for (const auto& locality : stats.upstream_locality_stats()) {
-    issued += static_cast<int64_t>(locality.total_issued_requests());
-    done += static_cast<int64_t>(locality.total_successful_requests() +
-                                 locality.total_error_requests());
+    issued = SaturatingAdd(issued, locality.total_issued_requests());
+    done = SaturatingAdd(SaturatingAdd(done, locality.total_successful_requests()),
+                         locality.total_error_requests());
   }
   int64_t dropped = 0;
   for (const auto& drop : stats.dropped_requests()) {
-    report.drops.emplace_back(drop.category(), static_cast<int64_t>(drop.dropped_count()));
-    dropped += static_cast<int64_t>(drop.dropped_count());
+    report.drops.emplace_back(drop.category(), SaturatingAdd(0, drop.dropped_count()));
+    dropped = SaturatingAdd(dropped, drop.dropped_count());
   }
-  report.calls_started = issued + dropped;
-  report.calls_finished = done + dropped;
+  report.calls_started = SaturatingAdd(issued, static_cast<uint64_t>(dropped));
+  report.calls_finished = SaturatingAdd(done, static_cast<uint64_t>(dropped));
   report.calls_known_received = done;
   return report;
 }
@@ -67,6 +76,9 @@ class LrsService::Stream final : public grpclb::ClientRegistry::Client,
   grpclb::ClientInfo Describe() const override {
     grpclb::ClientInfo info;
     info.peer = peer_;
+    absl::MutexLock lock(&mu_);
+    info.load = total_;
+    info.rates = total_.RatesAt(service_.options_.clock->Now());
     return info;
   }
   void Drain() override {
@@ -169,9 +181,25 @@ class LrsService::Stream final : public grpclb::ClientRegistry::Client,
     rw_.Read(&request_, &read_tag_);
   }
 
-  // Each cluster's report, to its unit's shedding.
+  // Each cluster's report, to its unit's shedding (and subset policy); all
+  // of them together, to the client's total.
   void Record(const LoadStatsRequest& request) {
     const absl::Time now = service_.options_.clock->Now();
+    if (request.cluster_stats_size() > 0) {
+      balancer::LoadReport sum;
+      for (const auto& stats : request.cluster_stats()) {
+        const balancer::LoadReport report = ToLoadReport(stats);
+        sum.calls_started =
+            SaturatingAdd(sum.calls_started, static_cast<uint64_t>(report.calls_started));
+        sum.calls_finished =
+            SaturatingAdd(sum.calls_finished, static_cast<uint64_t>(report.calls_finished));
+        sum.calls_known_received = SaturatingAdd(sum.calls_known_received,
+                                                 static_cast<uint64_t>(report.calls_known_received));
+        sum.drops.insert(sum.drops.end(), report.drops.begin(), report.drops.end());
+      }
+      absl::MutexLock lock(&mu_);
+      (void)total_.Add(sum, now);  // nonsense is counted per cluster below
+    }
     for (const auto& stats : request.cluster_stats()) {
       Cluster* cluster = nullptr;
       {
@@ -268,6 +296,7 @@ class LrsService::Stream final : public grpclb::ClientRegistry::Client,
   std::shared_ptr<Stream> self_ ABSL_GUARDED_BY(mu_);
   std::unique_ptr<grpclb::ClientRegistry::Registration> registration_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, Cluster> clusters_ ABSL_GUARDED_BY(mu_);
+  balancer::ClientLoad total_ ABSL_GUARDED_BY(mu_);  // every cluster's reports together
   bool admitted_ ABSL_GUARDED_BY(mu_) = false;
   bool responded_ ABSL_GUARDED_BY(mu_) = false;
   bool read_in_flight_ ABSL_GUARDED_BY(mu_) = false;

@@ -58,6 +58,11 @@ class LrsService {
   void Drain();
   void Stop();
 
+  // The LRS streams open now, each Describe()d with its peer and its
+  // client's load over every cluster it reports (for /debug/state, beside
+  // the client's ADS stream: one connection carries both).
+  const grpclb::ClientRegistry& streams() const { return streams_; }
+
   // Reports accepted and rejected (jawlb_xds_load_reports_total{result}).
   void WriteMetrics(metrics::TextWriter& out) const;
 
@@ -72,7 +77,7 @@ class LrsService {
   const ClusterLookup lookup_;
   const Options options_;
   AsyncLrs service_;
-  grpclb::ClientRegistry streams_;  // for the drain
+  grpclb::ClientRegistry streams_;  // for the drain and /debug/state
   grpclb::StreamCount live_;
   std::atomic<bool> draining_{false};
   metrics::CounterMap reports_{{"result"}};

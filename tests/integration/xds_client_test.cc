@@ -252,6 +252,13 @@ TEST_F(XdsClientTest, LoadReportsDriveSheddingOfXdsClients) {
   auto metrics = HttpGet(absl::StrCat("http://127.0.0.1:", jawlb_->admin_port(), "/metrics"));
   ASSERT_THAT(metrics, IsOk());
   EXPECT_THAT(metrics->second, HasSubstr(R"(jawlb_xds_load_reports_total{result="accepted"})"));
+  // The operator sees the client's reported load beside its ADS stream.
+  auto state = HttpGet(absl::StrCat("http://127.0.0.1:", jawlb_->admin_port(), "/debug/state"));
+  ASSERT_THAT(state, IsOk());
+  EXPECT_THAT(state->second,
+              ::testing::ContainsRegex(R"("protocol":"xds".*"load":\{"reports":[1-9][0-9]*,)"
+                                       R"("rejected_reports":0,"calls_started":[1-9])"))
+      << state->second;
 }
 
 // Names come from the client: one over 255 bytes (a listener: what the client
