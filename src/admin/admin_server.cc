@@ -80,6 +80,27 @@ std::vector<std::string> ClientsJson(const std::vector<grpclb::ClientInfo>& info
   return clients;
 }
 
+// The status page's protocol cell: grpclb, or xDS with the client's node id.
+std::string ProtocolHtml(const grpclb::ClientInfo& client) {
+  if (client.xds.empty() && client.node.empty()) return "grpclb";
+  return absl::StrCat("xDS ", HtmlEscape(client.node));
+}
+
+// The list version cell: grpclb's list version; for xDS the assignment
+// version the client acknowledged, and its last refusal if it has one.
+std::string ListVersionHtml(const grpclb::ClientInfo& client) {
+  if (client.xds.empty() && client.node.empty()) return absl::StrCat(client.list_version);
+  std::string cell;
+  for (const grpclb::ClientInfo::XdsType& type : client.xds) {
+    if (type.type == "endpoints") cell = HtmlEscape(type.acked_version);
+    if (!type.last_nack.empty()) {
+      absl::StrAppend(&cell, " <b>refused ", HtmlEscape(type.type), ": ",
+                      HtmlEscape(type.last_nack), "</b>");
+    }
+  }
+  return cell;
+}
+
 std::string HealthJson(const health::HealthCheckedSource* source) {
   const health::HealthChecker* health = source == nullptr ? nullptr : source->checker();
   if (health == nullptr) return "null";
@@ -300,13 +321,13 @@ std::string AdminServer::StatePage() const {
   absl::StrAppend(&page, HealthHtml(view_.health));
   const std::vector<grpclb::ClientInfo> clients = AllClients();
   absl::StrAppend(&page, "<h2>", clients.size(),
-                  " clients</h2><table><tr><th>peer</th><th>asked for</th><th>connected</th>"
-                  "<th>list version</th><th>calls/s</th></tr>");
+                  " clients</h2><table><tr><th>peer</th><th>protocol</th><th>asked for</th>"
+                  "<th>connected</th><th>list version</th><th>calls/s</th></tr>");
   for (const grpclb::ClientInfo& client : clients) {
-    absl::StrAppend(&page, "<tr><td>", HtmlEscape(client.peer), "</td><td>",
-                    HtmlEscape(client.name), "</td><td>", Time(client.connected), "</td><td>",
-                    client.list_version, "</td><td>", absl::StrFormat("%.1f", client.rates.started),
-                    "</td></tr>");
+    absl::StrAppend(&page, "<tr><td>", HtmlEscape(client.peer), "</td><td>", ProtocolHtml(client),
+                    "</td><td>", HtmlEscape(client.name), "</td><td>", Time(client.connected),
+                    "</td><td>", ListVersionHtml(client), "</td><td>",
+                    absl::StrFormat("%.1f", client.rates.started), "</td></tr>");
   }
   absl::StrAppend(&page,
                   "</table><p><a href=\"/debug/state\">/debug/state</a> · "

@@ -31,21 +31,36 @@ namespace {
 
 using ::jawlb::testing::IsOk;
 
-TEST(SubsettingTest, RealClientsEachUseTheirTwoBackendsAndEveryBackendServesTwoClients) {
+// Four backends (alpha, beta, gamma, delta on 127.0.0.2-5) and jawlb serving
+// them with JAWLB_MAXSERVERS=2.
+struct FourBackends {
+  void Start() {
+    std::vector<std::string> addresses;
+    for (const char* name : {"alpha", "beta", "gamma", "delta"}) {
+      auto backend = EchoBackend::Start(name, absl::StrCat("127.0.0.", 2 + backends.size()));
+      ASSERT_THAT(backend, IsOk());
+      addresses.push_back((*backend)->address());
+      backends.push_back(*std::move(backend));
+    }
+    auto started = JawlbProcess::Start(
+        JAWLB_BINARY, {"JAWLB_ENDPOINTS=" + absl::StrJoin(addresses, ","), "JAWLB_MAXSERVERS=2"},
+        dir + "/jawlb.log");
+    ASSERT_THAT(started, IsOk());
+    jawlb = *std::move(started);
+  }
+
   const std::string dir = MakeTempDir("subsetting_test.");
   std::vector<std::unique_ptr<EchoBackend>> backends;
-  std::vector<std::string> addresses;
-  for (const char* name : {"alpha", "beta", "gamma", "delta"}) {
-    auto backend = EchoBackend::Start(name, absl::StrCat("127.0.0.", 2 + backends.size()));
-    ASSERT_THAT(backend, IsOk());
-    addresses.push_back((*backend)->address());
-    backends.push_back(*std::move(backend));
-  }
-  auto jawlb = JawlbProcess::Start(
-      JAWLB_BINARY, {"JAWLB_ENDPOINTS=" + absl::StrJoin(addresses, ","), "JAWLB_MAXSERVERS=2"},
-      dir + "/jawlb.log");
-  ASSERT_THAT(jawlb, IsOk());
-  absl::StatusOr<EchoClient> dns = ConnectEchoClient(dir, (*jawlb)->port());
+  std::unique_ptr<JawlbProcess> jawlb;
+};
+
+TEST(SubsettingTest, RealClientsEachUseTheirTwoBackendsAndEveryBackendServesTwoClients) {
+  FourBackends setup;
+  ASSERT_NO_FATAL_FAILURE(setup.Start());
+  const std::string& dir = setup.dir;
+  const auto& backends = setup.backends;
+  auto& jawlb = setup.jawlb;
+  absl::StatusOr<EchoClient> dns = ConnectEchoClient(dir, jawlb->port());
   ASSERT_THAT(dns, IsOk());
 
   // Four clients, each its own channel and so its own BalanceLoad stream.
@@ -87,7 +102,7 @@ TEST(SubsettingTest, RealClientsEachUseTheirTwoBackendsAndEveryBackendServesTwoC
     }
   }
   channels.clear();
-  EXPECT_TRUE(ExitedWith((*jawlb)->process().Stop(SIGTERM, absl::Seconds(60)), 0));
+  EXPECT_TRUE(ExitedWith(jawlb->process().Stop(SIGTERM, absl::Seconds(60)), 0));
 }
 
 // Until a channel's round robin has `want` backends ready (right after the
@@ -103,19 +118,11 @@ Spread SettledSpread(const std::shared_ptr<grpc::Channel>& channel, size_t want)
 // two raw ADS streams, k = 2 of 4 backends: 8 links, two on every backend,
 // each xDS client's assignment holding its own two.
 TEST(SubsettingTest, XdsAndGrpclbClientsShareOnePlan) {
-  const std::string dir = MakeTempDir("subsetting_test.");
-  std::vector<std::unique_ptr<EchoBackend>> backends;
-  std::vector<std::string> addresses;
-  for (const char* name : {"alpha", "beta", "gamma", "delta"}) {
-    auto backend = EchoBackend::Start(name, absl::StrCat("127.0.0.", 2 + backends.size()));
-    ASSERT_THAT(backend, IsOk());
-    addresses.push_back((*backend)->address());
-    backends.push_back(*std::move(backend));
-  }
-  auto jawlb = JawlbProcess::Start(
-      JAWLB_BINARY, {"JAWLB_ENDPOINTS=" + absl::StrJoin(addresses, ","), "JAWLB_MAXSERVERS=2"},
-      dir + "/jawlb.log");
-  ASSERT_THAT(jawlb, IsOk());
+  FourBackends setup;
+  ASSERT_NO_FATAL_FAILURE(setup.Start());
+  const std::string& dir = setup.dir;
+  const auto& backends = setup.backends;
+  auto& jawlb = setup.jawlb;
   std::map<std::string, int> clients_per_backend;
   auto count = [&](const std::set<std::string>& used) {
     for (const std::string& address : used) {
@@ -127,7 +134,7 @@ TEST(SubsettingTest, XdsAndGrpclbClientsShareOnePlan) {
     }
   };
 
-  absl::StatusOr<EchoClient> dns = ConnectEchoClient(dir, (*jawlb)->port());
+  absl::StatusOr<EchoClient> dns = ConnectEchoClient(dir, jawlb->port());
   ASSERT_THAT(dns, IsOk());
   Spread spread = SettledSpread(dns->channel, 2);
   EXPECT_EQ(spread.failures, 0) << spread.ToString();
@@ -137,7 +144,7 @@ TEST(SubsettingTest, XdsAndGrpclbClientsShareOnePlan) {
   count(used);
 
   absl::StatusOr<std::string> bootstrap =
-      XdsBootstrap(JAWLB_BINARY, (*jawlb)->port(), "subsetting-test", "test");
+      XdsBootstrap(JAWLB_BINARY, jawlb->port(), "subsetting-test", "test");
   ASSERT_THAT(bootstrap, IsOk());
   setenv("GRPC_XDS_BOOTSTRAP_CONFIG", bootstrap->c_str(), 1);
   auto xds = grpc::CreateChannel("xds:///echo.test:50051", grpc::InsecureChannelCredentials());
@@ -150,7 +157,7 @@ TEST(SubsettingTest, XdsAndGrpclbClientsShareOnePlan) {
 
   std::vector<std::unique_ptr<AdsClient>> raw;
   for (int i = 0; i < 2; ++i) {
-    raw.push_back(std::make_unique<AdsClient>((*jawlb)->port(), absl::StrCat("raw-", i)));
+    raw.push_back(std::make_unique<AdsClient>(jawlb->port(), absl::StrCat("raw-", i)));
     ASSERT_THAT(raw.back()->Subscribe("echo.test:50051"), IsOk());
     auto assignment = raw.back()->NextAssignment();
     ASSERT_THAT(assignment, IsOk());
@@ -163,7 +170,7 @@ TEST(SubsettingTest, XdsAndGrpclbClientsShareOnePlan) {
                                      ::testing::Pair("delta", 2), ::testing::Pair("gamma", 2)));
   raw.clear();
   xds.reset();
-  EXPECT_TRUE(ExitedWith((*jawlb)->process().Stop(SIGTERM, absl::Seconds(60)), 0));
+  EXPECT_TRUE(ExitedWith(jawlb->process().Stop(SIGTERM, absl::Seconds(60)), 0));
 }
 
 }  // namespace

@@ -10,7 +10,6 @@
 #include <signal.h>
 
 #include "absl/strings/match.h"
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "gmock/gmock.h"
@@ -24,6 +23,7 @@
 #include "testbed/lb_stream.h"
 #include "testbed/subprocess.h"
 #include "tests/common/status_matchers.h"
+#include "tests/integration/whoami_client.h"
 
 namespace jawlb::testbed {
 namespace {
@@ -141,26 +141,11 @@ TEST_F(XdsClientTest, AClientKeepsItsResourcesWhileJawlbRestarts) {
 // grpc-js with grpc-js-xds (Node): an independent xDS client, the only way in
 // for Node. It reads the same bootstrap from a file (GRPC_XDS_BOOTSTRAP).
 TEST_F(XdsClientTest, NodeXdsClientFollowsTheList) {
-  auto node = Subprocess::Spawn(
-      {NODE_BINARY, XDS_NODE_DIR "/whoami.js", "xds:///echo.test:50051", PROTO_DIR, "30", "600"},
-      {"GRPC_XDS_BOOTSTRAP=" + bootstrap_file_, "NODE_PATH=" XDS_NODE_DIR "/node_modules"},
-      dir_ + "/node.log");
+  auto node = SpawnWhoami("xds:///echo.test:50051", bootstrap_file_, dir_ + "/node.log");
   ASSERT_THAT(node, IsOk());
   Subprocess& client = **node;
-  // The number of the first window after `after` in which exactly `names`
-  // answered (all RPCs failed, for "").
-  auto wait_for = [&client](const std::string& names, int after = 0) -> int {
-    for (int nth = 1;; ++nth) {
-      absl::StatusOr<std::string> line =
-          client.WaitForLine(absl::StrCat(": ", names, " failed="), kSettle, nth);
-      EXPECT_THAT(line, IsOk());
-      if (!line.ok()) return -1;
-      int window = -1;
-      absl::string_view text = *line;
-      text.remove_prefix(std::string("window ").size());
-      EXPECT_TRUE(absl::SimpleAtoi(text.substr(0, text.find(':')), &window)) << *line;
-      if (window > after) return window;
-    }
+  auto wait_for = [&client](const std::string& names, int after = 0) {
+    return WaitForWindow(client, names, after, kSettle);
   };
   int window = wait_for("alpha,beta,gamma");
   ASSERT_GT(window, 0) << client.Output();
@@ -224,6 +209,11 @@ TEST_F(XdsClientTest, ANackIsRecordedAndNotAnsweredWithTheSameAgain) {
   ASSERT_THAT(state, IsOk());
   EXPECT_THAT(state->second, HasSubstr(R"("protocol":"xds","node":"nacker")"));
   EXPECT_THAT(state->second, HasSubstr(R"("last_nack":"this test refuses every listener")"));
+  // ... and on the status page.
+  auto page = HttpGet(admin + "/");
+  ASSERT_THAT(page, IsOk());
+  EXPECT_THAT(page->second, HasSubstr("<td>xDS nacker</td>"));
+  EXPECT_THAT(page->second, HasSubstr("<b>refused listener: this test refuses every listener</b>"));
   context.TryCancel();
 }
 

@@ -14,7 +14,6 @@
 
 #include <signal.h>
 
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "gmock/gmock.h"
@@ -28,6 +27,7 @@
 #include "testbed/kube_api.h"
 #include "testbed/subprocess.h"
 #include "tests/common/status_matchers.h"
+#include "tests/integration/whoami_client.h"
 
 namespace jawlb::testbed {
 namespace {
@@ -35,22 +35,6 @@ namespace {
 using ::jawlb::testing::IsOk;
 
 constexpr absl::Duration kWait = absl::Seconds(60);
-
-// whoami.js's windows: the first after window `after` in which exactly
-// `names` answered; its number, or -1 (with a test failure).
-int WaitForWindow(Subprocess& node, const std::string& names, int after) {
-  for (int nth = 1;; ++nth) {
-    absl::StatusOr<std::string> line =
-        node.WaitForLine(absl::StrCat(": ", names, " failed="), kWait, nth);
-    EXPECT_THAT(line, IsOk()) << "waiting for " << names;
-    if (!line.ok()) return -1;
-    absl::string_view text = *line;
-    text.remove_prefix(std::string("window ").size());
-    int window = -1;
-    EXPECT_TRUE(absl::SimpleAtoi(text.substr(0, text.find(':')), &window)) << *line;
-    if (window > after) return window;
-  }
-}
 
 class XdsKubernetesTest : public ::testing::Test {
  protected:
@@ -85,11 +69,10 @@ class XdsKubernetesTest : public ::testing::Test {
 
   // port 0: a free one.
   void StartJawlb(int port) {
-    auto jawlb = JawlbProcess::Start(
-        JAWLB_BINARY,
-        {"JAWLB_SERVICE=echo", "KUBECONFIG=" + api_->kubeconfig(), "JAWLB_HEALTHCHECK=grpc",
-         absl::StrCat("JAWLB_PORT=", port)},
-        absl::StrCat(dir_, "/jawlb-", ++starts_, ".log"));
+    auto jawlb = JawlbProcess::Start(JAWLB_BINARY,
+                                     {"JAWLB_SERVICE=echo", "KUBECONFIG=" + api_->kubeconfig(),
+                                      "JAWLB_HEALTHCHECK=grpc", absl::StrCat("JAWLB_PORT=", port)},
+                                     absl::StrCat(dir_, "/jawlb-", ++starts_, ".log"));
     ASSERT_THAT(jawlb, IsOk());
     jawlb_ = *std::move(jawlb);
   }
@@ -111,18 +94,18 @@ TEST_F(XdsKubernetesTest, EveryClientFollowsTheSameBackendsThroughEveryChange) {
   auto cpp = grpc::CreateChannel("xds:///echo:50051", grpc::InsecureChannelCredentials());
   absl::StatusOr<EchoClient> grpclb = ConnectEchoClient(dir_, jawlb_->port());
   ASSERT_THAT(grpclb, IsOk());
-  auto spawned = Subprocess::Spawn(
-      {NODE_BINARY, XDS_NODE_DIR "/whoami.js", "xds:///echo:50051", PROTO_DIR, "30", "600"},
-      {"GRPC_XDS_BOOTSTRAP=" + bootstrap_file, "NODE_PATH=" XDS_NODE_DIR "/node_modules"},
-      dir_ + "/node.log");
+  auto spawned = SpawnWhoami("xds:///echo:50051", bootstrap_file, dir_ + "/node.log");
   ASSERT_THAT(spawned, IsOk());
   Subprocess& node = **spawned;
   int window = 0;
   // Every client on exactly these backends, with no failed call.
   auto expect_all_on = [&](const std::vector<std::string>& names) {
-    ASSERT_THAT(WaitForSpread(cpp, {names.begin(), names.end()}, true, 30, kWait), IsOk()) << "C++ xDS";
-    ASSERT_THAT(WaitForSpread(grpclb->channel, {names.begin(), names.end()}, true, 30, kWait), IsOk()) << "grpclb";
-    window = WaitForWindow(node, absl::StrJoin(names, ","), window);
+    ASSERT_THAT(WaitForSpread(cpp, {names.begin(), names.end()}, true, 30, kWait), IsOk())
+        << "C++ xDS";
+    ASSERT_THAT(WaitForSpread(grpclb->channel, {names.begin(), names.end()}, true, 30, kWait),
+                IsOk())
+        << "grpclb";
+    window = WaitForWindow(node, absl::StrJoin(names, ","), window, kWait);
     ASSERT_GT(window, 0) << node.Output();
   };
 
@@ -144,7 +127,7 @@ TEST_F(XdsKubernetesTest, EveryClientFollowsTheSameBackendsThroughEveryChange) {
   jawlb_.reset();
   const Spread away = CallMany(cpp, 60);
   EXPECT_EQ(away.failures, 0) << away.ToString();
-  window = WaitForWindow(node, "alpha,beta", window);
+  window = WaitForWindow(node, "alpha,beta", window, kWait);
   ASSERT_GT(window, 0) << node.Output();
   ASSERT_NO_FATAL_FAILURE(StartJawlb(port));
   ASSERT_NO_FATAL_FAILURE(PutSlice(*backends_[2]));
