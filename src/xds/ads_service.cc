@@ -10,6 +10,7 @@ AdsService::AdsService(grpclb::CompletionQueues& queues, grpclb::ServiceResolver
                        Options options)
     : queues_(queues),
       resolver_(std::move(resolver)),
+      resources_(options.load_reports),
       shared_{service_,
               resolver_,
               clients_,
@@ -18,7 +19,7 @@ AdsService::AdsService(grpclb::CompletionQueues& queues, grpclb::ServiceResolver
               *options.clock,
               options.limits,
               metrics_,
-              options.load_reports,
+              resources_,
               nack_log_,
               std::move(options.version_prefix)} {}
 

@@ -23,6 +23,7 @@
 #include "grpclb/stream_count.h"
 #include "grpclb/stream_limits.h"
 #include "xds/ads_stream.h"
+#include "xds/resource_cache.h"
 
 namespace jawlb::xds {
 
@@ -63,6 +64,7 @@ class AdsService {
   grpclb::ClientRegistry clients_;
   grpclb::StreamCount live_;
   AdsMetrics metrics_;
+  ResourceCache resources_;
   SharedLogThrottle nack_log_{absl::Seconds(1)};
   std::atomic<bool> draining_{false};
   const AdsStream::Shared shared_;

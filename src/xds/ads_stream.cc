@@ -356,12 +356,12 @@ std::optional<grpc::Slice> AdsStream::Resource(AdsCursor::Type type, const std::
     case AdsCursor::Type::kListener: {
       const auto it = listeners_.find(name);
       if (it == listeners_.end()) return std::nullopt;  // not resolved: left out
-      return grpc::Slice(ListenerResource(name, it->second.cluster));
+      return shared_.resources.Listener(name, it->second.cluster);
     }
     case AdsCursor::Type::kRoute:
-      return grpc::Slice(RouteResource(name, name));
+      return shared_.resources.Route(name);
     case AdsCursor::Type::kCluster:
-      return grpc::Slice(ClusterResource(name, shared_.load_reports));
+      return shared_.resources.Cluster(name);
     case AdsCursor::Type::kEndpoints:
       return Assignment(name);
   }

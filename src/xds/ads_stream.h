@@ -52,6 +52,7 @@
 #include "grpclb/subset_policy.h"
 #include "xds/ads_cursor.h"
 #include "xds/ads_metrics.h"
+#include "xds/resource_cache.h"
 
 namespace jawlb::xds {
 
@@ -83,7 +84,7 @@ class AdsStream final : public grpclb::Hub::Subscriber,
     const Clock& clock;
     grpclb::StreamLimits* limits;  // null: no bounds
     AdsMetrics& metrics;
-    bool load_reports;  // Clusters name `lrs_server: self`
+    ResourceCache& resources;  // listeners, routes and clusters, encoded once
     // NACK lines (any number of streams can send them): a few a second at most.
     SharedLogThrottle& nack_log;
     std::string version_prefix;  // names this process in versions

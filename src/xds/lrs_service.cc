@@ -193,8 +193,8 @@ class LrsService::Stream final : public grpclb::ClientRegistry::Client,
             SaturatingAdd(sum.calls_started, static_cast<uint64_t>(report.calls_started));
         sum.calls_finished =
             SaturatingAdd(sum.calls_finished, static_cast<uint64_t>(report.calls_finished));
-        sum.calls_known_received = SaturatingAdd(sum.calls_known_received,
-                                                 static_cast<uint64_t>(report.calls_known_received));
+        sum.calls_known_received = SaturatingAdd(
+            sum.calls_known_received, static_cast<uint64_t>(report.calls_known_received));
         sum.drops.insert(sum.drops.end(), report.drops.begin(), report.drops.end());
       }
       absl::MutexLock lock(&mu_);
