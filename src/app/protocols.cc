@@ -23,6 +23,7 @@ xds::LrsService::Options LrsOptions(const config::Config& config, grpclb::Stream
   options.interval = config.client_stats_interval;
   options.smoothing = config.load_smoothing;
   options.limits = &limits;
+  options.first_message_timeout = config.first_message_timeout;
   return options;
 }
 
@@ -35,7 +36,8 @@ Protocols::Protocols(const config::Config& config, grpclb::CompletionQueues& que
       ads_(queues, std::move(resolver),
            xds::AdsService::Options{
                replica, &Clock::Real(), &grpclb_.limits(),
-               /*load_reports=*/config.client_stats_interval > absl::ZeroDuration()}),
+               /*load_reports=*/config.client_stats_interval > absl::ZeroDuration(),
+               config.first_message_timeout}),
       lrs_(queues, std::move(clusters), LrsOptions(config, grpclb_.limits())) {}
 
 void Protocols::AddTo(grpc::ServerBuilder& builder) {

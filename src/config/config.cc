@@ -190,8 +190,8 @@ const std::vector<Setting>& Settings() {
        "streams one client IP address may hold at once, over all its connections",
        [](auto v, Config& c) { return SetCountIn(v, 1, 1000000, c.max_streams_per_peer); }},
       {"JAWLB_FIRSTMESSAGETIMEOUT", "firstmessagetimeout", "10s",
-       "a stream that has not sent its InitialLoadBalanceRequest this long after opening is "
-       "ended with DEADLINE_EXCEEDED",
+       "a stream that has not sent its InitialLoadBalanceRequest (xDS: its first request) this "
+       "long after opening is ended with DEADLINE_EXCEEDED",
        [](auto v, Config& c) {
          return SetDurationIn(v, absl::Milliseconds(100), absl::Hours(1), false,
                               c.first_message_timeout);

@@ -82,11 +82,8 @@ void BalanceLoadStream::Start() {
     absl::MutexLock lock(&mu_);
     load_ = balancer::ClientLoad(connected_, shared_.load_smoothing);
     admitted_ = shared_.limits != nullptr;
-    alarm_pending_ = true;
   }
-  // A gRPC alarm: real time.
-  first_message_alarm_.Set(
-      cq_, absl::ToChronoTime(Clock::Real().Now() + shared_.first_message_timeout), &deadline_tag_);
+  first_message_.Set(cq_, shared_.first_message_timeout, &deadline_tag_);
   shared_.metrics.started.Add();
   std::unique_ptr<ClientRegistry::Registration> registration =
       shared_.registry.Register(shared_from_this());
@@ -106,24 +103,16 @@ void BalanceLoadStream::Drain() {
 
 void BalanceLoadStream::OnCallDone() {
   bool cancelled = context_.IsCancelled();
-  bool alarm_pending = false;
   {
     absl::MutexLock lock(&mu_);
     call_done_ = true;
-    alarm_pending = alarm_pending_;
   }
-  if (alarm_pending) first_message_alarm_.Cancel();  // fires at once, not ok
+  first_message_.Met();  // or never will: the alarm's tag comes back at once
   if (cancelled) RequestFinish(absl::CancelledError("cancelled by the client"));
 }
 
 void BalanceLoadStream::OnFirstMessageDeadline(bool ok) {
-  bool expired = false;
-  {
-    absl::MutexLock lock(&mu_);
-    alarm_pending_ = false;
-    expired = ok && !cursor_.initial_received();
-  }
-  if (expired) {
+  if (first_message_.Fired(ok)) {
     RequestFinish(absl::DeadlineExceededError(absl::StrCat(
         "no InitialLoadBalanceRequest within ", absl::FormatDuration(shared_.first_message_timeout),
         " of opening the stream (JAWLB_FIRSTMESSAGETIMEOUT)")));
@@ -140,7 +129,7 @@ void BalanceLoadStream::MaybeRelease() {
   {
     absl::MutexLock lock(&mu_);
     if (self_ == nullptr || !call_done_ || read_in_flight_ || write_in_flight_ || !finish_called_ ||
-        !finish_done_ || alarm_pending_) {
+        !finish_done_ || first_message_.pending()) {
       return;
     }
     admitted = std::exchange(admitted_, false);
@@ -221,7 +210,6 @@ absl::Status BalanceLoadStream::OnInitialRequest(const std::string& name) {
   SubsetPolicy& policy = (*unit)->policy();
   const uint64_t policy_id =
       policy.enabled() ? policy.Join(absl::StrCat(address, "/", name), weak_from_this()) : 0;
-  bool alarm_pending = false;
   {
     absl::MutexLock lock(&mu_);
     unit_ = *std::move(unit);
@@ -229,9 +217,8 @@ absl::Status BalanceLoadStream::OnInitialRequest(const std::string& name) {
     policy_id_ = policy_id;
     name_ = name;
     cursor_.InitialRequestReceived();
-    alarm_pending = alarm_pending_;
   }
-  if (alarm_pending) first_message_alarm_.Cancel();
+  first_message_.Met();
   spdlog::debug("client {} asks for \"{}\"", peer_, name);
   Pump();
   return absl::OkStatus();

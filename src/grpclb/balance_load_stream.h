@@ -46,7 +46,6 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
 #include "grpc/lb/v1/load_balancer.grpc.pb.h"
-#include "grpcpp/alarm.h"
 #include "grpcpp/grpcpp.h"
 
 #include "common/clock.h"
@@ -54,6 +53,7 @@
 #include "grpclb/client_registry.h"
 #include "grpclb/client_stats.h"
 #include "grpclb/completion_tag.h"
+#include "grpclb/first_message_deadline.h"
 #include "grpclb/hub.h"
 #include "grpclb/list_cursor.h"
 #include "grpclb/service_unit.h"
@@ -160,7 +160,7 @@ class BalanceLoadStream final : public Hub::Subscriber,
   Tag finish_tag_{this, Op::kFinish};
   Tag done_tag_{this, Op::kDone};
   Tag deadline_tag_{this, Op::kFirstMessageDeadline};
-  grpc::Alarm first_message_alarm_;  // set in Start(), cancelled by the initial request
+  FirstMessageDeadline first_message_;  // set in Start(), met by the initial request
 
   // gRPC's side of the call; thread-safe as gRPC allows (one read and one
   // write in flight, Finish after the last write).
@@ -192,9 +192,8 @@ class BalanceLoadStream final : public Hub::Subscriber,
   size_t in_flight_bytes_ ABSL_GUARDED_BY(mu_) = 0;
   grpc::ByteBuffer own_message_ ABSL_GUARDED_BY(mu_);
   balancer::ClientLoad load_ ABSL_GUARDED_BY(mu_);
-  LogThrottle report_log_ ABSL_GUARDED_BY(mu_);      // rejected load reports
-  bool admitted_ ABSL_GUARDED_BY(mu_) = false;       // counted by shared_.limits
-  bool alarm_pending_ ABSL_GUARDED_BY(mu_) = false;  // first_message_alarm_ set, not yet fired
+  LogThrottle report_log_ ABSL_GUARDED_BY(mu_);  // rejected load reports
+  bool admitted_ ABSL_GUARDED_BY(mu_) = false;   // counted by shared_.limits
   // What is pending with gRPC: a read, a write, the finish, the done event.
   bool read_in_flight_ ABSL_GUARDED_BY(mu_) = false;
   bool write_in_flight_ ABSL_GUARDED_BY(mu_) = false;

@@ -21,7 +21,8 @@ AdsService::AdsService(grpclb::CompletionQueues& queues, grpclb::ServiceResolver
               metrics_,
               resources_,
               nack_log_,
-              std::move(options.version_prefix)} {}
+              std::move(options.version_prefix),
+              options.first_message_timeout} {}
 
 AdsService::~AdsService() { Stop(); }
 

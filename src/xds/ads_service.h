@@ -38,6 +38,8 @@ class AdsService {
     grpclb::StreamLimits* limits = nullptr;
     // Whether Clusters ask clients for load reports (LRS to this server).
     bool load_reports = false;
+    // A stream with no request this long after it opened ends.
+    absl::Duration first_message_timeout = absl::Seconds(10);  // JAWLB_FIRSTMESSAGETIMEOUT
   };
 
   AdsService(grpclb::CompletionQueues& queues, grpclb::ServiceResolver resolver, Options options);

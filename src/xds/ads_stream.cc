@@ -90,9 +90,19 @@ void AdsStream::OnEvent(Op op, bool ok) {
         absl::MutexLock lock(&mu_);
         call_done_ = true;
       }
+      first_message_.Met();  // or never will: the alarm's tag comes back at once
       if (cancelled) RequestFinish(grpc::Status(grpc::StatusCode::CANCELLED, "cancelled"));
       break;
     }
+    case Op::kFirstMessageDeadline:
+      if (first_message_.Fired(ok)) {
+        RequestFinish(
+            grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED,
+                         absl::StrCat("no DiscoveryRequest within ",
+                                      absl::FormatDuration(shared_.first_message_timeout),
+                                      " of opening the stream (JAWLB_FIRSTMESSAGETIMEOUT)")));
+      }
+      break;
   }
   MaybeRelease();
 }
@@ -135,6 +145,7 @@ void AdsStream::Start() {
     admitted_ = shared_.limits != nullptr;
     read_in_flight_ = true;
   }
+  first_message_.Set(cq_, shared_.first_message_timeout, &deadline_tag_);
   rw_.Read(&request_, &read_tag_);
   if (shared_.draining.load(std::memory_order_acquire)) Drain();
 }
@@ -150,6 +161,7 @@ void AdsStream::OnReadDone(bool ok) {
     read_in_flight_ = false;
   }
   if (!ok) return;  // half-closed: keep pushing until the client cancels
+  first_message_.Met();
   if (absl::Status status = HandleRequest(); !status.ok()) {
     RequestFinish(grpclb::ToGrpcStatus(status));
     return;
@@ -434,7 +446,7 @@ void AdsStream::MaybeRelease() {
   {
     absl::MutexLock lock(&mu_);
     if (self_ == nullptr || !call_done_ || read_in_flight_ || write_in_flight_ || !finish_called_ ||
-        !finish_done_) {
+        !finish_done_ || first_message_.pending()) {
       return;
     }
     self = std::move(self_);

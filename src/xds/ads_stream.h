@@ -45,6 +45,7 @@
 #include "envoy/service/discovery/v3/ads.grpc.pb.h"
 #include "grpclb/client_registry.h"
 #include "grpclb/completion_tag.h"
+#include "grpclb/first_message_deadline.h"
 #include "grpclb/hub.h"
 #include "grpclb/service_unit.h"
 #include "grpclb/stream_count.h"
@@ -88,9 +89,12 @@ class AdsStream final : public grpclb::Hub::Subscriber,
     // NACK lines (any number of streams can send them): a few a second at most.
     SharedLogThrottle& nack_log;
     std::string version_prefix;  // names this process in versions
+    // A stream with no request this long after it opened ends
+    // (JAWLB_FIRSTMESSAGETIMEOUT).
+    absl::Duration first_message_timeout = absl::Seconds(10);
   };
 
-  enum class Op { kAccept, kRead, kWrite, kFinish, kDone };
+  enum class Op { kAccept, kRead, kWrite, kFinish, kDone, kFirstMessageDeadline };
   using Tag = grpclb::OpTag<AdsStream, Op>;
 
   // Asks gRPC for the next ADS call on `cq` (whose thread wakes the Hubs'
@@ -150,6 +154,8 @@ class AdsStream final : public grpclb::Hub::Subscriber,
   Tag write_tag_{this, Op::kWrite};
   Tag finish_tag_{this, Op::kFinish};
   Tag done_tag_{this, Op::kDone};
+  Tag deadline_tag_{this, Op::kFirstMessageDeadline};
+  grpclb::FirstMessageDeadline first_message_;  // set in Start(), met by the first request
   grpc::ServerContext context_;
   grpc::ServerAsyncReaderWriter<grpc::ByteBuffer, grpc::ByteBuffer> rw_{&context_};
 

@@ -11,6 +11,7 @@
 #include "balancer/client_load.h"
 #include "grpclb/completion_tag.h"
 #include "grpclb/connection_listener.h"
+#include "grpclb/first_message_deadline.h"
 #include "grpclb/grpc_status.h"
 
 namespace jawlb::xds {
@@ -56,7 +57,7 @@ balancer::LoadReport ToLoadReport(const envoy::config::endpoint::v3::ClusterStat
 class LrsService::Stream final : public grpclb::ClientRegistry::Client,
                                  public std::enable_shared_from_this<Stream> {
  public:
-  enum class Op { kAccept, kRead, kWrite, kFinish, kDone };
+  enum class Op { kAccept, kRead, kWrite, kFinish, kDone, kFirstMessageDeadline };
   using Tag = grpclb::OpTag<Stream, Op>;
 
   static void Accept(LrsService& service, grpc::ServerCompletionQueue* cq) {
@@ -119,9 +120,19 @@ class LrsService::Stream final : public grpclb::ClientRegistry::Client,
           absl::MutexLock lock(&mu_);
           call_done_ = true;
         }
+        first_message_.Met();  // or never will: the alarm's tag comes back at once
         Finish(grpc::Status(grpc::StatusCode::CANCELLED, "cancelled"));
         break;
       }
+      case Op::kFirstMessageDeadline:
+        if (first_message_.Fired(ok)) {
+          Finish(grpc::Status(
+              grpc::StatusCode::DEADLINE_EXCEEDED,
+              absl::StrCat("no LoadStatsRequest within ",
+                           absl::FormatDuration(service_.options_.first_message_timeout),
+                           " of opening the stream (JAWLB_FIRSTMESSAGETIMEOUT)")));
+        }
+        break;
     }
     MaybeRelease();
   }
@@ -147,6 +158,7 @@ class LrsService::Stream final : public grpclb::ClientRegistry::Client,
       registration_ = std::move(registration);
       read_in_flight_ = true;
     }
+    first_message_.Set(cq_, service_.options_.first_message_timeout, &deadline_tag_);
     rw_.Read(&request_, &read_tag_);
     if (service_.draining_.load(std::memory_order_acquire)) Drain();
   }
@@ -160,6 +172,7 @@ class LrsService::Stream final : public grpclb::ClientRegistry::Client,
       respond = !responded_;
       responded_ = true;
     }
+    first_message_.Met();
     Record(request_);
     if (respond) {
       // Every cluster, at the configured interval.
@@ -263,7 +276,7 @@ class LrsService::Stream final : public grpclb::ClientRegistry::Client,
     {
       absl::MutexLock lock(&mu_);
       if (self_ == nullptr || !call_done_ || read_in_flight_ || write_in_flight_ ||
-          !finish_called_ || !finish_done_) {
+          !finish_called_ || !finish_done_ || first_message_.pending()) {
         return;
       }
       self = std::move(self_);
@@ -286,6 +299,8 @@ class LrsService::Stream final : public grpclb::ClientRegistry::Client,
   Tag write_tag_{this, Op::kWrite};
   Tag finish_tag_{this, Op::kFinish};
   Tag done_tag_{this, Op::kDone};
+  Tag deadline_tag_{this, Op::kFirstMessageDeadline};
+  grpclb::FirstMessageDeadline first_message_;  // set in Start(), met by the first report
   grpc::ServerContext context_;
   grpc::ServerAsyncReaderWriter<LoadStatsResponse, LoadStatsRequest> rw_{&context_};
   std::string peer_;          // set once the call arrives

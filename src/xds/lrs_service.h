@@ -46,6 +46,8 @@ class LrsService {
     absl::Duration smoothing = absl::Seconds(30);  // JAWLB_LOADSMOOTHING
     const Clock* clock = &Clock::Real();
     grpclb::StreamLimits* limits = nullptr;  // shared with the other streams
+    // A stream with no report this long after it opened ends.
+    absl::Duration first_message_timeout = absl::Seconds(10);  // JAWLB_FIRSTMESSAGETIMEOUT
   };
 
   LrsService(grpclb::CompletionQueues& queues, ClusterLookup lookup, Options options);

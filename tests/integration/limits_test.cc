@@ -21,6 +21,8 @@
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
 
+#include "envoy/service/discovery/v3/ads.grpc.pb.h"
+#include "envoy/service/load_stats/v3/lrs.grpc.pb.h"
 #include "testbed/http.h"
 #include "testbed/jawlb_process.h"
 #include "testbed/lb_stream.h"
@@ -243,6 +245,37 @@ TEST(LimitsTest, StreamsWithoutAFirstMessageEndAfterTheTimeout) {
       kWait));
   EXPECT_TRUE(Eventually([&] { return Metric(jawlb->admin_port(), "jawlb_clients") == 0; }, kWait));
   EXPECT_EQ(Metric(jawlb->admin_port(), "jawlb_connections_cut_total"), 0);
+}
+
+// The same for xDS: an ADS or LRS stream that never sends a request ends
+// with DEADLINE_EXCEEDED, saying which setting.
+TEST(LimitsTest, SilentXdsStreamsEndAfterTheTimeout) {
+  auto jawlb = StartJawlb({"JAWLB_FIRSTMESSAGETIMEOUT=1s"});
+  ASSERT_NE(jawlb, nullptr);
+  auto channel = grpc::CreateChannel(absl::StrCat("127.0.0.1:", jawlb->port()),
+                                     grpc::InsecureChannelCredentials());
+  grpc::ClientContext ads_context;
+  ads_context.set_deadline(absl::ToChronoTime(absl::Now() + kWait));
+  auto ads_stub = envoy::service::discovery::v3::AggregatedDiscoveryService::NewStub(channel);
+  auto ads = ads_stub->StreamAggregatedResources(&ads_context);
+  grpc::ClientContext lrs_context;
+  lrs_context.set_deadline(absl::ToChronoTime(absl::Now() + kWait));
+  auto lrs_stub = envoy::service::load_stats::v3::LoadReportingService::NewStub(channel);
+  auto lrs = lrs_stub->StreamLoadStats(&lrs_context);
+
+  envoy::service::discovery::v3::DiscoveryResponse response;
+  EXPECT_FALSE(ads->Read(&response));
+  grpc::Status status = ads->Finish();
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED) << status.error_message();
+  EXPECT_THAT(status.error_message(),
+              HasSubstr("no DiscoveryRequest within 1s of opening the stream "
+                        "(JAWLB_FIRSTMESSAGETIMEOUT)"));
+  envoy::service::load_stats::v3::LoadStatsResponse stats;
+  EXPECT_FALSE(lrs->Read(&stats));
+  status = lrs->Finish();
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED) << status.error_message();
+  EXPECT_THAT(status.error_message(), HasSubstr("no LoadStatsRequest within 1s"));
+  EXPECT_TRUE(Eventually([&] { return Metric(jawlb->admin_port(), "jawlb_xds_clients") == 0; }));
 }
 
 // Item 1: past JAWLB_MAXSTREAMS in all, or JAWLB_MAXSTREAMSPERPEER from one
