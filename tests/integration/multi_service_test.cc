@@ -30,6 +30,7 @@
 #include "testbed/lb_stream.h"
 #include "tests/common/eventually.h"
 #include "tests/common/status_matchers.h"
+#include "tests/integration/whoami_client.h"
 
 namespace jawlb::testbed {
 namespace {
@@ -188,12 +189,12 @@ TEST_F(MultiServiceTest, RefusedNamesAndMissingServicesEndTheStreamSayingWhy) {
 // grpclb and xDS clients of one service side by side get the same backends;
 // a refused name and a missing service fail at once, saying why.
 TEST_F(MultiServiceTest, XdsNamesRouteAsGrpclbNames) {
-  setenv("GRPC_XDS_BOOTSTRAP_CONFIG",
-         absl::StrCat(R"({"xds_servers":[{"server_uri":"127.0.0.1:)", jawlb_->port(),
-                      R"(","channel_creds":[{"type":"insecure"}],"server_features":["xds_v3"]}],)",
-                      R"("node":{"id":"multi-service-test","locality":{"zone":"test"}}})")
-             .c_str(),
-         1);
+  absl::StatusOr<std::string> bootstrap =
+      XdsBootstrap(JAWLB_BINARY, jawlb_->port(), "multi-service-test", "test");
+  ASSERT_THAT(bootstrap, IsOk());
+  setenv("GRPC_XDS_BOOTSTRAP_CONFIG", bootstrap->c_str(), 1);
+  const std::string bootstrap_file = dir_ + "/bootstrap.json";
+  std::ofstream(bootstrap_file) << *bootstrap;
   auto xds = [this](const std::string& name) {
     return grpc::CreateChannel(absl::StrCat("xds:///", name, ":", port_),
                                grpc::InsecureChannelCredentials());
@@ -214,6 +215,18 @@ TEST_F(MultiServiceTest, XdsNamesRouteAsGrpclbNames) {
   EXPECT_EQ(spread.failures, 1);
   EXPECT_THAT(spread.last_error, HasSubstr("service default/nosuch not found"))
       << spread.ToString();
+
+  // grpc-js's xDS client routes the same way: beta's backend, and a refused
+  // name failing every call at once, saying why.
+  auto node_beta =
+      SpawnWhoami(absl::StrCat("xds:///beta.test:", port_), bootstrap_file, dir_ + "/beta.log");
+  ASSERT_THAT(node_beta, IsOk());
+  EXPECT_GT(WaitForWindow(**node_beta, "b1", 0, kWait), 0) << (*node_beta)->Output();
+  auto node_refused = SpawnWhoami("xds:///kube-dns.kube-system.svc.cluster.local", bootstrap_file,
+                                  dir_ + "/refused.log");
+  ASSERT_THAT(node_refused, IsOk());
+  EXPECT_GT(WaitForWindow(**node_refused, "", 0, kWait), 0) << (*node_refused)->Output();
+  EXPECT_THAT((*node_refused)->Output(), HasSubstr("kube-system"));
 }
 
 TEST_F(MultiServiceTest, OneServicesFailingWatchLeavesTheOtherServed) {
