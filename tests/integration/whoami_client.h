@@ -5,11 +5,14 @@
 #ifndef JAWLB_TESTS_INTEGRATION_WHOAMI_CLIENT_H_
 #define JAWLB_TESTS_INTEGRATION_WHOAMI_CLIENT_H_
 
+#include <map>
 #include <memory>
 #include <string>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "gtest/gtest.h"
 
 #include "testbed/subprocess.h"
@@ -42,6 +45,38 @@ inline int WaitForWindow(Subprocess& node, const std::string& names, int after,
     EXPECT_TRUE(absl::SimpleAtoi(text.substr(0, text.find(':')), &window)) << *line;
     if (window > after) return window;
   }
+}
+
+// The calls each backend answered in windows `first` to `last` (waiting up to
+// `timeout` for the last), summed; "(failed)" counts the failures.
+inline std::map<std::string, int> CallsInWindows(Subprocess& node, int first, int last,
+                                                 absl::Duration timeout) {
+  std::map<std::string, int> calls;
+  EXPECT_THAT(node.WaitForLine(absl::StrCat("window ", last, ":"), timeout),
+              ::jawlb::testing::IsOk());
+  for (absl::string_view line : absl::StrSplit(node.Output(), '\n')) {
+    int window = 0;
+    if (!absl::ConsumePrefix(&line, "window ") ||
+        !absl::SimpleAtoi(line.substr(0, line.find(':')), &window) || window < first ||
+        window > last) {
+      continue;
+    }
+    for (absl::string_view field : absl::StrSplit(line, ' ')) {
+      int count = 0;
+      if (absl::ConsumePrefix(&field, "failed=") && absl::SimpleAtoi(field, &count)) {
+        calls["(failed)"] += count;
+      } else if (absl::ConsumePrefix(&field, "calls=")) {
+        for (absl::string_view entry : absl::StrSplit(field, ',', absl::SkipEmpty())) {
+          const size_t colon = entry.rfind(':');
+          if (colon != absl::string_view::npos &&
+              absl::SimpleAtoi(entry.substr(colon + 1), &count)) {
+            calls[std::string(entry.substr(0, colon))] += count;
+          }
+        }
+      }
+    }
+  }
+  return calls;
 }
 
 }  // namespace jawlb::testbed

@@ -6,8 +6,8 @@
 // Calls jawlb.testing.Echo/Whoami in a loop and prints one line per window of
 // WINDOW RPCs, naming (sorted) the backends that answered and the failures:
 //
-//   window 7: alpha,beta failed=0
-//   window 8:  failed=30 error=14 UNAVAILABLE: ...
+//   window 7: alpha,beta failed=0 calls=alpha:16,beta:14
+//   window 8:  failed=30 calls= error=14 UNAVAILABLE: ...
 //
 // Runs SECONDS seconds, then exits 0.
 'use strict';
@@ -36,7 +36,7 @@ function call() {
 
 async function main() {
   for (let n = 1; Date.now() < end; n++) {
-    const seen = new Set();
+    const seen = new Map();
     let failed = 0;
     let lastError = '';
     for (let i = 0; i < window; i++) {
@@ -46,11 +46,13 @@ async function main() {
         lastError = result.error;
         await new Promise((r) => setTimeout(r, 10));
       } else {
-        seen.add(result.name);
+        seen.set(result.name, (seen.get(result.name) || 0) + 1);
       }
     }
-    const names = [...seen].sort().join(',');
-    console.log(`window ${n}: ${names} failed=${failed}${lastError ? ' error=' + lastError : ''}`);
+    const sorted = [...seen.keys()].sort();
+    const calls = sorted.map((name) => `${name}:${seen.get(name)}`).join(',');
+    console.log(`window ${n}: ${sorted.join(',')} failed=${failed} calls=${calls}` +
+                `${lastError ? ' error=' + lastError : ''}`);
   }
   client.close();
   process.exit(0);
