@@ -63,7 +63,8 @@ std::vector<std::string> ClientsJson(const std::vector<grpclb::ClientInfo>& info
     clients.push_back(absl::StrCat(
         "{\"peer\":", JsonQuote(client.peer),
         ",\"protocol\":", client.xds.empty() && client.node.empty() ? "\"grpclb\"" : "\"xds\"",
-        ",\"node\":", JsonQuote(client.node), ",\"xds\":[", absl::StrJoin(xds, ","), "]",
+        ",\"node\":", JsonQuote(client.node), ",\"locality\":", JsonQuote(client.locality),
+        ",\"user_agent\":", JsonQuote(client.user_agent), ",\"xds\":[", absl::StrJoin(xds, ","), "]",
         ",\"name\":", JsonQuote(client.name), ",\"connected\":", JsonQuote(Time(client.connected)),
         ",\"list_version\":", client.list_version, ",\"list_size\":", client.list_size,
         ",\"token_client\":", JsonQuote(grpclb::Base32(client.token_client)),

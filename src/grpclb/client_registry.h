@@ -46,6 +46,8 @@ struct ClientInfo {
     uint64_t nacks = 0;
   };
   std::string node;
+  std::string locality;    // the node's "region/zone/sub_zone"
+  std::string user_agent;  // the node's user_agent_name and version ("gRPC Node 1.14.1")
   std::vector<XdsType> xds;
 };
 

@@ -36,6 +36,15 @@ std::string FieldPrefix(int number, size_t size) {
   return prefix;
 }
 
+// At most kMaxNodeFieldBytes of `text` (a client's words, kept for a
+// while), cut at a character's start (proto strings are UTF-8).
+std::string Cut(absl::string_view text) {
+  if (text.size() <= kMaxNodeFieldBytes) return std::string(text);
+  size_t end = kMaxNodeFieldBytes;
+  while (end > 0 && (static_cast<unsigned char>(text[end]) & 0xC0) == 0x80) --end;
+  return std::string(text.substr(0, end));
+}
+
 }  // namespace
 
 std::string SubsetKey(absl::string_view address, absl::string_view cluster) {
@@ -188,9 +197,16 @@ absl::Status AdsStream::HandleRequest() {
   }
   if (!node_seen_) {  // the node comes with a stream's first request only
     node_seen_ = true;
-    node_ = request.node().id();
+    const auto& node = request.node();
+    node_ = Cut(node.id());
+    std::string locality = Cut(absl::StrCat(node.locality().region(), "/", node.locality().zone(),
+                                            "/", node.locality().sub_zone()));
+    std::string user_agent =
+        Cut(absl::StrCat(node.user_agent_name(), " ", node.user_agent_version()));
     absl::MutexLock lock(&mu_);
     node_id_ = node_;
+    locality_ = locality == "//" ? "" : std::move(locality);
+    user_agent_ = user_agent == " " ? "" : std::move(user_agent);
   }
   // Names come from the client: bounded in number and length (a listener
   // name is what it dialed, under 256 bytes as grpclb names are).
@@ -473,6 +489,8 @@ grpclb::ClientInfo AdsStream::Describe() const {
   info.service = absl::StrJoin(services, ",");
   info.connected = connected_;
   info.node = node_id_;
+  info.locality = locality_;
+  info.user_agent = user_agent_;
   for (size_t i = 0; i < AdsCursor::kTypes; ++i) {
     const auto type = static_cast<AdsCursor::Type>(i);
     if (cursor_.names(type).empty() && cursor_.seen(type).acks + cursor_.seen(type).nacks == 0) {

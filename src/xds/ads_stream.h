@@ -65,6 +65,9 @@ using AsyncAds = envoy::service::discovery::v3::AggregatedDiscoveryService::
 // assignment name (listener names: grpclb::kMaxNameBytes, as grpclb names).
 inline constexpr size_t kMaxNamesPerRequest = 1000;
 inline constexpr size_t kMaxResourceNameBytes = 512;
+// What is kept of the node's id, locality and user agent (for logs and
+// /debug/state; the rest is cut).
+inline constexpr size_t kMaxNodeFieldBytes = 128;
 
 // The key an ADS stream from `address` joins `cluster`'s subset policy with,
 // and its LRS reports name it by.
@@ -173,6 +176,8 @@ class AdsStream final : public grpclb::Hub::Subscriber,
   bool admitted_ ABSL_GUARDED_BY(mu_) = false;  // counted by shared_.limits
   AdsCursor cursor_ ABSL_GUARDED_BY(mu_);
   std::string node_id_ ABSL_GUARDED_BY(mu_);
+  std::string locality_ ABSL_GUARDED_BY(mu_);
+  std::string user_agent_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, Listener> listeners_ ABSL_GUARDED_BY(mu_);
   // The units of the listeners, by cluster name, each with our subscription
   // and, with subsetting, our membership and the subset last read. (Members

@@ -107,6 +107,11 @@ TEST_F(XdsClientTest, CppXdsClientFollowsTheList) {
     absl::SleepFor(absl::Milliseconds(20));
   }
   EXPECT_THAT(metrics->second, HasSubstr("jawlb_xds_propagation_seconds_count 1\n"));
+  // /debug/state names the client as its bootstrap and library do.
+  auto state = HttpGet(absl::StrCat("http://127.0.0.1:", jawlb_->admin_port(), "/debug/state"));
+  ASSERT_THAT(state, IsOk());
+  EXPECT_THAT(state->second, HasSubstr(R"("node":"xds-client-test","locality":"/test/",)"
+                                       R"("user_agent":"gRPC C-core )"));
   // No backends (a complete file listing none): RPCs fail at once, saying so.
   List({});
   absl::Time deadline = absl::Now() + kSettle;
