@@ -6,6 +6,8 @@
 # quiet machine and compare the two columns of the same run.
 #
 #   scripts/bench-compare.sh /path/to/old/jawlb     (RUNS=2 by default)
+#   SCENARIOS='--protocol=xds --backends=5;--protocol=xds --backends=1000' \
+#     scripts/bench-compare.sh /path/to/old/jawlb   (other fanout flags, ';' between)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 other=${1:?usage: scripts/bench-compare.sh OTHER_JAWLB_BINARY}
@@ -26,12 +28,14 @@ run() {  # run LABEL WHICH BINARY FANOUT_ARGS...
     "$(field kib_per_service "$r")"
 }
 
+IFS=';' read -r -a scenarios <<<"${SCENARIOS:---backends=5;--backends=1000;--services=200}"
 for i in $(seq 1 "$runs"); do
-  for scenario in "--backends=5" "--backends=1000" "--services=200"; do
+  for scenario in "${scenarios[@]}"; do
     for which in before after; do
       binary=$PWD/build/jawlb
       [ "$which" = before ] && binary=$other
-      run "$scenario" "$which" "$binary" --streams=10000 --connections=100 "$scenario" --rounds=10
+      # shellcheck disable=SC2086 # a scenario is several flags
+      run "$scenario" "$which" "$binary" --streams=10000 --connections=100 $scenario --rounds=10
     done
   done
 done

@@ -6,8 +6,6 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "google/protobuf/io/coded_stream.h"
-#include "google/protobuf/io/zero_copy_stream_impl_lite.h"
 #include "grpcpp/impl/codegen/proto_utils.h"
 #include "spdlog/spdlog.h"
 
@@ -23,17 +21,20 @@ namespace {
 
 using envoy::service::discovery::v3::DiscoveryRequest;
 
-// The tag and length of field `number`, a length-delimited value of `size`
-// bytes.
-std::string FieldPrefix(int number, size_t size) {
-  std::string prefix;
-  {
-    google::protobuf::io::StringOutputStream sink(&prefix);
-    google::protobuf::io::CodedOutputStream out(&sink);
-    out.WriteTag(static_cast<uint32_t>(number << 3 | 2));
-    out.WriteVarint32(static_cast<uint32_t>(size));
-  }  // flushed and trimmed here
-  return prefix;
+// Appends `value` as a protobuf varint.
+void AppendVarint(std::string& out, uint64_t value) {
+  while (value >= 0x80) {
+    out.push_back(static_cast<char>((value & 0x7F) | 0x80));
+    value >>= 7;
+  }
+  out.push_back(static_cast<char>(value));
+}
+
+// Appends the tag and length of field `number`, a length-delimited value of
+// `size` bytes.
+void AppendFieldPrefix(std::string& out, int number, size_t size) {
+  AppendVarint(out, static_cast<uint64_t>(number) << 3 | 2);
+  AppendVarint(out, size);
 }
 
 // At most kMaxNodeFieldBytes of `text` (a client's words, kept for a
@@ -243,7 +244,7 @@ absl::Status AdsStream::HandleRequest() {
     kind = cursor_.OnRequest(parsed);
   }
   if (*type == AdsCursor::Type::kListener) Prune();
-  shared_.metrics.requests.Add({TypeLabel(*type), KindLabel(kind)});
+  shared_.metrics.Request(*type, kind);
   int64_t suppressed = 0;
   if (kind == AdsCursor::Kind::kNack && shared_.nack_log.Allow(shared_.clock.Now(), suppressed)) {
     // A client can NACK in a loop: a line a second at most, service-wide.
@@ -397,21 +398,29 @@ std::optional<grpc::Slice> AdsStream::Resource(AdsCursor::Type type, const std::
 }
 
 grpc::ByteBuffer AdsStream::Encode(const AdsCursor::Response& response) {
-  // A DiscoveryResponse written field by field: each resource (an Any, maybe
-  // shared by every stream) is a slice of its own after its tag and length.
+  // A DiscoveryResponse written field by field, this stream's own fields
+  // first (a parser takes fields in any order): type_url, version_info and
+  // nonce, then each resource (an Any, maybe shared by every stream) as a
+  // slice of its own after its tag and length. The bytes between shared
+  // slices go in one slice: two slices for a response of one resource.
   std::vector<grpc::Slice> slices;
-  auto put = [&slices](int number, const std::string& bytes) {
-    slices.emplace_back(FieldPrefix(number, bytes.size()) + bytes);
-  };
-  put(1, response.version);
+  std::string own;
+  const absl::string_view url = AdsCursor::UrlOf(response.type);
+  own.reserve(url.size() + response.version.size() + response.nonce.size() + 16);
+  for (const auto& [number, bytes] :
+       {std::pair<int, absl::string_view>{4, url}, {1, response.version}, {5, response.nonce}}) {
+    AppendFieldPrefix(own, number, bytes.size());
+    own.append(bytes.data(), bytes.size());
+  }
   for (const std::string& name : response.names) {
     if (std::optional<grpc::Slice> resource = Resource(response.type, name)) {
-      slices.emplace_back(FieldPrefix(2, resource->size()));
+      AppendFieldPrefix(own, 2, resource->size());
+      slices.emplace_back(own);
+      own.clear();
       slices.push_back(*std::move(resource));
     }
   }
-  put(4, AdsCursor::UrlOf(response.type));
-  put(5, response.nonce);
+  if (!own.empty()) slices.emplace_back(own);
   return grpc::ByteBuffer(slices.data(), slices.size());
 }
 
@@ -443,7 +452,7 @@ void AdsStream::Pump() {
       message_ = Encode(*response);
       message = &message_;
       write_in_flight_ = true;
-      shared_.metrics.responses.Add({TypeLabel(response->type)});
+      shared_.metrics.Response(response->type);
     }
   }
   if (finish) {
