@@ -6,47 +6,14 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "grpcpp/impl/codegen/proto_utils.h"
 #include "spdlog/spdlog.h"
 
-#include "envoy/service/discovery/v3/discovery.pb.h"
-#include "grpclb/client_message.h"
 #include "grpclb/connection_listener.h"
 #include "grpclb/grpc_status.h"
 #include "grpclb/stream_limits.h"
 #include "xds/resources.h"
 
 namespace jawlb::xds {
-namespace {
-
-using envoy::service::discovery::v3::DiscoveryRequest;
-
-// Appends `value` as a protobuf varint.
-void AppendVarint(std::string& out, uint64_t value) {
-  while (value >= 0x80) {
-    out.push_back(static_cast<char>((value & 0x7F) | 0x80));
-    value >>= 7;
-  }
-  out.push_back(static_cast<char>(value));
-}
-
-// Appends the tag and length of field `number`, a length-delimited value of
-// `size` bytes.
-void AppendFieldPrefix(std::string& out, int number, size_t size) {
-  AppendVarint(out, static_cast<uint64_t>(number) << 3 | 2);
-  AppendVarint(out, size);
-}
-
-// At most kMaxNodeFieldBytes of `text` (a client's words, kept for a
-// while), cut at a character's start (proto strings are UTF-8).
-std::string Cut(absl::string_view text) {
-  if (text.size() <= kMaxNodeFieldBytes) return std::string(text);
-  size_t end = kMaxNodeFieldBytes;
-  while (end > 0 && (static_cast<unsigned char>(text[end]) & 0xC0) == 0x80) --end;
-  return std::string(text.substr(0, end));
-}
-
-}  // namespace
 
 std::string SubsetKey(absl::string_view address, absl::string_view cluster) {
   return absl::StrCat("xds/", address, "/", cluster);
@@ -185,70 +152,31 @@ void AdsStream::OnReadDone(bool ok) {
 }
 
 absl::Status AdsStream::HandleRequest() {
-  DiscoveryRequest request;
-  if (!grpc::SerializationTraits<DiscoveryRequest>::Deserialize(&request_, &request).ok()) {
-    return absl::InvalidArgumentError("malformed DiscoveryRequest: not a valid protobuf message");
-  }
-  const std::optional<AdsCursor::Type> type = AdsCursor::TypeOf(request.type_url());
-  if (!type.has_value()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("type_url \"", request.type_url(),
-                     "\" is not served here (xDS v3 Listener, RouteConfiguration, Cluster and "
-                     "ClusterLoadAssignment are)"));
-  }
+  absl::StatusOr<DiscoveryRequestRead> read = ReadDiscoveryRequest(request_);
+  if (!read.ok()) return read.status();
+  const AdsCursor::Request& parsed = read->request;
+  const AdsCursor::Type type = parsed.type;
   if (!node_seen_) {  // the node comes with a stream's first request only
     node_seen_ = true;
-    const auto& node = request.node();
-    node_ = Cut(node.id());
-    std::string locality = Cut(absl::StrCat(node.locality().region(), "/", node.locality().zone(),
-                                            "/", node.locality().sub_zone()));
-    std::string user_agent =
-        Cut(absl::StrCat(node.user_agent_name(), " ", node.user_agent_version()));
+    node_id_ = read->node.id;
     absl::MutexLock lock(&mu_);
-    node_id_ = node_;
-    locality_ = locality == "//" ? "" : std::move(locality);
-    user_agent_ = user_agent == " " ? "" : std::move(user_agent);
-  }
-  // Names come from the client: bounded in number and length (a listener
-  // name is what it dialed, under 256 bytes as grpclb names are).
-  if (request.resource_names_size() > static_cast<int>(kMaxNamesPerRequest)) {
-    return absl::InvalidArgumentError(absl::StrCat(request.resource_names_size(),
-                                                   " resource names in one request; at most ",
-                                                   kMaxNamesPerRequest, " are taken"));
-  }
-  const size_t max_bytes =
-      *type == AdsCursor::Type::kListener ? grpclb::kMaxNameBytes : kMaxResourceNameBytes;
-  for (const std::string& name : request.resource_names()) {
-    if (name.size() > max_bytes) {
-      return absl::InvalidArgumentError(absl::StrCat("a resource name of ", name.size(),
-                                                     " bytes; at most ", max_bytes, " are taken"));
-    }
-  }
-  AdsCursor::Request parsed;
-  parsed.type = *type;
-  parsed.names.assign(request.resource_names().begin(), request.resource_names().end());
-  parsed.version = request.version_info();
-  parsed.nonce = request.response_nonce();
-  if (request.has_error_detail()) {
-    parsed.error = absl::Status(static_cast<absl::StatusCode>(request.error_detail().code()),
-                                request.error_detail().message());
-    if (parsed.error.ok()) parsed.error = absl::UnknownError("NACK without a code");
+    node_ = std::move(read->node);
   }
   // Listener names are resolved before the cursor may answer them; the ones
   // no longer subscribed go once the cursor has taken the request (a stale
   // request's names are not the subscription).
-  if (*type == AdsCursor::Type::kListener) Resolve(parsed.names);
+  if (type == AdsCursor::Type::kListener) Resolve(parsed.names);
   AdsCursor::Kind kind;
   {
     absl::MutexLock lock(&mu_);
     kind = cursor_.OnRequest(parsed);
   }
-  if (*type == AdsCursor::Type::kListener) Prune();
-  shared_.metrics.Request(*type, kind);
+  if (type == AdsCursor::Type::kListener) Prune();
+  shared_.metrics.Request(type, kind);
   int64_t suppressed = 0;
   if (kind == AdsCursor::Kind::kNack && shared_.nack_log.Allow(shared_.clock.Now(), suppressed)) {
     // A client can NACK in a loop: a line a second at most, service-wide.
-    spdlog::warn("xds client {} ({}) refused {} version {}: {}{}", peer_, node_, request.type_url(),
+    spdlog::warn("xds client {} ({}) refused {} version {}: {}{}", peer_, node_id_, read->type_url,
                  parsed.nonce, parsed.error.ToString(),
                  suppressed > 0 ? absl::StrCat(" (", suppressed,
                                                " more NACKs since the last "
@@ -398,30 +326,15 @@ std::optional<grpc::Slice> AdsStream::Resource(AdsCursor::Type type, const std::
 }
 
 grpc::ByteBuffer AdsStream::Encode(const AdsCursor::Response& response) {
-  // A DiscoveryResponse written field by field, this stream's own fields
-  // first (a parser takes fields in any order): type_url, version_info and
-  // nonce, then each resource (an Any, maybe shared by every stream) as a
-  // slice of its own after its tag and length. The bytes between shared
-  // slices go in one slice: two slices for a response of one resource.
-  std::vector<grpc::Slice> slices;
-  std::string own;
-  const absl::string_view url = AdsCursor::UrlOf(response.type);
-  own.reserve(url.size() + response.version.size() + response.nonce.size() + 16);
-  for (const auto& [number, bytes] :
-       {std::pair<int, absl::string_view>{4, url}, {1, response.version}, {5, response.nonce}}) {
-    AppendFieldPrefix(own, number, bytes.size());
-    own.append(bytes.data(), bytes.size());
-  }
+  std::vector<grpc::Slice> resources;
+  resources.reserve(response.names.size());
   for (const std::string& name : response.names) {
     if (std::optional<grpc::Slice> resource = Resource(response.type, name)) {
-      AppendFieldPrefix(own, 2, resource->size());
-      slices.emplace_back(own);
-      own.clear();
-      slices.push_back(*std::move(resource));
+      resources.push_back(*std::move(resource));
     }
   }
-  if (!own.empty()) slices.emplace_back(own);
-  return grpc::ByteBuffer(slices.data(), slices.size());
+  return WriteDiscoveryResponse(response.type, response.version, response.nonce,
+                                std::move(resources));
 }
 
 void AdsStream::RequestFinish(grpc::Status status) {
@@ -497,9 +410,9 @@ grpclb::ClientInfo AdsStream::Describe() const {
   info.name = absl::StrJoin(names, ",");
   info.service = absl::StrJoin(services, ",");
   info.connected = connected_;
-  info.node = node_id_;
-  info.locality = locality_;
-  info.user_agent = user_agent_;
+  info.node = node_.id;
+  info.locality = node_.locality;
+  info.user_agent = node_.user_agent;
   for (size_t i = 0; i < AdsCursor::kTypes; ++i) {
     const auto type = static_cast<AdsCursor::Type>(i);
     if (cursor_.names(type).empty() && cursor_.seen(type).acks + cursor_.seen(type).nacks == 0) {

@@ -53,6 +53,7 @@
 #include "grpclb/subset_policy.h"
 #include "xds/ads_cursor.h"
 #include "xds/ads_metrics.h"
+#include "xds/discovery_messages.h"
 #include "xds/resource_cache.h"
 
 namespace jawlb::xds {
@@ -60,14 +61,6 @@ namespace jawlb::xds {
 using AsyncAds = envoy::service::discovery::v3::AggregatedDiscoveryService::
     WithRawMethod_StreamAggregatedResources<
         envoy::service::discovery::v3::AggregatedDiscoveryService::Service>;
-
-// The most names one request may carry, and the longest route, cluster or
-// assignment name (listener names: grpclb::kMaxNameBytes, as grpclb names).
-inline constexpr size_t kMaxNamesPerRequest = 1000;
-inline constexpr size_t kMaxResourceNameBytes = 512;
-// What is kept of the node's id, locality and user agent (for logs and
-// /debug/state; the rest is cut).
-inline constexpr size_t kMaxNodeFieldBytes = 128;
 
 // The key an ADS stream from `address` joins `cluster`'s subset policy with,
 // and its LRS reports name it by.
@@ -168,16 +161,14 @@ class AdsStream final : public grpclb::Hub::Subscriber,
   // The read chain's.
   grpc::ByteBuffer request_;
   bool node_seen_ = false;
-  std::string node_;
+  std::string node_id_;  // for log lines
 
   mutable absl::Mutex mu_;
   std::shared_ptr<AdsStream> self_ ABSL_GUARDED_BY(mu_);
   std::unique_ptr<grpclb::ClientRegistry::Registration> registration_ ABSL_GUARDED_BY(mu_);
   bool admitted_ ABSL_GUARDED_BY(mu_) = false;  // counted by shared_.limits
   AdsCursor cursor_ ABSL_GUARDED_BY(mu_);
-  std::string node_id_ ABSL_GUARDED_BY(mu_);
-  std::string locality_ ABSL_GUARDED_BY(mu_);
-  std::string user_agent_ ABSL_GUARDED_BY(mu_);
+  NodeInfo node_ ABSL_GUARDED_BY(mu_);  // for Describe()
   std::map<std::string, Listener> listeners_ ABSL_GUARDED_BY(mu_);
   // The units of the listeners, by cluster name, each with our subscription
   // and, with subsetting, our membership and the subset last read. (Members
