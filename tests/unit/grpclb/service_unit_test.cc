@@ -153,20 +153,37 @@ TEST(ServiceUnitTest, SheddingFollowsTheClientsDemandInVirtualTime) {
   EXPECT_EQ(driven.unit->hub().Latest()->drop_percent, 0);
 }
 
+// A unit of 4 backends with one per client (k = 1) on `clock`, and 64
+// clients: enough that a light one's link weighs little.
+struct SixtyFourClients {
+  explicit SixtyFourClients(FakeClock& clock) : driven(Options(clock)) {
+    EXPECT_TRUE(driven.unit->Start(nullptr).ok());
+    driven.source->Deliver(Backends(4));
+    for (int i = 0; i < 64; ++i) {
+      ids.push_back(policy().Join(absl::StrCat("10.1.1.", i, "/svc"), std::weak_ptr<Watcher>()));
+    }
+  }
+  ~SixtyFourClients() {
+    for (uint64_t id : ids) policy().Leave(id);
+  }
+  static ServiceUnit::Options Options(FakeClock& clock) {
+    ServiceUnit::Options options;
+    options.key = "ns/subsets";
+    options.max_servers = 1;
+    options.clock = &clock;
+    return options;
+  }
+  SubsetPolicy& policy() { return driven.unit->policy(); }
+
+  Driven driven;
+  std::vector<uint64_t> ids;
+};
+
 TEST(ServiceUnitTest, LoadReportsReplanAtMostEveryPeriodOfTheClock) {
   FakeClock clock;
-  ServiceUnit::Options options;
-  options.key = "ns/subsets";
-  options.max_servers = 1;
-  options.clock = &clock;
-  Driven driven(options);
-  ASSERT_TRUE(driven.unit->Start(nullptr).ok());
-  driven.source->Deliver(Backends(4));
-  SubsetPolicy& policy = driven.unit->policy();
-  std::vector<uint64_t> ids;  // enough clients that a light one's link weighs little
-  for (int i = 0; i < 64; ++i) {
-    ids.push_back(policy.Join(absl::StrCat("10.1.1.", i, "/svc"), std::weak_ptr<Watcher>()));
-  }
+  SixtyFourClients clients(clock);
+  SubsetPolicy& policy = clients.policy();
+  const std::vector<uint64_t>& ids = clients.ids;
   // The first report re-plans at once (knowing only its own rate); a period
   // later, with every rate known, everyone is light: one backend each.
   for (uint64_t id : ids) policy.Report(id, 1);
@@ -181,7 +198,6 @@ TEST(ServiceUnitTest, LoadReportsReplanAtMostEveryPeriodOfTheClock) {
   clock.Advance(absl::Milliseconds(1));
   policy.Report(ids[0], 1000);
   EXPECT_GT(policy.ListFor(ids[0]).size(), 1u);
-  for (uint64_t id : ids) policy.Leave(id);
 }
 
 // An xDS client reports its load on its own LRS stream: the rate reaches the
@@ -189,18 +205,9 @@ TEST(ServiceUnitTest, LoadReportsReplanAtMostEveryPeriodOfTheClock) {
 // leaves when it goes.
 TEST(ServiceUnitTest, LoadReportedByKeyReachesTheStreamsOfThatKey) {
   FakeClock clock;
-  ServiceUnit::Options options;
-  options.key = "ns/subsets";
-  options.max_servers = 1;
-  options.clock = &clock;
-  Driven driven(options);
-  ASSERT_TRUE(driven.unit->Start(nullptr).ok());
-  driven.source->Deliver(Backends(4));
-  SubsetPolicy& policy = driven.unit->policy();
-  std::vector<uint64_t> ids;
-  for (int i = 0; i < 64; ++i) {
-    ids.push_back(policy.Join(absl::StrCat("10.1.1.", i, "/svc"), std::weak_ptr<Watcher>()));
-  }
+  SixtyFourClients clients(clock);
+  SubsetPolicy& policy = clients.policy();
+  const std::vector<uint64_t>& ids = clients.ids;
   const std::string key = "xds/10.9.9.9/ns/subsets";
   std::unique_ptr<SubsetPolicy::Membership> first = policy.JoinScoped(key, {});
   std::unique_ptr<SubsetPolicy::Membership> second = policy.JoinScoped(key, {});
@@ -223,7 +230,6 @@ TEST(ServiceUnitTest, LoadReportedByKeyReachesTheStreamsOfThatKey) {
   policy.ReportByKey("xds/10.9.9.8/ns/subsets", 1);  // nobody's: ignored
   EXPECT_GT(policy.ListFor(second->id()).size(), 1u);
   second.reset();
-  for (uint64_t id : ids) policy.Leave(id);
 }
 
 TEST(ServiceUnitTest, NoMembershipWithoutSubsetting) {
