@@ -24,13 +24,27 @@ BackendSet::BackendSet(std::vector<Backend> backends, const std::map<Backend, ui
 }
 
 BackendSet BackendSet::Restrict(std::vector<Backend> keep) const {
+  // O(k log n) for k kept of n: a client's subset is read on every wake of
+  // its stream, and the whole set's weights and zones can be large.
+  std::sort(keep.begin(), keep.end());
+  keep.erase(std::unique(keep.begin(), keep.end()), keep.end());
   keep.erase(std::remove_if(keep.begin(), keep.end(),
                             [this](const Backend& backend) {
                               return !std::binary_search(backends_.begin(), backends_.end(),
                                                          backend);
                             }),
              keep.end());
-  return BackendSet(std::move(keep), weights_, zones_);
+  BackendSet restricted;
+  for (const Backend& backend : keep) {
+    if (auto it = weights_.find(backend); it != weights_.end()) {
+      restricted.weights_.emplace_hint(restricted.weights_.end(), backend, it->second);
+    }
+    if (auto it = zones_.find(backend); it != zones_.end()) {
+      restricted.zones_.emplace_hint(restricted.zones_.end(), backend, it->second);
+    }
+  }
+  restricted.backends_ = std::move(keep);
+  return restricted;
 }
 
 const std::string& BackendSet::ZoneOf(const Backend& backend) const {

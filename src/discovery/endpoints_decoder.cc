@@ -93,18 +93,39 @@ void Describe(absl::string_view address, uint16_t port, EndpointState state,
   decoded.endpoints.push_back(std::move(state));
 }
 
-// Adds `address`:`port` to the backends; false (with a warning) when it is not
-// an IP address.
+// Adds `address`:`port` to the backends, in `zone` if not ""; false (with a
+// warning) when it is not an IP address.
 bool AddAddress(absl::string_view address, uint16_t port, absl::string_view name,
-                DecodedObject& decoded) {
+                DecodedObject& decoded, const std::string& zone = "") {
   absl::StatusOr<Backend> backend = MakeBackend(address, port);
   if (!backend.ok()) {
     decoded.warnings.push_back(
         absl::StrCat("\"", name, "\": skipping address: ", backend.status().message()));
     return false;
   }
+  if (!zone.empty()) decoded.zones[*backend] = zone;
   decoded.backends.push_back(*std::move(backend));
   return true;
+}
+
+// An endpoint's zone ("" when it has none, or one that cannot be used: a
+// warning says why).
+std::string Zone(element endpoint, DecodedObject& decoded) {
+  element zone;
+  if (endpoint["zone"].get(zone) != simdjson::SUCCESS || zone.is_null()) return "";
+  std::string_view text;
+  if (zone.get(text) != simdjson::SUCCESS) {
+    decoded.warnings.push_back(
+        absl::StrCat("\"", decoded.name, "\": an endpoint's zone is not a string"));
+    return "";
+  }
+  if (text.size() > kMaxZoneBytes) {
+    decoded.warnings.push_back(absl::StrCat("\"", decoded.name, "\": an endpoint's zone of ",
+                                            text.size(), " bytes is ignored (at most ",
+                                            kMaxZoneBytes, ")"));
+    return "";
+  }
+  return std::string(text);
 }
 
 // One entry of a slice's endpoints: its addresses when ready and not terminating
@@ -122,18 +143,7 @@ absl::Status DecodeSliceEndpoint(element endpoint, uint16_t port, DecodedObject&
   state.serving = has_conditions ? OptionalBool(conditions, "serving", ready) : ready;
   state.terminating = terminating;
   state.pod = TargetPod(endpoint);
-  if (element zone; endpoint["zone"].get(zone) == simdjson::SUCCESS && !zone.is_null()) {
-    std::string_view text;
-    if (zone.get(text) != simdjson::SUCCESS) {
-      decoded.warnings.push_back(
-          absl::StrCat("\"", name, "\": an endpoint's zone is not a string"));
-    } else if (text.size() > kMaxZoneBytes) {
-      decoded.warnings.push_back(absl::StrCat("\"", name, "\": an endpoint's zone of ", text.size(),
-                                              " bytes is ignored (at most ", kMaxZoneBytes, ")"));
-    } else {
-      state.zone = std::string(text);
-    }
-  }
+  state.zone = Zone(endpoint, decoded);
   absl::StatusOr<Elements> addresses = OptionalArray(endpoint, "addresses", name);
   if (!addresses.ok()) return addresses.status();
   if (!ready || terminating || port == 0) {  // port 0: the slice has no such port
@@ -159,8 +169,7 @@ absl::Status DecodeSliceEndpoint(element endpoint, uint16_t port, DecodedObject&
       return Invalid(name, "an address is not a string");
     }
     EndpointState described = state;
-    described.used = AddAddress(View(text), port, name, decoded);
-    if (described.used && !state.zone.empty()) decoded.zones[decoded.backends.back()] = state.zone;
+    described.used = AddAddress(View(text), port, name, decoded, state.zone);
     Describe(View(text), port, std::move(described), decoded);
   }
   return absl::OkStatus();

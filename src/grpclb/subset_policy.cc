@@ -68,8 +68,9 @@ void SubsetPolicy::ReportByKey(const std::string& key, double calls_per_second) 
     auto [first, last] = by_key_.equal_range(key);
     const auto sharing = static_cast<double>(std::distance(first, last));
     if (sharing == 0) return;
-    for (auto at = first; at != last; ++at)
+    for (auto at = first; at != last; ++at) {
       planner_.SetRate(at->second, calls_per_second / sharing);
+    }
     changed = ReplanIfDue();
   }
   Notify(changed);

@@ -27,7 +27,7 @@ size_t ResourceCache::size() const {
   return entries_.size();
 }
 
-grpc::Slice ResourceCache::Get(std::string key, absl::FunctionRef<std::string()> encode) {
+grpc::Slice ResourceCache::Get(const std::string& key, absl::FunctionRef<std::string()> encode) {
   {
     absl::MutexLock lock(&mu_);
     if (auto it = entries_.find(key); it != entries_.end()) return it->second;
@@ -35,7 +35,7 @@ grpc::Slice ResourceCache::Get(std::string key, absl::FunctionRef<std::string()>
   grpc::Slice encoded(encode());  // outside the lock: two streams may both encode once
   absl::MutexLock lock(&mu_);
   if (entries_.size() >= kMaxEntries) return encoded;
-  return entries_.try_emplace(std::move(key), std::move(encoded)).first->second;
+  return entries_.try_emplace(key, std::move(encoded)).first->second;
 }
 
 }  // namespace jawlb::xds

@@ -41,7 +41,7 @@ class ResourceCache {
   size_t size() const ABSL_LOCKS_EXCLUDED(mu_);
 
  private:
-  grpc::Slice Get(std::string key, absl::FunctionRef<std::string()> encode)
+  grpc::Slice Get(const std::string& key, absl::FunctionRef<std::string()> encode)
       ABSL_LOCKS_EXCLUDED(mu_);
 
   const bool load_reports_;
