@@ -2,12 +2,12 @@
 # The one statement of the layering order (CMakeLists.txt, README and the style
 # guide point here). Fails when a src/ folder includes a folder that comes
 # after it in the flow:
-#   common ← k8s ← discovery ← config ← routing ← balancer ← health ← grpclb ← xds ← admin ← app   (config validates
+#   common ← k8s ← discovery ← config ← routing ← balancer ← health ← transport ← grpclb ← xds ← admin ← app   (config validates
 #   JAWLB_ENDPOINTS with discovery's BackendSet parser, so discovery comes first)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-order=(common k8s discovery config routing balancer health grpclb xds admin app)
+order=(common k8s discovery config routing balancer health transport grpclb xds admin app)
 rank() { local i; for i in "${!order[@]}"; do [ "${order[$i]}" = "$1" ] && echo "$i" && return; done; echo -1; }
 
 status=0

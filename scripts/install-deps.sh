@@ -12,10 +12,10 @@ packages=(
   # Libraries.
   libgrpc++-dev libgrpc-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libabsl-dev libspdlog-dev libfmt-dev libc-ares-dev libssl-dev zlib1g-dev libre2-dev
-  libcurl4-openssl-dev libsimdjson-dev libyaml-cpp-dev
+  libcurl4-openssl-dev libsimdjson-dev libyaml-cpp-dev libnghttp2-dev
   # Tests.
   googletest libgtest-dev libgmock-dev libbenchmark-dev
-  dnsmasq-base
+  dnsmasq-base nghttp2-client
   # The Prometheus text-format parser that judges /metrics.
   python3 python3-prometheus-client
   golang-go golang-google-grpc-dev golang-goprotobuf-dev
