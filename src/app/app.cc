@@ -32,13 +32,13 @@ absl::Status App::BindPort() {
   // limits and running out of descriptors are its own to handle. Bound first:
   // a port in use fails before anything is watched, and the port is known
   // before the first list (to leave jawlb's own address out of it).
-  grpclb::ConnectionListener::Options listen;
+  transport::ConnectionListener::Options listen;
   listen.host = config_.host;
   listen.port = config_.port;
   listen.max_connections = ConnectionsWithinFileLimit(config_.max_connections);
   listen.max_per_peer = config_.max_connections_per_peer;
-  absl::StatusOr<std::unique_ptr<grpclb::ConnectionListener>> listener =
-      grpclb::ConnectionListener::Listen(listen);
+  absl::StatusOr<std::unique_ptr<transport::ConnectionListener>> listener =
+      transport::ConnectionListener::Listen(listen);
   if (!listener.ok()) return listener.status();
   listener_ = *std::move(listener);
   return absl::OkStatus();
@@ -113,7 +113,9 @@ absl::Status App::StartServer() {
       return started;
     }
   }
-  listener_->Start(server_.get());
+  listener_->Start([server = server_.get()](int fd, const std::string& /*peer*/) {
+    grpc::AddInsecureChannelFromFd(server, fd);
+  });
   spdlog::info("listening on {}:{}", config_.host.empty() ? "*" : config_.host, port());
   if (config_.lb_tokens) {
     spdlog::info("load_balance_tokens: {}<client>.<backend> (client 0: the list shared by all)",

@@ -24,7 +24,7 @@
 #include "app/unit_factory.h"
 #include "config/config.h"
 #include "grpclb/completion_queues.h"
-#include "grpclb/connection_listener.h"
+#include "transport/connection_listener.h"
 #include "grpclb/service_unit.h"
 
 namespace jawlb::app {
@@ -73,7 +73,7 @@ class App {
   const std::string replica_;  // names this process in load_balance_tokens
 
   Readiness readiness_;
-  std::unique_ptr<grpclb::ConnectionListener> listener_;  // the gRPC port's accepts
+  std::unique_ptr<transport::ConnectionListener> listener_;  // the gRPC port's accepts
   grpclb::CompletionQueues queues_;
   std::unique_ptr<UnitFactory> factory_;         // outlives the units
   std::shared_ptr<grpclb::ServiceUnit> unit_;    // single mode: every name's

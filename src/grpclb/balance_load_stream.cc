@@ -8,9 +8,10 @@
 #include "spdlog/spdlog.h"
 
 #include "grpclb/client_message.h"
-#include "grpclb/connection_listener.h"
 #include "grpclb/grpc_status.h"
 #include "grpclb/server_list.h"
+#include "transport/connection_listener.h"
+#include "transport/peer.h"
 
 namespace jawlb::grpclb {
 
@@ -70,7 +71,7 @@ void BalanceLoadStream::OnEvent(Op op, bool ok) {
 }
 
 void BalanceLoadStream::Start() {
-  peer_ = ConnectionListener::PeerOf(context_.peer());
+  peer_ = transport::ConnectionListener::PeerOf(context_.peer());
   connected_ = shared_.clock.Now();
   if (shared_.limits != nullptr) {
     if (absl::Status admitted = shared_.limits->Admit(peer_); !admitted.ok()) {
@@ -199,7 +200,7 @@ absl::Status BalanceLoadStream::HandleRequest() {
 absl::Status BalanceLoadStream::OnInitialRequest(const std::string& name) {
   // The name chooses the service (its Hub, policy and shedding); a refusal
   // ends the stream.
-  const std::string address(StreamLimits::PeerAddress(peer_));
+  const std::string address(transport::PeerAddress(peer_));
   absl::StatusOr<std::shared_ptr<ServiceUnit>> unit = shared_.resolver(name, address);
   if (!unit.ok()) return unit.status();
   std::unique_ptr<Hub::Subscription> subscription =

@@ -5,23 +5,12 @@
 
 #include "common/clock.h"
 #include "grpclb/connection_cutter.h"
+#include "transport/peer.h"
 
 namespace jawlb::grpclb {
 
-std::string StreamLimits::PeerAddress(absl::string_view peer) {
-  const size_t colon = peer.rfind(':');
-  const size_t scheme = peer.find(':');
-  if (colon == absl::string_view::npos || colon == scheme) return std::string(peer);
-  // IPv6 without brackets has no port to take off.
-  if (peer.substr(scheme + 1).find('[') == absl::string_view::npos &&
-      peer.substr(scheme + 1, colon - scheme - 1).find(':') != absl::string_view::npos) {
-    return std::string(peer);
-  }
-  return std::string(peer.substr(0, colon));
-}
-
 absl::Status StreamLimits::Admit(absl::string_view peer) {
-  const std::string address = PeerAddress(peer);
+  const std::string address = transport::PeerAddress(peer);
   absl::Status refusal;
   const char* limit = nullptr;
   bool cut = false;
@@ -80,7 +69,7 @@ absl::Status StreamLimits::Admit(absl::string_view peer) {
 }
 
 void StreamLimits::Release(absl::string_view peer) {
-  const std::string address = PeerAddress(peer);
+  const std::string address = transport::PeerAddress(peer);
   absl::MutexLock lock(&mu_);
   --open_;
   if (auto it = per_connection_.find(peer); it != per_connection_.end() && --it->second == 0) {

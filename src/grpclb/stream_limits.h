@@ -61,9 +61,6 @@ class StreamLimits {
   // jawlb_streams_refused_total{limit} and the bounds as gauges.
   void WriteMetrics(metrics::TextWriter& out) const ABSL_LOCKS_EXCLUDED(mu_);
 
-  // "ipv4:10.1.2.3:40000" → "ipv4:10.1.2.3"; "ipv6:[fd00::1]:40000" →
-  // "ipv6:[fd00::1]"; anything without a port as it is.
-  static std::string PeerAddress(absl::string_view peer);
 
  private:
   // Whether to cut `connection` now: not when it was cut already.

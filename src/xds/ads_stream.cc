@@ -8,9 +8,10 @@
 #include "absl/strings/str_join.h"
 #include "spdlog/spdlog.h"
 
-#include "grpclb/connection_listener.h"
 #include "grpclb/grpc_status.h"
 #include "grpclb/stream_limits.h"
+#include "transport/connection_listener.h"
+#include "transport/peer.h"
 #include "xds/resources.h"
 
 namespace jawlb::xds {
@@ -105,7 +106,7 @@ void AdsStream::OnWriteDone(bool ok) {
 }
 
 void AdsStream::Start() {
-  peer_ = grpclb::ConnectionListener::PeerOf(context_.peer());
+  peer_ = transport::ConnectionListener::PeerOf(context_.peer());
   connected_ = shared_.clock.Now();
   shared_.metrics.started.Add();
   if (shared_.limits != nullptr) {
@@ -199,7 +200,7 @@ void AdsStream::Resolve(const std::vector<std::string>& names) {
   for (const std::string& name : fresh) {
     Listener listener;
     absl::StatusOr<std::shared_ptr<grpclb::ServiceUnit>> unit =
-        shared_.resolver(name, grpclb::StreamLimits::PeerAddress(peer_));
+        shared_.resolver(name, transport::PeerAddress(peer_));
     if (unit.ok()) {
       listener.unit = *std::move(unit);
       listener.cluster = listener.unit->key();
@@ -221,7 +222,7 @@ void AdsStream::Resolve(const std::vector<std::string>& names) {
   }
   for (auto& [cluster, held] : fresh_units) {
     held.membership = held.unit->policy().JoinScoped(
-        SubsetKey(grpclb::StreamLimits::PeerAddress(peer_), cluster), weak_from_this());
+        SubsetKey(transport::PeerAddress(peer_), cluster), weak_from_this());
     held.subscription = held.unit->hub().Subscribe(weak_from_this(), shard_);
   }
   absl::MutexLock lock(&mu_);

@@ -10,9 +10,10 @@
 
 #include "balancer/client_load.h"
 #include "grpclb/completion_tag.h"
-#include "grpclb/connection_listener.h"
 #include "grpclb/first_message_deadline.h"
 #include "grpclb/grpc_status.h"
+#include "transport/connection_listener.h"
+#include "transport/peer.h"
 
 namespace jawlb::xds {
 namespace {
@@ -144,7 +145,7 @@ class LrsService::Stream final : public grpclb::ClientRegistry::Client,
   };
 
   void Start() {
-    peer_ = grpclb::ConnectionListener::PeerOf(context_.peer());
+    peer_ = transport::ConnectionListener::PeerOf(context_.peer());
     if (service_.options_.limits != nullptr) {
       if (absl::Status admitted = service_.options_.limits->Admit(peer_); !admitted.ok()) {
         Finish(grpclb::ToGrpcStatus(admitted));
@@ -241,7 +242,7 @@ class LrsService::Stream final : public grpclb::ClientRegistry::Client,
       // share of the request load.
       if (cluster->unit->policy().enabled()) {
         cluster->unit->policy().ReportByKey(
-            SubsetKey(grpclb::StreamLimits::PeerAddress(peer_), stats.cluster_name()),
+            SubsetKey(transport::PeerAddress(peer_), stats.cluster_name()),
             cluster->load.RatesAt(now).started);
       }
     }

@@ -4,6 +4,7 @@
 #include "gtest/gtest.h"
 
 #include "tests/common/status_matchers.h"
+#include "transport/peer.h"
 
 namespace jawlb::grpclb {
 namespace {
@@ -13,9 +14,9 @@ using ::jawlb::testing::StatusIs;
 using ::testing::HasSubstr;
 
 TEST(StreamLimitsTest, PeerAddressDropsThePort) {
-  EXPECT_EQ(StreamLimits::PeerAddress("ipv4:10.1.2.3:40000"), "ipv4:10.1.2.3");
-  EXPECT_EQ(StreamLimits::PeerAddress("ipv6:[fd00::1]:40000"), "ipv6:[fd00::1]");
-  EXPECT_EQ(StreamLimits::PeerAddress("unix:/tmp/socket"), "unix:/tmp/socket");
+  EXPECT_EQ(transport::PeerAddress("ipv4:10.1.2.3:40000"), "ipv4:10.1.2.3");
+  EXPECT_EQ(transport::PeerAddress("ipv6:[fd00::1]:40000"), "ipv6:[fd00::1]");
+  EXPECT_EQ(transport::PeerAddress("unix:/tmp/socket"), "unix:/tmp/socket");
 }
 
 TEST(StreamLimitsTest, EachBoundRefusesWithItsSetting) {

@@ -1,6 +1,7 @@
 // ConnectionListener: accepts the gRPC port's TCP connections itself and hands
-// each to the gRPC server (grpc::AddInsecureChannelFromFd), so that jawlb, not
-// gRPC 1.51's listener, decides what happens at the limits:
+// each over — to gRPC's server (grpc::AddInsecureChannelFromFd) or to jawlb's
+// own transport — so that jawlb, not gRPC 1.51's listener, decides what
+// happens at the limits:
 //   - out of descriptors (EMFILE): gRPC 1.51 logs "accept4: Too many open
 //     files" once and never accepts again. Here a spare descriptor is freed to
 //     take the waiting connection off the backlog and close it, the listener
@@ -19,9 +20,10 @@
 //
 // Owns the listening socket and its thread. Threading: Listen(), Start() and
 // Stop() on one thread (the App's); the rest thread-safe.
-#ifndef JAWLB_GRPCLB_CONNECTION_LISTENER_H_
-#define JAWLB_GRPCLB_CONNECTION_LISTENER_H_
+#ifndef JAWLB_TRANSPORT_CONNECTION_LISTENER_H_
+#define JAWLB_TRANSPORT_CONNECTION_LISTENER_H_
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -31,12 +33,11 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
-#include "grpcpp/grpcpp.h"
 
 #include "common/log_throttle.h"
 #include "common/metrics.h"
 
-namespace jawlb::grpclb {
+namespace jawlb::transport {
 
 class ConnectionListener {
  public:
@@ -55,8 +56,13 @@ class ConnectionListener {
   ConnectionListener& operator=(const ConnectionListener&) = delete;
 
   int port() const { return port_; }
-  // Starts accepting connections into `server`, which must outlive Stop().
-  void Start(grpc::Server* server);
+  // Takes a connection: its descriptor (now the receiver's) and its client's
+  // address as PeerOf() gives it. Called on the listener's thread.
+  using HandOver = std::function<void(int fd, const std::string& peer)>;
+
+  // Starts accepting connections and handing them to `hand_over` (whatever
+  // it uses must outlive Stop()).
+  void Start(HandOver hand_over);
   // Stops accepting (connections handed over stay gRPC's) and joins the
   // thread. Idempotent.
   void Stop();
@@ -75,9 +81,9 @@ class ConnectionListener {
     std::string address;  // the client's, without the port
   };
   explicit ConnectionListener(Options options) : options_(std::move(options)) {}
-  void Run(grpc::Server* server);
+  void Run(const HandOver& hand_over);
   // Accepts what is waiting; hands each connection over or refuses it.
-  void AcceptAll(grpc::Server* server);
+  void AcceptAll(const HandOver& hand_over);
   // accept4() said EMFILE or ENFILE: closes the waiting connection, logs.
   void OutOfDescriptors();
   // Counts the new connection `fd` from `peer`, or closes it (logged, counted)
@@ -109,6 +115,6 @@ class ConnectionListener {
   metrics::CounterMap refused_{{"reason"}};
 };
 
-}  // namespace jawlb::grpclb
+}  // namespace jawlb::transport
 
-#endif  // JAWLB_GRPCLB_CONNECTION_LISTENER_H_
+#endif  // JAWLB_TRANSPORT_CONNECTION_LISTENER_H_

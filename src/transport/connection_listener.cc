@@ -1,4 +1,4 @@
-#include "grpclb/connection_listener.h"
+#include "transport/connection_listener.h"
 
 #include <cerrno>
 #include <cstring>
@@ -15,36 +15,17 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "grpcpp/server_posix.h"
 #include "spdlog/spdlog.h"
 
 #include "common/clock.h"
 #include "common/tcp_listen.h"
-#include "grpclb/stream_limits.h"
+#include "transport/peer.h"
 
-namespace jawlb::grpclb {
+namespace jawlb::transport {
 namespace {
 
 // "ipv4:a.b.c.d:port" / "ipv6:[a::b]:port" for a peer address; "" for
 // another family.
-std::string FormatPeer(const sockaddr_storage& address) {
-  char text[INET6_ADDRSTRLEN] = {};
-  if (address.ss_family == AF_INET) {
-    const auto& v4 = reinterpret_cast<const sockaddr_in&>(address);
-    inet_ntop(AF_INET, &v4.sin_addr, text, sizeof(text));
-    return absl::StrCat("ipv4:", text, ":", ntohs(v4.sin_port));
-  }
-  if (address.ss_family == AF_INET6) {
-    const auto& v6 = reinterpret_cast<const sockaddr_in6&>(address);
-    if (IN6_IS_ADDR_V4MAPPED(&v6.sin6_addr)) {
-      inet_ntop(AF_INET, &v6.sin6_addr.s6_addr[12], text, sizeof(text));
-      return absl::StrCat("ipv4:", text, ":", ntohs(v6.sin6_port));
-    }
-    inet_ntop(AF_INET6, &v6.sin6_addr, text, sizeof(text));
-    return absl::StrCat("ipv6:[", text, "]:", ntohs(v6.sin6_port));
-  }
-  return "";
-}
 
 }  // namespace
 
@@ -69,8 +50,8 @@ ConnectionListener::~ConnectionListener() {
   }
 }
 
-void ConnectionListener::Start(grpc::Server* server) {
-  thread_ = std::thread([this, server] { Run(server); });
+void ConnectionListener::Start(HandOver hand_over) {
+  thread_ = std::thread([this, hand_over = std::move(hand_over)] { Run(hand_over); });
 }
 
 void ConnectionListener::Stop() {
@@ -96,7 +77,7 @@ std::string ConnectionListener::PeerOf(absl::string_view peer) {
   return formatted.empty() ? std::string(peer) : formatted;
 }
 
-void ConnectionListener::Run(grpc::Server* server) {
+void ConnectionListener::Run(const HandOver& hand_over) {
   while (true) {
     pollfd fds[2] = {{wake_fd_, POLLIN, 0}, {listener_, POLLIN, 0}};
     if (poll(fds, 2, 1000) < 0 && errno != EINTR) {
@@ -107,7 +88,7 @@ void ConnectionListener::Run(grpc::Server* server) {
       absl::MutexLock lock(&mu_);
       if (Clock::Real().Now() - last_sweep_ >= absl::Seconds(1)) Sweep();
     }
-    if (fds[1].revents & POLLIN) AcceptAll(server);
+    if (fds[1].revents & POLLIN) AcceptAll(hand_over);
   }
 }
 
@@ -142,7 +123,7 @@ const char* ConnectionListener::Refusal(const std::string& address) {
   return OverLimit(address);
 }
 
-void ConnectionListener::AcceptAll(grpc::Server* server) {
+void ConnectionListener::AcceptAll(const HandOver& hand_over) {
   for (int i = 0; i < 256; ++i) {
     sockaddr_storage address{};
     socklen_t length = sizeof(address);
@@ -152,7 +133,8 @@ void ConnectionListener::AcceptAll(grpc::Server* server) {
       if (errno == EMFILE || errno == ENFILE) OutOfDescriptors();
       return;  // EAGAIN: all taken
     }
-    if (Admit(fd, FormatPeer(address))) grpc::AddInsecureChannelFromFd(server, fd);
+    std::string peer = FormatPeer(address);
+    if (Admit(fd, peer)) hand_over(fd, peer);
   }
 }
 
@@ -183,7 +165,7 @@ void ConnectionListener::OutOfDescriptors() {
 }
 
 bool ConnectionListener::Admit(int fd, const std::string& peer) {
-  const std::string client = StreamLimits::PeerAddress(peer);
+  const std::string client = PeerAddress(peer);
   std::string refusal;
   int64_t suppressed = 0;
   bool log = false;
@@ -228,4 +210,4 @@ void ConnectionListener::WriteMetrics(metrics::TextWriter& out) const {
                refused_);
 }
 
-}  // namespace jawlb::grpclb
+}  // namespace jawlb::transport
