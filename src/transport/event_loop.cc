@@ -178,7 +178,15 @@ void EventLoop::Run() {
       static_cast<Watcher*>(events[i].data.ptr)->OnEvents(events[i].events);
     }
   }
-  RunPosted();  // what was posted before the stop
+  // What was posted before the stop, and what those tasks post in turn (a
+  // closing connection's clean-up), a bounded number of rounds.
+  for (int round = 0; round < 100; ++round) {
+    {
+      absl::MutexLock lock(&mu_);
+      if (posted_.empty()) break;
+    }
+    RunPosted();
+  }
 }
 
 }  // namespace jawlb::transport

@@ -52,8 +52,9 @@ class EventLoop {
   // Makes the descriptors and starts the thread. Internal with the system's
   // reason when a descriptor cannot be made.
   absl::Status Start();
-  // Runs the tasks posted so far, then ends the thread and joins it; tasks
-  // posted later are dropped (destroyed unrun). Idempotent.
+  // Runs the tasks posted so far (and those they post), then ends the thread
+  // and joins it; tasks posted from other threads later are dropped
+  // (destroyed unrun). Not from the loop's own thread. Idempotent.
   void Stop();
 
   // Runs `task` on the loop's thread, soon, in posting order. Thread-safe.

@@ -1,0 +1,334 @@
+#include "transport/h2_connection.h"
+
+#include <cerrno>
+#include <cstring>
+#include <utility>
+
+#include <limits.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "absl/strings/str_cat.h"
+#include "spdlog/spdlog.h"
+
+namespace jawlb::transport {
+namespace {
+
+H2Connection& Self(void* user_data) { return *static_cast<H2Connection*>(user_data); }
+
+}  // namespace
+
+H2Connection::H2Connection(EventLoop& loop, int fd, std::string peer, const Methods& methods,
+                           Options options, std::function<void(H2Connection*)> on_closed)
+    : loop_(loop),
+      fd_(fd),
+      peer_(std::move(peer)),
+      methods_(methods),
+      options_(options),
+      on_closed_(std::move(on_closed)) {}
+
+H2Connection::~H2Connection() {
+  if (session_ != nullptr) nghttp2_session_del(session_);
+  if (!closed_) close(fd_);
+}
+
+absl::Status H2Connection::Start() {
+  nghttp2_session_callbacks* callbacks = nullptr;
+  nghttp2_session_callbacks_new(&callbacks);
+  nghttp2_session_callbacks_set_send_callback(callbacks, OnSend);
+  nghttp2_session_callbacks_set_send_data_callback(callbacks, OnSendData);
+  nghttp2_session_callbacks_set_on_begin_headers_callback(callbacks, OnBeginHeaders);
+  nghttp2_session_callbacks_set_on_header_callback(callbacks, OnHeader);
+  nghttp2_session_callbacks_set_on_frame_recv_callback(callbacks, OnFrameReceived);
+  nghttp2_session_callbacks_set_on_data_chunk_recv_callback(callbacks, OnDataChunk);
+  nghttp2_session_callbacks_set_on_stream_close_callback(callbacks, OnStreamClose);
+  nghttp2_option* option = nullptr;
+  nghttp2_option_new(&option);
+  // nghttp2's defences, stated: RST_STREAM floods (rapid reset) end the
+  // connection; so do long CONTINUATION chains and unanswered control frames.
+  nghttp2_option_set_stream_reset_rate_limit(option, 1000, 33);
+  nghttp2_option_set_max_continuations(option, 8);
+  nghttp2_option_set_max_outbound_ack(option, 1000);
+  const int made = nghttp2_session_server_new2(&session_, callbacks, this, option);
+  nghttp2_option_del(option);
+  nghttp2_session_callbacks_del(callbacks);
+  if (made != 0) return absl::InternalError(nghttp2_strerror(made));
+  const nghttp2_settings_entry settings[] = {
+      {NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, options_.max_concurrent_streams},
+      {NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, static_cast<uint32_t>(H2Call::kMaxHeaderBytes)},
+  };
+  nghttp2_submit_settings(session_, NGHTTP2_FLAG_NONE, settings, 2);
+  if (absl::Status watched = loop_.Watch(fd_, EPOLLIN | EPOLLRDHUP, this); !watched.ok()) {
+    return watched;
+  }
+  ScheduleFlush();
+  return absl::OkStatus();
+}
+
+void H2Connection::Close(absl::string_view why) {
+  if (closed_) return;
+  closed_ = true;
+  spdlog::debug("transport: connection {} closed: {}", peer_, std::string(why));
+  loop_.Unwatch(fd_);
+  close(fd_);
+  std::map<int32_t, std::shared_ptr<H2Call>> calls;
+  calls.swap(calls_);
+  for (auto& [id, call] : calls) call->OnClosed(/*connection_gone=*/true);
+  RunDeferred();
+  outbox_.clear();
+  on_closed_(this);
+}
+
+void H2Connection::OnEvents(uint32_t events) {
+  if (closed_) return;
+  if ((events & (EPOLLERR | EPOLLHUP)) != 0) {
+    Close("the socket failed or hung up");
+    return;
+  }
+  if ((events & EPOLLIN) != 0 || (events & EPOLLRDHUP) != 0) {
+    ReadAll();
+    if (closed_) return;
+  }
+  Flush();
+}
+
+void H2Connection::ReadAll() {
+  uint8_t buffer[64 * 1024];
+  // At most a few reads per wake: a busy connection does not starve the
+  // loop's others.
+  for (int reads = 0; reads < 16; ++reads) {
+    const ssize_t n = recv(fd_, buffer, sizeof(buffer), 0);
+    if (n == 0) {
+      Close("the client closed the connection");
+      return;
+    }
+    if (n < 0) {
+      if (errno == EAGAIN || errno == EWOULDBLOCK) return;
+      if (errno == EINTR) continue;
+      Close(absl::StrCat("recv: ", std::strerror(errno)));
+      return;
+    }
+    in_session_ = true;
+    const ssize_t taken = nghttp2_session_mem_recv(session_, buffer, static_cast<size_t>(n));
+    in_session_ = false;
+    RunDeferred();
+    if (closed_) return;
+    if (taken < 0) {
+      // A protocol error: nghttp2 has queued a GOAWAY saying so; send it, end.
+      spdlog::info("transport: client {} broke HTTP/2 ({}): closing its connection", peer_,
+                   nghttp2_strerror(static_cast<int>(taken)));
+      Flush();
+      Close("protocol error");
+      return;
+    }
+    if (static_cast<size_t>(n) < sizeof(buffer)) return;
+  }
+  loop_.Post([this] { OnEvents(EPOLLIN); });  // more may wait: after the others
+}
+
+void H2Connection::Defer(absl::AnyInvocable<void()> task) { deferred_.push_back(std::move(task)); }
+
+void H2Connection::RunDeferred() {
+  while (!deferred_.empty()) {
+    std::vector<absl::AnyInvocable<void()>> tasks;
+    tasks.swap(deferred_);
+    for (auto& task : tasks) task();
+  }
+}
+
+void H2Connection::ScheduleFlush() {
+  if (flush_scheduled_ || closed_) return;
+  flush_scheduled_ = true;
+  loop_.Post([this] {
+    flush_scheduled_ = false;
+    if (!closed_) Flush();
+  });
+}
+
+bool H2Connection::Flush() {
+  for (;;) {
+    if (!WriteOutbox()) {
+      Close("write failed");
+      return false;
+    }
+    if (!outbox_.empty()) break;  // the socket is full: EPOLLOUT says when
+    if (nghttp2_session_want_write(session_) == 0) break;
+    in_session_ = true;
+    const int sent = nghttp2_session_send(session_);
+    in_session_ = false;
+    RunDeferred();
+    if (closed_) return false;
+    if (sent != 0) {
+      Close(absl::StrCat("nghttp2: ", nghttp2_strerror(sent)));
+      return false;
+    }
+    if (outbox_.empty()) break;
+  }
+  const bool want_out = !outbox_.empty();
+  if (want_out != want_out_) {
+    want_out_ = want_out;
+    const uint32_t events =
+        EPOLLIN | EPOLLRDHUP | (want_out ? static_cast<uint32_t>(EPOLLOUT) : 0u);
+    (void)loop_.Modify(fd_, events, this);
+  }
+  if (outbox_.empty() && nghttp2_session_want_read(session_) == 0 &&
+      nghttp2_session_want_write(session_) == 0) {
+    Close("the session is over");
+    return false;
+  }
+  return true;
+}
+
+bool H2Connection::WriteOutbox() {
+  while (!outbox_.empty()) {
+    iovec iov[IOV_MAX];
+    int count = 0;
+    size_t total = 0;
+    for (size_t i = 0; i < outbox_.size() && count < IOV_MAX; ++i) {
+      const Piece& piece = outbox_[i];
+      const size_t skip = i == 0 ? outbox_front_ : 0;
+      iov[count].iov_base = const_cast<char*>(piece.data() + skip);
+      iov[count].iov_len = piece.size() - skip;
+      total += iov[count].iov_len;
+      ++count;
+    }
+    const ssize_t written = writev(fd_, iov, count);
+    if (written < 0) {
+      if (errno == EAGAIN || errno == EWOULDBLOCK) return true;
+      if (errno == EINTR) continue;
+      return false;
+    }
+    // Drop what went out.
+    size_t left = static_cast<size_t>(written);
+    size_t done = 0;
+    while (done < outbox_.size() && left > 0) {
+      const size_t length = outbox_[done].size() - outbox_front_;
+      if (left < length) {
+        outbox_front_ += left;
+        break;
+      }
+      left -= length;
+      outbox_front_ = 0;
+      ++done;
+    }
+    outbox_.erase(outbox_.begin(), outbox_.begin() + static_cast<std::ptrdiff_t>(done));
+    if (static_cast<size_t>(written) < total) return true;  // the socket is full
+  }
+  return true;
+}
+
+void H2Connection::AppendOwned(const uint8_t* data, size_t length) {
+  // Small pieces join the last owned one: fewer iovecs.
+  if (!outbox_.empty() && outbox_.back().shared == nullptr) {
+    outbox_.back().owned.append(reinterpret_cast<const char*>(data), length);
+    return;
+  }
+  Piece piece;
+  piece.owned.assign(reinterpret_cast<const char*>(data), length);
+  outbox_.push_back(std::move(piece));
+}
+
+H2Call* H2Connection::CallOf(int32_t stream_id) {
+  auto it = calls_.find(stream_id);
+  return it == calls_.end() ? nullptr : it->second.get();
+}
+
+void H2Connection::OnRequest(H2Call& call) {
+  std::shared_ptr<H2Call> shared = calls_.at(call.stream_id());
+  if (absl::Status bad = call.CheckRequest(); !bad.ok()) {
+    Defer([shared, bad] { shared->Finish(bad); });
+    return;
+  }
+  auto method = methods_.find(call.method());
+  if (method == methods_.end()) {
+    Defer([shared] {
+      shared->Finish(absl::UnimplementedError(absl::StrCat("unknown method ", shared->method())));
+    });
+    return;
+  }
+  const MethodHandler& handler = method->second;
+  Defer([shared, &handler] { handler(shared); });
+}
+
+ssize_t H2Connection::OnSend(nghttp2_session* /*session*/, const uint8_t* data, size_t length,
+                             int /*flags*/, void* user_data) {
+  Self(user_data).AppendOwned(data, length);
+  return static_cast<ssize_t>(length);
+}
+
+int H2Connection::OnSendData(nghttp2_session* /*session*/, nghttp2_frame* frame,
+                             const uint8_t* header, size_t length, nghttp2_data_source* source,
+                             void* user_data) {
+  H2Connection& self = Self(user_data);
+  auto* call = static_cast<H2Call*>(source->ptr);
+  self.AppendOwned(header, 9);
+  if (frame->data.padlen > 0) return NGHTTP2_ERR_CALLBACK_FAILURE;  // never asked for
+  if (length > 0) {
+    Piece piece;
+    piece.shared = call->in_flight();
+    piece.offset = call->offset();
+    piece.length = length;
+    self.outbox_.push_back(std::move(piece));
+  }
+  call->Sent(length);
+  return 0;
+}
+
+int H2Connection::OnBeginHeaders(nghttp2_session* /*session*/, const nghttp2_frame* frame,
+                                 void* user_data) {
+  if (frame->hd.type != NGHTTP2_HEADERS || frame->headers.cat != NGHTTP2_HCAT_REQUEST) return 0;
+  H2Connection& self = Self(user_data);
+  auto call = std::make_shared<H2Call>(self, self.loop_, frame->hd.stream_id, self.peer_,
+                                       self.options_.max_message_bytes);
+  self.calls_.emplace(frame->hd.stream_id, std::move(call));
+  return 0;
+}
+
+int H2Connection::OnHeader(nghttp2_session* /*session*/, const nghttp2_frame* frame,
+                           const uint8_t* name, size_t name_length, const uint8_t* value,
+                           size_t value_length, uint8_t /*flags*/, void* user_data) {
+  H2Call* call = Self(user_data).CallOf(frame->hd.stream_id);
+  if (call == nullptr) return 0;  // trailers from the client, or a stream we refused
+  if (!call->AddHeader({reinterpret_cast<const char*>(name), name_length},
+                       {reinterpret_cast<const char*>(value), value_length})) {
+    return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;  // nghttp2 resets the stream
+  }
+  return 0;
+}
+
+int H2Connection::OnFrameReceived(nghttp2_session* /*session*/, const nghttp2_frame* frame,
+                                  void* user_data) {
+  H2Connection& self = Self(user_data);
+  H2Call* call = self.CallOf(frame->hd.stream_id);
+  if (call == nullptr) return 0;
+  if (frame->hd.type == NGHTTP2_HEADERS && frame->headers.cat == NGHTTP2_HCAT_REQUEST) {
+    self.OnRequest(*call);
+  }
+  if ((frame->hd.type == NGHTTP2_HEADERS || frame->hd.type == NGHTTP2_DATA) &&
+      (frame->hd.flags & NGHTTP2_FLAG_END_STREAM) != 0) {
+    call->OnEndStream();
+  }
+  return 0;
+}
+
+int H2Connection::OnDataChunk(nghttp2_session* /*session*/, uint8_t /*flags*/, int32_t stream_id,
+                              const uint8_t* data, size_t length, void* user_data) {
+  H2Call* call = Self(user_data).CallOf(stream_id);
+  if (call != nullptr) call->OnData({reinterpret_cast<const char*>(data), length});
+  return 0;
+}
+
+int H2Connection::OnStreamClose(nghttp2_session* /*session*/, int32_t stream_id,
+                                uint32_t /*error_code*/, void* user_data) {
+  H2Connection& self = Self(user_data);
+  auto it = self.calls_.find(stream_id);
+  if (it == self.calls_.end()) return 0;
+  std::shared_ptr<H2Call> call = std::move(it->second);
+  self.calls_.erase(it);
+  call->OnClosed(/*connection_gone=*/false);
+  return 0;
+}
+
+}  // namespace jawlb::transport

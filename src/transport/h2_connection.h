@@ -1,0 +1,135 @@
+// H2Connection: one client connection of jawlb's HTTP/2 server, on one
+// EventLoop. nghttp2 does the protocol (framing, HPACK, flow control,
+// SETTINGS, and its defences: CONTINUATION and RST_STREAM floods); this class
+// moves the bytes: it reads what the socket has into the session, and gathers
+// every frame the session has to send — control frames copied, DATA as a
+// reference to the call's shared framed message — into one outbox written
+// with one writev. Writes are batched: a call's Write() asks for a flush,
+// and the flush runs once after the loop's current tasks, so a change that
+// wakes every stream of a connection leaves in one system call.
+//
+// Handlers are never called from inside nghttp2's callbacks: what the calls
+// must hear is queued and delivered once the session returns.
+//
+// Owns its socket, its nghttp2 session and its calls; borrows its loop and
+// its server's method table (both outlive it). Ends itself: on a protocol
+// error, a closed socket or Close(), it tells its calls, and `on_closed`
+// (which must destroy it later, from a posted task).
+//
+// Threading: confined to its loop's thread.
+#ifndef JAWLB_TRANSPORT_H2_CONNECTION_H_
+#define JAWLB_TRANSPORT_H2_CONNECTION_H_
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <nghttp2/nghttp2.h>
+
+#include "absl/status/status.h"
+#include "absl/strings/string_view.h"
+
+#include "transport/event_loop.h"
+#include "transport/h2_call.h"
+#include "transport/server_call.h"
+
+namespace jawlb::transport {
+
+class H2Connection final : public EventLoop::Watcher {
+ public:
+  struct Options {
+    size_t max_message_bytes = size_t{64} * 1024;
+    uint32_t max_concurrent_streams = 1000;
+  };
+  using Methods = std::map<std::string, MethodHandler, std::less<>>;
+
+  // Takes `fd` (a connected, non-blocking socket).
+  H2Connection(EventLoop& loop, int fd, std::string peer, const Methods& methods, Options options,
+               std::function<void(H2Connection*)> on_closed);
+  ~H2Connection() override;
+  H2Connection(const H2Connection&) = delete;
+  H2Connection& operator=(const H2Connection&) = delete;
+
+  // Sends the server's SETTINGS and starts reading. Errors: the system's.
+  absl::Status Start();
+  // Closes the connection at once (its calls hear OnDone(cancelled)).
+  void Close(absl::string_view why);
+
+  const std::string& peer() const { return peer_; }
+  size_t calls() const { return calls_.size(); }
+
+  // EventLoop::Watcher:
+  void OnEvents(uint32_t events) override;
+
+  // --- the calls' ---
+  nghttp2_session* session() { return session_; }
+  // Queues `task` to run once the session has returned (or at once if it is
+  // not running).
+  void Defer(absl::AnyInvocable<void()> task);
+  // Asks for a flush after the loop's current tasks.
+  void ScheduleFlush();
+
+ private:
+  struct Piece {
+    std::string owned;   // copied bytes (frame headers, control frames)
+    SharedBytes shared;  // or a shared message's bytes [offset, offset + length)
+    size_t offset = 0;
+    size_t length = 0;
+
+    const char* data() const { return shared != nullptr ? shared->data() + offset : owned.data(); }
+    size_t size() const { return shared != nullptr ? length : owned.size(); }
+  };
+
+  // nghttp2's callbacks, through user_data.
+  static ssize_t OnSend(nghttp2_session* session, const uint8_t* data, size_t length, int flags,
+                        void* user_data);
+  static int OnSendData(nghttp2_session* session, nghttp2_frame* frame, const uint8_t* header,
+                        size_t length, nghttp2_data_source* source, void* user_data);
+  static int OnBeginHeaders(nghttp2_session* session, const nghttp2_frame* frame, void* user_data);
+  static int OnHeader(nghttp2_session* session, const nghttp2_frame* frame, const uint8_t* name,
+                      size_t name_length, const uint8_t* value, size_t value_length, uint8_t flags,
+                      void* user_data);
+  static int OnFrameReceived(nghttp2_session* session, const nghttp2_frame* frame, void* user_data);
+  static int OnDataChunk(nghttp2_session* session, uint8_t flags, int32_t stream_id,
+                         const uint8_t* data, size_t length, void* user_data);
+  static int OnStreamClose(nghttp2_session* session, int32_t stream_id, uint32_t error_code,
+                           void* user_data);
+
+  H2Call* CallOf(int32_t stream_id);
+  // A request's headers are complete: dispatches it to its method.
+  void OnRequest(H2Call& call);
+  void ReadAll();
+  // Writes the outbox and whatever the session has to send; false once the
+  // connection is closed.
+  bool Flush();
+  // Writes as much of the outbox as the socket takes; false on an error.
+  bool WriteOutbox();
+  void RunDeferred();
+  void AppendOwned(const uint8_t* data, size_t length);
+
+  // Constant after construction.
+  EventLoop& loop_;
+  const int fd_;
+  const std::string peer_;
+  const Methods& methods_;
+  const Options options_;
+  const std::function<void(H2Connection*)> on_closed_;
+
+  // The loop thread's.
+  nghttp2_session* session_ = nullptr;
+  std::map<int32_t, std::shared_ptr<H2Call>> calls_;
+  std::vector<Piece> outbox_;
+  size_t outbox_front_ = 0;  // bytes of outbox_[0] already written
+  std::vector<absl::AnyInvocable<void()>> deferred_;
+  bool in_session_ = false;  // inside nghttp2 (callbacks may run)
+  bool flush_scheduled_ = false;
+  bool want_out_ = false;  // watching EPOLLOUT
+  bool closed_ = false;
+};
+
+}  // namespace jawlb::transport
+
+#endif  // JAWLB_TRANSPORT_H2_CONNECTION_H_

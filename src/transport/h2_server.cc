@@ -1,0 +1,76 @@
+#include "transport/h2_server.h"
+
+#include <thread>
+#include <utility>
+
+#include <unistd.h>
+
+#include "absl/strings/str_cat.h"
+#include "spdlog/spdlog.h"
+
+namespace jawlb::transport {
+
+H2Server::H2Server(Options options) : options_(options) {}
+
+H2Server::~H2Server() { Stop(); }
+
+void H2Server::Register(std::string method, MethodHandler handler) {
+  methods_.insert_or_assign(std::move(method), std::move(handler));
+}
+
+absl::Status H2Server::Start() {
+  size_t count = options_.loops;
+  if (count == 0) count = std::max(1u, std::thread::hardware_concurrency());
+  for (size_t i = 0; i < count; ++i) {
+    auto loop = std::make_unique<Loop>();
+    loop->loop = std::make_unique<EventLoop>(absl::StrCat("h2-", i));
+    if (absl::Status started = loop->loop->Start(); !started.ok()) return started;
+    loops_.push_back(std::move(loop));
+  }
+  started_ = true;
+  return absl::OkStatus();
+}
+
+void H2Server::Adopt(int fd, std::string peer) {
+  if (loops_.empty()) {
+    close(fd);
+    return;
+  }
+  Loop& loop = *loops_[next_.fetch_add(1, std::memory_order_relaxed) % loops_.size()];
+  loop.loop->Post(
+      [this, &loop, fd, peer = std::move(peer)]() mutable { Open(loop, fd, std::move(peer)); });
+}
+
+void H2Server::Open(Loop& loop, int fd, std::string peer) {
+  auto connection = std::make_unique<H2Connection>(
+      *loop.loop, fd, std::move(peer), methods_, options_.connection,
+      [this, &loop](H2Connection* closed) {
+        open_.fetch_sub(1, std::memory_order_relaxed);
+        // Destroyed after the tasks already posted (they may name it).
+        loop.loop->Post([&loop, closed] { loop.connections.erase(closed); });
+      });
+  H2Connection* raw = connection.get();
+  loop.connections.emplace(raw, std::move(connection));
+  open_.fetch_add(1, std::memory_order_relaxed);
+  if (absl::Status started = raw->Start(); !started.ok()) {
+    spdlog::error("transport: cannot serve connection {}: {}", raw->peer(), started.ToString());
+    raw->Close("it could not start");
+  }
+}
+
+void H2Server::Stop() {
+  if (stopped_) return;
+  stopped_ = true;
+  for (auto& loop : loops_) {
+    Loop* raw = loop.get();
+    raw->loop->Post([raw] {
+      std::vector<H2Connection*> open;
+      for (auto& [pointer, connection] : raw->connections) open.push_back(pointer);
+      for (H2Connection* connection : open) connection->Close("the server stops");
+    });
+  }
+  for (auto& loop : loops_) loop->loop->Stop();
+  for (auto& loop : loops_) loop->connections.clear();
+}
+
+}  // namespace jawlb::transport

@@ -1,0 +1,78 @@
+// H2Server: jawlb's own HTTP/2 server for gRPC's long-lived streams (h2c,
+// prior knowledge). One EventLoop per core; each connection handed to it
+// (Adopt(), from the ConnectionListener) lives on one loop, chosen round
+// robin, with all its calls. Methods are registered by path before Start();
+// a call of any other path gets UNIMPLEMENTED.
+//
+// Owns its loops and their connections; the method handlers it is given are
+// copied. Handlers may keep calls after Stop() (they are then inert), but
+// must not outlive the server.
+//
+// Threading: Register/Start/Stop on the owner's thread; Adopt() and the
+// accessors thread-safe; connections and calls on their loops.
+#ifndef JAWLB_TRANSPORT_H2_SERVER_H_
+#define JAWLB_TRANSPORT_H2_SERVER_H_
+
+#include <atomic>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+
+#include "transport/event_loop.h"
+#include "transport/h2_connection.h"
+#include "transport/server_call.h"
+
+namespace jawlb::transport {
+
+class H2Server {
+ public:
+  struct Options {
+    size_t loops = 0;  // 0: one per core
+    H2Connection::Options connection;
+  };
+
+  explicit H2Server(Options options);
+  // Stops.
+  ~H2Server();
+  H2Server(const H2Server&) = delete;
+  H2Server& operator=(const H2Server&) = delete;
+
+  // REQUIRES: before Start().
+  void Register(std::string method, MethodHandler handler);
+  // Starts the loops. Internal when one cannot start.
+  absl::Status Start();
+  // Takes a connection (its descriptor is the server's from now on).
+  // Thread-safe.
+  void Adopt(int fd, std::string peer);
+  // Closes every connection (their calls hear OnDone(cancelled)) and stops
+  // the loops. Idempotent.
+  void Stop();
+
+  size_t loop_count() const { return loops_.size(); }
+  EventLoop& loop(size_t i) { return *loops_[i]->loop; }
+  // Connections open now.
+  size_t connections() const { return open_.load(std::memory_order_relaxed); }
+
+ private:
+  struct Loop {
+    std::unique_ptr<EventLoop> loop;
+    // The loop thread's.
+    std::map<H2Connection*, std::unique_ptr<H2Connection>> connections;
+  };
+  void Open(Loop& loop, int fd, std::string peer);
+
+  const Options options_;
+  H2Connection::Methods methods_;  // constant after Start()
+  std::vector<std::unique_ptr<Loop>> loops_;
+  std::atomic<size_t> next_{0};
+  std::atomic<size_t> open_{0};
+  bool started_ = false;
+  bool stopped_ = false;
+};
+
+}  // namespace jawlb::transport
+
+#endif  // JAWLB_TRANSPORT_H2_SERVER_H_

@@ -1,0 +1,76 @@
+// ServerCall: one gRPC call as the transport hands it to a method's handler —
+// "a method path, messages in, pre-encoded messages out" (DESIGN.md). The
+// handler hears the call through its Handler; it writes messages framed once
+// (FrameMessage) and shared by any number of calls, at most one in flight.
+//
+// Ordering: every Handler callback of a call, and every task given to its
+// Post(), runs serialized — never two at once — so a handler needs no lock of
+// its own for what only its call's callbacks touch. For jawlb's HTTP/2 server
+// that is the connection's loop thread.
+//
+// Implementations: H2Call (transport/h2_call.h, jawlb's HTTP/2 server).
+//
+// Threading: Post(), Write() and Finish() are thread-safe (from another
+// thread they run as posted tasks); the accessors are immutable.
+#ifndef JAWLB_TRANSPORT_SERVER_CALL_H_
+#define JAWLB_TRANSPORT_SERVER_CALL_H_
+
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "absl/functional/any_invocable.h"
+#include "absl/status/status.h"
+
+namespace jawlb::transport {
+
+// A message framed for the wire (FrameMessage), shared.
+using SharedBytes = std::shared_ptr<const std::string>;
+
+class ServerCall {
+ public:
+  class Handler {
+   public:
+    virtual ~Handler() = default;
+    // A request message (whole; at most the server's limit).
+    virtual void OnMessage(std::string message) = 0;
+    // The client finished sending (its side is closed; writes go on).
+    virtual void OnHalfClose() = 0;
+    // The write in flight was handed to the connection (`ok`), or can never
+    // be (the call is over: !ok).
+    virtual void OnWriteDone(bool ok) = 0;
+    // The call is over: finished by the handler, reset by the client, or its
+    // connection gone (`cancelled` then). The last callback.
+    virtual void OnDone(bool cancelled) = 0;
+  };
+
+  virtual ~ServerCall() = default;
+
+  // "/package.Service/Method".
+  virtual const std::string& method() const = 0;
+  // The client, as gRPC names peers ("ipv4:10.1.2.3:40000").
+  virtual const std::string& peer() const = 0;
+
+  // Starts the call: from now on `handler` hears it (messages that came
+  // before are delivered then). Once; REQUIRES: called from the method
+  // handler the call was given to.
+  virtual void Start(std::shared_ptr<Handler> handler) = 0;
+  // Sends `message` (framed). REQUIRES: no write in flight (OnWriteDone came
+  // for the last one) and no Finish() yet.
+  virtual void Write(SharedBytes message) = 0;
+  // Ends the call with `status` once the write in flight is out: trailers
+  // with grpc-status and grpc-message (a Trailers-Only response when nothing
+  // was written). The first call wins.
+  virtual void Finish(absl::Status status) = 0;
+  // Runs `task` serialized with the call's callbacks (dropped if the server
+  // is stopped first).
+  virtual void Post(absl::AnyInvocable<void()> task) = 0;
+};
+
+// What the server does with a new call of a method: typically makes a
+// handler and calls call->Start(handler). On the call's serialized context.
+using MethodHandler = std::function<void(std::shared_ptr<ServerCall> call)>;
+
+}  // namespace jawlb::transport
+
+#endif  // JAWLB_TRANSPORT_SERVER_CALL_H_

@@ -1,0 +1,256 @@
+// jawlb's HTTP/2 server against gRPC C++'s own client (C-core, through its
+// generic stub): unary and streaming calls, statuses and their messages,
+// unknown methods, oversized messages, many calls on one connection.
+#include "transport/h2_server.h"
+
+#include <deque>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
+#include "gmock/gmock.h"
+#include "grpcpp/generic/generic_stub.h"
+#include "grpcpp/grpcpp.h"
+#include "gtest/gtest.h"
+
+#include "tests/common/status_matchers.h"
+#include "transport/connection_listener.h"
+#include "transport/grpc_message.h"
+
+namespace jawlb::transport {
+namespace {
+
+using ::jawlb::testing::IsOk;
+using ::testing::HasSubstr;
+
+constexpr absl::Duration kWait = absl::Seconds(30);
+
+// Echoes every message back, in order, one write in flight; finishes with
+// `status` once the client half-closes (at once, before anything, if
+// `fail_at_once`).
+class Echo : public ServerCall::Handler, public std::enable_shared_from_this<Echo> {
+ public:
+  static MethodHandler Method(absl::Status status = absl::OkStatus(), bool fail_at_once = false) {
+    return [status, fail_at_once](std::shared_ptr<ServerCall> call) {
+      auto echo = std::make_shared<Echo>(call, status);
+      call->Start(echo);
+      if (fail_at_once) call->Finish(status);
+    };
+  }
+  Echo(std::shared_ptr<ServerCall> call, absl::Status status)
+      : call_(std::move(call)), status_(std::move(status)) {}
+
+  void OnMessage(std::string message) override {
+    queue_.push_back(std::make_shared<const std::string>(FrameMessage(message)));
+    Next();
+  }
+  void OnHalfClose() override {
+    half_closed_ = true;
+    Next();
+  }
+  void OnWriteDone(bool ok) override {
+    writing_ = false;
+    if (ok) Next();
+  }
+  void OnDone(bool /*cancelled*/) override { call_.reset(); }
+
+ private:
+  void Next() {
+    if (call_ == nullptr || writing_) return;
+    if (!queue_.empty()) {
+      writing_ = true;
+      call_->Write(queue_.front());
+      queue_.pop_front();
+    } else if (half_closed_) {
+      call_->Finish(status_);
+    }
+  }
+
+  std::shared_ptr<ServerCall> call_;
+  const absl::Status status_;
+  std::deque<SharedBytes> queue_;
+  bool writing_ = false;
+  bool half_closed_ = false;
+};
+
+// A C-core streaming call on the generic stub, driven synchronously.
+class Call {
+ public:
+  Call(grpc::GenericStub& stub, const std::string& method) {
+    context_.set_deadline(absl::ToChronoTime(absl::Now() + kWait));
+    call_ = stub.PrepareCall(&context_, method, &cq_);
+    call_->StartCall(Tag());
+    ok_ = Wait();
+  }
+  ~Call() {
+    context_.TryCancel();
+    cq_.Shutdown();
+    void* tag = nullptr;
+    bool ok = false;
+    while (cq_.Next(&tag, &ok)) {
+    }
+  }
+  bool Write(const std::string& text) {
+    grpc::Slice slice(text);
+    grpc::ByteBuffer buffer(&slice, 1);
+    call_->Write(buffer, Tag());
+    return Wait();
+  }
+  bool WritesDone() {
+    call_->WritesDone(Tag());
+    return Wait();
+  }
+  bool Read(std::string* text) {
+    grpc::ByteBuffer buffer;
+    call_->Read(&buffer, Tag());
+    if (!Wait()) return false;
+    std::vector<grpc::Slice> slices;
+    (void)buffer.Dump(&slices);
+    text->clear();
+    for (const grpc::Slice& slice : slices) {
+      text->append(reinterpret_cast<const char*>(slice.begin()), slice.size());
+    }
+    return true;
+  }
+  grpc::Status Finish() {
+    grpc::Status status;
+    call_->Finish(&status, Tag());
+    Wait();
+    return status;
+  }
+  bool started() const { return ok_; }
+
+ private:
+  void* Tag() { return reinterpret_cast<void*>(++next_tag_); }
+  bool Wait() {
+    void* tag = nullptr;
+    bool ok = false;
+    if (!cq_.Next(&tag, &ok)) return false;
+    return ok;
+  }
+
+  grpc::ClientContext context_;
+  grpc::CompletionQueue cq_;
+  std::unique_ptr<grpc::GenericClientAsyncReaderWriter> call_;
+  intptr_t next_tag_ = 0;
+  bool ok_ = false;
+};
+
+class H2ServerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    H2Server::Options options;
+    options.loops = 2;
+    options.connection.max_message_bytes = 1024;
+    server_ = std::make_unique<H2Server>(options);
+    server_->Register("/test.Echo/Stream", Echo::Method());
+    server_->Register("/test.Echo/Refuse",
+                      Echo::Method(absl::PermissionDeniedError("no entry: café 100%"), true));
+    server_->Register("/test.Echo/Late", Echo::Method(absl::NotFoundError("gone")));
+    ASSERT_THAT(server_->Start(), IsOk());
+    auto listener = ConnectionListener::Listen({.host = "127.0.0.1"});
+    ASSERT_THAT(listener, IsOk());
+    listener_ = *std::move(listener);
+    listener_->Start([this](int fd, const std::string& peer) { server_->Adopt(fd, peer); });
+    channel_ = grpc::CreateChannel(absl::StrCat("127.0.0.1:", listener_->port()),
+                                   grpc::InsecureChannelCredentials());
+    stub_ = std::make_unique<grpc::GenericStub>(channel_);
+  }
+  void TearDown() override {
+    stub_.reset();
+    channel_.reset();
+    listener_->Stop();
+    server_->Stop();
+  }
+
+  std::unique_ptr<H2Server> server_;
+  std::unique_ptr<ConnectionListener> listener_;
+  std::shared_ptr<grpc::Channel> channel_;
+  std::unique_ptr<grpc::GenericStub> stub_;
+};
+
+TEST_F(H2ServerTest, AStreamingCallEchoesAndEndsWithItsStatus) {
+  Call call(*stub_, "/test.Echo/Stream");
+  ASSERT_TRUE(call.started());
+  std::string got;
+  for (const std::string& message : std::vector<std::string>{"one", "", std::string(1000, 'x')}) {
+    ASSERT_TRUE(call.Write(message));
+    ASSERT_TRUE(call.Read(&got));
+    EXPECT_EQ(got, message);
+  }
+  ASSERT_TRUE(call.WritesDone());
+  EXPECT_FALSE(call.Read(&got));
+  const grpc::Status status = call.Finish();
+  EXPECT_TRUE(status.ok()) << status.error_message();
+}
+
+TEST_F(H2ServerTest, StatusesAndTheirMessagesArriveWhole) {
+  {
+    // Trailers-Only, before any message: the code and the message,
+    // percent-encoded on the wire and decoded by the client.
+    Call call(*stub_, "/test.Echo/Refuse");
+    std::string got;
+    EXPECT_FALSE(call.Read(&got));
+    const grpc::Status status = call.Finish();
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+    EXPECT_EQ(status.error_message(), "no entry: café 100%");
+  }
+  {
+    // Trailers after messages.
+    Call call(*stub_, "/test.Echo/Late");
+    std::string got;
+    ASSERT_TRUE(call.Write("hello"));
+    ASSERT_TRUE(call.Read(&got));
+    ASSERT_TRUE(call.WritesDone());
+    EXPECT_FALSE(call.Read(&got));
+    const grpc::Status status = call.Finish();
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::NOT_FOUND);
+    EXPECT_EQ(status.error_message(), "gone");
+  }
+}
+
+TEST_F(H2ServerTest, UnknownMethodsAndOversizedMessagesAreRefusedSayingWhy) {
+  {
+    Call call(*stub_, "/test.Echo/Nothing");
+    std::string got;
+    EXPECT_FALSE(call.Read(&got));
+    const grpc::Status status = call.Finish();
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::UNIMPLEMENTED);
+    EXPECT_THAT(status.error_message(), HasSubstr("/test.Echo/Nothing"));
+  }
+  {
+    Call call(*stub_, "/test.Echo/Stream");
+    (void)call.Write(std::string(1025, 'x'));
+    std::string got;
+    EXPECT_FALSE(call.Read(&got));
+    const grpc::Status status = call.Finish();
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+    EXPECT_THAT(status.error_message(), HasSubstr("1025 bytes; at most 1024"));
+  }
+  // The connection serves on.
+  Call call(*stub_, "/test.Echo/Stream");
+  std::string got;
+  ASSERT_TRUE(call.Write("still here"));
+  ASSERT_TRUE(call.Read(&got));
+  EXPECT_EQ(got, "still here");
+}
+
+TEST_F(H2ServerTest, ManyCallsShareOneConnection) {
+  std::vector<std::unique_ptr<Call>> calls;
+  for (int i = 0; i < 200; ++i) {
+    calls.push_back(std::make_unique<Call>(*stub_, "/test.Echo/Stream"));
+    ASSERT_TRUE(calls.back()->Write(absl::StrCat("call ", i)));
+  }
+  for (int i = 0; i < 200; ++i) {
+    std::string got;
+    ASSERT_TRUE(calls[i]->Read(&got));
+    EXPECT_EQ(got, absl::StrCat("call ", i));
+  }
+  EXPECT_EQ(server_->connections(), 1u);
+  calls.clear();  // cancelled by the client: the server lets go of each
+}
+
+}  // namespace
+}  // namespace jawlb::transport
