@@ -10,8 +10,12 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "absl/random/distributions.h"
+#include "absl/random/random.h"
 #include "absl/strings/str_cat.h"
 #include "spdlog/spdlog.h"
+
+#include "common/clock.h"
 
 namespace jawlb::transport {
 namespace {
@@ -63,13 +67,98 @@ absl::Status H2Connection::Start() {
   if (absl::Status watched = loop_.Watch(fd_, EPOLLIN | EPOLLRDHUP, this); !watched.ok()) {
     return watched;
   }
+  last_read_ = Clock::Real().Now();
+  preface_timer_ = loop_.RunAfter(options_.preface_timeout, [this] {
+    preface_timer_ = 0;
+    if (!settings_received_) {
+      Close(absl::StrCat("no HTTP/2 preface and SETTINGS within ",
+                         absl::FormatDuration(options_.preface_timeout)));
+    }
+  });
+  keepalive_timer_ = loop_.RunAfter(options_.keepalive_time, [this] { CheckKeepalive(); });
+  StartIdleTimer();
+  if (options_.max_age > absl::ZeroDuration()) {
+    // ±10%, as gRPC's servers do: connections made together do not all go at once.
+    thread_local absl::BitGen bitgen;  // the loop thread's
+    const double jitter = 0.9 + 0.2 * absl::Uniform(bitgen, 0.0, 1.0);
+    age_timer_ = loop_.RunAfter(options_.max_age * jitter, [this] {
+      GoAway("it reached its maximum age (JAWLB_MAXCONNECTIONAGE)");
+      age_timer_ = loop_.RunAfter(options_.max_age_grace, [this] {
+        age_timer_ = 0;
+        Close("its maximum age's grace ran out");
+      });
+    });
+  }
   ScheduleFlush();
   return absl::OkStatus();
+}
+
+void H2Connection::GoAway(absl::string_view why) {
+  if (going_away_ || closed_) return;
+  going_away_ = true;
+  spdlog::debug("transport: sending connection {} away: {}", peer_, std::string(why));
+  nghttp2_submit_shutdown_notice(session_);
+  ScheduleFlush();
+  // The final GOAWAY names the last stream taken, once the notice had time
+  // to arrive (streams the client opened meanwhile are served).
+  goaway_timer_ = loop_.RunAfter(absl::Seconds(1), [this] {
+    goaway_timer_ = 0;
+    nghttp2_submit_goaway(session_, NGHTTP2_FLAG_NONE,
+                          nghttp2_session_get_last_proc_stream_id(session_), NGHTTP2_NO_ERROR,
+                          nullptr, 0);
+    if (options_.goaways_sent != nullptr) options_.goaways_sent->fetch_add(1);
+    ScheduleFlush();
+  });
+}
+
+void H2Connection::CheckKeepalive() {
+  keepalive_timer_ = 0;
+  if (ping_outstanding_) {
+    Close(absl::StrCat("no answer to a keepalive ping within ",
+                       absl::FormatDuration(options_.keepalive_timeout)));
+    return;
+  }
+  const absl::Duration quiet = Clock::Real().Now() - last_read_;
+  if (quiet < options_.keepalive_time) {
+    keepalive_timer_ =
+        loop_.RunAfter(options_.keepalive_time - quiet, [this] { CheckKeepalive(); });
+    return;
+  }
+  ping_outstanding_ = true;
+  nghttp2_submit_ping(session_, NGHTTP2_FLAG_NONE, nullptr);
+  ScheduleFlush();
+  keepalive_timer_ = loop_.RunAfter(options_.keepalive_timeout, [this] { CheckKeepalive(); });
+}
+
+void H2Connection::StartIdleTimer() {
+  if (idle_timer_ != 0 || !calls_.empty()) return;
+  idle_since_ = Clock::Real().Now();
+  idle_timer_ = loop_.RunAfter(options_.idle_timeout, [this] { CheckIdle(); });
+}
+
+void H2Connection::CheckIdle() {
+  idle_timer_ = 0;
+  if (!calls_.empty()) return;  // re-armed when the last call ends
+  const absl::Duration idle = Clock::Real().Now() - idle_since_;
+  if (idle < options_.idle_timeout) {
+    idle_timer_ = loop_.RunAfter(options_.idle_timeout - idle, [this] { CheckIdle(); });
+    return;
+  }
+  GoAway("no call for a while");
+}
+
+void H2Connection::CancelTimers() {
+  for (EventLoop::TimerId* timer :
+       {&preface_timer_, &keepalive_timer_, &idle_timer_, &age_timer_, &goaway_timer_}) {
+    if (*timer != 0) loop_.Cancel(*timer);
+    *timer = 0;
+  }
 }
 
 void H2Connection::Close(absl::string_view why) {
   if (closed_) return;
   closed_ = true;
+  CancelTimers();
   spdlog::debug("transport: connection {} closed: {}", peer_, std::string(why));
   loop_.Unwatch(fd_);
   close(fd_);
@@ -110,6 +199,7 @@ void H2Connection::ReadAll() {
       Close(absl::StrCat("recv: ", std::strerror(errno)));
       return;
     }
+    last_read_ = Clock::Real().Now();
     in_session_ = true;
     const ssize_t taken = nghttp2_session_mem_recv(session_, buffer, static_cast<size_t>(n));
     in_session_ = false;
@@ -301,9 +391,14 @@ int H2Connection::OnHeader(nghttp2_session* /*session*/, const nghttp2_frame* fr
 int H2Connection::OnFrameReceived(nghttp2_session* /*session*/, const nghttp2_frame* frame,
                                   void* user_data) {
   H2Connection& self = Self(user_data);
+  if (frame->hd.type == NGHTTP2_SETTINGS) self.settings_received_ = true;
+  if (frame->hd.type == NGHTTP2_PING && (frame->hd.flags & NGHTTP2_FLAG_ACK) != 0) {
+    self.ping_outstanding_ = false;
+  }
   H2Call* call = self.CallOf(frame->hd.stream_id);
   if (call == nullptr) return 0;
   if (frame->hd.type == NGHTTP2_HEADERS && frame->headers.cat == NGHTTP2_HCAT_REQUEST) {
+    ++self.calls_started_;
     self.OnRequest(*call);
   }
   if ((frame->hd.type == NGHTTP2_HEADERS || frame->hd.type == NGHTTP2_DATA) &&
@@ -328,6 +423,7 @@ int H2Connection::OnStreamClose(nghttp2_session* /*session*/, int32_t stream_id,
   std::shared_ptr<H2Call> call = std::move(it->second);
   self.calls_.erase(it);
   call->OnClosed(/*connection_gone=*/false);
+  self.StartIdleTimer();
   return 0;
 }
 

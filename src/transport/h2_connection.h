@@ -11,6 +11,16 @@
 // Handlers are never called from inside nghttp2's callbacks: what the calls
 // must hear is queued and delivered once the session returns.
 //
+// Time limits, each a timer on the loop: a connection that sends no SETTINGS
+// (after the preface) within `preface_timeout` is closed; one that sends
+// nothing for `keepalive_time` is pinged and closed if the ping is not
+// answered within `keepalive_timeout` (a client that vanished); one without a
+// call for `idle_timeout` is sent away (GOAWAY); at `max_age` (±10%) a
+// connection is sent away and closed `max_age_grace` later. Sending away is
+// gRPC's two-step GOAWAY: a notice first (no new streams, please), the final
+// GOAWAY with the last stream taken a moment later; the calls already open
+// go on, and the connection closes once they are over.
+//
 // Owns its socket, its nghttp2 session and its calls; borrows its loop and
 // its server's method table (both outlive it). Ends itself: on a protocol
 // error, a closed socket or Close(), it tells its calls, and `on_closed`
@@ -20,6 +30,7 @@
 #ifndef JAWLB_TRANSPORT_H2_CONNECTION_H_
 #define JAWLB_TRANSPORT_H2_CONNECTION_H_
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -31,6 +42,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
+#include "absl/time/time.h"
 
 #include "transport/event_loop.h"
 #include "transport/h2_call.h"
@@ -43,6 +55,15 @@ class H2Connection final : public EventLoop::Watcher {
   struct Options {
     size_t max_message_bytes = size_t{64} * 1024;
     uint32_t max_concurrent_streams = 1000;
+    absl::Duration preface_timeout = absl::Seconds(10);
+    absl::Duration keepalive_time = absl::Seconds(30);
+    absl::Duration keepalive_timeout = absl::Seconds(10);
+    absl::Duration idle_timeout = absl::Minutes(2);
+    absl::Duration max_age = absl::ZeroDuration();  // zero: none
+    absl::Duration max_age_grace = absl::Seconds(30);
+    // Counts the final GOAWAYs sent (the server's, outlives the connection);
+    // null: not counted.
+    std::atomic<uint64_t>* goaways_sent = nullptr;
   };
   using Methods = std::map<std::string, MethodHandler, std::less<>>;
 
@@ -57,6 +78,9 @@ class H2Connection final : public EventLoop::Watcher {
   absl::Status Start();
   // Closes the connection at once (its calls hear OnDone(cancelled)).
   void Close(absl::string_view why);
+  // Sends the client away (two-step GOAWAY); the open calls go on and the
+  // connection closes when they are over. Idempotent.
+  void GoAway(absl::string_view why);
 
   const std::string& peer() const { return peer_; }
   size_t calls() const { return calls_.size(); }
@@ -109,6 +133,11 @@ class H2Connection final : public EventLoop::Watcher {
   bool WriteOutbox();
   void RunDeferred();
   void AppendOwned(const uint8_t* data, size_t length);
+  // The timers' work.
+  void CheckKeepalive();
+  void CheckIdle();
+  void StartIdleTimer();
+  void CancelTimers();
 
   // Constant after construction.
   EventLoop& loop_;
@@ -128,6 +157,17 @@ class H2Connection final : public EventLoop::Watcher {
   bool flush_scheduled_ = false;
   bool want_out_ = false;  // watching EPOLLOUT
   bool closed_ = false;
+  bool settings_received_ = false;
+  bool going_away_ = false;
+  bool ping_outstanding_ = false;
+  absl::Time last_read_;
+  absl::Time idle_since_;
+  uint64_t calls_started_ = 0;
+  EventLoop::TimerId preface_timer_ = 0;
+  EventLoop::TimerId keepalive_timer_ = 0;
+  EventLoop::TimerId idle_timer_ = 0;
+  EventLoop::TimerId age_timer_ = 0;
+  EventLoop::TimerId goaway_timer_ = 0;
 };
 
 }  // namespace jawlb::transport

@@ -10,7 +10,9 @@
 
 namespace jawlb::transport {
 
-H2Server::H2Server(Options options) : options_(options) {}
+H2Server::H2Server(Options options) : options_(options) {
+  options_.connection.goaways_sent = &goaways_;
+}
 
 H2Server::~H2Server() { Stop(); }
 
@@ -55,6 +57,20 @@ void H2Server::Open(Loop& loop, int fd, std::string peer) {
   if (absl::Status started = raw->Start(); !started.ok()) {
     spdlog::error("transport: cannot serve connection {}: {}", raw->peer(), started.ToString());
     raw->Close("it could not start");
+    return;
+  }
+  if (draining_.load(std::memory_order_acquire)) raw->GoAway("jawlb is shutting down");
+}
+
+void H2Server::Drain() {
+  if (draining_.exchange(true)) return;
+  for (auto& loop : loops_) {
+    Loop* raw = loop.get();
+    raw->loop->Post([raw] {
+      for (auto& [pointer, connection] : raw->connections) {
+        connection->GoAway("jawlb is shutting down");
+      }
+    });
   }
 }
 

@@ -47,6 +47,9 @@ class H2Server {
   // Takes a connection (its descriptor is the server's from now on).
   // Thread-safe.
   void Adopt(int fd, std::string peer);
+  // Sends every client away (two-step GOAWAY: no new calls here; the open
+  // ones go on), and every connection adopted from now on. Thread-safe.
+  void Drain();
   // Closes every connection (their calls hear OnDone(cancelled)) and stops
   // the loops. Idempotent.
   void Stop();
@@ -55,6 +58,8 @@ class H2Server {
   EventLoop& loop(size_t i) { return *loops_[i]->loop; }
   // Connections open now.
   size_t connections() const { return open_.load(std::memory_order_relaxed); }
+  // Connections sent away so far (their final GOAWAY sent).
+  uint64_t goaways_sent() const { return goaways_.load(std::memory_order_relaxed); }
 
  private:
   struct Loop {
@@ -64,11 +69,13 @@ class H2Server {
   };
   void Open(Loop& loop, int fd, std::string peer);
 
-  const Options options_;
+  Options options_;                // constant after construction
   H2Connection::Methods methods_;  // constant after Start()
   std::vector<std::unique_ptr<Loop>> loops_;
   std::atomic<size_t> next_{0};
   std::atomic<size_t> open_{0};
+  std::atomic<uint64_t> goaways_{0};
+  std::atomic<bool> draining_{false};
   bool started_ = false;
   bool stopped_ = false;
 };
