@@ -23,9 +23,9 @@
 #include "app/service_directory.h"
 #include "app/unit_factory.h"
 #include "config/config.h"
-#include "grpclb/completion_queues.h"
-#include "transport/connection_listener.h"
 #include "grpclb/service_unit.h"
+#include "transport/completion_queues.h"
+#include "transport/connection_listener.h"
 
 namespace jawlb::app {
 
@@ -74,7 +74,7 @@ class App {
 
   Readiness readiness_;
   std::unique_ptr<transport::ConnectionListener> listener_;  // the gRPC port's accepts
-  grpclb::CompletionQueues queues_;
+  transport::CompletionQueues queues_;
   std::unique_ptr<UnitFactory> factory_;         // outlives the units
   std::shared_ptr<grpclb::ServiceUnit> unit_;    // single mode: every name's
   std::unique_ptr<ServiceDirectory> directory_;  // multi mode: a unit per service

@@ -29,7 +29,7 @@ xds::LrsService::Options LrsOptions(const config::Config& config, grpclb::Stream
 
 }  // namespace
 
-Protocols::Protocols(const config::Config& config, grpclb::CompletionQueues& queues,
+Protocols::Protocols(const config::Config& config, transport::CompletionQueues& queues,
                      grpclb::ServiceResolver resolver, xds::LrsService::ClusterLookup clusters,
                      const std::string& replica)
     : grpclb_(queues, resolver, GrpclbOptions(config, replica)),

@@ -14,8 +14,8 @@
 
 #include "config/config.h"
 #include "grpclb/balance_load_service.h"
-#include "grpclb/completion_queues.h"
 #include "grpclb/service_unit.h"
+#include "transport/completion_queues.h"
 #include "xds/ads_service.h"
 #include "xds/lrs_service.h"
 
@@ -26,7 +26,7 @@ class Protocols {
   // `resolver`: a client's name → its unit; `clusters`: a service key → its
   // unit if served now (load reports); `replica`: this process, in tokens and
   // xDS versions. Borrows `config` and `queues`.
-  Protocols(const config::Config& config, grpclb::CompletionQueues& queues,
+  Protocols(const config::Config& config, transport::CompletionQueues& queues,
             grpclb::ServiceResolver resolver, xds::LrsService::ClusterLookup clusters,
             const std::string& replica);
 

@@ -8,8 +8,8 @@
 
 namespace jawlb::grpclb {
 
-BalanceLoadService::BalanceLoadService(CompletionQueues& queues, ServiceResolver resolver,
-                                       Options options)
+BalanceLoadService::BalanceLoadService(transport::CompletionQueues& queues,
+                                       ServiceResolver resolver, Options options)
     : queues_(queues),
       initial_response_(Serialize(MakeInitialResponse(options.client_stats_interval))),
       replica_(std::move(options.replica)),

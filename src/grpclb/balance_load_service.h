@@ -1,5 +1,5 @@
 // BalanceLoadService: the grpc.lb.v1.LoadBalancer service. Each BalanceLoad
-// stream is a BalanceLoadStream, run on the CompletionQueues it is given and
+// stream is a BalanceLoadStream, run on the transport::CompletionQueues it is given and
 // served from the unit its client's name resolves to.
 //
 // Use: AddTo(builder) before builder.BuildAndStart(), Start() after it (and
@@ -22,9 +22,9 @@
 
 #include "grpclb/balance_load_stream.h"
 #include "grpclb/client_registry.h"
-#include "grpclb/completion_queues.h"
 #include "grpclb/service_unit.h"
 #include "grpclb/stream_metrics.h"
+#include "transport/completion_queues.h"
 
 namespace jawlb::grpclb {
 
@@ -45,7 +45,8 @@ class BalanceLoadService {
   };
 
   // `resolver`: each client's name to its service's unit.
-  BalanceLoadService(CompletionQueues& queues, ServiceResolver resolver, Options options);
+  BalanceLoadService(transport::CompletionQueues& queues, ServiceResolver resolver,
+                     Options options);
   ~BalanceLoadService();
   BalanceLoadService(const BalanceLoadService&) = delete;
   BalanceLoadService& operator=(const BalanceLoadService&) = delete;
@@ -75,7 +76,7 @@ class BalanceLoadService {
   const StreamLimits& limits() const { return limits_; }
 
  private:
-  CompletionQueues& queues_;
+  transport::CompletionQueues& queues_;
   // Constant after construction.
   const grpc::ByteBuffer initial_response_;
   const std::string replica_;

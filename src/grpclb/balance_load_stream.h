@@ -52,7 +52,6 @@
 #include "common/log_throttle.h"
 #include "grpclb/client_registry.h"
 #include "grpclb/client_stats.h"
-#include "grpclb/completion_tag.h"
 #include "grpclb/first_message_deadline.h"
 #include "grpclb/hub.h"
 #include "grpclb/list_cursor.h"
@@ -61,6 +60,7 @@
 #include "grpclb/stream_limits.h"
 #include "grpclb/stream_metrics.h"
 #include "grpclb/subset_policy.h"
+#include "transport/completion_tag.h"
 
 namespace jawlb::grpclb {
 
@@ -99,7 +99,7 @@ class BalanceLoadStream final : public Hub::Subscriber,
   // What a completion-queue tag points at: the stream and which of its
   // operations completed.
   enum class Op { kAccept, kRead, kWrite, kFinish, kDone, kFirstMessageDeadline };
-  using Tag = OpTag<BalanceLoadStream, Op>;
+  using Tag = transport::OpTag<BalanceLoadStream, Op>;
 
   // Asks gRPC for the next BalanceLoad call on `cq`, whose thread wakes the
   // Hubs' `shard`. When it arrives the stream starts and asks for the one

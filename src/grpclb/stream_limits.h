@@ -61,7 +61,6 @@ class StreamLimits {
   // jawlb_streams_refused_total{limit} and the bounds as gauges.
   void WriteMetrics(metrics::TextWriter& out) const ABSL_LOCKS_EXCLUDED(mu_);
 
-
  private:
   // Whether to cut `connection` now: not when it was cut already.
   bool ShouldCut(const std::string& connection, absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

@@ -6,7 +6,7 @@
 
 namespace jawlb::xds {
 
-AdsService::AdsService(grpclb::CompletionQueues& queues, grpclb::ServiceResolver resolver,
+AdsService::AdsService(transport::CompletionQueues& queues, grpclb::ServiceResolver resolver,
                        Options options)
     : queues_(queues),
       resolver_(std::move(resolver)),

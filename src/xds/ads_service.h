@@ -18,10 +18,10 @@
 
 #include "common/clock.h"
 #include "grpclb/client_registry.h"
-#include "grpclb/completion_queues.h"
 #include "grpclb/service_unit.h"
 #include "grpclb/stream_count.h"
 #include "grpclb/stream_limits.h"
+#include "transport/completion_queues.h"
 #include "xds/ads_stream.h"
 #include "xds/resource_cache.h"
 
@@ -42,7 +42,8 @@ class AdsService {
     absl::Duration first_message_timeout = absl::Seconds(10);  // JAWLB_FIRSTMESSAGETIMEOUT
   };
 
-  AdsService(grpclb::CompletionQueues& queues, grpclb::ServiceResolver resolver, Options options);
+  AdsService(transport::CompletionQueues& queues, grpclb::ServiceResolver resolver,
+             Options options);
   ~AdsService();
   AdsService(const AdsService&) = delete;
   AdsService& operator=(const AdsService&) = delete;
@@ -60,7 +61,7 @@ class AdsService {
   void WriteMetrics(metrics::TextWriter& out) const { metrics_.WriteTo(out, clients_.size()); }
 
  private:
-  grpclb::CompletionQueues& queues_;
+  transport::CompletionQueues& queues_;
   const grpclb::ServiceResolver resolver_;
   AsyncAds service_;
   grpclb::ClientRegistry clients_;

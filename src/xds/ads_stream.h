@@ -44,13 +44,13 @@
 #include "common/log_throttle.h"
 #include "envoy/service/discovery/v3/ads.grpc.pb.h"
 #include "grpclb/client_registry.h"
-#include "grpclb/completion_tag.h"
 #include "grpclb/first_message_deadline.h"
 #include "grpclb/hub.h"
 #include "grpclb/service_unit.h"
 #include "grpclb/stream_count.h"
 #include "grpclb/stream_limits.h"
 #include "grpclb/subset_policy.h"
+#include "transport/completion_tag.h"
 #include "xds/ads_cursor.h"
 #include "xds/ads_metrics.h"
 #include "xds/discovery_messages.h"
@@ -91,7 +91,7 @@ class AdsStream final : public grpclb::Hub::Subscriber,
   };
 
   enum class Op { kAccept, kRead, kWrite, kFinish, kDone, kFirstMessageDeadline };
-  using Tag = grpclb::OpTag<AdsStream, Op>;
+  using Tag = transport::OpTag<AdsStream, Op>;
 
   // Asks gRPC for the next ADS call on `cq` (whose thread wakes the Hubs'
   // `shard`); when it arrives the stream starts and asks for the one after.

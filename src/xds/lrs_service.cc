@@ -9,9 +9,9 @@
 #include "spdlog/spdlog.h"
 
 #include "balancer/client_load.h"
-#include "grpclb/completion_tag.h"
 #include "grpclb/first_message_deadline.h"
 #include "grpclb/grpc_status.h"
+#include "transport/completion_tag.h"
 #include "transport/connection_listener.h"
 #include "transport/peer.h"
 
@@ -59,7 +59,7 @@ class LrsService::Stream final : public grpclb::ClientRegistry::Client,
                                  public std::enable_shared_from_this<Stream> {
  public:
   enum class Op { kAccept, kRead, kWrite, kFinish, kDone, kFirstMessageDeadline };
-  using Tag = grpclb::OpTag<Stream, Op>;
+  using Tag = transport::OpTag<Stream, Op>;
 
   static void Accept(LrsService& service, grpc::ServerCompletionQueue* cq) {
     auto stream = std::make_shared<Stream>(service, cq);
@@ -323,7 +323,7 @@ class LrsService::Stream final : public grpclb::ClientRegistry::Client,
   std::optional<grpc::Status> pending_finish_ ABSL_GUARDED_BY(mu_);
 };
 
-LrsService::LrsService(grpclb::CompletionQueues& queues, ClusterLookup lookup, Options options)
+LrsService::LrsService(transport::CompletionQueues& queues, ClusterLookup lookup, Options options)
     : queues_(queues), lookup_(std::move(lookup)), options_(options) {}
 
 LrsService::~LrsService() { Stop(); }

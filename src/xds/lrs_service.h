@@ -28,10 +28,10 @@
 #include "common/clock.h"
 #include "envoy/service/load_stats/v3/lrs.grpc.pb.h"
 #include "grpclb/client_registry.h"
-#include "grpclb/completion_queues.h"
 #include "grpclb/service_unit.h"
 #include "grpclb/stream_count.h"
 #include "grpclb/stream_limits.h"
+#include "transport/completion_queues.h"
 #include "xds/ads_stream.h"
 
 namespace jawlb::xds {
@@ -50,7 +50,7 @@ class LrsService {
     absl::Duration first_message_timeout = absl::Seconds(10);  // JAWLB_FIRSTMESSAGETIMEOUT
   };
 
-  LrsService(grpclb::CompletionQueues& queues, ClusterLookup lookup, Options options);
+  LrsService(transport::CompletionQueues& queues, ClusterLookup lookup, Options options);
   ~LrsService();
   LrsService(const LrsService&) = delete;
   LrsService& operator=(const LrsService&) = delete;
@@ -75,7 +75,7 @@ class LrsService {
       envoy::service::load_stats::v3::LoadReportingService::WithAsyncMethod_StreamLoadStats<
           envoy::service::load_stats::v3::LoadReportingService::Service>;
 
-  grpclb::CompletionQueues& queues_;
+  transport::CompletionQueues& queues_;
   const ClusterLookup lookup_;
   const Options options_;
   AsyncLrs service_;

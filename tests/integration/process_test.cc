@@ -16,12 +16,12 @@
 
 #include "discovery/static_source.h"
 #include "grpclb/balance_load_service.h"
-#include "grpclb/completion_queues.h"
 #include "grpclb/service_unit.h"
 #include "testbed/jawlb_process.h"
 #include "testbed/lb_stream.h"
 #include "testbed/subprocess.h"
 #include "tests/common/status_matchers.h"
+#include "transport/completion_queues.h"
 
 namespace jawlb::testbed {
 namespace {
@@ -185,7 +185,7 @@ TEST(ProcessTest, KeepalivePingsNeverEndAClientsStream) {
   auto unit = std::make_shared<grpclb::ServiceUnit>(
       unit_options,
       std::make_unique<discovery::StaticSource>(*discovery::ParseBackendList("127.0.0.2:1")));
-  grpclb::CompletionQueues queues(1);
+  transport::CompletionQueues queues(1);
   grpclb::BalanceLoadService service(
       queues, [unit](absl::string_view, absl::string_view) { return unit; },
       grpclb::BalanceLoadService::Options());

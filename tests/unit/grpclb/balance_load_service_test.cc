@@ -177,7 +177,7 @@ class BalanceLoadServiceTest : public ::testing::Test {
 
   void Publish(const discovery::BackendSet& backends) { unit_.Publish(backends); }
 
-  CompletionQueues queues_{4};
+  transport::CompletionQueues queues_{4};
   TestUnit unit_;
   BalanceLoadService service_;
   std::unique_ptr<grpc::Server> server_;

@@ -1,5 +1,4 @@
 #include "grpclb/hub.h"
-#include "grpclb/server_list.h"
 
 #include <algorithm>
 #include <atomic>
@@ -10,6 +9,8 @@
 #include "absl/synchronization/mutex.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+
+#include "grpclb/server_list.h"
 
 namespace jawlb::grpclb {
 namespace {

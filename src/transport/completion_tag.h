@@ -2,10 +2,10 @@
 // queue's thread calls Proceed() with the event's `ok`.
 //
 // Threading: Proceed() runs on a completion-queue thread.
-#ifndef JAWLB_GRPCLB_COMPLETION_TAG_H_
-#define JAWLB_GRPCLB_COMPLETION_TAG_H_
+#ifndef JAWLB_TRANSPORT_COMPLETION_TAG_H_
+#define JAWLB_TRANSPORT_COMPLETION_TAG_H_
 
-namespace jawlb::grpclb {
+namespace jawlb::transport {
 
 class CompletionTag {
  public:
@@ -26,6 +26,6 @@ class OpTag final : public CompletionTag {
   const Op op_;
 };
 
-}  // namespace jawlb::grpclb
+}  // namespace jawlb::transport
 
-#endif  // JAWLB_GRPCLB_COMPLETION_TAG_H_
+#endif  // JAWLB_TRANSPORT_COMPLETION_TAG_H_

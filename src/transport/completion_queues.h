@@ -9,18 +9,17 @@
 //
 // Owns the queues and threads. Threading: AddTo/Start/Stop on one thread (the
 // App's); wake_runner() and its runner thread-safe.
-#ifndef JAWLB_GRPCLB_COMPLETION_QUEUES_H_
-#define JAWLB_GRPCLB_COMPLETION_QUEUES_H_
+#ifndef JAWLB_TRANSPORT_COMPLETION_QUEUES_H_
+#define JAWLB_TRANSPORT_COMPLETION_QUEUES_H_
 
+#include <functional>
 #include <memory>
 #include <thread>
 #include <vector>
 
 #include "grpcpp/grpcpp.h"
 
-#include "grpclb/hub.h"
-
-namespace jawlb::grpclb {
+namespace jawlb::transport {
 
 class CompletionQueues {
  public:
@@ -44,7 +43,8 @@ class CompletionQueues {
   void Start();
   // Runs a Hub's wake of shard `s` on queue `s` (modulo the count), as an
   // alarm due now. REQUIRES: AddTo() was called before the first wake.
-  Hub::WakeRunner wake_runner();
+  using ShardRunner = std::function<void(size_t shard, std::function<void()> wake)>;
+  ShardRunner wake_runner();
   // Shuts the queues down and joins the threads (a queue never drained by a
   // thread is drained here). Idempotent.
   void Stop();
@@ -56,6 +56,6 @@ class CompletionQueues {
   bool stopped_ = false;
 };
 
-}  // namespace jawlb::grpclb
+}  // namespace jawlb::transport
 
-#endif  // JAWLB_GRPCLB_COMPLETION_QUEUES_H_
+#endif  // JAWLB_TRANSPORT_COMPLETION_QUEUES_H_

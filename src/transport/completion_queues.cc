@@ -1,4 +1,4 @@
-#include "grpclb/completion_queues.h"
+#include "transport/completion_queues.h"
 
 #include <algorithm>
 #include <functional>
@@ -6,9 +6,9 @@
 #include "grpc/support/time.h"
 #include "grpcpp/alarm.h"
 
-#include "grpclb/completion_tag.h"
+#include "transport/completion_tag.h"
 
-namespace jawlb::grpclb {
+namespace jawlb::transport {
 
 CompletionQueues::CompletionQueues(int count)
     : count_(static_cast<size_t>(count > 0 ? count : DefaultCount())) {}
@@ -58,7 +58,7 @@ class WakeTag final : public CompletionTag {
 
 }  // namespace
 
-Hub::WakeRunner CompletionQueues::wake_runner() {
+CompletionQueues::ShardRunner CompletionQueues::wake_runner() {
   return [this](size_t shard, std::function<void()> wake) {
     auto* tag = new WakeTag(std::move(wake));
     tag->alarm.Set(queues_[shard % queues_.size()].get(), gpr_now(GPR_CLOCK_MONOTONIC), tag);
@@ -79,4 +79,4 @@ void CompletionQueues::Stop() {
   }
 }
 
-}  // namespace jawlb::grpclb
+}  // namespace jawlb::transport
