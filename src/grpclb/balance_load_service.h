@@ -85,7 +85,7 @@ class BalanceLoadService {
   AsyncLoadBalancer service_;
   ClientRegistry clients_;
   StreamMetrics metrics_;
-  StreamCount live_;
+  transport::StreamCount live_;
   StreamLimits limits_;
   SharedLogThrottle end_log_{absl::Seconds(1)};
   std::atomic<bool> draining_{false};

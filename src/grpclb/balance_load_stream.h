@@ -56,11 +56,11 @@
 #include "grpclb/hub.h"
 #include "grpclb/list_cursor.h"
 #include "grpclb/service_unit.h"
-#include "grpclb/stream_count.h"
 #include "grpclb/stream_limits.h"
 #include "grpclb/stream_metrics.h"
 #include "grpclb/subset_policy.h"
 #include "transport/completion_tag.h"
+#include "transport/stream_count.h"
 
 namespace jawlb::grpclb {
 
@@ -83,7 +83,7 @@ class BalanceLoadStream final : public Hub::Subscriber,
     const grpc::ByteBuffer& initial_response;
     StreamMetrics& metrics;
     const std::string& replica;  // in load_balance_tokens; "" for none
-    StreamCount& live;
+    transport::StreamCount& live;
     // Set when the server drains: a stream starting after it ends at once.
     const std::atomic<bool>& draining;
     absl::Duration load_smoothing;   // of each client's call rates

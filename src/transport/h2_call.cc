@@ -53,10 +53,11 @@ ssize_t ReadData(nghttp2_session* /*session*/, int32_t /*stream_id*/, uint8_t* /
 
 }  // namespace
 
-H2Call::H2Call(H2Connection& connection, EventLoop& loop, int32_t stream_id, std::string peer,
-               size_t max_message_bytes)
+H2Call::H2Call(H2Connection& connection, EventLoop& loop, size_t shard, int32_t stream_id,
+               std::string peer, size_t max_message_bytes)
     : connection_(&connection),
       loop_(loop),
+      shard_(shard),
       stream_id_(stream_id),
       peer_(std::move(peer)),
       reader_(max_message_bytes) {}

@@ -36,12 +36,13 @@ class H2Call final : public ServerCall, public std::enable_shared_from_this<H2Ca
   // The most header bytes (names and values) a request may carry.
   static constexpr size_t kMaxHeaderBytes = size_t{16} * 1024;
 
-  H2Call(H2Connection& connection, EventLoop& loop, int32_t stream_id, std::string peer,
-         size_t max_message_bytes);
+  H2Call(H2Connection& connection, EventLoop& loop, size_t shard, int32_t stream_id,
+         std::string peer, size_t max_message_bytes);
 
   // ServerCall:
   const std::string& method() const override { return path_; }
   const std::string& peer() const override { return peer_; }
+  size_t shard() const override { return shard_; }
   void Start(std::shared_ptr<Handler> handler) override;
   void Write(SharedBytes message) override;
   void Finish(absl::Status status) override;
@@ -84,6 +85,7 @@ class H2Call final : public ServerCall, public std::enable_shared_from_this<H2Ca
   // Constant after construction.
   H2Connection* connection_;  // null once the connection is gone
   EventLoop& loop_;
+  const size_t shard_;
   const int32_t stream_id_;
   const std::string peer_;
 

@@ -24,9 +24,11 @@ H2Connection& Self(void* user_data) { return *static_cast<H2Connection*>(user_da
 
 }  // namespace
 
-H2Connection::H2Connection(EventLoop& loop, int fd, std::string peer, const Methods& methods,
-                           Options options, std::function<void(H2Connection*)> on_closed)
+H2Connection::H2Connection(EventLoop& loop, size_t shard, int fd, std::string peer,
+                           const Methods& methods, Options options,
+                           std::function<void(H2Connection*)> on_closed)
     : loop_(loop),
+      shard_(shard),
       fd_(fd),
       peer_(std::move(peer)),
       methods_(methods),
@@ -370,8 +372,8 @@ int H2Connection::OnBeginHeaders(nghttp2_session* /*session*/, const nghttp2_fra
                                  void* user_data) {
   if (frame->hd.type != NGHTTP2_HEADERS || frame->headers.cat != NGHTTP2_HCAT_REQUEST) return 0;
   H2Connection& self = Self(user_data);
-  auto call = std::make_shared<H2Call>(self, self.loop_, frame->hd.stream_id, self.peer_,
-                                       self.options_.max_message_bytes);
+  auto call = std::make_shared<H2Call>(self, self.loop_, self.shard_, frame->hd.stream_id,
+                                       self.peer_, self.options_.max_message_bytes);
   self.calls_.emplace(frame->hd.stream_id, std::move(call));
   return 0;
 }

@@ -68,8 +68,9 @@ class H2Connection final : public EventLoop::Watcher {
   using Methods = std::map<std::string, MethodHandler, std::less<>>;
 
   // Takes `fd` (a connected, non-blocking socket).
-  H2Connection(EventLoop& loop, int fd, std::string peer, const Methods& methods, Options options,
-               std::function<void(H2Connection*)> on_closed);
+  // `shard`: the loop's index (its calls' shard()).
+  H2Connection(EventLoop& loop, size_t shard, int fd, std::string peer, const Methods& methods,
+               Options options, std::function<void(H2Connection*)> on_closed);
   ~H2Connection() override;
   H2Connection(const H2Connection&) = delete;
   H2Connection& operator=(const H2Connection&) = delete;
@@ -141,6 +142,7 @@ class H2Connection final : public EventLoop::Watcher {
 
   // Constant after construction.
   EventLoop& loop_;
+  const size_t shard_;
   const int fd_;
   const std::string peer_;
   const Methods& methods_;

@@ -25,6 +25,7 @@ absl::Status H2Server::Start() {
   if (count == 0) count = std::max(1u, std::thread::hardware_concurrency());
   for (size_t i = 0; i < count; ++i) {
     auto loop = std::make_unique<Loop>();
+    loop->index = i;
     loop->loop = std::make_unique<EventLoop>(absl::StrCat("h2-", i));
     if (absl::Status started = loop->loop->Start(); !started.ok()) return started;
     loops_.push_back(std::move(loop));
@@ -45,7 +46,7 @@ void H2Server::Adopt(int fd, std::string peer) {
 
 void H2Server::Open(Loop& loop, int fd, std::string peer) {
   auto connection = std::make_unique<H2Connection>(
-      *loop.loop, fd, std::move(peer), methods_, options_.connection,
+      *loop.loop, loop.index, fd, std::move(peer), methods_, options_.connection,
       [this, &loop](H2Connection* closed) {
         open_.fetch_sub(1, std::memory_order_relaxed);
         // Destroyed after the tasks already posted (they may name it).

@@ -63,6 +63,7 @@ class H2Server {
 
  private:
   struct Loop {
+    size_t index = 0;
     std::unique_ptr<EventLoop> loop;
     // The loop thread's.
     std::map<H2Connection*, std::unique_ptr<H2Connection>> connections;

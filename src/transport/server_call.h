@@ -8,7 +8,8 @@
 // its own for what only its call's callbacks touch. For jawlb's HTTP/2 server
 // that is the connection's loop thread.
 //
-// Implementations: H2Call (transport/h2_call.h, jawlb's HTTP/2 server).
+// Implementations: H2Call (transport/h2_call.h, jawlb's HTTP/2 server) and
+// GrpcCall (transport/grpc_calls.h, gRPC C++'s server as the fallback).
 //
 // Threading: Post(), Write() and Finish() are thread-safe (from another
 // thread they run as posted tasks); the accessors are immutable.
@@ -50,6 +51,10 @@ class ServerCall {
   virtual const std::string& method() const = 0;
   // The client, as gRPC names peers ("ipv4:10.1.2.3:40000").
   virtual const std::string& peer() const = 0;
+  // The thread (loop or completion queue) the call's callbacks run on, as an
+  // index: what a Hub shard wakes, so a wake of this call's shard runs on
+  // its own thread.
+  virtual size_t shard() const = 0;
 
   // Starts the call: from now on `handler` hears it (messages that came
   // before are delivered then). Once; REQUIRES: called from the method

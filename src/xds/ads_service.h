@@ -19,9 +19,9 @@
 #include "common/clock.h"
 #include "grpclb/client_registry.h"
 #include "grpclb/service_unit.h"
-#include "grpclb/stream_count.h"
 #include "grpclb/stream_limits.h"
 #include "transport/completion_queues.h"
+#include "transport/stream_count.h"
 #include "xds/ads_stream.h"
 #include "xds/resource_cache.h"
 
@@ -65,7 +65,7 @@ class AdsService {
   const grpclb::ServiceResolver resolver_;
   AsyncAds service_;
   grpclb::ClientRegistry clients_;
-  grpclb::StreamCount live_;
+  transport::StreamCount live_;
   AdsMetrics metrics_;
   ResourceCache resources_;
   SharedLogThrottle nack_log_{absl::Seconds(1)};

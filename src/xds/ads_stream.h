@@ -47,10 +47,10 @@
 #include "grpclb/first_message_deadline.h"
 #include "grpclb/hub.h"
 #include "grpclb/service_unit.h"
-#include "grpclb/stream_count.h"
 #include "grpclb/stream_limits.h"
 #include "grpclb/subset_policy.h"
 #include "transport/completion_tag.h"
+#include "transport/stream_count.h"
 #include "xds/ads_cursor.h"
 #include "xds/ads_metrics.h"
 #include "xds/discovery_messages.h"
@@ -76,7 +76,7 @@ class AdsStream final : public grpclb::Hub::Subscriber,
     AsyncAds& service;
     const grpclb::ServiceResolver& resolver;
     grpclb::ClientRegistry& registry;
-    grpclb::StreamCount& live;
+    transport::StreamCount& live;
     const std::atomic<bool>& draining;
     const Clock& clock;
     grpclb::StreamLimits* limits;  // null: no bounds

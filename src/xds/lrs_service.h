@@ -29,9 +29,9 @@
 #include "envoy/service/load_stats/v3/lrs.grpc.pb.h"
 #include "grpclb/client_registry.h"
 #include "grpclb/service_unit.h"
-#include "grpclb/stream_count.h"
 #include "grpclb/stream_limits.h"
 #include "transport/completion_queues.h"
+#include "transport/stream_count.h"
 #include "xds/ads_stream.h"
 
 namespace jawlb::xds {
@@ -80,7 +80,7 @@ class LrsService {
   const Options options_;
   AsyncLrs service_;
   grpclb::ClientRegistry streams_;  // for the drain and /debug/state
-  grpclb::StreamCount live_;
+  transport::StreamCount live_;
   std::atomic<bool> draining_{false};
   metrics::CounterMap reports_{{"result"}};
   bool started_ = false;

@@ -2,14 +2,14 @@
 // service can wait for none before its completion queues close.
 //
 // Threading: thread-safe.
-#ifndef JAWLB_GRPCLB_STREAM_COUNT_H_
-#define JAWLB_GRPCLB_STREAM_COUNT_H_
+#ifndef JAWLB_TRANSPORT_STREAM_COUNT_H_
+#define JAWLB_TRANSPORT_STREAM_COUNT_H_
 
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 
-namespace jawlb::grpclb {
+namespace jawlb::transport {
 
 // How many streams still hold their call (from the request for a call until
 // everything it started has completed). The service waits for none before it
@@ -25,6 +25,10 @@ class StreamCount {
     absl::MutexLock lock(&mu_);
     --count_;
   }
+  int count() const ABSL_LOCKS_EXCLUDED(mu_) {
+    absl::MutexLock lock(&mu_);
+    return count_;
+  }
   // True when none is left within `timeout`.
   bool WaitForNone(absl::Duration timeout) ABSL_LOCKS_EXCLUDED(mu_) {
     absl::MutexLock lock(&mu_);
@@ -34,10 +38,10 @@ class StreamCount {
   }
 
  private:
-  absl::Mutex mu_;
+  mutable absl::Mutex mu_;
   int count_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
-}  // namespace jawlb::grpclb
+}  // namespace jawlb::transport
 
-#endif  // JAWLB_GRPCLB_STREAM_COUNT_H_
+#endif  // JAWLB_TRANSPORT_STREAM_COUNT_H_
