@@ -3,8 +3,10 @@
 #include <utility>
 #include <vector>
 
+#include "grpcpp/alarm.h"
 #include "spdlog/spdlog.h"
 
+#include "common/clock.h"
 #include "transport/connection_listener.h"
 #include "transport/grpc_message.h"
 #include "transport/peer.h"
@@ -37,7 +39,7 @@ std::string Bytes(const grpc::ByteBuffer& buffer) {
 // One call: gRPC's generic stream behind the ServerCall interface.
 class GrpcCalls::Call final : public ServerCall, public std::enable_shared_from_this<Call> {
  public:
-  enum class Op { kAccept, kRead, kWrite, kFinish, kDone };
+  enum class Op { kAccept, kRead, kWrite, kFinish, kDone, kAlarm };
   using Tag = OpTag<Call, Op>;
 
   static void Accept(GrpcCalls& calls, grpc::ServerCompletionQueue* cq, size_t shard) {
@@ -73,16 +75,39 @@ class GrpcCalls::Call final : public ServerCall, public std::enable_shared_from_
       }
       case Op::kDone: {
         const bool cancelled = context_.IsCancelled();
+        bool alarm_pending = false;
         {
           absl::MutexLock lock(&mu_);
           call_done_ = true;
           cancelled_ = cancelled;
+          alarm_pending = alarm_pending_;
         }
+        if (alarm_pending) alarm_.Cancel();  // its tag comes back at once, not ok
         if (cancelled) Finish(absl::CancelledError("cancelled by the client"));
+        break;
+      }
+      case Op::kAlarm: {
+        absl::AnyInvocable<void()> task;
+        {
+          absl::MutexLock lock(&mu_);
+          alarm_pending_ = false;
+          task = std::move(alarm_task_);
+        }
+        if (ok && task != nullptr) Post(std::move(task));
         break;
       }
     }
     MaybeRelease();
+  }
+
+  void RunAfter(absl::Duration delay, absl::AnyInvocable<void()> task) override {
+    {
+      absl::MutexLock lock(&mu_);
+      if (alarm_pending_ || call_done_) return;  // one at a time; none once over
+      alarm_pending_ = true;
+      alarm_task_ = std::move(task);
+    }
+    alarm_.Set(cq_, absl::ToChronoTime(Clock::Real().Now() + delay), &alarm_tag_);
   }
 
   // ServerCall:
@@ -231,7 +256,8 @@ class GrpcCalls::Call final : public ServerCall, public std::enable_shared_from_
     {
       absl::MutexLock lock(&mu_);
       if (self_ == nullptr || !call_done_ || read_in_flight_ || write_in_flight_ ||
-          (finish_called_ && !finish_done_) || (finish_requested_ && !finish_called_)) {
+          alarm_pending_ || (finish_called_ && !finish_done_) ||
+          (finish_requested_ && !finish_called_)) {
         return;
       }
       self = std::move(self_);
@@ -257,6 +283,8 @@ class GrpcCalls::Call final : public ServerCall, public std::enable_shared_from_
   Tag write_tag_{this, Op::kWrite};
   Tag finish_tag_{this, Op::kFinish};
   Tag done_tag_{this, Op::kDone};
+  Tag alarm_tag_{this, Op::kAlarm};
+  grpc::Alarm alarm_;
   grpc::GenericServerContext context_;
   grpc::GenericServerAsyncReaderWriter stream_{&context_};
   std::string peer_;          // set at the accept, before anything reads it
@@ -274,6 +302,8 @@ class GrpcCalls::Call final : public ServerCall, public std::enable_shared_from_
   bool finish_done_ ABSL_GUARDED_BY(mu_) = false;
   bool call_done_ ABSL_GUARDED_BY(mu_) = false;
   bool cancelled_ ABSL_GUARDED_BY(mu_) = false;
+  bool alarm_pending_ ABSL_GUARDED_BY(mu_) = false;
+  absl::AnyInvocable<void()> alarm_task_ ABSL_GUARDED_BY(mu_);
 
   absl::Mutex strand_mu_;
   std::deque<absl::AnyInvocable<void()>> strand_ ABSL_GUARDED_BY(strand_mu_);

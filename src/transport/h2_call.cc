@@ -116,6 +116,14 @@ void H2Call::Post(absl::AnyInvocable<void()> task) {
   loop_.Post([self = shared_from_this(), task = std::move(task)]() mutable { task(); });
 }
 
+void H2Call::RunAfter(absl::Duration delay, absl::AnyInvocable<void()> task) {
+  if (!loop_.InLoop()) {
+    Post([this, delay, task = std::move(task)]() mutable { RunAfter(delay, std::move(task)); });
+    return;
+  }
+  loop_.RunAfter(delay, [self = shared_from_this(), task = std::move(task)]() mutable { task(); });
+}
+
 void H2Call::Write(SharedBytes message) {
   if (!loop_.InLoop()) {
     Post([this, message = std::move(message)]() mutable { Write(std::move(message)); });

@@ -47,6 +47,7 @@ class H2Call final : public ServerCall, public std::enable_shared_from_this<H2Ca
   void Write(SharedBytes message) override;
   void Finish(absl::Status status) override;
   void Post(absl::AnyInvocable<void()> task) override;
+  void RunAfter(absl::Duration delay, absl::AnyInvocable<void()> task) override;
 
   // --- the connection's (loop thread) ---
   int32_t stream_id() const { return stream_id_; }

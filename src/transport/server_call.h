@@ -22,6 +22,7 @@
 
 #include "absl/functional/any_invocable.h"
 #include "absl/status/status.h"
+#include "absl/time/time.h"
 
 namespace jawlb::transport {
 
@@ -70,6 +71,10 @@ class ServerCall {
   // Runs `task` serialized with the call's callbacks (dropped if the server
   // is stopped first).
   virtual void Post(absl::AnyInvocable<void()> task) = 0;
+  // Runs `task` serialized with the callbacks after `delay` (real time), even
+  // if the call is over by then (the task finds it so), unless the server
+  // stops first. At most one such timer per call at a time.
+  virtual void RunAfter(absl::Duration delay, absl::AnyInvocable<void()> task) = 0;
 };
 
 // What the server does with a new call of a method: typically makes a

@@ -154,6 +154,14 @@ class ServerCallTest : public ::testing::TestWithParam<Transport> {
         {"/test.Echo/Refuse",
          Echo::Method(absl::PermissionDeniedError("no entry: café 100%"), true)},
         {"/test.Echo/Late", Echo::Method(absl::NotFoundError("gone"))},
+        // Ends itself 50 ms after it starts, from a timer.
+        {"/test.Echo/Timer",
+         [](std::shared_ptr<ServerCall> call) {
+           call->Start(std::make_shared<Echo>(call, absl::OkStatus()));
+           call->RunAfter(absl::Milliseconds(50), [call] {
+             call->Finish(absl::DeadlineExceededError("the timer went off"));
+           });
+         }},
     };
     int port = 0;
     if (GetParam() == Transport::kH2) {
@@ -278,6 +286,15 @@ TEST_P(ServerCallTest, UnknownMethodsAndOversizedMessagesAreRefusedSayingWhy) {
   ASSERT_TRUE(call.Write("still here"));
   ASSERT_TRUE(call.Read(&got));
   EXPECT_EQ(got, "still here");
+}
+
+TEST_P(ServerCallTest, TimersRunOnTheCall) {
+  Call call(*stub_, "/test.Echo/Timer");
+  std::string got;
+  EXPECT_FALSE(call.Read(&got));
+  const grpc::Status status = call.Finish();
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED);
+  EXPECT_EQ(status.error_message(), "the timer went off");
 }
 
 TEST_P(ServerCallTest, ManyCallsShareOneConnection) {
