@@ -32,7 +32,8 @@ xds::LrsService::Options LrsOptions(const config::Config& config, grpclb::Stream
 Protocols::Protocols(const config::Config& config, transport::CompletionQueues& queues,
                      grpclb::ServiceResolver resolver, xds::LrsService::ClusterLookup clusters,
                      const std::string& replica)
-    : grpclb_(queues, resolver, GrpclbOptions(config, replica)),
+    : calls_(queues),
+      grpclb_(resolver, GrpclbOptions(config, replica)),
       ads_(queues, std::move(resolver),
            xds::AdsService::Options{
                replica, &Clock::Real(), &grpclb_.limits(),
@@ -41,13 +42,20 @@ Protocols::Protocols(const config::Config& config, transport::CompletionQueues& 
       lrs_(queues, std::move(clusters), LrsOptions(config, grpclb_.limits())) {}
 
 void Protocols::AddTo(grpc::ServerBuilder& builder) {
-  grpclb_.AddTo(builder);
+  calls_.Register(grpclb::kBalanceLoadMethod, grpclb_.Handler(),
+                  [this](grpc::ServerContext* context, grpc::GenericServerAsyncReaderWriter* stream,
+                         grpc::ServerCompletionQueue* cq, void* tag) {
+                    load_balancer_.RequestBalanceLoad(context, stream, cq, cq, tag);
+                  });
+  calls_.AddTo(builder);
+  builder.RegisterService(&load_balancer_);
   ads_.AddTo(builder);
   lrs_.AddTo(builder);
 }
 
 void Protocols::Start(int port) {
   grpclb_.Start(port);
+  calls_.Start();
   ads_.Start();
   lrs_.Start();
 }
@@ -59,7 +67,7 @@ void Protocols::Drain() {
 }
 
 void Protocols::Stop() {
-  grpclb_.Stop();
+  calls_.Stop();
   ads_.Stop();
   lrs_.Stop();
 }

@@ -10,12 +10,14 @@
 
 #include <string>
 
+#include "grpc/lb/v1/load_balancer.grpc.pb.h"
 #include "grpcpp/grpcpp.h"
 
 #include "config/config.h"
 #include "grpclb/balance_load_service.h"
 #include "grpclb/service_unit.h"
 #include "transport/completion_queues.h"
+#include "transport/grpc_calls.h"
 #include "xds/ads_service.h"
 #include "xds/lrs_service.h"
 
@@ -46,6 +48,13 @@ class Protocols {
   void WriteMetrics(metrics::TextWriter& out) const;
 
  private:
+  // The calls of the transport-neutral services (grpclb's BalanceLoad), on
+  // gRPC C++'s server through its generic service.
+  transport::GrpcCalls calls_;
+  // grpc.lb.v1.LoadBalancer as a raw async service whose calls GrpcCalls
+  // asks for (so gRPC knows it by name: reflection lists it).
+  grpc::lb::v1::LoadBalancer::WithRawMethod_BalanceLoad<grpc::lb::v1::LoadBalancer::Service>
+      load_balancer_;
   grpclb::BalanceLoadService grpclb_;
   xds::AdsService ads_;
   xds::LrsService lrs_;

@@ -2,26 +2,22 @@
 
 #include <utility>
 
-#include "spdlog/spdlog.h"
-
 #include "grpclb/server_list.h"
+#include "transport/grpc_message.h"
 
 namespace jawlb::grpclb {
 
-BalanceLoadService::BalanceLoadService(transport::CompletionQueues& queues,
-                                       ServiceResolver resolver, Options options)
-    : queues_(queues),
-      initial_response_(Serialize(MakeInitialResponse(options.client_stats_interval))),
+BalanceLoadService::BalanceLoadService(ServiceResolver resolver, Options options)
+    : initial_response_(std::make_shared<const std::string>(transport::FrameMessage(
+          MakeInitialResponse(options.client_stats_interval).SerializeAsString()))),
       replica_(std::move(options.replica)),
       resolver_(std::move(resolver)),
       limits_(options.limits),
-      shared_{service_,
-              resolver_,
+      shared_{resolver_,
               clients_,
               initial_response_,
               metrics_,
               replica_,
-              live_,
               draining_,
               options.load_smoothing,
               *options.clock,
@@ -29,7 +25,11 @@ BalanceLoadService::BalanceLoadService(transport::CompletionQueues& queues,
               &end_log_,
               options.first_message_timeout} {}
 
-BalanceLoadService::~BalanceLoadService() { Stop(); }
+transport::MethodHandler BalanceLoadService::Handler() {
+  return [this](const std::shared_ptr<transport::ServerCall>& call) {
+    BalanceLoadCall::Serve(shared_, call);
+  };
+}
 
 void BalanceLoadService::WriteMetrics(metrics::TextWriter& out) const {
   metrics_.WriteTo(out, clients_.size());
@@ -52,31 +52,11 @@ void BalanceLoadService::WriteMetrics(metrics::TextWriter& out) const {
   out.Sample("jawlb_client_call_rate", {{"kind", "dropped"}}, sum.dropped);
 }
 
-void BalanceLoadService::AddTo(grpc::ServerBuilder& builder) { builder.RegisterService(&service_); }
-
-void BalanceLoadService::Start(int port) {
-  limits_.SetServerPort(port);
-  started_ = true;
-  for (size_t i = 0; i < queues_.size(); ++i) {
-    // A few calls requested ahead, so a burst of new clients is accepted at once.
-    for (int n = 0; n < 4; ++n) BalanceLoadStream::Accept(shared_, queues_.queue(i), i);
-  }
-}
+void BalanceLoadService::Start(int port) { limits_.SetServerPort(port); }
 
 void BalanceLoadService::Drain() {
   if (draining_.exchange(true)) return;
   clients_.DrainAll();
-}
-
-void BalanceLoadService::Stop() {
-  if (stopped_) return;
-  stopped_ = true;
-  // The server is shut down, so every call ends and every pending request for
-  // a call fails; wait for the streams to see it, so none starts an operation
-  // on a closed queue.
-  if (started_ && !live_.WaitForNone(absl::Seconds(30))) {
-    spdlog::error("streams still open 30 s after the server shut down; closing anyway");
-  }
 }
 
 }  // namespace jawlb::grpclb

@@ -1,13 +1,13 @@
 // BalanceLoadService: the grpc.lb.v1.LoadBalancer service. Each BalanceLoad
-// stream is a BalanceLoadStream, run on the transport::CompletionQueues it is given and
-// served from the unit its client's name resolves to.
+// call, on whichever transport carries it (Handler() is the method's
+// handler), is a BalanceLoadCall served from the unit its client's name
+// resolves to.
 //
-// Use: AddTo(builder) before builder.BuildAndStart(), Start() after it (and
-// after the queues' Start()), Drain() to end every stream, and Stop() after
-// server->Shutdown() and before the queues' Stop().
+// Use: give Handler() to the transport for kBalanceLoadMethod before it
+// starts, Start() once it listens, Drain() to end every stream.
 //
 // Owns the encoded InitialLoadBalanceResponse, the registry of connected
-// clients, the stream metrics and the limits; borrows the queues.
+// clients, the stream metrics and the limits.
 //
 // Threading: AddTo/Start/Drain/Stop on one thread (the App's); the rest
 // thread-safe.
@@ -20,11 +20,11 @@
 #include "absl/time/time.h"
 #include "grpcpp/grpcpp.h"
 
-#include "grpclb/balance_load_stream.h"
+#include "grpclb/balance_load_call.h"
 #include "grpclb/client_registry.h"
 #include "grpclb/service_unit.h"
 #include "grpclb/stream_metrics.h"
-#include "transport/completion_queues.h"
+#include "transport/server_call.h"
 
 namespace jawlb::grpclb {
 
@@ -39,30 +39,23 @@ class BalanceLoadService {
     StreamLimits::Options limits;
     // A stream without its initial request this long after it opened is ended.
     absl::Duration first_message_timeout = absl::Seconds(10);
-    // What the streams read the time from (borrowed; outlives the service).
-    // The first-message deadline is a gRPC alarm: real time.
+    // What the calls read the time from (borrowed; outlives the service).
+    // The first-message deadline is the transport's timer: real time.
     const Clock* clock = &Clock::Real();
   };
 
   // `resolver`: each client's name to its service's unit.
-  BalanceLoadService(transport::CompletionQueues& queues, ServiceResolver resolver,
-                     Options options);
-  ~BalanceLoadService();
+  BalanceLoadService(ServiceResolver resolver, Options options);
   BalanceLoadService(const BalanceLoadService&) = delete;
   BalanceLoadService& operator=(const BalanceLoadService&) = delete;
 
-  // Registers the service with `builder`.
-  void AddTo(grpc::ServerBuilder& builder);
-  // Starts taking streams. REQUIRES: the server is built and started, listens
-  // on `port`, and the queues run.
+  // The handler of kBalanceLoadMethod. The service must outlive the calls.
+  transport::MethodHandler Handler();
+  // The port the transport listens on (the limits know jawlb's own address).
   void Start(int port = 0);
   // Ends every stream with UNAVAILABLE once its write in flight is done, and
   // every stream that starts from now on at once. Idempotent.
   void Drain();
-  // Waits (30 s at most) until every stream has let go of its call, so none
-  // starts an operation on a queue that is shutting down. REQUIRES: the
-  // server was shut down (its Shutdown() returned). Idempotent.
-  void Stop();
 
   // The clients connected now.
   const ClientRegistry& clients() const { return clients_; }
@@ -76,22 +69,17 @@ class BalanceLoadService {
   const StreamLimits& limits() const { return limits_; }
 
  private:
-  transport::CompletionQueues& queues_;
   // Constant after construction.
-  const grpc::ByteBuffer initial_response_;
+  const transport::SharedBytes initial_response_;
   const std::string replica_;
   const ServiceResolver resolver_;
 
-  AsyncLoadBalancer service_;
   ClientRegistry clients_;
   StreamMetrics metrics_;
-  transport::StreamCount live_;
   StreamLimits limits_;
   SharedLogThrottle end_log_{absl::Seconds(1)};
   std::atomic<bool> draining_{false};
-  const BalanceLoadStream::Shared shared_;
-  bool started_ = false;
-  bool stopped_ = false;
+  const BalanceLoadCall::Shared shared_;
 };
 
 }  // namespace jawlb::grpclb

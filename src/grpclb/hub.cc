@@ -7,6 +7,7 @@
 #include "spdlog/spdlog.h"
 
 #include "grpclb/server_list.h"
+#include "transport/grpc_message.h"
 
 namespace jawlb::grpclb {
 
@@ -95,6 +96,8 @@ void Hub::PublishLocked(discovery::BackendSet backends, absl::Time observed) {
     response = MakeServerListResponse(backends, token_prefix_, drop_percent_);
   }
   snapshot->message = Serialize(response);
+  snapshot->framed =
+      std::make_shared<const std::string>(transport::FrameMessage(response.SerializeAsString()));
   snapshot->backends = std::move(backends);
   snapshot->observed = observed;
   encode_seconds_.Observe(Clock::Real().Now() - start);

@@ -1,5 +1,5 @@
 // ListCursor: what one grpclb stream writes next, decided from plain values.
-// The stream's gRPC plumbing (balance_load_stream.h) asks Next() whenever
+// The call's plumbing (balance_load_call.h) asks Next() whenever
 // something may have changed (a new snapshot, a new subset, a write done, an
 // end requested) and does what it says; the cursor never touches gRPC.
 //

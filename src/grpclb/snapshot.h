@@ -20,6 +20,7 @@
 #include "grpcpp/support/slice.h"
 
 #include "discovery/backend_set.h"
+#include "transport/server_call.h"
 
 namespace jawlb::grpclb {
 
@@ -36,6 +37,9 @@ struct Snapshot {
   // The serialized LoadBalanceResponse{server_list}. Copying a ByteBuffer only
   // takes references on its slices, so every stream shares these bytes.
   grpc::ByteBuffer message;
+  // The same, framed for the transport (transport::FrameMessage): what every
+  // call writes.
+  transport::SharedBytes framed;
 
   // Another protocol's encoding of the same list (xDS: the service's
   // ClusterLoadAssignment), made by the first stream that needs it and

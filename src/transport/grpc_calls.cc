@@ -42,8 +42,11 @@ class GrpcCalls::Call final : public ServerCall, public std::enable_shared_from_
   enum class Op { kAccept, kRead, kWrite, kFinish, kDone, kAlarm };
   using Tag = OpTag<Call, Op>;
 
-  static void Accept(GrpcCalls& calls, grpc::ServerCompletionQueue* cq, size_t shard) {
-    auto call = std::make_shared<Call>(calls, cq, shard);
+  // Asks for the next call: of `method` through its requester, or (null) of
+  // any method through the generic service.
+  static void Accept(GrpcCalls& calls, grpc::ServerCompletionQueue* cq, size_t shard,
+                     const Method* method) {
+    auto call = std::make_shared<Call>(calls, cq, shard, method);
     Call* raw = call.get();
     calls.live_.Add();
     {
@@ -51,11 +54,15 @@ class GrpcCalls::Call final : public ServerCall, public std::enable_shared_from_
       raw->self_ = std::move(call);
     }
     raw->context_.AsyncNotifyWhenDone(&raw->done_tag_);
-    calls.service_.RequestCall(&raw->context_, &raw->stream_, cq, cq, &raw->accept_tag_);
+    if (method != nullptr) {
+      method->requester(&raw->context_, &raw->stream_, cq, &raw->accept_tag_);
+    } else {
+      calls.service_.RequestCall(&raw->context_, &raw->stream_, cq, cq, &raw->accept_tag_);
+    }
   }
 
-  Call(GrpcCalls& calls, grpc::ServerCompletionQueue* cq, size_t shard)
-      : calls_(calls), cq_(cq), shard_(shard) {}
+  Call(GrpcCalls& calls, grpc::ServerCompletionQueue* cq, size_t shard, const Method* method)
+      : calls_(calls), cq_(cq), shard_(shard), requested_(method) {}
 
   void OnEvent(Op op, bool ok) {
     switch (op) {
@@ -111,7 +118,9 @@ class GrpcCalls::Call final : public ServerCall, public std::enable_shared_from_
   }
 
   // ServerCall:
-  const std::string& method() const override { return context_.method(); }
+  const std::string& method() const override {
+    return requested_ != nullptr ? requested_->path : context_.method();
+  }
   const std::string& peer() const override { return peer_; }
   size_t shard() const override { return shard_; }
 
@@ -189,16 +198,23 @@ class GrpcCalls::Call final : public ServerCall, public std::enable_shared_from_
       calls_.live_.Done();
       return;
     }
-    Accept(calls_, cq_, shard_);
+    Accept(calls_, cq_, shard_, requested_);
     peer_ = PeerOfContext();
-    auto method = calls_.methods_.find(context_.method());
-    if (method == calls_.methods_.end()) {
+    const Method* method = requested_;
+    if (method == nullptr) {
+      auto found = calls_.methods_.find(context_.method());
+      // A method with a requester of its own never arrives generically.
+      if (found != calls_.methods_.end() && found->second.requester == nullptr) {
+        method = &found->second;
+      }
+    }
+    if (method == nullptr) {
       Finish(absl::UnimplementedError("unknown method " + context_.method()));
       MaybeRelease();
       return;
     }
     std::shared_ptr<Call> self = shared_from_this();
-    const MethodHandler& handler = method->second;
+    const MethodHandler& handler = method->handler;
     Post([self, &handler] { handler(self); });
     MaybeRelease();
   }
@@ -278,6 +294,7 @@ class GrpcCalls::Call final : public ServerCall, public std::enable_shared_from_
   GrpcCalls& calls_;
   grpc::ServerCompletionQueue* const cq_;
   const size_t shard_;
+  const Method* const requested_;  // null: a generic call
   Tag accept_tag_{this, Op::kAccept};
   Tag read_tag_{this, Op::kRead};
   Tag write_tag_{this, Op::kWrite};
@@ -316,8 +333,10 @@ std::string GrpcCalls::Call::PeerOfContext() const {
 
 GrpcCalls::~GrpcCalls() { Stop(); }
 
-void GrpcCalls::Register(std::string method, MethodHandler handler) {
-  methods_.insert_or_assign(std::move(method), std::move(handler));
+void GrpcCalls::Register(std::string method, MethodHandler handler, Requester requester) {
+  std::string path = method;
+  methods_.insert_or_assign(std::move(method),
+                            Method{std::move(path), std::move(handler), std::move(requester)});
 }
 
 void GrpcCalls::AddTo(grpc::ServerBuilder& builder) {
@@ -327,7 +346,12 @@ void GrpcCalls::AddTo(grpc::ServerBuilder& builder) {
 void GrpcCalls::Start() {
   started_ = true;
   for (size_t i = 0; i < queues_.size(); ++i) {
-    for (int n = 0; n < 2; ++n) Call::Accept(*this, queues_.queue(i), i);
+    for (int n = 0; n < 2; ++n) Call::Accept(*this, queues_.queue(i), i, nullptr);
+    for (const auto& [path, method] : methods_) {
+      if (method.requester == nullptr) continue;
+      // A few calls asked for ahead: a burst of new clients is taken at once.
+      for (int n = 0; n < 4; ++n) Call::Accept(*this, queues_.queue(i), i, &method);
+    }
   }
 }
 

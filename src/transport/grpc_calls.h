@@ -5,6 +5,11 @@
 // Methods gRPC serves itself (registered with the builder as services, such
 // as reflection) are not seen here; any other method gets UNIMPLEMENTED.
 //
+// A method may instead be registered with a Requester: its calls are then
+// asked for through a raw async service (WithRawMethod_X) the caller
+// registered with the builder, so gRPC knows the service by name (reflection
+// lists it) while the calls still come here.
+//
 // A GrpcCall's callbacks arrive from completion-queue threads and posted
 // tasks from anywhere; a per-call strand runs them one at a time, in order.
 // A message written is the shared framed bytes without their prefix (gRPC
@@ -20,6 +25,7 @@
 
 #include <atomic>
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -43,8 +49,15 @@ class GrpcCalls {
   GrpcCalls(const GrpcCalls&) = delete;
   GrpcCalls& operator=(const GrpcCalls&) = delete;
 
-  // REQUIRES: before AddTo().
-  void Register(std::string method, MethodHandler handler);
+  // Asks gRPC for the next call of a raw async method (its generated
+  // Request<Method>(context, stream, cq, cq, tag)).
+  using Requester =
+      std::function<void(grpc::ServerContext* context, grpc::GenericServerAsyncReaderWriter* stream,
+                         grpc::ServerCompletionQueue* cq, void* tag)>;
+
+  // REQUIRES: before AddTo(). With `requester`, through a raw async service
+  // (see above); else through the generic service.
+  void Register(std::string method, MethodHandler handler, Requester requester = nullptr);
   // Registers the generic service with `builder`, before it builds.
   void AddTo(grpc::ServerBuilder& builder);
   // Asks for calls on every queue, once the server runs.
@@ -61,7 +74,12 @@ class GrpcCalls {
  private:
   CompletionQueues& queues_;
   grpc::AsyncGenericService service_;
-  std::map<std::string, MethodHandler, std::less<>> methods_;
+  struct Method {
+    std::string path;
+    MethodHandler handler;
+    Requester requester;  // null: the generic service's
+  };
+  std::map<std::string, Method, std::less<>> methods_;
   StreamCount live_;  // including the ones waiting for a call
   bool started_ = false;
   bool stopped_ = false;

@@ -19,7 +19,7 @@
 // (encoded for it alone). It joins with SubsetKey(): the client's load
 // reports arrive on its LRS stream, which finds it by that key.
 //
-// Ownership and threading as BalanceLoadStream's: it owns itself from the
+// Ownership and threading: it owns itself from the
 // request for a call until everything it started is done; the Hubs and the
 // ClientRegistry hold it weakly; completion-queue threads run OnEvent() and
 // the wakes; state is guarded by mu_, and no gRPC call, resolver or Hub is

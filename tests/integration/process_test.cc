@@ -22,6 +22,7 @@
 #include "testbed/subprocess.h"
 #include "tests/common/status_matchers.h"
 #include "transport/completion_queues.h"
+#include "transport/grpc_calls.h"
 
 namespace jawlb::testbed {
 namespace {
@@ -186,17 +187,19 @@ TEST(ProcessTest, KeepalivePingsNeverEndAClientsStream) {
       unit_options,
       std::make_unique<discovery::StaticSource>(*discovery::ParseBackendList("127.0.0.2:1")));
   transport::CompletionQueues queues(1);
-  grpclb::BalanceLoadService service(
-      queues, [unit](absl::string_view, absl::string_view) { return unit; },
-      grpclb::BalanceLoadService::Options());
+  transport::GrpcCalls calls(queues);
+  grpclb::BalanceLoadService service([unit](absl::string_view, absl::string_view) { return unit; },
+                                     grpclb::BalanceLoadService::Options());
   grpc::ServerBuilder builder;
   int control_port = 0;
   builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &control_port);
   queues.AddTo(builder);
-  service.AddTo(builder);
+  calls.Register(grpclb::kBalanceLoadMethod, service.Handler());
+  calls.AddTo(builder);
   std::unique_ptr<grpc::Server> control = builder.BuildAndStart();
   ASSERT_NE(control_port, 0);
   queues.Start();
+  calls.Start();
   service.Start();
   ASSERT_TRUE(unit->Start(queues.wake_runner()).ok());
 
@@ -221,7 +224,7 @@ TEST(ProcessTest, KeepalivePingsNeverEndAClientsStream) {
   EXPECT_NE(control_status.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED)
       << "the control server never objected to the pings: this test shows nothing";
   control->Shutdown(std::chrono::system_clock::now());
-  service.Stop();
+  calls.Stop();
   unit->Stop();
   queues.Stop();
 

@@ -15,6 +15,8 @@
 #include "gtest/gtest.h"
 
 #include "tests/fakes/fake_source.h"
+#include "transport/completion_queues.h"
+#include "transport/grpc_calls.h"
 
 namespace jawlb::grpclb {
 namespace {
@@ -81,7 +83,6 @@ class BalanceLoadServiceTest : public ::testing::Test {
   explicit BalanceLoadServiceTest(size_t max_servers = 0, ServiceResolver resolver = nullptr)
       : unit_("svc", max_servers),
         service_(
-            queues_,
             resolver != nullptr ? std::move(resolver)
                                 : [unit = unit_.unit](absl::string_view, absl::string_view)
                 -> absl::StatusOr<std::shared_ptr<ServiceUnit>> { return unit; },
@@ -92,10 +93,12 @@ class BalanceLoadServiceTest : public ::testing::Test {
     int port = 0;
     builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
     queues_.AddTo(builder);
-    service_.AddTo(builder);
+    calls_.Register(kBalanceLoadMethod, service_.Handler());
+    calls_.AddTo(builder);
     server_ = builder.BuildAndStart();
     ASSERT_NE(port, 0);
     queues_.Start();
+    calls_.Start();
     service_.Start();
     for (const TestUnit* unit : Units()) ASSERT_TRUE(unit->unit->Start(queues_.wake_runner()).ok());
     address_ = absl::StrCat("127.0.0.1:", port);
@@ -104,7 +107,7 @@ class BalanceLoadServiceTest : public ::testing::Test {
   void TearDown() override {
     service_.Drain();
     server_->Shutdown(absl::ToChronoTime(absl::Now() + kDeadline));
-    service_.Stop();
+    calls_.Stop();
     for (const TestUnit* unit : Units()) unit->unit->Stop();
     queues_.Stop();
   }
@@ -178,6 +181,7 @@ class BalanceLoadServiceTest : public ::testing::Test {
   void Publish(const discovery::BackendSet& backends) { unit_.Publish(backends); }
 
   transport::CompletionQueues queues_{4};
+  transport::GrpcCalls calls_{queues_};
   TestUnit unit_;
   BalanceLoadService service_;
   std::unique_ptr<grpc::Server> server_;
