@@ -168,22 +168,26 @@ class GrpcCalls::Call final : public ServerCall, public std::enable_shared_from_
   void Post(absl::AnyInvocable<void()> task) override {
     {
       absl::MutexLock lock(&strand_mu_);
-      strand_.push_back(std::move(task));
-      if (strand_running_) return;
+      if (strand_running_) {  // the thread running the strand takes it next
+        strand_.push_back(std::move(task));
+        return;
+      }
       strand_running_ = true;
     }
+    // Idle: run it here, then whatever was posted meanwhile, in order.
+    task();
+    std::vector<absl::AnyInvocable<void()>> batch;
     for (;;) {
-      absl::AnyInvocable<void()> next;
       {
         absl::MutexLock lock(&strand_mu_);
         if (strand_.empty()) {
           strand_running_ = false;
           return;
         }
-        next = std::move(strand_.front());
-        strand_.pop_front();
+        batch.swap(strand_);
       }
-      next();
+      for (auto& next : batch) next();
+      batch.clear();
     }
   }
 
@@ -323,7 +327,7 @@ class GrpcCalls::Call final : public ServerCall, public std::enable_shared_from_
   absl::AnyInvocable<void()> alarm_task_ ABSL_GUARDED_BY(mu_);
 
   absl::Mutex strand_mu_;
-  std::deque<absl::AnyInvocable<void()>> strand_ ABSL_GUARDED_BY(strand_mu_);
+  std::vector<absl::AnyInvocable<void()>> strand_ ABSL_GUARDED_BY(strand_mu_);
   bool strand_running_ ABSL_GUARDED_BY(strand_mu_) = false;
 };
 

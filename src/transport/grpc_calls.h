@@ -24,7 +24,6 @@
 #define JAWLB_TRANSPORT_GRPC_CALLS_H_
 
 #include <atomic>
-#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
