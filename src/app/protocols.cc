@@ -39,7 +39,7 @@ Protocols::Protocols(const config::Config& config, transport::CompletionQueues& 
                replica, &Clock::Real(), &grpclb_.limits(),
                /*load_reports=*/config.client_stats_interval > absl::ZeroDuration(),
                config.first_message_timeout}),
-      lrs_(queues, std::move(clusters), LrsOptions(config, grpclb_.limits())) {}
+      lrs_(std::move(clusters), LrsOptions(config, grpclb_.limits())) {}
 
 void Protocols::AddTo(grpc::ServerBuilder& builder) {
   calls_.Register(grpclb::kBalanceLoadMethod, grpclb_.Handler(),
@@ -47,17 +47,21 @@ void Protocols::AddTo(grpc::ServerBuilder& builder) {
                          grpc::ServerCompletionQueue* cq, void* tag) {
                     load_balancer_.RequestBalanceLoad(context, stream, cq, cq, tag);
                   });
+  calls_.Register(xds::LrsService::kMethod, lrs_.Handler(),
+                  [this](grpc::ServerContext* context, grpc::GenericServerAsyncReaderWriter* stream,
+                         grpc::ServerCompletionQueue* cq, void* tag) {
+                    load_reporting_.RequestStreamLoadStats(context, stream, cq, cq, tag);
+                  });
   calls_.AddTo(builder);
   builder.RegisterService(&load_balancer_);
+  builder.RegisterService(&load_reporting_);
   ads_.AddTo(builder);
-  lrs_.AddTo(builder);
 }
 
 void Protocols::Start(int port) {
   grpclb_.Start(port);
   calls_.Start();
   ads_.Start();
-  lrs_.Start();
 }
 
 void Protocols::Drain() {
@@ -69,7 +73,6 @@ void Protocols::Drain() {
 void Protocols::Stop() {
   calls_.Stop();
   ads_.Stop();
-  lrs_.Stop();
 }
 
 void Protocols::WriteMetrics(metrics::TextWriter& out) const {

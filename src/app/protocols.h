@@ -14,6 +14,7 @@
 #include "grpcpp/grpcpp.h"
 
 #include "config/config.h"
+#include "envoy/service/load_stats/v3/lrs.grpc.pb.h"
 #include "grpclb/balance_load_service.h"
 #include "grpclb/service_unit.h"
 #include "transport/completion_queues.h"
@@ -55,6 +56,9 @@ class Protocols {
   // asks for (so gRPC knows it by name: reflection lists it).
   grpc::lb::v1::LoadBalancer::WithRawMethod_BalanceLoad<grpc::lb::v1::LoadBalancer::Service>
       load_balancer_;
+  envoy::service::load_stats::v3::LoadReportingService::WithRawMethod_StreamLoadStats<
+      envoy::service::load_stats::v3::LoadReportingService::Service>
+      load_reporting_;
   grpclb::BalanceLoadService grpclb_;
   xds::AdsService ads_;
   xds::LrsService lrs_;

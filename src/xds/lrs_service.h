@@ -12,8 +12,8 @@
 // never reports the first cluster of an explicit list) at
 // JAWLB_CLIENTSTATSINTERVAL.
 //
-// Threading: AddTo/Start/Drain/Stop on the App's thread; the streams run on
-// the completion-queue threads.
+// Threading: Drain() on the App's thread; the streams run on their calls
+// (transport::ServerCall), on whichever transport carries them.
 #ifndef JAWLB_XDS_LRS_SERVICE_H_
 #define JAWLB_XDS_LRS_SERVICE_H_
 
@@ -23,21 +23,21 @@
 #include <string>
 
 #include "absl/time/time.h"
-#include "grpcpp/grpcpp.h"
 
 #include "common/clock.h"
-#include "envoy/service/load_stats/v3/lrs.grpc.pb.h"
 #include "grpclb/client_registry.h"
 #include "grpclb/service_unit.h"
 #include "grpclb/stream_limits.h"
-#include "transport/completion_queues.h"
-#include "transport/stream_count.h"
+#include "transport/server_call.h"
 #include "xds/ads_stream.h"
 
 namespace jawlb::xds {
 
 class LrsService {
  public:
+  static constexpr char kMethod[] =
+      "/envoy.service.load_stats.v3.LoadReportingService/StreamLoadStats";
+
   // The unit serving `cluster` now (a service key), or null.
   using ClusterLookup = std::function<std::shared_ptr<grpclb::ServiceUnit>(const std::string&)>;
 
@@ -50,15 +50,14 @@ class LrsService {
     absl::Duration first_message_timeout = absl::Seconds(10);  // JAWLB_FIRSTMESSAGETIMEOUT
   };
 
-  LrsService(transport::CompletionQueues& queues, ClusterLookup lookup, Options options);
-  ~LrsService();
+  LrsService(ClusterLookup lookup, Options options);
   LrsService(const LrsService&) = delete;
   LrsService& operator=(const LrsService&) = delete;
 
-  void AddTo(grpc::ServerBuilder& builder) { builder.RegisterService(&service_); }
-  void Start();
+  // The handler of kMethod. The service must outlive the calls.
+  transport::MethodHandler Handler();
+  // Ends every stream (UNAVAILABLE), and every new one. Idempotent.
   void Drain();
-  void Stop();
 
   // The LRS streams open now, each Describe()d with its peer and its
   // client's load over every cluster it reports (for /debug/state, beside
@@ -68,23 +67,15 @@ class LrsService {
   // Reports accepted and rejected (jawlb_xds_load_reports_total{result}).
   void WriteMetrics(metrics::TextWriter& out) const;
 
-  class Stream;
+  class Call;
 
  private:
-  using AsyncLrs =
-      envoy::service::load_stats::v3::LoadReportingService::WithAsyncMethod_StreamLoadStats<
-          envoy::service::load_stats::v3::LoadReportingService::Service>;
-
-  transport::CompletionQueues& queues_;
   const ClusterLookup lookup_;
   const Options options_;
-  AsyncLrs service_;
-  grpclb::ClientRegistry streams_;  // for the drain and /debug/state
-  transport::StreamCount live_;
+  const transport::SharedBytes response_;  // the first answer, framed once
+  grpclb::ClientRegistry streams_;         // for the drain and /debug/state
   std::atomic<bool> draining_{false};
   metrics::CounterMap reports_{{"result"}};
-  bool started_ = false;
-  bool stopped_ = false;
 };
 
 }  // namespace jawlb::xds

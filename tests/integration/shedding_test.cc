@@ -147,9 +147,15 @@ TEST(SheddingTest, DropEntriesShedTheExcessAndClientsReportTheDropsBack) {
   }
   EXPECT_EQ(Metric(metrics(), reported), load.dropped_total());
   EXPECT_GT(load.dropped_total(), 100);
-  // Its reports arrive and are counted: every call it made (drops included)
-  // is in the calls-started total.
-  const std::string all = metrics();
+  // Its reports arrive and are counted (one a second: a few more soon, however
+  // fast the test got here): every call it made (drops included) is in the
+  // calls-started total.
+  std::string all = metrics();
+  for (const absl::Time until = absl::Now() + kWait;
+       Metric(all, "jawlb_client_stats_reports_total") <= 5 && absl::Now() < until;) {
+    absl::SleepFor(absl::Milliseconds(100));
+    all = metrics();
+  }
   EXPECT_GT(Metric(all, "jawlb_client_stats_reports_total"), 5);
   EXPECT_GE(Metric(all, "jawlb_client_calls_started_total"), ok + load.dropped_total());
 
