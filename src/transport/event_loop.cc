@@ -81,18 +81,20 @@ void EventLoop::Post(Task task) {
 }
 
 absl::Status EventLoop::Watch(int fd, uint32_t events, Watcher* watcher) {
-  epoll_event event{};
-  event.events = events;
-  event.data.ptr = watcher;
-  if (epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &event) != 0) return SystemError("epoll_ctl(ADD)");
-  return absl::OkStatus();
+  return Control(EPOLL_CTL_ADD, fd, events, watcher);
 }
 
 absl::Status EventLoop::Modify(int fd, uint32_t events, Watcher* watcher) {
+  return Control(EPOLL_CTL_MOD, fd, events, watcher);
+}
+
+absl::Status EventLoop::Control(int op, int fd, uint32_t events, Watcher* watcher) {
   epoll_event event{};
   event.events = events;
   event.data.ptr = watcher;
-  if (epoll_ctl(epoll_fd_, EPOLL_CTL_MOD, fd, &event) != 0) return SystemError("epoll_ctl(MOD)");
+  if (epoll_ctl(epoll_fd_, op, fd, &event) != 0) {
+    return SystemError(op == EPOLL_CTL_ADD ? "epoll_ctl(ADD)" : "epoll_ctl(MOD)");
+  }
   return absl::OkStatus();
 }
 

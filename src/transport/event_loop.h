@@ -75,6 +75,8 @@ class EventLoop {
 
  private:
   void Run();
+  // epoll_ctl `op` (ADD or MOD) for `fd`.
+  absl::Status Control(int op, int fd, uint32_t events, Watcher* watcher);
   // Runs the posted tasks; false once Stop() asked the loop to end.
   bool RunPosted() ABSL_LOCKS_EXCLUDED(mu_);
   // Fires the timers due; the time to the next one in milliseconds (-1: none).

@@ -20,6 +20,7 @@
 #include "gtest/gtest.h"
 
 #include "tests/common/status_matchers.h"
+#include "tests/unit/transport/generic_call.h"
 #include "transport/connection_listener.h"
 #include "transport/grpc_message.h"
 #include "transport/h2_server.h"
@@ -136,29 +137,9 @@ class H2LimitsTest : public ::testing::Test {
     auto channel =
         grpc::CreateChannel(absl::StrCat("127.0.0.1:", port()), grpc::InsecureChannelCredentials());
     grpc::GenericStub stub(channel);
-    grpc::ClientContext context;
-    context.set_deadline(absl::ToChronoTime(absl::Now() + kWait));
-    grpc::CompletionQueue cq;
-    auto call = stub.PrepareCall(&context, "/test.Echo/Stream", &cq);
-    void* tag = nullptr;
-    bool ok = false;
-    call->StartCall(reinterpret_cast<void*>(1));
-    if (!cq.Next(&tag, &ok) || !ok) return false;
-    grpc::Slice slice(std::string("ping"));
-    grpc::ByteBuffer out(&slice, 1);
-    call->Write(out, reinterpret_cast<void*>(2));
-    if (!cq.Next(&tag, &ok) || !ok) return false;
-    grpc::ByteBuffer in;
-    call->Read(&in, reinterpret_cast<void*>(3));
-    const bool read = cq.Next(&tag, &ok) && ok;
-    context.TryCancel();
-    grpc::Status status;
-    call->Finish(&status, reinterpret_cast<void*>(4));
-    cq.Next(&tag, &ok);
-    cq.Shutdown();
-    while (cq.Next(&tag, &ok)) {
-    }
-    return read;
+    GenericCall call(stub, "/test.Echo/Stream", kWait);
+    std::string got;
+    return call.started() && call.Write("ping") && call.Read(&got) && got == "ping";
   }
 
   std::unique_ptr<H2Server> server_;
@@ -235,46 +216,30 @@ TEST_F(H2LimitsTest, ADrainedConnectionsOpenCallGoesOn) {
   auto channel =
       grpc::CreateChannel(absl::StrCat("127.0.0.1:", port()), grpc::InsecureChannelCredentials());
   grpc::GenericStub stub(channel);
-  grpc::ClientContext context;
-  context.set_deadline(absl::ToChronoTime(absl::Now() + kWait));
-  grpc::CompletionQueue cq;
-  auto call = stub.PrepareCall(&context, "/test.Echo/Stream", &cq);
-  void* tag = nullptr;
-  bool ok = false;
-  call->StartCall(reinterpret_cast<void*>(1));
-  ASSERT_TRUE(cq.Next(&tag, &ok) && ok);
-  auto echo = [&](const std::string& text) {
-    grpc::Slice slice(text);
-    grpc::ByteBuffer out(&slice, 1);
-    call->Write(out, reinterpret_cast<void*>(2));
-    if (!cq.Next(&tag, &ok) || !ok) return false;
-    grpc::ByteBuffer in;
-    call->Read(&in, reinterpret_cast<void*>(3));
-    return cq.Next(&tag, &ok) && ok;
-  };
-  ASSERT_TRUE(echo("before"));
-  server_->Drain();
-  // Once the final GOAWAY is out, the call goes on.
-  const absl::Time sent_by = absl::Now() + kWait;
-  while (server_->goaways_sent() < 1 && absl::Now() < sent_by) {
-    absl::SleepFor(absl::Milliseconds(10));
+  {
+    GenericCall call(stub, "/test.Echo/Stream", kWait);
+    ASSERT_TRUE(call.started());
+    std::string got;
+    ASSERT_TRUE(call.Write("before") && call.Read(&got));
+    server_->Drain();
+    // Once the final GOAWAY is out, the call goes on.
+    const absl::Time sent_by = absl::Now() + kWait;
+    while (server_->goaways_sent() < 1 && absl::Now() < sent_by) {
+      absl::SleepFor(absl::Milliseconds(10));
+    }
+    ASSERT_EQ(server_->goaways_sent(), 1u);
+    EXPECT_TRUE(call.Write("after") && call.Read(&got));
+    EXPECT_EQ(got, "after");
+    ASSERT_TRUE(call.WritesDone());
+    const grpc::Status status = call.Finish();
+    EXPECT_TRUE(status.ok()) << status.error_message();
   }
-  ASSERT_EQ(server_->goaways_sent(), 1u);
-  EXPECT_TRUE(echo("after"));
-  call->WritesDone(reinterpret_cast<void*>(4));
-  ASSERT_TRUE(cq.Next(&tag, &ok));
-  grpc::Status status;
-  call->Finish(&status, reinterpret_cast<void*>(5));
-  ASSERT_TRUE(cq.Next(&tag, &ok));
-  EXPECT_TRUE(status.ok()) << status.error_message();
   // With its last call over, the connection closes.
   const absl::Time deadline = absl::Now() + kWait;
-  while (server_->connections() > 0 && absl::Now() < deadline)
+  while (server_->connections() > 0 && absl::Now() < deadline) {
     absl::SleepFor(absl::Milliseconds(10));
-  EXPECT_EQ(server_->connections(), 0u);
-  cq.Shutdown();
-  while (cq.Next(&tag, &ok)) {
   }
+  EXPECT_EQ(server_->connections(), 0u);
 }
 
 }  // namespace

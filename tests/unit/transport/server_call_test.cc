@@ -19,6 +19,7 @@
 #include "gtest/gtest.h"
 
 #include "tests/common/status_matchers.h"
+#include "tests/unit/transport/generic_call.h"
 #include "transport/completion_queues.h"
 #include "transport/connection_listener.h"
 #include "transport/grpc_calls.h"
@@ -31,7 +32,6 @@ namespace {
 using ::jawlb::testing::IsOk;
 using ::testing::HasSubstr;
 
-constexpr absl::Duration kWait = absl::Seconds(30);
 
 // Echoes every message back, in order, one write in flight; finishes with
 // `status` once the client half-closes (at once, before anything, if
@@ -79,69 +79,6 @@ class Echo : public ServerCall::Handler, public std::enable_shared_from_this<Ech
   std::deque<SharedBytes> queue_;
   bool writing_ = false;
   bool half_closed_ = false;
-};
-
-// A C-core streaming call on the generic stub, driven synchronously.
-class Call {
- public:
-  Call(grpc::GenericStub& stub, const std::string& method) {
-    context_.set_deadline(absl::ToChronoTime(absl::Now() + kWait));
-    call_ = stub.PrepareCall(&context_, method, &cq_);
-    call_->StartCall(Tag());
-    ok_ = Wait();
-  }
-  ~Call() {
-    context_.TryCancel();
-    cq_.Shutdown();
-    void* tag = nullptr;
-    bool ok = false;
-    while (cq_.Next(&tag, &ok)) {
-    }
-  }
-  bool Write(const std::string& text) {
-    grpc::Slice slice(text);
-    grpc::ByteBuffer buffer(&slice, 1);
-    call_->Write(buffer, Tag());
-    return Wait();
-  }
-  bool WritesDone() {
-    call_->WritesDone(Tag());
-    return Wait();
-  }
-  bool Read(std::string* text) {
-    grpc::ByteBuffer buffer;
-    call_->Read(&buffer, Tag());
-    if (!Wait()) return false;
-    std::vector<grpc::Slice> slices;
-    (void)buffer.Dump(&slices);
-    text->clear();
-    for (const grpc::Slice& slice : slices) {
-      text->append(reinterpret_cast<const char*>(slice.begin()), slice.size());
-    }
-    return true;
-  }
-  grpc::Status Finish() {
-    grpc::Status status;
-    call_->Finish(&status, Tag());
-    Wait();
-    return status;
-  }
-  bool started() const { return ok_; }
-
- private:
-  void* Tag() { return reinterpret_cast<void*>(++next_tag_); }
-  bool Wait() {
-    void* tag = nullptr;
-    bool ok = false;
-    if (!cq_.Next(&tag, &ok)) return false;
-    return ok;
-  }
-
-  grpc::ClientContext context_;
-  grpc::CompletionQueue cq_;
-  std::unique_ptr<grpc::GenericClientAsyncReaderWriter> call_;
-  intptr_t next_tag_ = 0;
-  bool ok_ = false;
 };
 
 enum class Transport { kH2, kGrpc };
@@ -223,7 +160,7 @@ INSTANTIATE_TEST_SUITE_P(Transports, ServerCallTest,
                          });
 
 TEST_P(ServerCallTest, AStreamingCallEchoesAndEndsWithItsStatus) {
-  Call call(*stub_, "/test.Echo/Stream");
+  GenericCall call(*stub_, "/test.Echo/Stream");
   ASSERT_TRUE(call.started());
   std::string got;
   for (const std::string& message : std::vector<std::string>{"one", "", std::string(1000, 'x')}) {
@@ -241,7 +178,7 @@ TEST_P(ServerCallTest, StatusesAndTheirMessagesArriveWhole) {
   {
     // Trailers-Only, before any message: the code and the message,
     // percent-encoded on the wire and decoded by the client.
-    Call call(*stub_, "/test.Echo/Refuse");
+    GenericCall call(*stub_, "/test.Echo/Refuse");
     std::string got;
     EXPECT_FALSE(call.Read(&got));
     const grpc::Status status = call.Finish();
@@ -250,7 +187,7 @@ TEST_P(ServerCallTest, StatusesAndTheirMessagesArriveWhole) {
   }
   {
     // Trailers after messages.
-    Call call(*stub_, "/test.Echo/Late");
+    GenericCall call(*stub_, "/test.Echo/Late");
     std::string got;
     ASSERT_TRUE(call.Write("hello"));
     ASSERT_TRUE(call.Read(&got));
@@ -264,7 +201,7 @@ TEST_P(ServerCallTest, StatusesAndTheirMessagesArriveWhole) {
 
 TEST_P(ServerCallTest, UnknownMethodsAndOversizedMessagesAreRefusedSayingWhy) {
   {
-    Call call(*stub_, "/test.Echo/Nothing");
+    GenericCall call(*stub_, "/test.Echo/Nothing");
     std::string got;
     EXPECT_FALSE(call.Read(&got));
     const grpc::Status status = call.Finish();
@@ -272,7 +209,7 @@ TEST_P(ServerCallTest, UnknownMethodsAndOversizedMessagesAreRefusedSayingWhy) {
     EXPECT_THAT(status.error_message(), HasSubstr("/test.Echo/Nothing"));
   }
   {
-    Call call(*stub_, "/test.Echo/Stream");
+    GenericCall call(*stub_, "/test.Echo/Stream");
     (void)call.Write(std::string(1025, 'x'));
     std::string got;
     EXPECT_FALSE(call.Read(&got));
@@ -281,7 +218,7 @@ TEST_P(ServerCallTest, UnknownMethodsAndOversizedMessagesAreRefusedSayingWhy) {
     EXPECT_THAT(status.error_message(), HasSubstr("1025"));  // and the limit, in either words
   }
   // The connection serves on.
-  Call call(*stub_, "/test.Echo/Stream");
+  GenericCall call(*stub_, "/test.Echo/Stream");
   std::string got;
   ASSERT_TRUE(call.Write("still here"));
   ASSERT_TRUE(call.Read(&got));
@@ -289,7 +226,7 @@ TEST_P(ServerCallTest, UnknownMethodsAndOversizedMessagesAreRefusedSayingWhy) {
 }
 
 TEST_P(ServerCallTest, TimersRunOnTheCall) {
-  Call call(*stub_, "/test.Echo/Timer");
+  GenericCall call(*stub_, "/test.Echo/Timer");
   std::string got;
   EXPECT_FALSE(call.Read(&got));
   const grpc::Status status = call.Finish();
@@ -298,9 +235,9 @@ TEST_P(ServerCallTest, TimersRunOnTheCall) {
 }
 
 TEST_P(ServerCallTest, ManyCallsShareOneConnection) {
-  std::vector<std::unique_ptr<Call>> calls;
+  std::vector<std::unique_ptr<GenericCall>> calls;
   for (int i = 0; i < 200; ++i) {
-    calls.push_back(std::make_unique<Call>(*stub_, "/test.Echo/Stream"));
+    calls.push_back(std::make_unique<GenericCall>(*stub_, "/test.Echo/Stream"));
     ASSERT_TRUE(calls.back()->Write(absl::StrCat("call ", i)));
   }
   for (int i = 0; i < 200; ++i) {
