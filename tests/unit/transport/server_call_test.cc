@@ -32,7 +32,6 @@ namespace {
 using ::jawlb::testing::IsOk;
 using ::testing::HasSubstr;
 
-
 // Echoes every message back, in order, one write in flight; finishes with
 // `status` once the client half-closes (at once, before anything, if
 // `fail_at_once`).
