@@ -159,9 +159,11 @@ absl::Status AdsStream::HandleRequest() {
   const AdsCursor::Type type = parsed.type;
   if (!node_seen_) {  // the node comes with a stream's first request only
     node_seen_ = true;
-    node_id_ = read->node.id;
-    absl::MutexLock lock(&mu_);
-    node_ = std::move(read->node);
+    if (read->node.has_value()) {
+      node_id_ = read->node->id;
+      absl::MutexLock lock(&mu_);
+      node_ = *std::move(read->node);
+    }
   }
   // Listener names are resolved before the cursor may answer them; the ones
   // no longer subscribed go once the cursor has taken the request (a stale
@@ -177,8 +179,8 @@ absl::Status AdsStream::HandleRequest() {
   int64_t suppressed = 0;
   if (kind == AdsCursor::Kind::kNack && shared_.nack_log.Allow(shared_.clock.Now(), suppressed)) {
     // A client can NACK in a loop: a line a second at most, service-wide.
-    spdlog::warn("xds client {} ({}) refused {} version {}: {}{}", peer_, node_id_, read->type_url,
-                 parsed.nonce, parsed.error.ToString(),
+    spdlog::warn("xds client {} ({}) refused {} version {}: {}{}", peer_, node_id_,
+                 AdsCursor::UrlOf(type), parsed.nonce, parsed.error.ToString(),
                  suppressed > 0 ? absl::StrCat(" (", suppressed,
                                                " more NACKs since the last "
                                                "such line: jawlb_xds_requests_total)")

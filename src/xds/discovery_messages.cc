@@ -87,8 +87,7 @@ absl::StatusOr<DiscoveryRequestRead> ReadDiscoveryRequest(grpc::ByteBuffer& mess
   }
   if (absl::Status names = CheckNames(*type, request); !names.ok()) return names;
   DiscoveryRequestRead read;
-  read.type_url = request.type_url();
-  read.node = ReadNode(request.node());
+  if (request.has_node()) read.node = ReadNode(request.node());
   AdsCursor::Request& parsed = read.request;
   parsed.type = *type;
   parsed.names.assign(request.resource_names().begin(), request.resource_names().end());

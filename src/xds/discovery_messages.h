@@ -12,6 +12,7 @@
 #define JAWLB_XDS_DISCOVERY_MESSAGES_H_
 
 #include <cstddef>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -40,9 +41,9 @@ struct NodeInfo {
 
 struct DiscoveryRequestRead {
   AdsCursor::Request request;
-  // The type URL as the client wrote it (for log lines).
-  std::string type_url;
-  NodeInfo node;  // meaningful on a stream's first request only
+  // When the request names its node (clients do on a stream's first request
+  // only: the ACKs that follow cost no copy of it).
+  std::optional<NodeInfo> node;
 };
 
 // Reads one DiscoveryRequest (it is consumed).

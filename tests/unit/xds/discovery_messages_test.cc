@@ -51,9 +51,10 @@ TEST(DiscoveryMessagesTest, ARequestBecomesTheCursorsRequestAndTheNode) {
   EXPECT_EQ(read->request.version, "v1");
   EXPECT_EQ(read->request.nonce, "n1");
   EXPECT_TRUE(read->request.error.ok());
-  EXPECT_EQ(read->node.id, "pod-7");
-  EXPECT_EQ(read->node.locality, "/eu-west-1a/");
-  EXPECT_EQ(read->node.user_agent, "gRPC C-core 1.51.1");
+  ASSERT_TRUE(read->node.has_value());
+  EXPECT_EQ(read->node->id, "pod-7");
+  EXPECT_EQ(read->node->locality, "/eu-west-1a/");
+  EXPECT_EQ(read->node->user_agent, "gRPC C-core 1.51.1");
 
   // A NACK carries its error; one without a code is still an error.
   request.mutable_error_detail()->set_code(3);
@@ -67,6 +68,12 @@ TEST(DiscoveryMessagesTest, ARequestBecomesTheCursorsRequestAndTheNode) {
   read = ReadDiscoveryRequest(bytes);
   ASSERT_THAT(read, IsOk());
   EXPECT_FALSE(read->request.error.ok());
+  // Later requests carry no node: none is read.
+  request.clear_node();
+  bytes = Bytes(request);
+  read = ReadDiscoveryRequest(bytes);
+  ASSERT_THAT(read, IsOk());
+  EXPECT_FALSE(read->node.has_value());
 }
 
 TEST(DiscoveryMessagesTest, TheNodeIsCutAtACharactersStart) {
@@ -76,9 +83,10 @@ TEST(DiscoveryMessagesTest, TheNodeIsCutAtACharactersStart) {
   grpc::ByteBuffer bytes = Bytes(request);
   absl::StatusOr<DiscoveryRequestRead> read = ReadDiscoveryRequest(bytes);
   ASSERT_THAT(read, IsOk());
-  EXPECT_EQ(read->node.id, std::string(kMaxNodeFieldBytes - 1, 'a'));
-  EXPECT_EQ(read->node.locality, "");
-  EXPECT_EQ(read->node.user_agent, "");
+  ASSERT_TRUE(read->node.has_value());
+  EXPECT_EQ(read->node->id, std::string(kMaxNodeFieldBytes - 1, 'a'));
+  EXPECT_EQ(read->node->locality, "");
+  EXPECT_EQ(read->node->user_agent, "");
 }
 
 TEST(DiscoveryMessagesTest, WhatIsNotTakenSaysWhy) {
