@@ -220,9 +220,16 @@ void BalanceLoadCall::UpdateInfo() {
 }
 
 void BalanceLoadCall::UpdateListInfo() {
+  // Every wake steps the cursor; the lock is taken only when the list moved
+  // (a subset can change size under the same version).
+  const uint64_t version = cursor_.last_version();
+  const size_t size = cursor_.last_size();
+  if (version == info_list_version_ && size == info_list_size_) return;
+  info_list_version_ = version;
+  info_list_size_ = size;
   absl::MutexLock lock(&info_mu_);
-  info_.list_version = cursor_.last_version();
-  info_.list_size = cursor_.last_size();
+  info_.list_version = version;
+  info_.list_size = size;
 }
 
 void BalanceLoadCall::RequestFinish(absl::Status status) {

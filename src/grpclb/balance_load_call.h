@@ -156,7 +156,9 @@ class BalanceLoadCall final : public transport::ServerCall::Handler,
   bool in_flight_is_first_list_ = false;
   size_t in_flight_bytes_ = 0;
   balancer::ClientLoad load_;
-  LogThrottle report_log_;  // rejected load reports
+  LogThrottle report_log_;          // rejected load reports
+  uint64_t info_list_version_ = 0;  // what info_ holds of the list
+  size_t info_list_size_ = 0;
 
   mutable absl::Mutex info_mu_;
   Info info_ ABSL_GUARDED_BY(info_mu_);

@@ -17,8 +17,7 @@ void SubsetPolicy::SetBackends(const discovery::BackendSet& backends) {
 uint64_t SubsetPolicy::Join(const std::string& key, std::weak_ptr<Member> member) {
   absl::MutexLock lock(&mu_);
   const uint64_t id = next_id_++;
-  members_[id] = {std::move(member), key};
-  by_key_.emplace(key, id);
+  members_[id] = {std::move(member), by_key_.emplace(key, id)};
   planner_.AddClient(id, key, clock_.Now());
   return id;
 }
@@ -34,13 +33,7 @@ void SubsetPolicy::Leave(uint64_t id) {
   {
     absl::MutexLock lock(&mu_);
     if (auto it = members_.find(id); it != members_.end()) {
-      auto [first, last] = by_key_.equal_range(it->second.key);
-      for (auto at = first; at != last; ++at) {
-        if (at->second == id) {
-          by_key_.erase(at);
-          break;
-        }
-      }
+      by_key_.erase(it->second.key);
       members_.erase(it);
     }
     planner_.RemoveClient(id, clock_.Now());

@@ -97,12 +97,13 @@ class SubsetPolicy {
   const Clock& clock_;
   mutable absl::Mutex mu_;
   balancer::SubsetPlanner planner_ ABSL_GUARDED_BY(mu_);
+  using ByKey = std::multimap<std::string, uint64_t>;
   struct Joined {
     std::weak_ptr<Member> member;
-    std::string key;
+    ByKey::iterator key;  // its entry in by_key_ (the key is kept once)
   };
   std::map<uint64_t, Joined> members_ ABSL_GUARDED_BY(mu_);
-  std::multimap<std::string, uint64_t> by_key_ ABSL_GUARDED_BY(mu_);
+  ByKey by_key_ ABSL_GUARDED_BY(mu_);
   discovery::BackendSet backends_ ABSL_GUARDED_BY(mu_);  // the newest set (weights, zones)
   uint64_t next_id_ ABSL_GUARDED_BY(mu_) = 1;
   absl::Time last_replan_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
