@@ -95,7 +95,6 @@ void Hub::PublishLocked(discovery::BackendSet backends, absl::Time observed) {
     backends = std::move(fitted);
     response = MakeServerListResponse(backends, token_prefix_, drop_percent_);
   }
-  snapshot->message = Serialize(response);
   snapshot->framed =
       std::make_shared<const std::string>(transport::FrameMessage(response.SerializeAsString()));
   snapshot->backends = std::move(backends);
@@ -138,7 +137,9 @@ void Hub::WriteMetrics(metrics::TextWriter& out) const {
   out.Gauge("jawlb_list_version", "Version of the newest list (0: none yet).",
             latest == nullptr ? 0 : static_cast<double>(latest->version));
   out.Gauge("jawlb_list_bytes", "Size of the newest encoded list, in bytes.",
-            latest == nullptr ? 0 : static_cast<double>(latest->message.Length()));
+            latest == nullptr
+                ? 0
+                : static_cast<double>(latest->framed->size() - transport::kMessagePrefixBytes));
   out.Counter("jawlb_lists_cut_total",
               "Lists cut to fit JAWLB_MAXLISTBYTES (each sent only the backends that fit).",
               static_cast<double>(lists_cut_.value()));

@@ -1,5 +1,5 @@
 // Snapshot: one published ServerList, already encoded. The Hub hands the same
-// immutable Snapshot to every stream, which writes its `message` bytes: a list is
+// immutable Snapshot to every stream, which writes its `framed` bytes: a list is
 // serialized once per change, never once per client.
 //
 // Threading: immutable (but for its memo, which locks); share freely across
@@ -16,7 +16,6 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
-#include "grpcpp/support/byte_buffer.h"
 #include "grpcpp/support/slice.h"
 
 #include "discovery/backend_set.h"
@@ -34,11 +33,8 @@ struct Snapshot {
   absl::Time observed;
   // The share of drop entries in every list made from it (load shedding).
   int drop_percent = 0;
-  // The serialized LoadBalanceResponse{server_list}. Copying a ByteBuffer only
-  // takes references on its slices, so every stream shares these bytes.
-  grpc::ByteBuffer message;
-  // The same, framed for the transport (transport::FrameMessage): what every
-  // call writes.
+  // The serialized LoadBalanceResponse{server_list}, framed for the transport
+  // (transport::FrameMessage): what every call writes, shared.
   transport::SharedBytes framed;
 
   // Another protocol's encoding of the same list (xDS: the service's

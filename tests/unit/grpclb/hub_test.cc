@@ -11,6 +11,7 @@
 #include "gtest/gtest.h"
 
 #include "grpclb/server_list.h"
+#include "transport/grpc_message.h"
 
 namespace jawlb::grpclb {
 namespace {
@@ -139,7 +140,7 @@ TEST(HubTest, ADropShareChangeRepublishesTheSameSetWithDrops) {
   EXPECT_EQ(hub.Latest()->version, 2u);
   EXPECT_EQ(hub.Latest()->drop_percent, 0);
   EXPECT_EQ(hub.Latest()->backends, Set("10.0.0.1:1 10.0.0.2:1"));
-  EXPECT_EQ(hub.Latest()->message.Length(),
+  EXPECT_EQ(hub.Latest()->framed->size() - transport::kMessagePrefixBytes,
             Serialize(MakeServerListResponse(Set("10.0.0.1:1 10.0.0.2:1"))).Length());
 }
 
