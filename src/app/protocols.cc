@@ -34,7 +34,7 @@ Protocols::Protocols(const config::Config& config, transport::CompletionQueues& 
                      const std::string& replica)
     : calls_(queues),
       grpclb_(resolver, GrpclbOptions(config, replica)),
-      ads_(queues, std::move(resolver),
+      ads_(std::move(resolver),
            xds::AdsService::Options{
                replica, &Clock::Real(), &grpclb_.limits(),
                /*load_reports=*/config.client_stats_interval > absl::ZeroDuration(),
@@ -52,16 +52,20 @@ void Protocols::AddTo(grpc::ServerBuilder& builder) {
                          grpc::ServerCompletionQueue* cq, void* tag) {
                     load_reporting_.RequestStreamLoadStats(context, stream, cq, cq, tag);
                   });
+  calls_.Register(xds::AdsStream::kMethod, ads_.Handler(),
+                  [this](grpc::ServerContext* context, grpc::GenericServerAsyncReaderWriter* stream,
+                         grpc::ServerCompletionQueue* cq, void* tag) {
+                    discovery_.RequestStreamAggregatedResources(context, stream, cq, cq, tag);
+                  });
   calls_.AddTo(builder);
   builder.RegisterService(&load_balancer_);
   builder.RegisterService(&load_reporting_);
-  ads_.AddTo(builder);
+  builder.RegisterService(&discovery_);
 }
 
 void Protocols::Start(int port) {
   grpclb_.Start(port);
   calls_.Start();
-  ads_.Start();
 }
 
 void Protocols::Drain() {
@@ -70,10 +74,7 @@ void Protocols::Drain() {
   lrs_.Drain();
 }
 
-void Protocols::Stop() {
-  calls_.Stop();
-  ads_.Stop();
-}
+void Protocols::Stop() { calls_.Stop(); }
 
 void Protocols::WriteMetrics(metrics::TextWriter& out) const {
   grpclb_.WriteMetrics(out);

@@ -14,6 +14,7 @@
 #include "grpcpp/grpcpp.h"
 
 #include "config/config.h"
+#include "envoy/service/discovery/v3/ads.grpc.pb.h"
 #include "envoy/service/load_stats/v3/lrs.grpc.pb.h"
 #include "grpclb/balance_load_service.h"
 #include "grpclb/service_unit.h"
@@ -49,8 +50,8 @@ class Protocols {
   void WriteMetrics(metrics::TextWriter& out) const;
 
  private:
-  // The calls of the transport-neutral services (grpclb's BalanceLoad), on
-  // gRPC C++'s server through its generic service.
+  // The calls of the transport-neutral services (BalanceLoad, ADS, LRS), on
+  // gRPC C++'s server.
   transport::GrpcCalls calls_;
   // grpc.lb.v1.LoadBalancer as a raw async service whose calls GrpcCalls
   // asks for (so gRPC knows it by name: reflection lists it).
@@ -59,6 +60,10 @@ class Protocols {
   envoy::service::load_stats::v3::LoadReportingService::WithRawMethod_StreamLoadStats<
       envoy::service::load_stats::v3::LoadReportingService::Service>
       load_reporting_;
+  envoy::service::discovery::v3::AggregatedDiscoveryService::
+      WithRawMethod_StreamAggregatedResources<
+          envoy::service::discovery::v3::AggregatedDiscoveryService::Service>
+          discovery_;
   grpclb::BalanceLoadService grpclb_;
   xds::AdsService ads_;
   xds::LrsService lrs_;

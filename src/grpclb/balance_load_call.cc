@@ -56,24 +56,15 @@ void BalanceLoadCall::Begin() {
 }
 
 void BalanceLoadCall::Drain() {
-  if (std::shared_ptr<transport::ServerCall> call = weak_call_.lock()) {
-    std::weak_ptr<BalanceLoadCall> weak = weak_from_this();
-    call->Post([weak] {
-      if (std::shared_ptr<BalanceLoadCall> self = weak.lock()) {
-        self->RequestFinish(
-            absl::UnavailableError("jawlb is shutting down: reconnect to another replica"));
-      }
-    });
-  }
+  transport::PostToHandler(weak_call_, weak_from_this(), [](BalanceLoadCall& self) {
+    self.RequestFinish(
+        absl::UnavailableError("jawlb is shutting down: reconnect to another replica"));
+  });
 }
 
 void BalanceLoadCall::PostPump() {
-  std::shared_ptr<transport::ServerCall> call = weak_call_.lock();
-  if (call == nullptr) return;
-  std::weak_ptr<BalanceLoadCall> weak = weak_from_this();
-  call->Post([weak] {
-    if (std::shared_ptr<BalanceLoadCall> self = weak.lock()) self->Pump();
-  });
+  transport::PostToHandler(weak_call_, weak_from_this(),
+                           [](BalanceLoadCall& self) { self.Pump(); });
 }
 
 void BalanceLoadCall::OnMessage(std::string message) {

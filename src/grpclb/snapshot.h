@@ -10,13 +10,11 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
-#include <optional>
 #include <string>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
-#include "grpcpp/support/slice.h"
 
 #include "discovery/backend_set.h"
 #include "transport/server_call.h"
@@ -39,17 +37,17 @@ struct Snapshot {
 
   // Another protocol's encoding of the same list (xDS: the service's
   // ClusterLoadAssignment), made by the first stream that needs it and
-  // shared by the rest: `make` runs once per snapshot. Copying the slice
-  // only takes a reference.
-  grpc::Slice Memo(const std::function<std::string()>& make) const ABSL_LOCKS_EXCLUDED(memo_mu_) {
+  // shared by the rest: `make` runs once per snapshot.
+  transport::SharedBytes Memo(const std::function<std::string()>& make) const
+      ABSL_LOCKS_EXCLUDED(memo_mu_) {
     absl::MutexLock lock(&memo_mu_);
-    if (!memo_.has_value()) memo_.emplace(make());
-    return *memo_;
+    if (memo_ == nullptr) memo_ = std::make_shared<const std::string>(make());
+    return memo_;
   }
 
  private:
   mutable absl::Mutex memo_mu_;
-  mutable std::optional<grpc::Slice> memo_ ABSL_GUARDED_BY(memo_mu_);
+  mutable transport::SharedBytes memo_ ABSL_GUARDED_BY(memo_mu_);
 };
 
 using SnapshotPtr = std::shared_ptr<const Snapshot>;

@@ -3,6 +3,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/container/inlined_vector.h"
 #include "grpcpp/alarm.h"
 #include "spdlog/spdlog.h"
 
@@ -14,13 +15,23 @@
 namespace jawlb::transport {
 namespace {
 
-// The message in `framed`, without its prefix, as a slice that keeps the
-// shared bytes alive.
-grpc::Slice SliceOf(const SharedBytes& framed) {
-  auto* owner = new SharedBytes(framed);
+// `bytes` from `offset` on, as a slice that keeps them alive.
+grpc::Slice SliceOf(const SharedBytes& bytes, size_t offset) {
+  auto* owner = new SharedBytes(bytes);
   return grpc::Slice(
-      const_cast<char*>(framed->data()) + kMessagePrefixBytes, framed->size() - kMessagePrefixBytes,
+      const_cast<char*>(bytes->data()) + offset, bytes->size() - offset,
       [](void* user_data) { delete static_cast<SharedBytes*>(user_data); }, owner);
+}
+
+// `message` without its prefix (gRPC frames it), as slices of its pieces.
+grpc::ByteBuffer BufferOf(const WireMessage& message) {
+  absl::InlinedVector<grpc::Slice, 2> slices;
+  size_t skip = kMessagePrefixBytes;  // in the first piece
+  for (const SharedBytes& piece : message.pieces()) {
+    if (piece->size() > skip) slices.push_back(SliceOf(piece, skip));
+    skip = 0;
+  }
+  return grpc::ByteBuffer(slices.data(), slices.size());
 }
 
 std::string Bytes(const grpc::ByteBuffer& buffer) {
@@ -134,14 +145,13 @@ class GrpcCalls::Call final : public ServerCall, public std::enable_shared_from_
     stream_.Read(&request_, &read_tag_);
   }
 
-  void Write(SharedBytes message) override {
+  void Write(WireMessage message) override {
     const grpc::ByteBuffer* out = nullptr;  // out_: not touched while the write is in flight
     {
       absl::MutexLock lock(&mu_);
       if (!finish_requested_ && !call_done_ && !write_in_flight_) {
         write_in_flight_ = true;
-        grpc::Slice slice = SliceOf(message);
-        out_ = grpc::ByteBuffer(&slice, 1);
+        out_ = BufferOf(message);
         out = &out_;
       }
     }

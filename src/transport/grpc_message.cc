@@ -6,14 +6,18 @@
 
 namespace jawlb::transport {
 
+void AppendMessagePrefix(std::string& out, size_t length) {
+  const auto size = static_cast<uint32_t>(length);
+  out.push_back('\0');  // not compressed
+  for (int shift = 24; shift >= 0; shift -= 8) {
+    out.push_back(static_cast<char>((size >> shift) & 0xFF));
+  }
+}
+
 std::string FrameMessage(absl::string_view message) {
   std::string framed;
   framed.reserve(kMessagePrefixBytes + message.size());
-  const auto size = static_cast<uint32_t>(message.size());
-  framed.push_back('\0');  // not compressed
-  for (int shift = 24; shift >= 0; shift -= 8) {
-    framed.push_back(static_cast<char>((size >> shift) & 0xFF));
-  }
+  AppendMessagePrefix(framed, message.size());
   framed.append(message.data(), message.size());
   return framed;
 }

@@ -30,6 +30,9 @@ inline constexpr size_t kMessagePrefixBytes = 5;
 
 // `message` with its 5-byte prefix.
 std::string FrameMessage(absl::string_view message);
+// Appends the prefix of an uncompressed message of `length` bytes (for a
+// message written in pieces).
+void AppendMessagePrefix(std::string& out, size_t length);
 
 class MessageReader {
  public:

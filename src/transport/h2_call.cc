@@ -124,7 +124,7 @@ void H2Call::RunAfter(absl::Duration delay, absl::AnyInvocable<void()> task) {
   loop_.RunAfter(delay, [self = shared_from_this(), task = std::move(task)]() mutable { task(); });
 }
 
-void H2Call::Write(SharedBytes message) {
+void H2Call::Write(WireMessage message) {
   if (!loop_.InLoop()) {
     Post([this, message = std::move(message)]() mutable { Write(std::move(message)); });
     return;
@@ -136,7 +136,7 @@ void H2Call::Write(SharedBytes message) {
     return;
   }
   in_flight_ = std::move(message);
-  offset_ = 0;
+  piece_ = offset_ = sent_ = 0;
   if (!headers_sent_) {
     SubmitHeaders();
   } else {
@@ -180,18 +180,30 @@ void H2Call::SubmitHeaders() {
 }
 
 std::optional<H2Call::Chunk> H2Call::NextChunk(size_t length) {
-  if (in_flight_ != nullptr && offset_ < in_flight_->size()) {
-    return Chunk{std::min(length, in_flight_->size() - offset_), false};
+  // One DATA frame may span the message's pieces (the connection sends them
+  // as they are).
+  if (!in_flight_.empty() && sent_ < in_flight_.size()) {
+    return Chunk{std::min(length, in_flight_.size() - sent_), false};
   }
   if (finish_.has_value() && !trailers_sent_) return Chunk{0, true};
   return std::nullopt;
 }
 
+H2Call::Span H2Call::Front(size_t length) const {
+  const SharedBytes& piece = in_flight_.pieces()[piece_];
+  return Span{&piece, offset_, std::min(length, piece->size() - offset_)};
+}
+
 void H2Call::Sent(size_t length) {
   offset_ += length;
-  if (in_flight_ == nullptr || offset_ < in_flight_->size()) return;
-  in_flight_.reset();
-  offset_ = 0;
+  sent_ += length;
+  if (offset_ == in_flight_.pieces()[piece_]->size()) {
+    ++piece_;
+    offset_ = 0;
+  }
+  if (sent_ < in_flight_.size()) return;
+  in_flight_ = WireMessage();
+  piece_ = offset_ = sent_ = 0;
   Deliver([this] {
     if (handler_ != nullptr) handler_->OnWriteDone(true);
   });
@@ -242,8 +254,8 @@ void H2Call::OnClosed(bool connection_gone) {
   const bool cancelled = connection_gone || !trailers_sent_;
   if (connection_gone) connection_ = nullptr;
   if (handler_ == nullptr) return;  // Start() tells it, if it comes
-  const bool write_pending = in_flight_ != nullptr;
-  in_flight_.reset();
+  const bool write_pending = !in_flight_.empty();
+  in_flight_ = WireMessage();
   Deliver([this, cancelled, write_pending] {
     if (handler_ == nullptr) return;
     std::shared_ptr<Handler> handler = std::exchange(handler_, nullptr);

@@ -44,7 +44,7 @@ class H2Call final : public ServerCall, public std::enable_shared_from_this<H2Ca
   const std::string& peer() const override { return peer_; }
   size_t shard() const override { return shard_; }
   void Start(std::shared_ptr<Handler> handler) override;
-  void Write(SharedBytes message) override;
+  void Write(WireMessage message) override;
   void Finish(absl::Status status) override;
   void Post(absl::AnyInvocable<void()> task) override;
   void RunAfter(absl::Duration delay, absl::AnyInvocable<void()> task) override;
@@ -70,10 +70,15 @@ class H2Call final : public ServerCall, public std::enable_shared_from_this<H2Ca
     bool eof = false;
   };
   std::optional<Chunk> NextChunk(size_t length);
-  // The bytes of the message in flight from its current offset, and that
-  // `length` of them were written (the connection then sends the rest).
-  const SharedBytes& in_flight() const { return in_flight_; }
-  size_t offset() const { return offset_; }
+  // The next bytes of the message in flight, at most `length` of them and
+  // within one of its pieces; and that `length` of them were written (the
+  // connection then sends the rest).
+  struct Span {
+    const SharedBytes* bytes;
+    size_t offset = 0;
+    size_t length = 0;
+  };
+  Span Front(size_t length) const;
   void Sent(size_t length);
   // Called when the data provider said EOF: the trailers go now.
   void SubmitTrailers();
@@ -101,8 +106,10 @@ class H2Call final : public ServerCall, public std::enable_shared_from_this<H2Ca
   std::vector<std::string> early_;  // messages before Start()
   bool half_closed_before_start_ = false;
   bool headers_sent_ = false;
-  SharedBytes in_flight_;
-  size_t offset_ = 0;
+  WireMessage in_flight_;  // empty: none
+  size_t piece_ = 0;       // in_flight_'s piece being sent,
+  size_t offset_ = 0;      // from this byte of it
+  size_t sent_ = 0;        // of in_flight_ in all
   std::optional<absl::Status> finish_;
   bool trailers_sent_ = false;
   bool closed_ = false;

@@ -357,14 +357,16 @@ int H2Connection::OnSendData(nghttp2_session* /*session*/, nghttp2_frame* frame,
   auto* call = static_cast<H2Call*>(source->ptr);
   self.AppendOwned(header, 9);
   if (frame->data.padlen > 0) return NGHTTP2_ERR_CALLBACK_FAILURE;  // never asked for
-  if (length > 0) {
+  for (size_t left = length; left > 0;) {
+    const H2Call::Span span = call->Front(left);
     Piece piece;
-    piece.shared = call->in_flight();
-    piece.offset = call->offset();
-    piece.length = length;
+    piece.shared = *span.bytes;
+    piece.offset = span.offset;
+    piece.length = span.length;
     self.outbox_.push_back(std::move(piece));
+    call->Sent(span.length);
+    left -= span.length;
   }
-  call->Sent(length);
   return 0;
 }
 

@@ -1,7 +1,7 @@
 // ServerCall: one gRPC call as the transport hands it to a method's handler —
 // "a method path, messages in, pre-encoded messages out" (DESIGN.md). The
 // handler hears the call through its Handler; it writes messages framed once
-// (FrameMessage) and shared by any number of calls, at most one in flight.
+// and shared by any number of calls (WireMessage), at most one in flight.
 //
 // Ordering: every Handler callback of a call, and every task given to its
 // Post(), runs serialized — never two at once — so a handler needs no lock of
@@ -20,14 +20,46 @@
 #include <memory>
 #include <string>
 
+#include "absl/container/inlined_vector.h"
 #include "absl/functional/any_invocable.h"
 #include "absl/status/status.h"
 #include "absl/time/time.h"
 
 namespace jawlb::transport {
 
-// A message framed for the wire (FrameMessage), shared.
+// Bytes shared by any number of calls and threads (immutable).
 using SharedBytes = std::shared_ptr<const std::string>;
+
+// A message framed for the wire, as the pieces it is written from, in order:
+// the first begins with the message's 5-byte prefix (FrameMessage, or
+// AppendMessagePrefix for a message written in pieces). One piece for a
+// message every call shares whole (a grpclb list); several when a call's own
+// bytes go around shared ones (an ADS response: its version and nonce, then
+// an assignment every stream shares, never copied per stream).
+class WireMessage {
+ public:
+  using Pieces = absl::InlinedVector<SharedBytes, 2>;
+
+  WireMessage() = default;
+  // One piece: a whole framed message.
+  WireMessage(SharedBytes framed) {
+    Add(std::move(framed));
+  }  // NOLINT(google-explicit-constructor)
+
+  void Add(SharedBytes piece) {
+    if (piece->empty()) return;
+    size_ += piece->size();
+    pieces_.push_back(std::move(piece));
+  }
+  const Pieces& pieces() const { return pieces_; }
+  // Bytes in all, prefix included.
+  size_t size() const { return size_; }
+  bool empty() const { return pieces_.empty(); }
+
+ private:
+  Pieces pieces_;
+  size_t size_ = 0;
+};
 
 class ServerCall {
  public:
@@ -61,9 +93,9 @@ class ServerCall {
   // before are delivered then). Once; REQUIRES: called from the method
   // handler the call was given to.
   virtual void Start(std::shared_ptr<Handler> handler) = 0;
-  // Sends `message` (framed). REQUIRES: no write in flight (OnWriteDone came
-  // for the last one) and no Finish() yet.
-  virtual void Write(SharedBytes message) = 0;
+  // Sends `message`. REQUIRES: no write in flight (OnWriteDone came for the
+  // last one) and no Finish() yet.
+  virtual void Write(WireMessage message) = 0;
   // Ends the call with `status` once the write in flight is out: trailers
   // with grpc-status and grpc-message (a Trailers-Only response when nothing
   // was written). The first call wins.
@@ -76,6 +108,18 @@ class ServerCall {
   // stops first. At most one such timer per call at a time.
   virtual void RunAfter(absl::Duration delay, absl::AnyInvocable<void()> task) = 0;
 };
+
+// Runs `task(*handler)` on `call`'s context — from any thread — if the call
+// and its handler are both still there then (a wake or a drain from another
+// thread: the call may be over by the time it runs).
+template <typename H, typename Task>
+void PostToHandler(const std::weak_ptr<ServerCall>& call, std::weak_ptr<H> handler, Task task) {
+  std::shared_ptr<ServerCall> live = call.lock();
+  if (live == nullptr) return;
+  live->Post([handler = std::move(handler), task = std::move(task)]() mutable {
+    if (std::shared_ptr<H> self = handler.lock()) task(*self);
+  });
+}
 
 // What the server does with a new call of a method: typically makes a
 // handler and calls call->Start(handler). On the call's serialized context.

@@ -1,27 +1,21 @@
 // AdsService: envoy.service.discovery.v3.AggregatedDiscoveryService on
 // jawlb's gRPC port, beside BalanceLoad, served from the same service units
 // (the resolver of grpclb names resolves xDS listener names too). Each ADS
-// stream is an AdsStream on the shared CompletionQueues.
+// stream is an AdsStream on whichever transport carries the call.
 //
-// Use as BalanceLoadService: AddTo(builder) before the server is built,
-// Start() once it runs, Drain() to end every stream, Stop() after
-// server->Shutdown().
-//
-// Threading: AddTo/Start/Drain/Stop on the App's thread; the rest thread-safe.
+// Threading: Handler() and Drain() on the App's thread; the streams run on
+// their calls; clients() and WriteMetrics() are thread-safe.
 #ifndef JAWLB_XDS_ADS_SERVICE_H_
 #define JAWLB_XDS_ADS_SERVICE_H_
 
 #include <atomic>
 #include <string>
 
-#include "grpcpp/grpcpp.h"
-
 #include "common/clock.h"
 #include "grpclb/client_registry.h"
 #include "grpclb/service_unit.h"
 #include "grpclb/stream_limits.h"
-#include "transport/completion_queues.h"
-#include "transport/stream_count.h"
+#include "transport/server_call.h"
 #include "xds/ads_stream.h"
 #include "xds/resource_cache.h"
 
@@ -42,18 +36,15 @@ class AdsService {
     absl::Duration first_message_timeout = absl::Seconds(10);  // JAWLB_FIRSTMESSAGETIMEOUT
   };
 
-  AdsService(transport::CompletionQueues& queues, grpclb::ServiceResolver resolver,
-             Options options);
-  ~AdsService();
+  AdsService(grpclb::ServiceResolver resolver, Options options);
   AdsService(const AdsService&) = delete;
   AdsService& operator=(const AdsService&) = delete;
 
-  void AddTo(grpc::ServerBuilder& builder) { builder.RegisterService(&service_); }
-  void Start();
+  // The handler of AdsStream::kMethod. The service must outlive the calls.
+  transport::MethodHandler Handler();
   // Ends every stream with UNAVAILABLE (clients keep their resources and
   // reconnect elsewhere), and every stream that starts from now on.
   void Drain();
-  void Stop();
 
   // The xDS clients connected now.
   const grpclb::ClientRegistry& clients() const { return clients_; }
@@ -61,18 +52,13 @@ class AdsService {
   void WriteMetrics(metrics::TextWriter& out) const { metrics_.WriteTo(out, clients_.size()); }
 
  private:
-  transport::CompletionQueues& queues_;
   const grpclb::ServiceResolver resolver_;
-  AsyncAds service_;
   grpclb::ClientRegistry clients_;
-  transport::StreamCount live_;
   AdsMetrics metrics_;
   ResourceCache resources_;
   SharedLogThrottle nack_log_{absl::Seconds(1)};
   std::atomic<bool> draining_{false};
   const AdsStream::Shared shared_;
-  bool started_ = false;
-  bool stopped_ = false;
 };
 
 }  // namespace jawlb::xds

@@ -1,8 +1,8 @@
 // AdsStream: one client's ADS stream (envoy.service.discovery.v3.
 // AggregatedDiscoveryService/StreamAggregatedResources, state of the world),
-// on gRPC's completion-queue API. What to send is decided by an AdsCursor
-// (ads_cursor.h); this class is the plumbing around it: the call's tags, the
-// read chain, name resolution, the Hub subscriptions and the writes.
+// on any transport. What to send is decided by an AdsCursor (ads_cursor.h);
+// this class acts on it: name resolution, the Hub subscriptions and the
+// writes.
 //
 // Each listener name the client subscribes to is resolved once, as grpclb
 // names are (ServiceResolver): to a service unit — whose key names its route
@@ -19,14 +19,22 @@
 // (encoded for it alone). It joins with SubsetKey(): the client's load
 // reports arrive on its LRS stream, which finds it by that key.
 //
-// Ownership and threading: it owns itself from the
-// request for a call until everything it started is done; the Hubs and the
-// ClientRegistry hold it weakly; completion-queue threads run OnEvent() and
-// the wakes; state is guarded by mu_, and no gRPC call, resolver or Hub is
-// called while holding it.
+// Transport: any (transport::ServerCall); the responses are written in
+// pieces, the stream's own fields around resources every stream shares.
+//
+// Ownership: the ServerCall holds the handler (and the handler the call)
+// until OnDone(); the Hubs, the policies and the registry hold it weakly.
+// Borrows what Shared points at, which must outlive every stream.
+//
+// Threading: the Handler callbacks, and the tasks it posts to its call, run
+// serialized on the call's context: the state below is theirs. Wakes
+// (OnHubChanged, OnSubsetChanged) and Drain() come from other threads and
+// post themselves; Describe() reads what info_mu_ guards (written on the
+// call's context under it).
 #ifndef JAWLB_XDS_ADS_STREAM_H_
 #define JAWLB_XDS_ADS_STREAM_H_
 
+#include <array>
 #include <atomic>
 #include <map>
 #include <memory>
@@ -35,22 +43,17 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
-#include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
-#include "grpcpp/grpcpp.h"
 
 #include "common/clock.h"
 #include "common/log_throttle.h"
-#include "envoy/service/discovery/v3/ads.grpc.pb.h"
 #include "grpclb/client_registry.h"
-#include "grpclb/first_message_deadline.h"
 #include "grpclb/hub.h"
 #include "grpclb/service_unit.h"
 #include "grpclb/stream_limits.h"
 #include "grpclb/subset_policy.h"
-#include "transport/completion_tag.h"
-#include "transport/stream_count.h"
+#include "transport/server_call.h"
 #include "xds/ads_cursor.h"
 #include "xds/ads_metrics.h"
 #include "xds/discovery_messages.h"
@@ -58,25 +61,23 @@
 
 namespace jawlb::xds {
 
-using AsyncAds = envoy::service::discovery::v3::AggregatedDiscoveryService::
-    WithRawMethod_StreamAggregatedResources<
-        envoy::service::discovery::v3::AggregatedDiscoveryService::Service>;
-
 // The key an ADS stream from `address` joins `cluster`'s subset policy with,
 // and its LRS reports name it by.
 std::string SubsetKey(absl::string_view address, absl::string_view cluster);
 
-class AdsStream final : public grpclb::Hub::Subscriber,
+class AdsStream final : public transport::ServerCall::Handler,
+                        public grpclb::Hub::Subscriber,
                         public grpclb::SubsetPolicy::Member,
                         public grpclb::ClientRegistry::Client,
                         public std::enable_shared_from_this<AdsStream> {
  public:
+  static constexpr char kMethod[] =
+      "/envoy.service.discovery.v3.AggregatedDiscoveryService/StreamAggregatedResources";
+
   // What every stream shares. All borrowed.
   struct Shared {
-    AsyncAds& service;
     const grpclb::ServiceResolver& resolver;
     grpclb::ClientRegistry& registry;
-    transport::StreamCount& live;
     const std::atomic<bool>& draining;
     const Clock& clock;
     grpclb::StreamLimits* limits;  // null: no bounds
@@ -90,23 +91,24 @@ class AdsStream final : public grpclb::Hub::Subscriber,
     absl::Duration first_message_timeout = absl::Seconds(10);
   };
 
-  enum class Op { kAccept, kRead, kWrite, kFinish, kDone, kFirstMessageDeadline };
-  using Tag = transport::OpTag<AdsStream, Op>;
+  // Serves a new ADS call (kMethod's transport::MethodHandler).
+  static void Serve(const Shared& shared, const std::shared_ptr<transport::ServerCall>& call);
 
-  // Asks gRPC for the next ADS call on `cq` (whose thread wakes the Hubs'
-  // `shard`); when it arrives the stream starts and asks for the one after.
-  static void Accept(const Shared& shared, grpc::ServerCompletionQueue* cq, size_t shard);
+  AdsStream(const Shared& shared, std::shared_ptr<transport::ServerCall> call);
 
-  AdsStream(const Shared& shared, grpc::ServerCompletionQueue* cq, size_t shard);
-
-  void OnEvent(Op op, bool ok);
+  // transport::ServerCall::Handler:
+  void OnMessage(std::string message) override;
+  void OnHalfClose() override {}  // requests end; responses go on until the client cancels
+  void OnWriteDone(bool ok) override;
+  void OnDone(bool cancelled) override;
 
   // Hub::Subscriber:
-  void OnHubChanged() override { Pump(); }
+  void OnHubChanged() override { PostPump(); }
   // SubsetPolicy::Member:
-  void OnSubsetChanged() override { Pump(); }
+  void OnSubsetChanged() override { PostPump(); }
   // ClientRegistry::Client:
-  grpclb::ClientInfo Describe() const override ABSL_LOCKS_EXCLUDED(mu_);
+  grpclb::ClientInfo Describe() const override ABSL_LOCKS_EXCLUDED(info_mu_);
+  // Ends the stream with UNAVAILABLE once its write in flight is done.
   void Drain() override;
 
  private:
@@ -116,60 +118,6 @@ class AdsStream final : public grpclb::Hub::Subscriber,
     std::shared_ptr<grpclb::ServiceUnit> unit;  // null when refused
     absl::Status refusal;
   };
-
-  void Start();
-  void OnReadDone(bool ok);
-  // One request; an error ends the stream.
-  absl::Status HandleRequest() ABSL_LOCKS_EXCLUDED(mu_);
-  // Resolves the listener names not resolved yet (and subscribes to their
-  // units' Hubs).
-  void Resolve(const std::vector<std::string>& names) ABSL_LOCKS_EXCLUDED(mu_);
-  // Forgets the listeners no longer subscribed, and the units only they used.
-  void Prune() ABSL_LOCKS_EXCLUDED(mu_);
-  // The write in flight completed.
-  void OnWriteDone(bool ok) ABSL_LOCKS_EXCLUDED(mu_);
-  // The resource `name` of `type` now, as a serialized Any; nullopt when
-  // there is none to send. An assignment's new list goes into carried_.
-  std::optional<grpc::Slice> Resource(AdsCursor::Type type, const std::string& name)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  std::optional<grpc::Slice> Assignment(const std::string& cluster)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // The resources of `response`, serialized as a DiscoveryResponse.
-  grpc::ByteBuffer Encode(const AdsCursor::Response& response) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // What each type would hold now, summed up.
-  std::array<uint64_t, AdsCursor::kTypes> Fingerprints() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void RequestFinish(grpc::Status status) ABSL_LOCKS_EXCLUDED(mu_);
-  void Pump() ABSL_LOCKS_EXCLUDED(mu_);
-  void MaybeRelease() ABSL_LOCKS_EXCLUDED(mu_);
-
-  const Shared shared_;
-  grpc::ServerCompletionQueue* const cq_;
-  const size_t shard_;
-  Tag accept_tag_{this, Op::kAccept};
-  Tag read_tag_{this, Op::kRead};
-  Tag write_tag_{this, Op::kWrite};
-  Tag finish_tag_{this, Op::kFinish};
-  Tag done_tag_{this, Op::kDone};
-  Tag deadline_tag_{this, Op::kFirstMessageDeadline};
-  grpclb::FirstMessageDeadline first_message_;  // set in Start(), met by the first request
-  grpc::ServerContext context_;
-  grpc::ServerAsyncReaderWriter<grpc::ByteBuffer, grpc::ByteBuffer> rw_{&context_};
-
-  // Set once the call arrives.
-  std::string peer_;
-  absl::Time connected_;
-  // The read chain's.
-  grpc::ByteBuffer request_;
-  bool node_seen_ = false;
-  std::string node_id_;  // for log lines
-
-  mutable absl::Mutex mu_;
-  std::shared_ptr<AdsStream> self_ ABSL_GUARDED_BY(mu_);
-  std::unique_ptr<grpclb::ClientRegistry::Registration> registration_ ABSL_GUARDED_BY(mu_);
-  bool admitted_ ABSL_GUARDED_BY(mu_) = false;  // counted by shared_.limits
-  AdsCursor cursor_ ABSL_GUARDED_BY(mu_);
-  NodeInfo node_ ABSL_GUARDED_BY(mu_);  // for Describe()
-  std::map<std::string, Listener> listeners_ ABSL_GUARDED_BY(mu_);
   // The units of the listeners, by cluster name, each with our subscription
   // and, with subsetting, our membership and the subset last read. (Members
   // go in reverse: the membership first, the unit last.)
@@ -178,6 +126,7 @@ class AdsStream final : public grpclb::Hub::Subscriber,
     std::unique_ptr<grpclb::Hub::Subscription> subscription;
     std::unique_ptr<grpclb::SubsetPolicy::Membership> membership;
     discovery::BackendSet subset;
+    bool subset_stale = true;   // a wake came since it was read
     uint64_t sent_version = 0;  // the list of the last assignment sent (0: none yet)
   };
   // A change the response in flight carries to the client: when its write
@@ -186,16 +135,61 @@ class AdsStream final : public grpclb::Hub::Subscriber,
     std::shared_ptr<grpclb::ServiceUnit> unit;
     absl::Time observed;
   };
-  std::vector<Carried> carried_ ABSL_GUARDED_BY(mu_);
-  std::map<std::string, Held> clusters_ ABSL_GUARDED_BY(mu_);
-  grpc::ByteBuffer message_ ABSL_GUARDED_BY(mu_);  // the response in flight
-  bool read_in_flight_ ABSL_GUARDED_BY(mu_) = false;
-  bool write_in_flight_ ABSL_GUARDED_BY(mu_) = false;
-  bool finish_requested_ ABSL_GUARDED_BY(mu_) = false;
-  grpc::Status finish_status_ ABSL_GUARDED_BY(mu_);
-  bool finish_called_ ABSL_GUARDED_BY(mu_) = false;
-  bool finish_done_ ABSL_GUARDED_BY(mu_) = false;
-  bool call_done_ ABSL_GUARDED_BY(mu_) = false;
+
+  void Begin();
+  // One request; an error ends the stream.
+  absl::Status HandleRequest(const std::string& message);
+  // Resolves the listener names not resolved yet (and subscribes to their
+  // units' Hubs).
+  void Resolve(const std::vector<std::string>& names);
+  // Forgets the listeners no longer subscribed, and the units only they used.
+  void Prune();
+  // The resource `name` of `type` now, as a serialized Any; null when there
+  // is none to send. An assignment's new list goes into carried_.
+  transport::SharedBytes Resource(AdsCursor::Type type, const std::string& name);
+  transport::SharedBytes Assignment(const std::string& cluster);
+  // The resources of `response`, as a DiscoveryResponse.
+  transport::WireMessage Encode(const AdsCursor::Response& response);
+  // What each type would hold now, summed up (with subsetting, a subset is
+  // read again first if a wake came since it was last read).
+  std::array<uint64_t, AdsCursor::kTypes> Fingerprints();
+  // Asks to end the stream with `status` once no write is in flight; the
+  // first request wins.
+  void RequestFinish(absl::Status status);
+  // Pump() on the call's context (from another thread), after a wake.
+  void PostPump();
+  // Does what the cursor says is next: a write, the finish, or nothing.
+  void Pump();
+  // Copies what Describe() shows of the listeners and the cursor.
+  void UpdateInfo() ABSL_LOCKS_EXCLUDED(info_mu_);
+
+  // Constant after construction.
+  const Shared shared_;
+  const std::string peer_;
+  const absl::Time connected_;
+  const std::weak_ptr<transport::ServerCall> weak_call_;  // for other threads' posts
+
+  // The call's context's.
+  std::shared_ptr<transport::ServerCall> call_;  // null once it is over
+  std::unique_ptr<grpclb::ClientRegistry::Registration> registration_;
+  bool admitted_ = false;   // counted by shared_.limits
+  bool requested_ = false;  // a request came (the first-message deadline is met)
+  std::string node_id_;     // for log lines
+  AdsCursor cursor_;
+  std::map<std::string, Listener> listeners_;
+  std::map<std::string, Held> clusters_;
+  std::vector<Carried> carried_;
+  bool write_in_flight_ = false;
+  bool finish_called_ = false;
+  std::optional<absl::Status> finish_;  // requested, waiting for the write in flight
+
+  // Copies for Describe().
+  mutable absl::Mutex info_mu_;
+  NodeInfo node_ ABSL_GUARDED_BY(info_mu_);
+  std::vector<std::string> names_ ABSL_GUARDED_BY(info_mu_);     // listener names
+  std::vector<std::string> services_ ABSL_GUARDED_BY(info_mu_);  // their clusters
+  std::array<AdsCursor::Seen, AdsCursor::kTypes> seen_ ABSL_GUARDED_BY(info_mu_);
+  std::array<bool, AdsCursor::kTypes> subscribed_ ABSL_GUARDED_BY(info_mu_){};
 };
 
 }  // namespace jawlb::xds

@@ -3,10 +3,10 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "grpcpp/impl/codegen/proto_utils.h"
 
 #include "envoy/service/discovery/v3/discovery.pb.h"
 #include "grpclb/client_message.h"
+#include "transport/grpc_message.h"
 
 namespace jawlb::xds {
 namespace {
@@ -73,9 +73,9 @@ void AppendFieldPrefix(std::string& out, int number, size_t size) {
 
 }  // namespace
 
-absl::StatusOr<DiscoveryRequestRead> ReadDiscoveryRequest(grpc::ByteBuffer& message) {
+absl::StatusOr<DiscoveryRequestRead> ReadDiscoveryRequest(const std::string& message) {
   DiscoveryRequest request;
-  if (!grpc::SerializationTraits<DiscoveryRequest>::Deserialize(&message, &request).ok()) {
+  if (!request.ParseFromString(message)) {
     return absl::InvalidArgumentError("malformed DiscoveryRequest: not a valid protobuf message");
   }
   const std::optional<AdsCursor::Type> type = AdsCursor::TypeOf(request.type_url());
@@ -101,31 +101,39 @@ absl::StatusOr<DiscoveryRequestRead> ReadDiscoveryRequest(grpc::ByteBuffer& mess
   return read;
 }
 
-grpc::ByteBuffer WriteDiscoveryResponse(AdsCursor::Type type, const std::string& version,
-                                        const std::string& nonce,
-                                        std::vector<grpc::Slice> resources) {
+transport::WireMessage WriteDiscoveryResponse(
+    AdsCursor::Type type, const std::string& version, const std::string& nonce,
+    const std::vector<transport::SharedBytes>& resources) {
   // Field by field, the stream's own fields first (a parser takes fields in
-  // any order): type_url, version_info and nonce, then each resource as a
-  // slice of its own after its tag and length. The bytes between shared
-  // slices go in one slice: two slices for a response of one resource.
-  std::vector<grpc::Slice> slices;
-  slices.reserve(2 * resources.size() + 1);
-  std::string own;
+  // any order): type_url, version_info and nonce, then each resource after
+  // its tag and length, as the piece it is. The bytes between shared pieces
+  // are one piece of their own: two pieces for a response of one resource.
+  std::vector<std::string> own(1);
   const absl::string_view url = AdsCursor::UrlOf(type);
-  own.reserve(url.size() + version.size() + nonce.size() + 16);
+  own[0].reserve(transport::kMessagePrefixBytes + url.size() + version.size() + nonce.size() + 24);
+  own[0].resize(transport::kMessagePrefixBytes);  // written once the length is known
   for (const auto& [number, bytes] :
        {std::pair<int, absl::string_view>{4, url}, {1, version}, {5, nonce}}) {
-    AppendFieldPrefix(own, number, bytes.size());
-    own.append(bytes.data(), bytes.size());
+    AppendFieldPrefix(own[0], number, bytes.size());
+    own[0].append(bytes.data(), bytes.size());
   }
-  for (grpc::Slice& resource : resources) {
-    AppendFieldPrefix(own, 2, resource.size());
-    slices.emplace_back(own);
-    own.clear();
-    slices.push_back(std::move(resource));
+  size_t length = 0;
+  for (const transport::SharedBytes& resource : resources) {
+    AppendFieldPrefix(own.back(), 2, resource->size());
+    own.emplace_back();
+    length += resource->size();
   }
-  if (!own.empty()) slices.emplace_back(own);
-  return grpc::ByteBuffer(slices.data(), slices.size());
+  for (const std::string& bytes : own) length += bytes.size();
+  length -= transport::kMessagePrefixBytes;
+  std::string prefix;
+  transport::AppendMessagePrefix(prefix, length);
+  own[0].replace(0, prefix.size(), prefix);
+  transport::WireMessage message;
+  for (size_t i = 0; i < own.size(); ++i) {
+    if (!own[i].empty()) message.Add(std::make_shared<const std::string>(std::move(own[i])));
+    if (i < resources.size()) message.Add(resources[i]);
+  }
+  return message;
 }
 
 }  // namespace jawlb::xds

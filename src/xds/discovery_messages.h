@@ -17,9 +17,8 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "grpcpp/support/byte_buffer.h"
-#include "grpcpp/support/slice.h"
 
+#include "transport/server_call.h"
 #include "xds/ads_cursor.h"
 
 namespace jawlb::xds {
@@ -46,14 +45,14 @@ struct DiscoveryRequestRead {
   std::optional<NodeInfo> node;
 };
 
-// Reads one DiscoveryRequest (it is consumed).
-absl::StatusOr<DiscoveryRequestRead> ReadDiscoveryRequest(grpc::ByteBuffer& message);
+// Reads one serialized DiscoveryRequest.
+absl::StatusOr<DiscoveryRequestRead> ReadDiscoveryRequest(const std::string& message);
 
 // A DiscoveryResponse of `type` holding `resources` (serialized Anys,
-// referenced, not copied).
-grpc::ByteBuffer WriteDiscoveryResponse(AdsCursor::Type type, const std::string& version,
-                                        const std::string& nonce,
-                                        std::vector<grpc::Slice> resources);
+// referenced, not copied), framed for the wire.
+transport::WireMessage WriteDiscoveryResponse(AdsCursor::Type type, const std::string& version,
+                                              const std::string& nonce,
+                                              const std::vector<transport::SharedBytes>& resources);
 
 }  // namespace jawlb::xds
 

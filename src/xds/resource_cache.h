@@ -21,7 +21,8 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/functional/function_ref.h"
 #include "absl/synchronization/mutex.h"
-#include "grpcpp/support/slice.h"
+
+#include "transport/server_call.h"
 
 namespace jawlb::xds {
 
@@ -33,20 +34,20 @@ class ResourceCache {
   explicit ResourceCache(bool load_reports) : load_reports_(load_reports) {}
 
   // Each as a serialized google.protobuf.Any (resources.h).
-  grpc::Slice Listener(const std::string& name, const std::string& cluster)
+  transport::SharedBytes Listener(const std::string& name, const std::string& cluster)
       ABSL_LOCKS_EXCLUDED(mu_);
-  grpc::Slice Route(const std::string& name) ABSL_LOCKS_EXCLUDED(mu_);
-  grpc::Slice Cluster(const std::string& name) ABSL_LOCKS_EXCLUDED(mu_);
+  transport::SharedBytes Route(const std::string& name) ABSL_LOCKS_EXCLUDED(mu_);
+  transport::SharedBytes Cluster(const std::string& name) ABSL_LOCKS_EXCLUDED(mu_);
 
   size_t size() const ABSL_LOCKS_EXCLUDED(mu_);
 
  private:
-  grpc::Slice Get(const std::string& key, absl::FunctionRef<std::string()> encode)
+  transport::SharedBytes Get(const std::string& key, absl::FunctionRef<std::string()> encode)
       ABSL_LOCKS_EXCLUDED(mu_);
 
   const bool load_reports_;
   mutable absl::Mutex mu_;
-  absl::flat_hash_map<std::string, grpc::Slice> entries_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<std::string, transport::SharedBytes> entries_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace jawlb::xds

@@ -32,23 +32,44 @@ namespace {
 using ::jawlb::testing::IsOk;
 using ::testing::HasSubstr;
 
+// `message` `repeat` times over, framed, written as pieces of `piece` bytes
+// after a piece holding the prefix alone.
+WireMessage InPieces(const std::string& message, size_t repeat, size_t piece) {
+  std::string body;
+  for (size_t i = 0; i < repeat; ++i) body += message;
+  std::string prefix;
+  AppendMessagePrefix(prefix, body.size());
+  WireMessage wire;
+  wire.Add(std::make_shared<const std::string>(prefix));
+  for (size_t at = 0; at < body.size(); at += piece) {
+    wire.Add(std::make_shared<const std::string>(body.substr(at, piece)));
+  }
+  return wire;
+}
+
 // Echoes every message back, in order, one write in flight; finishes with
 // `status` once the client half-closes (at once, before anything, if
-// `fail_at_once`).
+// `fail_at_once`). With `pieces`, each message goes back 100 times over in
+// pieces of 333 bytes (several DATA frames, pieces across their edges).
 class Echo : public ServerCall::Handler, public std::enable_shared_from_this<Echo> {
  public:
-  static MethodHandler Method(absl::Status status = absl::OkStatus(), bool fail_at_once = false) {
-    return [status, fail_at_once](std::shared_ptr<ServerCall> call) {
-      auto echo = std::make_shared<Echo>(call, status);
+  static MethodHandler Method(absl::Status status = absl::OkStatus(), bool fail_at_once = false,
+                              bool pieces = false) {
+    return [status, fail_at_once, pieces](std::shared_ptr<ServerCall> call) {
+      auto echo = std::make_shared<Echo>(call, status, pieces);
       call->Start(echo);
       if (fail_at_once) call->Finish(status);
     };
   }
-  Echo(std::shared_ptr<ServerCall> call, absl::Status status)
-      : call_(std::move(call)), status_(std::move(status)) {}
+  Echo(std::shared_ptr<ServerCall> call, absl::Status status, bool pieces = false)
+      : call_(std::move(call)), status_(std::move(status)), pieces_(pieces) {}
 
   void OnMessage(std::string message) override {
-    queue_.push_back(std::make_shared<const std::string>(FrameMessage(message)));
+    if (pieces_) {
+      queue_.push_back(InPieces(message, 100, 333));
+    } else {
+      queue_.emplace_back(std::make_shared<const std::string>(FrameMessage(message)));
+    }
     Next();
   }
   void OnHalfClose() override {
@@ -75,7 +96,8 @@ class Echo : public ServerCall::Handler, public std::enable_shared_from_this<Ech
 
   std::shared_ptr<ServerCall> call_;
   const absl::Status status_;
-  std::deque<SharedBytes> queue_;
+  const bool pieces_;
+  std::deque<WireMessage> queue_;
   bool writing_ = false;
   bool half_closed_ = false;
 };
@@ -90,6 +112,7 @@ class ServerCallTest : public ::testing::TestWithParam<Transport> {
         {"/test.Echo/Refuse",
          Echo::Method(absl::PermissionDeniedError("no entry: café 100%"), true)},
         {"/test.Echo/Late", Echo::Method(absl::NotFoundError("gone"))},
+        {"/test.Echo/Pieces", Echo::Method(absl::OkStatus(), false, /*pieces=*/true)},
         // Ends itself 50 ms after it starts, from a timer.
         {"/test.Echo/Timer",
          [](std::shared_ptr<ServerCall> call) {
@@ -171,6 +194,22 @@ TEST_P(ServerCallTest, AStreamingCallEchoesAndEndsWithItsStatus) {
   EXPECT_FALSE(call.Read(&got));
   const grpc::Status status = call.Finish();
   EXPECT_TRUE(status.ok()) << status.error_message();
+}
+
+TEST_P(ServerCallTest, AMessageWrittenInPiecesArrivesWhole) {
+  GenericCall call(*stub_, "/test.Echo/Pieces");
+  ASSERT_TRUE(call.started());
+  for (const std::string& message :
+       std::vector<std::string>{"x", "a message of its own", std::string(1000, 'z')}) {
+    ASSERT_TRUE(call.Write(message));
+    std::string echoed;
+    ASSERT_TRUE(call.Read(&echoed));
+    std::string expected;
+    for (int i = 0; i < 100; ++i) expected += message;
+    EXPECT_EQ(echoed, expected);
+  }
+  ASSERT_TRUE(call.WritesDone());
+  EXPECT_EQ(call.Finish().error_code(), grpc::StatusCode::OK);
 }
 
 TEST_P(ServerCallTest, StatusesAndTheirMessagesArriveWhole) {

@@ -4,11 +4,11 @@
 #include <vector>
 
 #include "gmock/gmock.h"
-#include "grpcpp/impl/codegen/proto_utils.h"
 #include "gtest/gtest.h"
 
 #include "envoy/service/discovery/v3/discovery.pb.h"
 #include "tests/common/status_matchers.h"
+#include "transport/grpc_message.h"
 #include "xds/resources.h"
 
 namespace jawlb::xds {
@@ -21,11 +21,18 @@ using ::jawlb::testing::StatusIs;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 
-grpc::ByteBuffer Bytes(const DiscoveryRequest& request) {
-  grpc::ByteBuffer buffer;
-  bool own = false;
-  EXPECT_TRUE(grpc::SerializationTraits<DiscoveryRequest>::Serialize(request, &buffer, &own).ok());
-  return buffer;
+std::string Bytes(const DiscoveryRequest& request) { return request.SerializeAsString(); }
+
+// A written message's bytes, whole: its prefix checked and taken off.
+std::string Whole(const transport::WireMessage& message) {
+  std::string bytes;
+  for (const transport::SharedBytes& piece : message.pieces()) bytes += *piece;
+  EXPECT_GE(bytes.size(), transport::kMessagePrefixBytes);
+  EXPECT_EQ(bytes.substr(0, transport::kMessagePrefixBytes),
+            transport::FrameMessage(bytes.substr(transport::kMessagePrefixBytes))
+                .substr(0, transport::kMessagePrefixBytes));
+  EXPECT_EQ(message.size(), bytes.size());
+  return bytes.substr(transport::kMessagePrefixBytes);
 }
 
 DiscoveryRequest Listeners(std::vector<std::string> names) {
@@ -43,7 +50,7 @@ TEST(DiscoveryMessagesTest, ARequestBecomesTheCursorsRequestAndTheNode) {
   request.mutable_node()->mutable_locality()->set_zone("eu-west-1a");
   request.mutable_node()->set_user_agent_name("gRPC C-core");
   request.mutable_node()->set_user_agent_version("1.51.1");
-  grpc::ByteBuffer bytes = Bytes(request);
+  std::string bytes = Bytes(request);
   absl::StatusOr<DiscoveryRequestRead> read = ReadDiscoveryRequest(bytes);
   ASSERT_THAT(read, IsOk());
   EXPECT_EQ(read->request.type, AdsCursor::Type::kListener);
@@ -80,7 +87,7 @@ TEST(DiscoveryMessagesTest, TheNodeIsCutAtACharactersStart) {
   DiscoveryRequest request = Listeners({"x"});
   // 127 ASCII bytes, then a two-byte character straddling the limit.
   request.mutable_node()->set_id(std::string(kMaxNodeFieldBytes - 1, 'a') + "\xc3\xa9tail");
-  grpc::ByteBuffer bytes = Bytes(request);
+  std::string bytes = Bytes(request);
   absl::StatusOr<DiscoveryRequestRead> read = ReadDiscoveryRequest(bytes);
   ASSERT_THAT(read, IsOk());
   ASSERT_TRUE(read->node.has_value());
@@ -90,14 +97,12 @@ TEST(DiscoveryMessagesTest, TheNodeIsCutAtACharactersStart) {
 }
 
 TEST(DiscoveryMessagesTest, WhatIsNotTakenSaysWhy) {
-  grpc::Slice junk(std::string("\xff\xff\xff"));
-  grpc::ByteBuffer malformed(&junk, 1);
-  EXPECT_THAT(ReadDiscoveryRequest(malformed),
+  EXPECT_THAT(ReadDiscoveryRequest("\xff\xff\xff"),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("malformed")));
 
   DiscoveryRequest request = Listeners({"x"});
   request.set_type_url("type.googleapis.com/envoy.config.listener.v2.Listener");
-  grpc::ByteBuffer bytes = Bytes(request);
+  std::string bytes = Bytes(request);
   EXPECT_THAT(ReadDiscoveryRequest(bytes),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("is not served here")));
 
@@ -115,21 +120,26 @@ TEST(DiscoveryMessagesTest, WhatIsNotTakenSaysWhy) {
 }
 
 TEST(DiscoveryMessagesTest, AResponseParsesWithItsResourcesWhole) {
-  const std::string first = RouteResource("a", "a");
-  const std::string second = RouteResource("b", "b");
-  grpc::ByteBuffer written = WriteDiscoveryResponse(AdsCursor::Type::kRoute, "p-7", "n-9",
-                                                    {grpc::Slice(first), grpc::Slice(second)});
+  const auto first = std::make_shared<const std::string>(RouteResource("a", "a"));
+  const auto second = std::make_shared<const std::string>(RouteResource("b", "b"));
+  transport::WireMessage written =
+      WriteDiscoveryResponse(AdsCursor::Type::kRoute, "p-7", "n-9", {first, second});
+  // The shared resources are pieces of their own, not copies.
+  ASSERT_EQ(written.pieces().size(), 4u);
+  EXPECT_EQ(written.pieces()[1], first);
+  EXPECT_EQ(written.pieces()[3], second);
   DiscoveryResponse response;
-  ASSERT_TRUE(grpc::SerializationTraits<DiscoveryResponse>::Deserialize(&written, &response).ok());
+  ASSERT_TRUE(response.ParseFromString(Whole(written)));
   EXPECT_EQ(response.type_url(), kRouteType);
   EXPECT_EQ(response.version_info(), "p-7");
   EXPECT_EQ(response.nonce(), "n-9");
   ASSERT_EQ(response.resources_size(), 2);
-  EXPECT_EQ(response.resources(0).SerializeAsString(), first);
-  EXPECT_EQ(response.resources(1).SerializeAsString(), second);
+  EXPECT_EQ(response.resources(0).SerializeAsString(), *first);
+  EXPECT_EQ(response.resources(1).SerializeAsString(), *second);
   // None at all: still a response (a client's every name deleted).
   written = WriteDiscoveryResponse(AdsCursor::Type::kCluster, "p-8", "n-10", {});
-  ASSERT_TRUE(grpc::SerializationTraits<DiscoveryResponse>::Deserialize(&written, &response).ok());
+  ASSERT_EQ(written.pieces().size(), 1u);
+  ASSERT_TRUE(response.ParseFromString(Whole(written)));
   EXPECT_EQ(response.resources_size(), 0);
   EXPECT_EQ(response.type_url(), kClusterType);
 }

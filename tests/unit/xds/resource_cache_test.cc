@@ -10,19 +10,17 @@
 namespace jawlb::xds {
 namespace {
 
-std::string Bytes(const grpc::Slice& slice) {
-  return std::string(reinterpret_cast<const char*>(slice.begin()), slice.size());
-}
+std::string Bytes(const transport::SharedBytes& bytes) { return *bytes; }
 
 TEST(ResourceCacheTest, EachResourceIsEncodedOnceAndShared) {
   ResourceCache cache(/*load_reports=*/true);
-  const grpc::Slice first = cache.Listener("echo:50051", "prod/echo");
-  const grpc::Slice again = cache.Listener("echo:50051", "prod/echo");
-  EXPECT_EQ(first.begin(), again.begin()) << "the same bytes, not a copy";
+  const transport::SharedBytes first = cache.Listener("echo:50051", "prod/echo");
+  const transport::SharedBytes again = cache.Listener("echo:50051", "prod/echo");
+  EXPECT_EQ(first, again) << "the same bytes, not a copy";
   EXPECT_EQ(Bytes(first), ListenerResource("echo:50051", "prod/echo"));
   EXPECT_EQ(Bytes(cache.Route("prod/echo")), RouteResource("prod/echo", "prod/echo"));
   EXPECT_EQ(Bytes(cache.Cluster("prod/echo")), ClusterResource("prod/echo", true));
-  EXPECT_EQ(cache.Route("prod/echo").begin(), cache.Route("prod/echo").begin());
+  EXPECT_EQ(cache.Route("prod/echo"), cache.Route("prod/echo"));
   EXPECT_EQ(cache.size(), 3u);
   // A listener of another cluster, or with the same bytes split otherwise, is
   // another entry.
