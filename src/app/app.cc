@@ -41,13 +41,17 @@ absl::Status App::BindPort() {
       transport::ConnectionListener::Listen(listen);
   if (!listener.ok()) return listener.status();
   listener_ = *std::move(listener);
+  if (config_.transport == config::Transport::kH2) {
+    // Its loops first: the Hubs' wakes run on them.
+    h2_ = std::make_unique<transport::H2Server>(H2Options(config_));
+    if (absl::Status started = h2_->Start(); !started.ok()) return started;
+  }
   return absl::OkStatus();
 }
 
 absl::Status App::MakeServices() {
-  absl::StatusOr<std::unique_ptr<UnitFactory>> factory =
-      UnitFactory::Create(config_, queues_.size(), replica_,
-                          discovery::OwnAddressFilter(config_.host, listener_->port()));
+  absl::StatusOr<std::unique_ptr<UnitFactory>> factory = UnitFactory::Create(
+      config_, shards(), replica_, discovery::OwnAddressFilter(config_.host, listener_->port()));
   if (!factory.ok()) return factory.status();
   factory_ = *std::move(factory);
   if (config_.mode != config::Mode::kMulti) {
@@ -66,7 +70,7 @@ absl::Status App::MakeServices() {
   options.idle_timeout = config_.idle_timeout;
   options.max_services = config_.max_services;
   options.max_services_per_peer = config_.max_services_per_peer;
-  options.wake_runner = queues_.wake_runner();
+  options.wake_runner = wake_runner();
   absl::StatusOr<std::unique_ptr<ServiceDirectory>> directory = ServiceDirectory::Start(
       std::move(options), [factory = factory_.get()](const routing::ServiceRef& service) {
         return factory->MakeNamed(service);
@@ -93,6 +97,44 @@ absl::Status App::StartServer() {
         return unit_->key() == cluster ? unit_ : nullptr;
       },
       replica_);
+  JAWLB_RETURN_IF_ERROR(h2_ != nullptr ? StartH2() : StartGrpc());
+  protocols_->Start(listener_->port());
+  if (unit_ != nullptr) {
+    if (absl::Status started = unit_->Start(wake_runner()); !started.ok()) {
+      // Nothing to drain: no client could connect yet.
+      if (server_ != nullptr) server_->Shutdown(absl::ToChronoTime(Clock::Real().Now()));
+      protocols_->Stop();
+      server_.reset();
+      return started;
+    }
+  }
+  if (h2_ != nullptr) {
+    listener_->Start(
+        [server = h2_.get()](int fd, const std::string& peer) { server->Adopt(fd, peer); });
+  } else {
+    listener_->Start([server = server_.get()](int fd, const std::string& /*peer*/) {
+      grpc::AddInsecureChannelFromFd(server, fd);
+    });
+  }
+  serving_ = true;
+  spdlog::info("listening on {}:{} ({})", config_.host.empty() ? "*" : config_.host, port(),
+               h2_ != nullptr ? "jawlb's HTTP/2 server" : "gRPC C++'s server");
+  if (config_.lb_tokens) {
+    spdlog::info("load_balance_tokens: {}<client>.<backend> (client 0: the list shared by all)",
+                 absl::StrCat(grpclb::kTokenVersion, ".", replica_, "."));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status App::StartH2() {
+  protocols_->AddTo(*h2_);
+  h2_->Register(HealthService::kCheckMethod, health_.CheckHandler());
+  h2_->Register(HealthService::kWatchMethod, health_.WatchHandler());
+  readiness_.AttachHealth(&health_);
+  return absl::OkStatus();
+}
+
+absl::Status App::StartGrpc() {
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
@@ -102,25 +144,7 @@ absl::Status App::StartServer() {
   server_ = builder.BuildAndStart();
   if (server_ == nullptr) return absl::InternalError("the gRPC server did not start");
   queues_.Start();
-  protocols_->Start(listener_->port());
   readiness_.AttachHealth(server_->GetHealthCheckService());
-  if (unit_ != nullptr) {
-    if (absl::Status started = unit_->Start(queues_.wake_runner()); !started.ok()) {
-      // Nothing to drain: no client could connect yet.
-      server_->Shutdown(absl::ToChronoTime(Clock::Real().Now()));
-      protocols_->Stop();
-      server_.reset();
-      return started;
-    }
-  }
-  listener_->Start([server = server_.get()](int fd, const std::string& /*peer*/) {
-    grpc::AddInsecureChannelFromFd(server, fd);
-  });
-  spdlog::info("listening on {}:{}", config_.host.empty() ? "*" : config_.host, port());
-  if (config_.lb_tokens) {
-    spdlog::info("load_balance_tokens: {}<client>.<backend> (client 0: the list shared by all)",
-                 absl::StrCat(grpclb::kTokenVersion, ".", replica_, "."));
-  }
   return absl::OkStatus();
 }
 
@@ -159,6 +183,7 @@ absl::Status App::StartAdmin() {
 void App::WriteMetrics(metrics::TextWriter& out) const {
   protocols_->WriteMetrics(out);
   listener_->WriteMetrics(out);
+  if (h2_ != nullptr) h2_->WriteMetrics(out);
   if (factory_->kubernetes() != nullptr) factory_->kubernetes()->WriteMetrics(out);
   if (unit_ != nullptr) {
     unit_->hub().WriteMetrics(out);
@@ -172,7 +197,7 @@ void App::WriteMetrics(metrics::TextWriter& out) const {
 void App::Shutdown() {
   if (shut_down_) return;
   shut_down_ = true;
-  if (server_ != nullptr) {
+  if (serving_) {
     const absl::Time deadline = Clock::Real().Now() + config_.shutdown_grace;
     readiness_.StartDraining();
     const absl::Duration delay = std::min(config_.drain_delay, config_.shutdown_grace);
@@ -182,6 +207,9 @@ void App::Shutdown() {
     spdlog::info("shutting down: ending {} streams, {} left of the grace period",
                  protocols_->streams(), absl::FormatDuration(deadline - Clock::Real().Now()));
     protocols_->Drain();
+    // Jawlb's HTTP/2 server also sends every client away (gRPC's two-step
+    // GOAWAY: no new streams here; the open ones end as above).
+    if (h2_ != nullptr) h2_->Drain();
     // The grpclb streams end as soon as their in-flight write is done. Other
     // long calls (a health Watch) never end by themselves: once the grpclb
     // streams are gone, at the deadline or when hurried, everything left is
@@ -191,15 +219,17 @@ void App::Shutdown() {
       hurry_.WaitForNotificationWithTimeout(absl::Milliseconds(10));
     }
     listener_->Stop();
-    server_->Shutdown(absl::ToChronoTime(Clock::Real().Now()));
+    if (server_ != nullptr) server_->Shutdown(absl::ToChronoTime(Clock::Real().Now()));
     protocols_->Stop();
   }
   if (admin_ != nullptr) admin_->Stop();
-  // The units' Hubs wake through the queues: they let go before those close.
+  // The units' Hubs wake through the transport's threads: they let go before
+  // those stop.
   if (directory_ != nullptr) directory_->Stop();
   if (unit_ != nullptr) unit_->Stop();
+  if (h2_ != nullptr) h2_->Stop();  // closes what is left, then the loops
   queues_.Stop();
-  if (server_ != nullptr) spdlog::info("stopped");
+  if (serving_) spdlog::info("stopped");
 }
 
 }  // namespace jawlb::app

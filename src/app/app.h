@@ -17,6 +17,7 @@
 #include "grpcpp/grpcpp.h"
 
 #include "admin/admin_server.h"
+#include "app/health_service.h"
 #include "app/liveness.h"
 #include "app/protocols.h"
 #include "app/readiness.h"
@@ -26,6 +27,7 @@
 #include "grpclb/service_unit.h"
 #include "transport/completion_queues.h"
 #include "transport/connection_listener.h"
+#include "transport/h2_server.h"
 
 namespace jawlb::app {
 
@@ -64,6 +66,15 @@ class App {
   absl::Status BindPort();
   absl::Status MakeServices();
   absl::Status StartServer();
+  // StartServer()'s two ways: the protocols on jawlb's HTTP/2 server, or on
+  // gRPC C++'s.
+  absl::Status StartH2();
+  absl::Status StartGrpc();
+  // Where Hub wakes run: the threads of the transport's calls.
+  size_t shards() const { return h2_ != nullptr ? h2_->loop_count() : queues_.size(); }
+  grpclb::Hub::WakeRunner wake_runner() {
+    return h2_ != nullptr ? h2_->wake_runner() : queues_.wake_runner();
+  }
   absl::Status StartAdmin();
   // Every part's metrics.
   void WriteMetrics(metrics::TextWriter& out) const;
@@ -79,9 +90,14 @@ class App {
   std::shared_ptr<grpclb::ServiceUnit> unit_;    // single mode: every name's
   std::unique_ptr<ServiceDirectory> directory_;  // multi mode: a unit per service
   std::unique_ptr<Protocols> protocols_;         // grpclb and xDS, from the units
+  // What serves the port (JAWLB_TRANSPORT): jawlb's HTTP/2 server with its
+  // health service, or gRPC C++'s server (with gRPC's own health service).
+  std::unique_ptr<transport::H2Server> h2_;
+  HealthService health_;
   std::unique_ptr<grpc::Server> server_;
   std::unique_ptr<Liveness> liveness_;
   std::unique_ptr<admin::AdminServer> admin_;
+  bool serving_ = false;  // the port's server started
   bool shut_down_ = false;
   absl::Notification hurry_;  // a second termination signal during the drain
   std::atomic<bool> hurried_{false};

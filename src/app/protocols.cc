@@ -63,9 +63,16 @@ void Protocols::AddTo(grpc::ServerBuilder& builder) {
   builder.RegisterService(&discovery_);
 }
 
+void Protocols::AddTo(transport::H2Server& server) {
+  server.Register(grpclb::kBalanceLoadMethod, grpclb_.Handler());
+  server.Register(xds::LrsService::kMethod, lrs_.Handler());
+  server.Register(xds::AdsStream::kMethod, ads_.Handler());
+  on_grpc_ = false;
+}
+
 void Protocols::Start(int port) {
   grpclb_.Start(port);
-  calls_.Start();
+  if (on_grpc_) calls_.Start();
 }
 
 void Protocols::Drain() {

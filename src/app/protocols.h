@@ -20,6 +20,7 @@
 #include "grpclb/service_unit.h"
 #include "transport/completion_queues.h"
 #include "transport/grpc_calls.h"
+#include "transport/h2_server.h"
 #include "xds/ads_service.h"
 #include "xds/lrs_service.h"
 
@@ -34,8 +35,11 @@ class Protocols {
             grpclb::ServiceResolver resolver, xds::LrsService::ClusterLookup clusters,
             const std::string& replica);
 
+  // Serves the protocols on gRPC C++'s server (`builder`'s), or on jawlb's
+  // HTTP/2 server (before it starts). One of the two.
   void AddTo(grpc::ServerBuilder& builder);
-  // REQUIRES: the server runs on `port`, and the queues run.
+  void AddTo(transport::H2Server& server);
+  // REQUIRES: the server runs on `port` (and on gRPC's, the queues run).
   void Start(int port);
   // Ends every stream of every protocol (UNAVAILABLE), and every new one.
   void Drain();
@@ -67,6 +71,7 @@ class Protocols {
   grpclb::BalanceLoadService grpclb_;
   xds::AdsService ads_;
   xds::LrsService lrs_;
+  bool on_grpc_ = true;  // served by calls_ (else by jawlb's HTTP/2 server)
 };
 
 }  // namespace jawlb::app

@@ -60,6 +60,23 @@ void ConfigureServer(const config::Config& config, grpc::ServerBuilder& builder)
   }
 }
 
+transport::H2Server::Options H2Options(const config::Config& config) {
+  // What ConfigureServer() says of each, the same here: pings from clients
+  // are always allowed (the connection answers every one and holds none
+  // against it); streams and messages bounded; idle connections closed;
+  // vanished clients found by our own pings; the maximum age with ±10% jitter.
+  transport::H2Server::Options options;
+  transport::H2Connection::Options& connection = options.connection;
+  connection.max_concurrent_streams = static_cast<uint32_t>(config.max_streams_per_connection);
+  connection.max_message_bytes = kMaxRequestBytes;
+  connection.idle_timeout = kMaxConnectionIdle;
+  connection.keepalive_time = absl::Seconds(30);
+  connection.keepalive_timeout = absl::Seconds(10);
+  connection.max_age = config.max_connection_age;
+  connection.max_age_grace = config.max_connection_age_grace;
+  return options;
+}
+
 size_t ConnectionsWithinFileLimit(size_t wanted) {
   rlimit limit{};
   if (getrlimit(RLIMIT_NOFILE, &limit) != 0) return wanted;

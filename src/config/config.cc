@@ -30,6 +30,11 @@ const std::vector<std::pair<const char*, Mode>>& ModeNames() {
       {"single", Mode::kSingle}, {"multi", Mode::kMulti}};
   return *kNames;
 }
+const std::vector<std::pair<const char*, Transport>>& TransportNames() {
+  static const auto* const kNames = new std::vector<std::pair<const char*, Transport>>{
+      {"h2", Transport::kH2}, {"grpc", Transport::kGrpc}};
+  return *kNames;
+}
 const std::vector<std::pair<const char*, Api>>& ApiNames() {
   static const auto* const kNames =
       new std::vector<std::pair<const char*, Api>>{{"auto", Api::kAuto},
@@ -144,6 +149,10 @@ const std::vector<Setting>& Settings() {
        "single: balance JAWLB_SERVICE for every client; multi: the name each client dialed "
        "chooses the service (docs/multi-service.md)",
        [](auto v, Config& c) { return SetEnum(v, ModeNames(), "a mode", c.mode); }},
+      {"JAWLB_TRANSPORT", "transport", "h2",
+       "what serves the gRPC port: h2 (jawlb's own HTTP/2 server) or grpc (gRPC C++'s, "
+       "the fallback for one release; it also serves reflection)",
+       [](auto v, Config& c) { return SetEnum(v, TransportNames(), "a transport", c.transport); }},
       {"JAWLB_NAMESPACES", "namespaces", "",
        "multi mode: the namespaces clients may ask for, comma-separated (empty: only "
        "JAWLB_NAMESPACE)",

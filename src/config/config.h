@@ -22,6 +22,9 @@ namespace jawlb::config {
 
 // JAWLB_MODE: every client gets JAWLB_SERVICE, or the name it dialed chooses.
 enum class Mode { kSingle, kMulti };
+// JAWLB_TRANSPORT: what serves the gRPC port — jawlb's own HTTP/2 server, or
+// gRPC C++'s (the fallback, for one release).
+enum class Transport { kH2, kGrpc };
 // JAWLB_API: what to watch.
 enum class Api { kAuto, kEndpointSlices, kEndpoints };
 // JAWLB_HEALTHCHECK.
@@ -38,6 +41,7 @@ absl::string_view NameOf(LogFormat format);
 struct Config {
   // The choices among named alternatives (together: they pack into 16 bytes).
   Mode mode = Mode::kSingle;                      // JAWLB_MODE
+  Transport transport = Transport::kH2;           // JAWLB_TRANSPORT
   Api api = Api::kAuto;                           // JAWLB_API
   HealthCheck health_check = HealthCheck::kNone;  // JAWLB_HEALTHCHECK
   LogFormat log_format = LogFormat::kText;        // JAWLB_LOGFORMAT

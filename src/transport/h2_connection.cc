@@ -50,6 +50,7 @@ absl::Status H2Connection::Start() {
   nghttp2_session_callbacks_set_on_frame_recv_callback(callbacks, OnFrameReceived);
   nghttp2_session_callbacks_set_on_data_chunk_recv_callback(callbacks, OnDataChunk);
   nghttp2_session_callbacks_set_on_stream_close_callback(callbacks, OnStreamClose);
+  nghttp2_session_callbacks_set_on_frame_send_callback(callbacks, OnFrameSent);
   nghttp2_option* option = nullptr;
   nghttp2_option_new(&option);
   // nghttp2's defences, stated: RST_STREAM floods (rapid reset) end the
@@ -108,7 +109,7 @@ void H2Connection::GoAway(absl::string_view why) {
     nghttp2_submit_goaway(session_, NGHTTP2_FLAG_NONE,
                           nghttp2_session_get_last_proc_stream_id(session_), NGHTTP2_NO_ERROR,
                           nullptr, 0);
-    if (options_.goaways_sent != nullptr) options_.goaways_sent->fetch_add(1);
+    if (options_.counters != nullptr) options_.counters->goaways.fetch_add(1);
     ScheduleFlush();
   });
 }
@@ -322,6 +323,44 @@ void H2Connection::AppendOwned(const uint8_t* data, size_t length) {
   outbox_.push_back(std::move(piece));
 }
 
+int H2Connection::OnFrameSent(nghttp2_session* session, const nghttp2_frame* frame,
+                              void* user_data) {
+  if (frame->hd.type == NGHTTP2_RST_STREAM &&
+      frame->rst_stream.error_code == NGHTTP2_REFUSED_STREAM) {
+    Self(user_data).OnStreamRefused();
+  }
+  // A call's status is out (its trailers, or a Trailers-Only response) while
+  // the client may still send: as gRPC's servers do, the stream is reset with
+  // NO_ERROR (RFC 9113, 8.1: "the response is complete"), so it closes now
+  // rather than when the client gets round to closing its side.
+  if (frame->hd.type == NGHTTP2_HEADERS && (frame->hd.flags & NGHTTP2_FLAG_END_STREAM) != 0 &&
+      nghttp2_session_get_stream_remote_close(session, frame->hd.stream_id) == 0) {
+    nghttp2_submit_rst_stream(session, NGHTTP2_FLAG_NONE, frame->hd.stream_id, NGHTTP2_NO_ERROR);
+  }
+  return 0;
+}
+
+void H2Connection::OnStreamRefused() {
+  Counters* counters = options_.counters;
+  if (counters != nullptr) counters->streams_refused.fetch_add(1, std::memory_order_relaxed);
+  // A client that raced our SETTINGS gets REFUSED_STREAM (it may retry). One
+  // that goes on opening as many again ignores them: a flood, whose
+  // connection is cut (a GOAWAY with ENHANCE_YOUR_CALM, nothing more read).
+  if (++refused_ <= options_.max_concurrent_streams || cut_) return;
+  cut_ = true;
+  nghttp2_session_terminate_session(session_, NGHTTP2_ENHANCE_YOUR_CALM);
+  if (counters == nullptr) return;
+  counters->connections_cut.fetch_add(1, std::memory_order_relaxed);
+  int64_t suppressed = 0;
+  if (counters->cut_log.Allow(Clock::Real().Now(), suppressed)) {
+    spdlog::warn(
+        "transport: connection {} cut: {} streams refused past the {} it may hold at once "
+        "(JAWLB_MAXSTREAMSPERCONNECTION): it ignores our SETTINGS{}",
+        peer_, refused_, options_.max_concurrent_streams,
+        suppressed > 0 ? absl::StrCat(" (and ", suppressed, " more connections since)") : "");
+  }
+}
+
 H2Call* H2Connection::CallOf(int32_t stream_id) {
   auto it = calls_.find(stream_id);
   return it == calls_.end() ? nullptr : it->second.get();
@@ -374,6 +413,16 @@ int H2Connection::OnBeginHeaders(nghttp2_session* /*session*/, const nghttp2_fra
                                  void* user_data) {
   if (frame->hd.type != NGHTTP2_HEADERS || frame->headers.cat != NGHTTP2_HCAT_REQUEST) return 0;
   H2Connection& self = Self(user_data);
+  // Our SETTINGS_MAX_CONCURRENT_STREAMS binds a client only once it has
+  // acknowledged them (nghttp2 enforces it from then on): until then, and
+  // for a client that ignores them, streams past it are refused here.
+  // nghttp2 refuses streams past our SETTINGS_MAX_CONCURRENT_STREAMS itself,
+  // even before the client acknowledges them; this holds if it ever did not.
+  if (self.calls_.size() >= self.options_.max_concurrent_streams) {
+    nghttp2_submit_rst_stream(self.session_, NGHTTP2_FLAG_NONE, frame->hd.stream_id,
+                              NGHTTP2_REFUSED_STREAM);
+    return 0;
+  }
   auto call = std::make_shared<H2Call>(self, self.loop_, self.shard_, frame->hd.stream_id,
                                        self.peer_, self.options_.max_message_bytes);
   self.calls_.emplace(frame->hd.stream_id, std::move(call));

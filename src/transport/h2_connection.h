@@ -44,6 +44,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 
+#include "common/log_throttle.h"
 #include "transport/event_loop.h"
 #include "transport/h2_call.h"
 #include "transport/server_call.h"
@@ -52,6 +53,14 @@ namespace jawlb::transport {
 
 class H2Connection final : public EventLoop::Watcher {
  public:
+  // What a server counts over its connections.
+  struct Counters {
+    std::atomic<uint64_t> goaways{0};          // final GOAWAYs sent (clients sent away)
+    std::atomic<uint64_t> streams_refused{0};  // over the streams a connection may hold
+    std::atomic<uint64_t> connections_cut{0};  // for a flood of streams
+    SharedLogThrottle cut_log{absl::Seconds(1)};
+  };
+
   struct Options {
     size_t max_message_bytes = size_t{64} * 1024;
     uint32_t max_concurrent_streams = 1000;
@@ -61,9 +70,8 @@ class H2Connection final : public EventLoop::Watcher {
     absl::Duration idle_timeout = absl::Minutes(2);
     absl::Duration max_age = absl::ZeroDuration();  // zero: none
     absl::Duration max_age_grace = absl::Seconds(30);
-    // Counts the final GOAWAYs sent (the server's, outlives the connection);
-    // null: not counted.
-    std::atomic<uint64_t>* goaways_sent = nullptr;
+    // The server's counts (outlive the connection); null: not counted.
+    Counters* counters = nullptr;
   };
   using Methods = std::map<std::string, MethodHandler, std::less<>>;
 
@@ -120,10 +128,14 @@ class H2Connection final : public EventLoop::Watcher {
   static int OnFrameReceived(nghttp2_session* session, const nghttp2_frame* frame, void* user_data);
   static int OnDataChunk(nghttp2_session* session, uint8_t flags, int32_t stream_id,
                          const uint8_t* data, size_t length, void* user_data);
+  static int OnFrameSent(nghttp2_session* session, const nghttp2_frame* frame, void* user_data);
   static int OnStreamClose(nghttp2_session* session, int32_t stream_id, uint32_t error_code,
                            void* user_data);
 
   H2Call* CallOf(int32_t stream_id);
+  // A stream past max_concurrent_streams was refused: counted, and past as
+  // many again the connection is cut.
+  void OnStreamRefused();
   // A request's headers are complete: dispatches it to its method.
   void OnRequest(H2Call& call);
   void ReadAll();
@@ -161,6 +173,8 @@ class H2Connection final : public EventLoop::Watcher {
   bool closed_ = false;
   bool settings_received_ = false;
   bool going_away_ = false;
+  bool cut_ = false;      // for a flood of streams
+  uint32_t refused_ = 0;  // streams refused over max_concurrent_streams
   bool ping_outstanding_ = false;
   absl::Time last_read_;
   absl::Time idle_since_;

@@ -11,7 +11,7 @@
 namespace jawlb::transport {
 
 H2Server::H2Server(Options options) : options_(options) {
-  options_.connection.goaways_sent = &goaways_;
+  options_.connection.counters = &counters_;
 }
 
 H2Server::~H2Server() { Stop(); }
@@ -32,6 +32,12 @@ absl::Status H2Server::Start() {
   }
   started_ = true;
   return absl::OkStatus();
+}
+
+H2Server::ShardRunner H2Server::wake_runner() {
+  return [this](size_t shard, std::function<void()> wake) {
+    loops_[shard % loops_.size()]->loop->Post(std::move(wake));
+  };
 }
 
 void H2Server::Adopt(int fd, std::string peer) {
@@ -61,6 +67,22 @@ void H2Server::Open(Loop& loop, int fd, std::string peer) {
     return;
   }
   if (draining_.load(std::memory_order_acquire)) raw->GoAway("jawlb is shutting down");
+}
+
+void H2Server::WriteMetrics(metrics::TextWriter& out) const {
+  out.Gauge("jawlb_h2_connections", "Client connections open on jawlb's HTTP/2 server.",
+            static_cast<double>(connections()));
+  out.Counter("jawlb_h2_goaways_total",
+              "Connections sent away (the final GOAWAY): drain, maximum age, idle.",
+              static_cast<double>(counters_.goaways.load(std::memory_order_relaxed)));
+  out.Counter("jawlb_h2_streams_refused_total",
+              "Streams refused (REFUSED_STREAM): over JAWLB_MAXSTREAMSPERCONNECTION on one "
+              "connection.",
+              static_cast<double>(counters_.streams_refused.load(std::memory_order_relaxed)));
+  out.Counter("jawlb_h2_connections_cut_total",
+              "Connections cut (GOAWAY ENHANCE_YOUR_CALM) for opening streams past the limit "
+              "again and again.",
+              static_cast<double>(counters_.connections_cut.load(std::memory_order_relaxed)));
 }
 
 void H2Server::Drain() {

@@ -1,8 +1,8 @@
 // H2Server: jawlb's own HTTP/2 server for gRPC's long-lived streams (h2c,
 // prior knowledge). One EventLoop per core; each connection handed to it
 // (Adopt(), from the ConnectionListener) lives on one loop, chosen round
-// robin, with all its calls. Methods are registered by path before Start();
-// a call of any other path gets UNIMPLEMENTED.
+// robin, with all its calls. Methods are registered by path before the first
+// connection; a call of any other path gets UNIMPLEMENTED.
 //
 // Owns its loops and their connections; the method handlers it is given are
 // copied. Handlers may keep calls after Stop() (they are then inert), but
@@ -14,6 +14,7 @@
 #define JAWLB_TRANSPORT_H2_SERVER_H_
 
 #include <atomic>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -21,6 +22,7 @@
 
 #include "absl/status/status.h"
 
+#include "common/metrics.h"
 #include "transport/event_loop.h"
 #include "transport/h2_connection.h"
 #include "transport/server_call.h"
@@ -40,7 +42,7 @@ class H2Server {
   H2Server(const H2Server&) = delete;
   H2Server& operator=(const H2Server&) = delete;
 
-  // REQUIRES: before Start().
+  // REQUIRES: before the first Adopt().
   void Register(std::string method, MethodHandler handler);
   // Starts the loops. Internal when one cannot start.
   absl::Status Start();
@@ -55,11 +57,19 @@ class H2Server {
   void Stop();
 
   size_t loop_count() const { return loops_.size(); }
+  // Runs a Hub's wake of shard `s` on loop `s` (modulo the count): where the
+  // calls of that shard live. REQUIRES: started, and not stopped while a wake
+  // can come.
+  using ShardRunner = std::function<void(size_t shard, std::function<void()> wake)>;
+  ShardRunner wake_runner();
   EventLoop& loop(size_t i) { return *loops_[i]->loop; }
   // Connections open now.
   size_t connections() const { return open_.load(std::memory_order_relaxed); }
   // Connections sent away so far (their final GOAWAY sent).
-  uint64_t goaways_sent() const { return goaways_.load(std::memory_order_relaxed); }
+  uint64_t goaways_sent() const { return counters_.goaways.load(std::memory_order_relaxed); }
+  // Connections open, clients sent away, streams refused and connections cut
+  // (jawlb_h2_*).
+  void WriteMetrics(metrics::TextWriter& out) const;
 
  private:
   struct Loop {
@@ -75,7 +85,7 @@ class H2Server {
   std::vector<std::unique_ptr<Loop>> loops_;
   std::atomic<size_t> next_{0};
   std::atomic<size_t> open_{0};
-  std::atomic<uint64_t> goaways_{0};
+  H2Connection::Counters counters_;
   std::atomic<bool> draining_{false};
   bool started_ = false;
   bool stopped_ = false;

@@ -208,8 +208,9 @@ TEST_F(ListingTest, AdminPagesShowReadinessListAndClients) {
 // Server reflection lists the services (what grpcurl-style tools ask first).
 TEST(OperationsTest, ReflectionListsTheServices) {
   const std::string dir = MakeTempDir("operations_test.");
-  auto jawlb =
-      JawlbProcess::Start(JAWLB_BINARY, {"JAWLB_ENDPOINTS=127.0.0.2:1"}, dir + "/jawlb.log");
+  // Reflection is served by gRPC C++'s server only (README: Configuration).
+  auto jawlb = JawlbProcess::Start(
+      JAWLB_BINARY, {"JAWLB_ENDPOINTS=127.0.0.2:1", "JAWLB_TRANSPORT=grpc"}, dir + "/jawlb.log");
   ASSERT_THAT(jawlb, IsOk());
   grpc::GenericStub stub(Connect((*jawlb)->port()));
   grpc::CompletionQueue cq;

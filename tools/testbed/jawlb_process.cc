@@ -1,14 +1,32 @@
 #include "testbed/jawlb_process.h"
 
+#include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+
 namespace jawlb::testbed {
+
+bool OnH2Transport() {
+  const char* transport = std::getenv("JAWLB_TEST_TRANSPORT");
+  return transport == nullptr || std::string(transport) != "grpc";
+}
 
 absl::StatusOr<std::unique_ptr<JawlbProcess>> JawlbProcess::Start(
     const std::string& binary, std::vector<std::string> env, const std::string& log_path,
     std::vector<std::string> wrapper) {
+  // The transport under test (tests/CMakeLists.txt runs the integration tests
+  // on each), unless the test chose one.
+  const char* transport = std::getenv("JAWLB_TEST_TRANSPORT");
+  const bool chosen = std::any_of(env.begin(), env.end(), [](const std::string& entry) {
+    return absl::StartsWith(entry, "JAWLB_TRANSPORT=");
+  });
+  if (transport != nullptr && *transport != '\0' && !chosen) {
+    env.push_back(absl::StrCat("JAWLB_TRANSPORT=", transport));
+  }
   env.push_back("JAWLB_HOST=127.0.0.1");
   env.push_back("JAWLB_PORT=0");
   env.push_back("JAWLB_DRAINDELAY=0s");  // tests of the drain pass their own

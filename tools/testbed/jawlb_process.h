@@ -15,6 +15,10 @@
 
 namespace jawlb::testbed {
 
+// Whether the jawlb processes tests start are served by jawlb's HTTP/2 server
+// (JAWLB_TEST_TRANSPORT unset or "h2"), not gRPC C++'s ("grpc").
+bool OnH2Transport();
+
 class JawlbProcess {
  public:
   // Runs `binary` with `env` ("JAWLB_X=value") and, unless `env` sets them,
