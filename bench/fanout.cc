@@ -88,6 +88,10 @@ bool ParseFlags(int argc, char** argv, Options& options) {
     if (name == "churn_seconds") ok = absl::SimpleAtoi(value, &options.churn_seconds);
     if (name == "churn_rate") ok = absl::SimpleAtoi(value, &options.churn_rate);
     if (name == "pause_ms") ok = absl::SimpleAtoi(value, &options.pause_ms);
+    if (name == "transport") {  // what serves jawlb's gRPC port (JAWLB_TRANSPORT)
+      ok = value == "h2" || value == "grpc";
+      if (ok) setenv("JAWLB_TEST_TRANSPORT", std::string(value).c_str(), 1);
+    }
     if (name == "protocol") {
       ok = value == "grpclb" || value == "xds";
       options.xds = value == "xds";
@@ -658,8 +662,8 @@ int RunFanout(const Options& options) {
   const int admin = setup.jawlb->admin_port();
   const std::string histogram =
       options.xds ? "jawlb_xds_propagation_seconds" : "jawlb_list_propagation_seconds";
-  const double view_ms = 1000 * Metric(admin, histogram + "_sum") /
-                         std::max(1.0, Metric(admin, histogram + "_count"));
+  const double view_ms =
+      1000 * Metric(admin, histogram + "_sum") / std::max(1.0, Metric(admin, histogram + "_count"));
   std::printf(
       "    jawlb's own view (watch bytes in -> write done, from its /metrics): mean %.2f ms\n",
       view_ms);
@@ -976,6 +980,13 @@ int main(int argc, char** argv) {
   // Debian's Abseil checks lock order on every Mutex operation; the generator
   // needs no such checks and should cost the shared machine little.
   absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
+  // A connection per client (--connections=5000) needs more descriptors than
+  // the usual soft limit of 1,024: up to the hard limit.
+  rlimit files{};
+  if (getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur < files.rlim_max) {
+    files.rlim_cur = files.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &files);
+  }
   jawlb::bench::Options options;
   if (!jawlb::bench::ParseFlags(argc, argv, options)) {
     std::fprintf(
@@ -983,7 +994,7 @@ int main(int argc, char** argv) {
         "usage: fanout [--streams=10000] [--connections=100] [--backends=5] [--rounds=20]\n"
         "              [--stuck_percent=0] [--churn_seconds=0 --churn_rate=1000]\n"
         "              [--startup_endpoints=0] [--services=0 [--hold_ms=0]]\n"
-        "              [--protocol=grpclb|xds]\n");
+        "              [--protocol=grpclb|xds] [--transport=h2|grpc]\n");
     return 1;
   }
   if (options.startup_endpoints > 0) return jawlb::bench::RunStartup(options);
