@@ -1,5 +1,6 @@
 #include "app/protocols.h"
 
+#include <limits>
 #include <utility>
 
 namespace jawlb::app {
@@ -12,7 +13,13 @@ grpclb::BalanceLoadService::Options GrpclbOptions(const config::Config& config,
   options.load_smoothing = config.load_smoothing;
   options.replica = config.lb_tokens ? replica : "";
   options.limits.max_streams = config.max_streams;
-  options.limits.max_per_connection = config.max_streams_per_connection;
+  // Jawlb's HTTP/2 server holds each connection to its streams itself (it
+  // refuses the rest, and cuts a connection that floods); the handlers' count
+  // lags it (a stream's end reaches them after the transport has closed it),
+  // so only gRPC C++'s server needs this second count, and its cut.
+  options.limits.max_per_connection = config.transport == config::Transport::kGrpc
+                                          ? config.max_streams_per_connection
+                                          : std::numeric_limits<size_t>::max();
   options.limits.max_per_peer = config.max_streams_per_peer;
   options.first_message_timeout = config.first_message_timeout;
   return options;

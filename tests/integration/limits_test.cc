@@ -2,6 +2,7 @@
 // it now costs only that client (issue 13; README, "Limits and what they
 // protect"). Each test reproduces the attack against the binary.
 #include <atomic>
+#include <cstdio>
 #include <fstream>
 #include <thread>
 
@@ -99,6 +100,7 @@ class HeadersFlood {
       char buffer[65536];
       while (read(fd_, buffer, sizeof(buffer)) > 0) {
       }
+      closed_ = true;
     });
   }
   ~HeadersFlood() {
@@ -116,19 +118,7 @@ class HeadersFlood {
       out = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
       out += Frame(0x4, 0, 0, "");  // SETTINGS, no parameters
     }
-    std::string block;
-    for (auto [name, value] : {std::pair{":method", "POST"},
-                               {":scheme", "http"},
-                               {":path", "/grpc.lb.v1.LoadBalancer/BalanceLoad"},
-                               {":authority", "jawlb"},
-                               {"content-type", "application/grpc"},
-                               {"te", "trailers"}}) {
-      block += '\0';  // literal header field without indexing, new name (HPACK)
-      block += static_cast<char>(strlen(name));
-      block += name;
-      block += static_cast<char>(strlen(value));
-      block += value;
-    }
+    const std::string block = RequestHeaders();
     for (int i = 0; i < streams; ++i) {
       out += Frame(0x1, 0x4, next_stream_, block);  // HEADERS, END_HEADERS
       next_stream_ += 2;
@@ -140,8 +130,31 @@ class HeadersFlood {
     return true;
   }
   bool connected() const { return connected_; }
+  // Sends `bytes` as they are; false once the server has closed the
+  // connection (or left its window full for 5 s).
+  bool SendRaw(const std::string& bytes) { return WriteAll(bytes); }
+  // Whether the server has closed the connection (the reader saw its end).
+  bool closed() const { return closed_.load(); }
 
- private:
+  // A BalanceLoad call's request headers, as an HPACK block.
+  static std::string RequestHeaders() {
+    std::string block;
+    for (auto [name, value] : {std::pair{":method", "POST"},
+                               {":scheme", "http"},
+                               {":path", "/grpc.lb.v1.LoadBalancer/BalanceLoad"},
+                               {":authority", "jawlb"},
+                               {"content-type", "application/grpc"},
+                               {"te", "trailers"}}) {
+      block += Literal(name, value);
+    }
+    return block;
+  }
+  // One header as a literal field without indexing, new name (HPACK), of
+  // names and values under 127 bytes.
+  static std::string Literal(absl::string_view name, absl::string_view value) {
+    return absl::StrCat(std::string(1, '\0'), std::string(1, static_cast<char>(name.size())), name,
+                        std::string(1, static_cast<char>(value.size())), value);
+  }
   static std::string Frame(int type, int flags, uint32_t stream, const std::string& payload) {
     std::string frame;
     const size_t length = payload.size();
@@ -153,6 +166,8 @@ class HeadersFlood {
     for (int shift = 24; shift >= 0; shift -= 8) frame += static_cast<char>(stream >> shift);
     return frame + payload;
   }
+
+ private:
   bool WriteAll(const std::string& data) {
     for (size_t done = 0; done < data.size();) {
       const ssize_t n = send(fd_, data.data() + done, data.size() - done, MSG_NOSIGNAL);
@@ -165,6 +180,7 @@ class HeadersFlood {
   int fd_ = -1;
   bool connected_ = false;
   uint32_t next_stream_ = 1;
+  std::atomic<bool> closed_{false};
   std::thread reader_;
 };
 
@@ -236,6 +252,77 @@ TEST(LimitsTest, AStreamFloodOnOneConnectionCostsOnlyItsSender) {
     lines += absl::StrContains(line, "stream refused") || absl::StrContains(line, " cut: ") ? 1 : 0;
   }
   EXPECT_LE(lines, 3);
+}
+
+// Issue 16's attacks on gRPC 1.51's HTTP/2 server, against jawlb's own
+// (nghttp2 with the fixes): each costs its sender the connection, and jawlb
+// little. gRPC C++'s server has no defence (README: Limits).
+
+// CONTINUATION flood (CVE-2024-28182): one stream's header block without end.
+// On gRPC 1.51, 160 MB of it raised RSS by 290 MB and the connection stayed.
+TEST(LimitsTest, AContinuationFloodEndsItsConnection) {
+  if (!OnH2Transport()) GTEST_SKIP() << "gRPC 1.51's transport has no defence (README)";
+  auto jawlb = StartJawlb({});
+  ASSERT_NE(jawlb, nullptr);
+  const int64_t rss_before = RssBytes(jawlb->process().pid());
+  HeadersFlood flood(jawlb->port());
+  ASSERT_TRUE(flood.connected());
+  std::string hello = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+  hello += HeadersFlood::Frame(0x4, 0, 0, "");
+  hello += HeadersFlood::Frame(0x1, 0, 1, HeadersFlood::RequestHeaders());  // no END_HEADERS
+  ASSERT_TRUE(flood.SendRaw(hello));
+  // CONTINUATION frames of 16 KiB of headers each (120-byte values), until
+  // the server hangs up; 10,000 of them would be 160 MB.
+  std::string fragment;
+  for (int i = 0; fragment.size() < 16000; ++i) {
+    fragment += HeadersFlood::Literal(absl::StrCat("x-flood-", i), std::string(120, 'v'));
+  }
+  const std::string frame = HeadersFlood::Frame(0x9, 0, 1, fragment);
+  int sent = 0;
+  while (sent < 10000 && !flood.closed() && flood.SendRaw(frame)) ++sent;
+  ASSERT_TRUE(Eventually([&] { return flood.closed(); }, kWait)) << sent << " frames sent";
+  EXPECT_LT(sent, 10000);
+  if (!kSanitized) {
+    EXPECT_LT(RssBytes(jawlb->process().pid()) - rss_before, 16 << 20);
+  }
+  LbStream client(jawlb->port());
+  LoadBalanceResponse list;
+  EXPECT_TRUE(client.ReadList(&list));
+}
+
+// Rapid reset (CVE-2023-44487): streams opened and reset at once, without
+// end. On gRPC 1.51, 200,000 of them in 6 s cost 1.6 cores.
+TEST(LimitsTest, RapidResetsEndTheirConnection) {
+  if (!OnH2Transport()) GTEST_SKIP() << "gRPC 1.51's transport has no defence (README)";
+  auto jawlb = StartJawlb({});
+  ASSERT_NE(jawlb, nullptr);
+  HeadersFlood flood(jawlb->port());
+  ASSERT_TRUE(flood.connected());
+  std::string bytes = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+  bytes += HeadersFlood::Frame(0x4, 0, 0, "");
+  const std::string block = HeadersFlood::RequestHeaders();
+  const std::string cancel("\0\0\0\x08", 4);  // RST_STREAM CANCEL
+  int sent = 0;
+  for (uint32_t stream = 1; sent < 200000 && !flood.closed(); stream += 2) {
+    bytes += HeadersFlood::Frame(0x1, 0x4, stream, block);
+    bytes += HeadersFlood::Frame(0x3, 0, stream, cancel);
+    if (++sent % 500 == 0) {
+      if (!flood.SendRaw(bytes)) break;
+      bytes.clear();
+    }
+  }
+  ASSERT_TRUE(Eventually([&] { return flood.closed(); }, kWait)) << sent << " pairs sent";
+  // nghttp2 allows a burst of 1,000 resets, then 33 a second: the streams
+  // jawlb started are about that many (the rest sat in socket buffers when
+  // the connection ended, and were never read).
+  const double started = Metric(jawlb->admin_port(), "jawlb_streams_started_total");
+  std::printf("rapid reset: %d HEADERS+RST_STREAM pairs sent, %.0f streams started\n", sent,
+              started);
+  EXPECT_LT(started, 2000);
+  EXPECT_TRUE(Eventually([&] { return Metric(jawlb->admin_port(), "jawlb_clients") == 0; }, kWait));
+  LbStream client(jawlb->port());
+  LoadBalanceResponse list;
+  EXPECT_TRUE(client.ReadList(&list));
 }
 
 // Item 1: streams that never send their initial request lived as long as the
