@@ -191,6 +191,13 @@ void H2Connection::ReadAll() {
   // At most a few reads per wake: a busy connection does not starve the
   // loop's others.
   for (int reads = 0; reads < 16; ++reads) {
+    if (reads > 0) {
+      // What the last read made nghttp2 say goes out before more is read: a
+      // GOAWAY it queued for a flood (rapid resets) ends the reading only once
+      // sent, and the flood's next megabyte would otherwise still be taken.
+      Flush();
+      if (closed_ || nghttp2_session_want_read(session_) == 0) return;
+    }
     const ssize_t n = recv(fd_, buffer, sizeof(buffer), 0);
     if (n == 0) {
       Close("the client closed the connection");
