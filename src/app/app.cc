@@ -37,13 +37,16 @@ absl::Status App::BindPort() {
   listen.port = config_.port;
   listen.max_connections = ConnectionsWithinFileLimit(config_.max_connections);
   listen.max_per_peer = config_.max_connections_per_peer;
+  listen.closes_reported = config_.transport == config::Transport::kH2;
   absl::StatusOr<std::unique_ptr<transport::ConnectionListener>> listener =
       transport::ConnectionListener::Listen(listen);
   if (!listener.ok()) return listener.status();
   listener_ = *std::move(listener);
   if (config_.transport == config::Transport::kH2) {
     // Its loops first: the Hubs' wakes run on them.
-    h2_ = std::make_unique<transport::H2Server>(H2Options(config_));
+    transport::H2Server::Options options = H2Options(config_);
+    options.on_close = [listener = listener_.get()](int fd) { listener->Closed(fd); };
+    h2_ = std::make_unique<transport::H2Server>(std::move(options));
     if (absl::Status started = h2_->Start(); !started.ok()) return started;
   }
   return absl::OkStatus();

@@ -94,6 +94,7 @@ void ConnectionListener::Run(const HandOver& hand_over) {
 
 void ConnectionListener::Sweep() {
   last_sweep_ = Clock::Real().Now();
+  if (options_.closes_reported) return;
   for (auto it = handed_.begin(); it != handed_.end();) {
     struct stat st;
     if (fstat(it->first, &st) == 0 && S_ISSOCK(st.st_mode) &&
@@ -102,12 +103,22 @@ void ConnectionListener::Sweep() {
       continue;
     }
     // gRPC closed it (the descriptor is free, or reused by something else).
-    if (auto peer = per_peer_.find(it->second.address);
-        peer != per_peer_.end() && --peer->second == 0) {
-      per_peer_.erase(peer);
-    }
-    it = handed_.erase(it);
+    it = Forget(it);
   }
+}
+
+std::map<int, ConnectionListener::Handed>::iterator ConnectionListener::Forget(
+    std::map<int, Handed>::iterator it) {
+  if (auto peer = per_peer_.find(it->second.address);
+      peer != per_peer_.end() && --peer->second == 0) {
+    per_peer_.erase(peer);
+  }
+  return handed_.erase(it);
+}
+
+void ConnectionListener::Closed(int fd) {
+  absl::MutexLock lock(&mu_);
+  if (auto it = handed_.find(fd); it != handed_.end()) Forget(it);
 }
 
 const char* ConnectionListener::OverLimit(const std::string& address) const {

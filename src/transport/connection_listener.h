@@ -11,9 +11,10 @@
 //     one client address; a connection over either is closed at once (the
 //     client retries elsewhere or later), so the process never runs out of
 //     descriptors because of clients.
-// A connection is counted from its accept until gRPC closes it; which of the
-// handed-over descriptors are still open is checked every second (and at the
-// limit) by their inode, since gRPC does not say when it closes one.
+// A connection is counted from its accept until the server closes it: jawlb's
+// HTTP/2 server says so (Closed()); for gRPC's, which does not, the
+// handed-over descriptors still open are checked every second (and at the
+// limit) by their inode.
 //
 // Streams on these connections carry the peer "fd:N" in gRPC; PeerOf() turns
 // that into the client's address ("ipv4:10.1.2.3:40000").
@@ -46,6 +47,9 @@ class ConnectionListener {
     int port = 0;                    // 0 = any free port
     size_t max_connections = 20000;  // the App derives it from the file limit
     size_t max_per_peer = 1000;
+    // The server that takes the connections says when it closes each
+    // (Closed()): no sweep. jawlb's HTTP/2 server does; gRPC's does not.
+    bool closes_reported = false;
   };
 
   // Binds the port (so it is known before the server starts). Unavailable
@@ -72,6 +76,11 @@ class ConnectionListener {
   // (IPv4 clients of a dual-stack socket as ipv4); anything else as it is.
   static std::string PeerOf(absl::string_view peer);
 
+  // The server closes handed-over connection `fd`. REQUIRES: called before
+  // close(fd) (so the number cannot be a new connection's yet), with
+  // Options::closes_reported. Thread-safe.
+  void Closed(int fd) ABSL_LOCKS_EXCLUDED(mu_);
+
   // Connections open now; refused, by reason.
   void WriteMetrics(metrics::TextWriter& out) const ABSL_LOCKS_EXCLUDED(mu_);
 
@@ -89,8 +98,12 @@ class ConnectionListener {
   // Counts the new connection `fd` from `peer`, or closes it (logged, counted)
   // when a limit says no; true when it is to be handed over.
   bool Admit(int fd, const std::string& peer) ABSL_LOCKS_EXCLUDED(mu_);
-  // Forgets the handed-over descriptors gRPC has closed.
+  // Forgets the handed-over descriptors gRPC has closed (none to find when
+  // closes are reported).
   void Sweep() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Forgets `it`, a handed-over descriptor now closed; the next entry.
+  std::map<int, Handed>::iterator Forget(std::map<int, Handed>::iterator it)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Which limit a new connection from `address` would exceed ("" for none).
   const char* OverLimit(const std::string& address) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Why a new connection from `address` is refused ("" when it is not), after

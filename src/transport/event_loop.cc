@@ -59,6 +59,7 @@ void EventLoop::Stop() {
     absl::MutexLock lock(&mu_);
     dropped.swap(posted_);
   }
+  local_.clear();  // the thread is gone
   timers_.clear();
   timer_order_.clear();
   if (wake_fd_ >= 0) close(wake_fd_);
@@ -67,6 +68,10 @@ void EventLoop::Stop() {
 }
 
 void EventLoop::Post(Task task) {
+  if (InLoop()) {  // no lock and no wake: the loop runs these before it waits
+    local_.push_back(std::move(task));
+    return;
+  }
   bool wake = false;
   {
     absl::MutexLock lock(&mu_);
@@ -130,6 +135,11 @@ bool EventLoop::RunPosted() {
     stopping = stopping_;
   }
   for (Task& task : tasks) task();
+  // The loop's own posts so far (those they post wait for the next round:
+  // a task that posts itself again lets the sockets be polled in between).
+  tasks.clear();
+  tasks.swap(local_);
+  for (Task& task : tasks) task();
   return !stopping;
 }
 
@@ -158,14 +168,14 @@ void EventLoop::Run() {
   epoll_event events[kMaxEvents];
   for (;;) {
     if (!RunPosted()) break;
-    const int timeout = FireTimers();
-    int ready = 0;
+    int timeout = FireTimers();
     {
       absl::MutexLock lock(&mu_);
-      // Tasks posted by the timers (or while they ran) go first.
-      if (!posted_.empty() || stopping_) continue;
+      if (stopping_) continue;
+      // Tasks posted meanwhile run next, after a look at the sockets.
+      if (!posted_.empty() || !local_.empty()) timeout = 0;
     }
-    ready = epoll_wait(epoll_fd_, events, kMaxEvents, timeout);
+    const int ready = epoll_wait(epoll_fd_, events, kMaxEvents, timeout);
     if (ready < 0) {
       if (errno == EINTR) continue;
       spdlog::error("transport: {}: epoll_wait: {}", name_, std::strerror(errno));
@@ -185,7 +195,7 @@ void EventLoop::Run() {
   for (int round = 0; round < 100; ++round) {
     {
       absl::MutexLock lock(&mu_);
-      if (posted_.empty()) break;
+      if (posted_.empty() && local_.empty()) break;
     }
     RunPosted();
   }

@@ -57,7 +57,8 @@ class EventLoop {
   // (destroyed unrun). Not from the loop's own thread. Idempotent.
   void Stop();
 
-  // Runs `task` on the loop's thread, soon, in posting order. Thread-safe.
+  // Runs `task` on the loop's thread, soon, in each thread's posting order
+  // (the loop's own posts take no lock). Thread-safe.
   void Post(Task task) ABSL_LOCKS_EXCLUDED(mu_);
   // True on the loop's thread.
   bool InLoop() const { return std::this_thread::get_id() == thread_id_.load(); }
@@ -99,6 +100,7 @@ class EventLoop {
   std::multimap<absl::Time, TimerId> timer_order_;
   std::map<TimerId, std::pair<absl::Time, Task>> timers_;
   TimerId next_timer_ = 1;
+  std::vector<Task> local_;  // posted on the loop's thread
 
   absl::Mutex mu_;
   std::vector<Task> posted_ ABSL_GUARDED_BY(mu_);

@@ -164,6 +164,7 @@ void H2Connection::Close(absl::string_view why) {
   CancelTimers();
   spdlog::debug("transport: connection {} closed: {}", peer_, std::string(why));
   loop_.Unwatch(fd_);
+  if (options_.on_close != nullptr && *options_.on_close) (*options_.on_close)(fd_);
   close(fd_);
   std::map<int32_t, std::shared_ptr<H2Call>> calls;
   calls.swap(calls_);

@@ -72,6 +72,9 @@ class H2Connection final : public EventLoop::Watcher {
     absl::Duration max_age_grace = absl::Seconds(30);
     // The server's counts (outlive the connection); null: not counted.
     Counters* counters = nullptr;
+    // Told the descriptor just before it is closed (the ConnectionListener's
+    // count); null: no one.
+    const std::function<void(int fd)>* on_close = nullptr;
   };
   using Methods = std::map<std::string, MethodHandler, std::less<>>;
 

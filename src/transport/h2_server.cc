@@ -12,6 +12,7 @@ namespace jawlb::transport {
 
 H2Server::H2Server(Options options) : options_(options) {
   options_.connection.counters = &counters_;
+  options_.connection.on_close = &options_.on_close;
 }
 
 H2Server::~H2Server() { Stop(); }

@@ -34,6 +34,9 @@ class H2Server {
   struct Options {
     size_t loops = 0;  // 0: one per core
     H2Connection::Options connection;
+    // Told each connection's descriptor just before it is closed
+    // (ConnectionListener::Closed); may be empty.
+    std::function<void(int fd)> on_close;
   };
 
   explicit H2Server(Options options);

@@ -1,5 +1,7 @@
 #include "transport/event_loop.h"
 
+#include <atomic>
+#include <functional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -104,6 +106,39 @@ TEST(EventLoopTest, WatchersHearTheirDescriptors) {
   ASSERT_EQ(write(fds[1], "hel", 3), 3);
   ASSERT_EQ(write(fds[1], "lo", 2), 2);
   ASSERT_TRUE(reader.done().WaitForNotificationWithTimeout(kWait));
+  absl::Notification unwatched;
+  loop.Post([&] {
+    loop.Unwatch(fds[0]);
+    unwatched.Notify();
+  });
+  ASSERT_TRUE(unwatched.WaitForNotificationWithTimeout(kWait));
+  loop.Stop();
+  close(fds[0]);
+  close(fds[1]);
+}
+
+// A task that posts itself again on the loop (a connection with more to
+// read) must not keep the loop from its other descriptors.
+TEST(EventLoopTest, ATaskThatPostsItselfDoesNotStarveTheWatchers) {
+  EventLoop loop("test");
+  ASSERT_THAT(loop.Start(), IsOk());
+  int fds[2];
+  ASSERT_EQ(pipe2(fds, O_NONBLOCK | O_CLOEXEC), 0);
+  PipeReader reader(fds[0]);
+  std::atomic<bool> spinning{true};
+  std::function<void()> spin = [&] {
+    if (spinning.load()) loop.Post(spin);
+  };
+  absl::Notification watching;
+  loop.Post([&] {
+    EXPECT_THAT(loop.Watch(fds[0], EPOLLIN, &reader), IsOk());
+    spin();
+    watching.Notify();
+  });
+  ASSERT_TRUE(watching.WaitForNotificationWithTimeout(kWait));
+  ASSERT_EQ(write(fds[1], "hello", 5), 5);
+  EXPECT_TRUE(reader.done().WaitForNotificationWithTimeout(kWait));
+  spinning = false;
   absl::Notification unwatched;
   loop.Post([&] {
     loop.Unwatch(fds[0]);
