@@ -106,12 +106,24 @@ void H2Connection::GoAway(absl::string_view why) {
   // to arrive (streams the client opened meanwhile are served).
   goaway_timer_ = loop_.RunAfter(absl::Seconds(1), [this] {
     goaway_timer_ = 0;
-    nghttp2_submit_goaway(session_, NGHTTP2_FLAG_NONE,
-                          nghttp2_session_get_last_proc_stream_id(session_), NGHTTP2_NO_ERROR,
-                          nullptr, 0);
-    if (options_.counters != nullptr) options_.counters->goaways.fetch_add(1);
+    SubmitFinalGoAway();
     ScheduleFlush();
   });
+}
+
+void H2Connection::SubmitFinalGoAway() {
+  if (final_goaway_sent_) return;
+  final_goaway_sent_ = true;
+  nghttp2_submit_goaway(session_, NGHTTP2_FLAG_NONE,
+                        nghttp2_session_get_last_proc_stream_id(session_), NGHTTP2_NO_ERROR,
+                        nullptr, 0);
+  if (options_.counters != nullptr) options_.counters->goaways.fetch_add(1);
+}
+
+void H2Connection::Shutdown() {
+  if (closed_) return;
+  if (!cut_) SubmitFinalGoAway();
+  if (Flush()) Close("the server stops");
 }
 
 void H2Connection::CheckKeepalive() {

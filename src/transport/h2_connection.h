@@ -90,6 +90,9 @@ class H2Connection final : public EventLoop::Watcher {
   absl::Status Start();
   // Closes the connection at once (its calls hear OnDone(cancelled)).
   void Close(absl::string_view why);
+  // The server stops: the final GOAWAY (the last stream taken, NO_ERROR) if
+  // none was sent yet, written as far as the socket takes it, then Close().
+  void Shutdown();
   // Sends the client away (two-step GOAWAY); the open calls go on and the
   // connection closes when they are over. Idempotent.
   void GoAway(absl::string_view why);
@@ -136,6 +139,8 @@ class H2Connection final : public EventLoop::Watcher {
                            void* user_data);
 
   H2Call* CallOf(int32_t stream_id);
+  // The final GOAWAY (NO_ERROR, the last stream taken), once.
+  void SubmitFinalGoAway();
   // A stream past max_concurrent_streams was refused: counted, and past as
   // many again the connection is cut.
   void OnStreamRefused();
@@ -187,6 +192,7 @@ class H2Connection final : public EventLoop::Watcher {
   EventLoop::TimerId idle_timer_ = 0;
   EventLoop::TimerId age_timer_ = 0;
   EventLoop::TimerId goaway_timer_ = 0;
+  bool final_goaway_sent_ = false;
 };
 
 }  // namespace jawlb::transport

@@ -106,7 +106,7 @@ void H2Server::Stop() {
     raw->loop->Post([raw] {
       std::vector<H2Connection*> open;
       for (auto& [pointer, connection] : raw->connections) open.push_back(pointer);
-      for (H2Connection* connection : open) connection->Close("the server stops");
+      for (H2Connection* connection : open) connection->Shutdown();
     });
   }
   for (auto& loop : loops_) loop->loop->Stop();

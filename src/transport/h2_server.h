@@ -55,8 +55,9 @@ class H2Server {
   // Sends every client away (two-step GOAWAY: no new calls here; the open
   // ones go on), and every connection adopted from now on. Thread-safe.
   void Drain();
-  // Closes every connection (their calls hear OnDone(cancelled)) and stops
-  // the loops. Idempotent.
+  // Closes every connection — after its final GOAWAY, if the drain had not
+  // sent it yet — (their calls hear OnDone(cancelled)) and stops the loops.
+  // Idempotent.
   void Stop();
 
   size_t loop_count() const { return loops_.size(); }
