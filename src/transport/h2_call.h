@@ -5,6 +5,11 @@
 // copy: H2Connection writes the frame header and then the message's bytes),
 // and the trailers once Finish() comes and the write in flight is out.
 //
+// grpc-timeout is ignored, on purpose: the calls served here are long-lived
+// streams that end when the client cancels (it also enforces its own
+// deadline), and a Check is answered at once. grpc-encoding is never sent;
+// a compressed message from the client is refused (grpc_message.h).
+//
 // Owned by its connection (and shared with the handler, which may keep it
 // after the call is over: every method then does nothing). Its connection
 // outlives it on the loop, or tells it first (Detach()).

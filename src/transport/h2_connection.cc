@@ -5,6 +5,8 @@
 #include <utility>
 
 #include <limits.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
@@ -41,6 +43,11 @@ H2Connection::~H2Connection() {
 }
 
 absl::Status H2Connection::Start() {
+  // Each flush is a whole batch of frames: sent at once, never held back by
+  // Nagle for the client's delayed ACK (40 ms). Not a TCP socket (a test's
+  // socketpair): nothing to set.
+  const int one = 1;
+  (void)setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
   nghttp2_session_callbacks* callbacks = nullptr;
   nghttp2_session_callbacks_new(&callbacks);
   nghttp2_session_callbacks_set_send_callback(callbacks, OnSend);
