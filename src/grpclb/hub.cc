@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <vector>
 
+#include "absl/hash/hash.h"
 #include "absl/strings/str_cat.h"
 #include "spdlog/spdlog.h"
 
@@ -97,6 +98,7 @@ void Hub::PublishLocked(discovery::BackendSet backends, absl::Time observed) {
   }
   snapshot->framed =
       std::make_shared<const std::string>(transport::FrameMessage(response.SerializeAsString()));
+  snapshot->fingerprint = absl::HashOf(*snapshot->framed);
   snapshot->backends = std::move(backends);
   snapshot->observed = observed;
   encode_seconds_.Observe(Clock::Real().Now() - start);

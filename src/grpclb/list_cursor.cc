@@ -63,8 +63,7 @@ ListCursor::Step ListCursor::NextOwn(const SnapshotPtr& latest, discovery::Backe
 
 ListCursor::Step ListCursor::NextShared(const SnapshotPtr& latest) {
   if (last_sent_ != nullptr && latest->version <= last_sent_->version) return {};
-  const bool same_list = last_sent_ != nullptr && last_sent_->backends == latest->backends &&
-                         last_sent_->drop_percent == latest->drop_percent;
+  const bool same_list = last_sent_ != nullptr && last_sent_->SameListAs(*latest);
   const bool first = last_sent_ == nullptr;
   last_sent_ = latest;
   if (same_list) return {};  // a change and its undo both landed while we wrote

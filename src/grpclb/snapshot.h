@@ -34,6 +34,17 @@ struct Snapshot {
   // The serialized LoadBalanceResponse{server_list}, framed for the transport
   // (transport::FrameMessage): what every call writes, shared.
   transport::SharedBytes framed;
+  // A hash of `framed` (0: not computed), so that a stream can tell a list
+  // from the one it last sent without comparing every backend.
+  uint64_t fingerprint = 0;
+
+  // Whether a client given `other` has this list: the same backends and drops.
+  // O(1) when the fingerprints differ (a real change); a full comparison
+  // otherwise (a change and its undo, both published while a write was out).
+  bool SameListAs(const Snapshot& other) const {
+    if (fingerprint != other.fingerprint) return false;
+    return drop_percent == other.drop_percent && backends == other.backends;
+  }
 
   // Another protocol's encoding of the same list (xDS: the service's
   // ClusterLoadAssignment), made by the first stream that needs it and

@@ -389,8 +389,8 @@ void H2Connection::OnStreamRefused() {
 }
 
 H2Call* H2Connection::CallOf(int32_t stream_id) {
-  auto it = calls_.find(stream_id);
-  return it == calls_.end() ? nullptr : it->second.get();
+  // Set on the stream when its call was made (OnBeginHeaders): no lookup.
+  return static_cast<H2Call*>(nghttp2_session_get_stream_user_data(session_, stream_id));
 }
 
 void H2Connection::OnRequest(H2Call& call) {
@@ -452,6 +452,7 @@ int H2Connection::OnBeginHeaders(nghttp2_session* /*session*/, const nghttp2_fra
   }
   auto call = std::make_shared<H2Call>(self, self.loop_, self.shard_, frame->hd.stream_id,
                                        self.peer_, self.options_.max_message_bytes);
+  nghttp2_session_set_stream_user_data(self.session_, frame->hd.stream_id, call.get());
   self.calls_.emplace(frame->hd.stream_id, std::move(call));
   return 0;
 }
