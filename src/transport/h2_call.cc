@@ -121,7 +121,15 @@ void H2Call::RunAfter(absl::Duration delay, absl::AnyInvocable<void()> task) {
     Post([this, delay, task = std::move(task)]() mutable { RunAfter(delay, std::move(task)); });
     return;
   }
-  loop_.RunAfter(delay, [self = shared_from_this(), task = std::move(task)]() mutable { task(); });
+  if (closed_ || timer_ != 0) return;  // over, or one already set
+  // The timer holds the call weakly and goes with it (OnClosed): an ended
+  // call is freed at once, not when its first-message deadline comes.
+  timer_ = loop_.RunAfter(delay, [weak = weak_from_this(), task = std::move(task)]() mutable {
+    std::shared_ptr<H2Call> self = weak.lock();
+    if (self == nullptr) return;
+    self->timer_ = 0;
+    task();
+  });
 }
 
 void H2Call::Write(WireMessage message) {
@@ -251,6 +259,7 @@ void H2Call::OnEndStream() {
 void H2Call::OnClosed(bool connection_gone) {
   if (closed_) return;
   closed_ = true;
+  if (timer_ != 0) loop_.Cancel(std::exchange(timer_, 0));
   const bool cancelled = connection_gone || !trailers_sent_;
   if (connection_gone) connection_ = nullptr;
   if (handler_ == nullptr) return;  // Start() tells it, if it comes

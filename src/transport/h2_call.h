@@ -117,6 +117,7 @@ class H2Call final : public ServerCall, public std::enable_shared_from_this<H2Ca
   size_t sent_ = 0;        // of in_flight_ in all
   std::optional<absl::Status> finish_;
   bool trailers_sent_ = false;
+  EventLoop::TimerId timer_ = 0;  // RunAfter()'s, while set
   bool closed_ = false;
 };
 

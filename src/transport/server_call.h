@@ -103,9 +103,10 @@ class ServerCall {
   // Runs `task` serialized with the call's callbacks (dropped if the server
   // is stopped first).
   virtual void Post(absl::AnyInvocable<void()> task) = 0;
-  // Runs `task` serialized with the callbacks after `delay` (real time), even
-  // if the call is over by then (the task finds it so), unless the server
-  // stops first. At most one such timer per call at a time.
+  // Runs `task` serialized with the callbacks after `delay` (real time),
+  // unless the call is over or the server stops first (a timer set while
+  // the call ends may still run: the task must find out). At most one such
+  // timer per call at a time; a second is ignored while one is set.
   virtual void RunAfter(absl::Duration delay, absl::AnyInvocable<void()> task) = 0;
 };
 

@@ -18,6 +18,7 @@
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
 
+#include "tests/common/eventually.h"
 #include "tests/common/status_matchers.h"
 #include "tests/unit/transport/generic_call.h"
 #include "transport/completion_queues.h"
@@ -113,6 +114,15 @@ class ServerCallTest : public ::testing::TestWithParam<Transport> {
          Echo::Method(absl::PermissionDeniedError("no entry: café 100%"), true)},
         {"/test.Echo/Late", Echo::Method(absl::NotFoundError("gone"))},
         {"/test.Echo/Pieces", Echo::Method(absl::OkStatus(), false, /*pieces=*/true)},
+        // Sets a timer an hour away; the call it was set on is kept in
+        // long_timer_call_ (weakly), to see when it is freed.
+        {"/test.Echo/LongTimer",
+         [this](std::shared_ptr<ServerCall> call) {
+           call->Start(std::make_shared<Echo>(call, absl::OkStatus()));
+           call->RunAfter(absl::Hours(1), [] {});
+           absl::MutexLock lock(&mu_);
+           long_timer_call_ = call;
+         }},
         // Ends itself 50 ms after it starts, from a timer.
         {"/test.Echo/Timer",
          [](std::shared_ptr<ServerCall> call) {
@@ -167,6 +177,8 @@ class ServerCallTest : public ::testing::TestWithParam<Transport> {
   }
   size_t Connections() const { return h2_ != nullptr ? h2_->connections() : 1; }
 
+  absl::Mutex mu_;
+  std::weak_ptr<ServerCall> long_timer_call_ ABSL_GUARDED_BY(mu_);
   std::unique_ptr<H2Server> h2_;
   std::unique_ptr<ConnectionListener> listener_;
   std::unique_ptr<CompletionQueues> queues_;
@@ -270,6 +282,28 @@ TEST_P(ServerCallTest, TimersRunOnTheCall) {
   const grpc::Status status = call.Finish();
   EXPECT_EQ(status.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED);
   EXPECT_EQ(status.error_message(), "the timer went off");
+}
+
+// A call's timer does not keep it: once over, the call is freed, not an
+// hour later (a first-message deadline per call would otherwise hold every
+// ended call for its 10 s under churn).
+TEST_P(ServerCallTest, AnEndedCallIsFreedBeforeItsTimerIsDue) {
+  {
+    GenericCall call(*stub_, "/test.Echo/LongTimer");
+    ASSERT_TRUE(call.started());
+    ASSERT_TRUE(call.Write("x"));
+    std::string got;
+    ASSERT_TRUE(call.Read(&got));
+    ASSERT_TRUE(call.WritesDone());
+    EXPECT_EQ(call.Finish().error_code(), grpc::StatusCode::OK);
+  }
+  EXPECT_TRUE(::jawlb::testing::Eventually(
+      [&] {
+        absl::MutexLock lock(&mu_);
+        return long_timer_call_.expired();
+      },
+      absl::Seconds(30)))
+      << "the ended call is still held";
 }
 
 TEST_P(ServerCallTest, ManyCallsShareOneConnection) {
