@@ -440,9 +440,6 @@ int H2Connection::OnBeginHeaders(nghttp2_session* /*session*/, const nghttp2_fra
                                  void* user_data) {
   if (frame->hd.type != NGHTTP2_HEADERS || frame->headers.cat != NGHTTP2_HCAT_REQUEST) return 0;
   H2Connection& self = Self(user_data);
-  // Our SETTINGS_MAX_CONCURRENT_STREAMS binds a client only once it has
-  // acknowledged them (nghttp2 enforces it from then on): until then, and
-  // for a client that ignores them, streams past it are refused here.
   // nghttp2 refuses streams past our SETTINGS_MAX_CONCURRENT_STREAMS itself,
   // even before the client acknowledges them; this holds if it ever did not.
   if (self.calls_.size() >= self.options_.max_concurrent_streams) {

@@ -237,5 +237,17 @@ TEST(ConfigTest, MultiModeNeedsNoServiceAndRefusesStaticBackends) {
               IsOk());
 }
 
+TEST(ConfigTest, TheTransportIsJawlbsOwnServerUnlessGrpcIsAskedFor) {
+  absl::StatusOr<Config> plain = Parse({{"JAWLB_ENDPOINTS", "10.0.0.1:1"}});
+  ASSERT_THAT(plain, IsOk());
+  EXPECT_EQ(plain->transport, Transport::kH2);
+  absl::StatusOr<Config> grpc =
+      Parse({{"JAWLB_ENDPOINTS", "10.0.0.1:1"}, {"JAWLB_TRANSPORT", "grpc"}});
+  ASSERT_THAT(grpc, IsOk());
+  EXPECT_EQ(grpc->transport, Transport::kGrpc);
+  EXPECT_THAT(Parse({{"JAWLB_ENDPOINTS", "10.0.0.1:1"}, {"JAWLB_TRANSPORT", "quic"}}),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("JAWLB_TRANSPORT")));
+}
+
 }  // namespace
 }  // namespace jawlb::config
