@@ -10,7 +10,7 @@
 
 namespace jawlb::transport {
 
-H2Server::H2Server(Options options) : options_(options) {
+H2Server::H2Server(Options options) : options_(std::move(options)) {
   options_.connection.counters = &counters_;
   options_.connection.on_close = &options_.on_close;
 }
