@@ -11,7 +11,7 @@
 // that service) and fails on its own: a 403 or a missing namespace leaves its
 // clients with the drop entry and every other service untouched.
 //
-// Threading: thread-safe. Resolve() runs on completion-queue threads and never
+// Threading: thread-safe. Resolve() runs on the transport's threads and never
 // blocks on I/O: a new unit is made and started outside the lock (its source
 // does its I/O on its own thread). A janitor thread of its own drops idle
 // units and reloads the routes. Units are stopped on the janitor thread or in

@@ -8,7 +8,7 @@
 // Owns the Kubernetes I/O thread and its monitor, which outlive every unit
 // made: destroy the factory after them.
 // Threading: Create() on the main thread; Make*() thread-safe (MakeNamed()
-// runs on completion-queue threads: no I/O, no thread started).
+// runs on the transport's threads: no I/O, no thread started).
 #ifndef JAWLB_APP_UNIT_FACTORY_H_
 #define JAWLB_APP_UNIT_FACTORY_H_
 

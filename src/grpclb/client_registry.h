@@ -8,7 +8,7 @@
 // through here too: DrainAll() asks every client to end.
 //
 // Threading: thread-safe. Register() and destroying the Registration run on
-// completion-queue threads; Clients() on any thread, calling Describe() with no
+// the transport's threads; Clients() on any thread, calling Describe() with no
 // registry lock held.
 #ifndef JAWLB_GRPCLB_CLIENT_REGISTRY_H_
 #define JAWLB_GRPCLB_CLIENT_REGISTRY_H_

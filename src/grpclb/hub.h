@@ -1,11 +1,11 @@
-// Hub: the only hand-off between the source's thread and the completion-queue
-// threads. Holds the newest Snapshot (the encoded ServerList) of the service and
+// Hub: the only hand-off between the source's thread and the transport's
+// threads (jawlb's HTTP/2 loops, or gRPC's completion queues). Holds the newest Snapshot (the encoded ServerList) of the service and
 // wakes every subscribed stream when it changes.
 //
 // Subscribers are held weakly: a stream that is gone is never woken, and a wake
 // that races with a stream ending only finds a stream that will not write.
 //
-// Subscribers live in shards (one per completion-queue thread). A change wakes
+// Subscribers live in shards (one per transport thread). A change wakes
 // each shard once, through the WakeRunner on that shard's thread, so a change
 // is one thread hop per shard rather than one per stream, and the shards are
 // woken in parallel; changes published before a shard's wake runs are folded
@@ -14,7 +14,7 @@
 //
 // Threading: thread-safe. Publish() and SetDropPercent() are serialized by
 // their own lock (the source's thread publishes, load reports set drops);
-// Latest(), Current() and Subscribe() run on completion-queue threads.
+// Latest(), Current() and Subscribe() run on the transport's threads.
 // Wakes run with no Hub lock held; a subscriber's OnHubChanged() must not block.
 #ifndef JAWLB_GRPCLB_HUB_H_
 #define JAWLB_GRPCLB_HUB_H_

@@ -15,7 +15,7 @@
 // tells a service in use from an idle one by the use count.
 //
 // Owns its source, policy, shedding and Hub. Threading: Start() and Stop() on
-// the owner's thread (never a completion-queue thread); Publish() runs on the
+// the owner's thread (never a transport thread); Publish() runs on the
 // source's threads, serialized by the unit; the accessors are thread-safe.
 #ifndef JAWLB_GRPCLB_SERVICE_UNIT_H_
 #define JAWLB_GRPCLB_SERVICE_UNIT_H_
@@ -50,7 +50,7 @@ class ServiceUnit {
     double max_rps_per_backend = 0;  // JAWLB_MAXRPSPERBACKEND (0: no shedding)
     size_t max_list_bytes = 0;       // JAWLB_MAXLISTBYTES (0: no bound)
     std::string token_prefix;        // of load_balance_tokens ("": none)
-    size_t shards = 1;               // the Hub's: one per completion queue
+    size_t shards = 1;               // the Hub's: one per transport thread
     // How often at most load reports re-plan the subsets, and re-evaluate
     // the shedding.
     absl::Duration replan_every = SubsetPolicy::kReplanEvery;
@@ -136,7 +136,7 @@ class ServiceUnit {
 // The unit of the service a client's `name` means; `peer` is the client's
 // address (without the port), which bounds what one client may start. A
 // refusal is the status the stream ends with (PERMISSION_DENIED, NOT_FOUND,
-// RESOURCE_EXHAUSTED, UNAVAILABLE while draining). Called on completion-queue
+// RESOURCE_EXHAUSTED, UNAVAILABLE while draining). Called on the transport's
 // threads: must not block.
 using ServiceResolver = std::function<absl::StatusOr<std::shared_ptr<ServiceUnit>>(
     absl::string_view name, absl::string_view peer)>;

@@ -11,7 +11,7 @@
 //
 // Threading: thread-safe (one mutex around the planner; members are called
 // back with no lock held). SetBackends() runs on the source's thread, the rest
-// on completion-queue threads.
+// on the transport's threads.
 #ifndef JAWLB_GRPCLB_SUBSET_POLICY_H_
 #define JAWLB_GRPCLB_SUBSET_POLICY_H_
 
