@@ -1,6 +1,7 @@
 // Hub: the only hand-off between the source's thread and the transport's
-// threads (jawlb's HTTP/2 loops, or gRPC's completion queues). Holds the newest Snapshot (the encoded ServerList) of the service and
-// wakes every subscribed stream when it changes.
+// threads (jawlb's HTTP/2 loops, or gRPC's completion queues). Holds the
+// newest Snapshot (the encoded ServerList) of the service and wakes every
+// subscribed stream when it changes.
 //
 // Subscribers are held weakly: a stream that is gone is never woken, and a wake
 // that races with a stream ending only finds a stream that will not write.
