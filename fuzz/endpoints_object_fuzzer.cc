@@ -6,10 +6,9 @@
 #include <cstdint>
 #include <cstdlib>
 
-#include "simdjson.h"
-
 #include "discovery/backend_set.h"
 #include "discovery/endpoints_decoder.h"
+#include "simdjson.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static simdjson::dom::parser parser;
@@ -17,8 +16,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (parser.parse(reinterpret_cast<const char*>(data), size).get(object) != simdjson::SUCCESS) {
     return 0;
   }
-  for (const auto api :
-       {jawlb::discovery::EndpointsApi::kEndpointSlices, jawlb::discovery::EndpointsApi::kEndpoints}) {
+  for (const auto api : {jawlb::discovery::EndpointsApi::kEndpointSlices,
+                         jawlb::discovery::EndpointsApi::kEndpoints}) {
     absl::StatusOr<jawlb::discovery::DecodedObject> decoded =
         jawlb::discovery::DecodeEndpointsObject(api, object, "grpc");
     if (!decoded.ok()) continue;

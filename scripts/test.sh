@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what is missing, builds, and runs every test twice: a normal build
 # (g++), then AddressSanitizer + UndefinedBehaviorSanitizer (clang-14, thread
-# safety analysis as errors); then two and a half minutes of libFuzzer on
+# safety analysis as errors); then three minutes of libFuzzer on
 # what comes from outside. Any failure, sanitizer report included, fails it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -32,7 +32,7 @@ run_suite build-asan -DCMAKE_BUILD_TYPE=Debug -DJAWLB_SANITIZE=ON \
 
 # libFuzzer on what comes from outside (fuzz/): the bytes a client
 # connection sends to the HTTP/2 server, a grpclb request, an xDS request, an
-# EndpointSlice or Endpoints object; each for a bounded time from its seeds in
+# LRS report, an EndpointSlice or Endpoints object; each for a bounded time from its seeds in
 # fuzz/corpus/ (new inputs go to a scratch directory, not into the
 # repository). A crash fails the run and leaves its input in build-asan/ to
 # become a regression seed.
@@ -54,4 +54,5 @@ fuzz() {
 fuzz h2_connection 60
 fuzz load_balance_request 30
 fuzz discovery_request 30
+fuzz load_stats_request 30
 fuzz endpoints_object 30

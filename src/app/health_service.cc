@@ -198,9 +198,21 @@ void HealthService::SetServingStatus(bool serving) {
 }
 
 void HealthService::Shutdown() {
-  SetServingStatus(false);
-  absl::MutexLock lock(&mu_);
-  shut_down_ = true;
+  std::vector<std::weak_ptr<Watch>> woken;
+  {
+    // One step: no SetServingStatus() can come between the statuses and the
+    // flag.
+    absl::MutexLock lock(&mu_);
+    if (shut_down_) return;
+    shut_down_ = true;
+    for (auto& [service, status] : statuses_) status = Status::kNotServing;
+    for (const auto& [service, watches] : watches_) {
+      woken.insert(woken.end(), watches.begin(), watches.end());
+    }
+  }
+  for (const std::weak_ptr<Watch>& watch : woken) {
+    if (std::shared_ptr<Watch> live = watch.lock()) live->Wake();
+  }
 }
 
 std::optional<HealthService::Status> HealthService::StatusOf(const std::string& service) const {
