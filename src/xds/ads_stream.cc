@@ -118,7 +118,7 @@ absl::Status AdsStream::HandleRequest(const std::string& message) {
   if (type == AdsCursor::Type::kListener) Resolve(parsed.names);
   const AdsCursor::Kind kind = cursor_.OnRequest(parsed);
   if (type == AdsCursor::Type::kListener) Prune();
-  UpdateInfo();
+  UpdateInfo(/*listeners=*/type == AdsCursor::Type::kListener);
   shared_.metrics.Request(type, kind);
   int64_t suppressed = 0;
   if (kind == AdsCursor::Kind::kNack && shared_.nack_log.Allow(shared_.clock.Now(), suppressed)) {
@@ -286,13 +286,15 @@ void AdsStream::Pump() {
   call_->Write(Encode(*response));
 }
 
-void AdsStream::UpdateInfo() {
+void AdsStream::UpdateInfo(bool listeners) {
   absl::MutexLock lock(&info_mu_);
-  names_.clear();
-  services_.clear();
-  for (const auto& [name, listener] : listeners_) {
-    names_.push_back(name);
-    services_.push_back(listener.cluster);
+  if (listeners) {  // they change with listener requests only, not with every ACK
+    names_.clear();
+    services_.clear();
+    for (const auto& [name, listener] : listeners_) {
+      names_.push_back(name);
+      services_.push_back(listener.cluster);
+    }
   }
   for (size_t i = 0; i < AdsCursor::kTypes; ++i) {
     const auto type = static_cast<AdsCursor::Type>(i);

@@ -160,8 +160,9 @@ class AdsStream final : public transport::ServerCall::Handler,
   void PostPump();
   // Does what the cursor says is next: a write, the finish, or nothing.
   void Pump();
-  // Copies what Describe() shows of the listeners and the cursor.
-  void UpdateInfo() ABSL_LOCKS_EXCLUDED(info_mu_);
+  // Copies what Describe() shows of the cursor, and of the listeners when
+  // `listeners` (after a listener request).
+  void UpdateInfo(bool listeners) ABSL_LOCKS_EXCLUDED(info_mu_);
 
   // Constant after construction.
   const Shared shared_;
