@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <utility>
 
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -12,11 +13,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "absl/strings/ascii.h"
-#include "absl/strings/match.h"
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_split.h"
 
 #include "common/clock.h"
 #include "common/tcp_listen.h"
@@ -54,41 +51,6 @@ const char* Reason(int status) {
     default:
       return "Status";
   }
-}
-
-// The request in `head` (its line and headers, without the blank line), or an
-// error response for it.
-struct Parsed {
-  HttpServer::Request request;
-  int error = 0;  // an HTTP status when the request is refused
-};
-Parsed Parse(absl::string_view head) {
-  Parsed parsed;
-  std::vector<absl::string_view> lines = absl::StrSplit(head, "\r\n");
-  std::vector<absl::string_view> first = absl::StrSplit(lines[0], ' ');
-  if (first.size() != 3 || !absl::StartsWith(first[2], "HTTP/1.") || first[1].empty()) {
-    parsed.error = 400;
-    return parsed;
-  }
-  parsed.request.method = std::string(first[0]);
-  parsed.request.path = std::string(first[1].substr(0, first[1].find('?')));
-  if (parsed.request.method != "GET" && parsed.request.method != "HEAD") {
-    parsed.error = 405;
-    return parsed;
-  }
-  for (size_t i = 1; i < lines.size(); ++i) {
-    const size_t colon = lines[i].find(':');
-    if (colon == absl::string_view::npos) continue;
-    const std::string name = absl::AsciiStrToLower(lines[i].substr(0, colon));
-    const absl::string_view value = absl::StripAsciiWhitespace(lines[i].substr(colon + 1));
-    int64_t length = 0;
-    if ((name == "content-length" && (!absl::SimpleAtoi(value, &length) || length != 0)) ||
-        name == "transfer-encoding") {
-      parsed.error = 413;  // no handler takes a body
-      return parsed;
-    }
-  }
-  return parsed;
 }
 
 }  // namespace
@@ -247,22 +209,16 @@ bool HttpServer::OnReadable(Connection& c) {
   if (n < 0) return true;
   if (c.responding) return true;  // whatever follows the request is not read
   c.in.append(buffer, static_cast<size_t>(n));
-  const size_t end = c.in.find("\r\n\r\n");
-  if (end == std::string::npos) {
-    if (c.in.size() <= kMaxRequestBytes) return true;
-    refused_.Add({"too_large"});
-    Answer(c, {431, "text/plain", "request line and headers over 8192 bytes\n"}, false);
-    return OnWritable(c);
-  }
-  if (end > kMaxRequestBytes) {
-    refused_.Add({"too_large"});
-    Answer(c, {431, "text/plain", "request line and headers over 8192 bytes\n"}, false);
-    return OnWritable(c);
-  }
-  const Parsed parsed = Parse(absl::string_view(c.in).substr(0, end));
-  switch (parsed.error) {
-    case 0: {
-      Response response = handler_(parsed.request);
+  RequestHead head = ReadRequestHead(c.in, kMaxRequestBytes);
+  switch (head.state) {
+    case RequestHead::State::kIncomplete:
+      return true;
+    case RequestHead::State::kRefused:
+      refused_.Add({head.reason});
+      Answer(c, {head.status, "text/plain", std::move(head.message)}, false);
+      break;
+    case RequestHead::State::kComplete: {
+      Response response = handler_(head.request);
       // A large response waits in memory until the client takes it: past the
       // budget, large ones are refused (small ones, the probes, never are).
       if (response.body.size() > kSmallResponse &&
@@ -270,19 +226,9 @@ bool HttpServer::OnReadable(Connection& c) {
         refused_.Add({"busy"});
         response = {503, "text/plain", "busy sending other large responses: try again\n"};
       }
-      Answer(c, response, parsed.request.method == "HEAD");
+      Answer(c, response, head.request.method == "HEAD");
       break;
     }
-    case 405:
-      refused_.Add({"method"});
-      Answer(c, {405, "text/plain", "only GET and HEAD\n"}, false);
-      break;
-    case 413:
-      refused_.Add({"too_large"});
-      Answer(c, {413, "text/plain", "no request here takes a body\n"}, false);
-      break;
-    default:
-      Answer(c, {400, "text/plain", "not an HTTP/1 request\n"}, false);
   }
   return OnWritable(c);
 }

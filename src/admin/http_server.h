@@ -36,6 +36,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 
+#include "admin/http_request.h"
 #include "common/metrics.h"
 
 namespace jawlb::admin {
@@ -57,10 +58,7 @@ class HttpServer {
     // hold the process's memory).
     size_t max_buffered_bytes = 32 << 20;
   };
-  struct Request {
-    std::string method;  // GET or HEAD
-    std::string path;    // without the query
-  };
+  using Request = HttpRequest;
   struct Response {
     int status = 200;
     std::string content_type = "text/plain";
@@ -93,8 +91,6 @@ class HttpServer {
   // when the connection is done with.
   bool OnReadable(Connection& connection);
   bool OnWritable(Connection& connection);
-  // Parses the request in `connection.in`: nullopt while incomplete, else the
-  // response (an error response for a bad request).
   void Answer(Connection& connection, const Response& response, bool head);
   // Makes room for one more connection; false when none can be made.
   bool MakeRoom();
