@@ -42,9 +42,17 @@ absl::Status App::BindPort() {
       transport::ConnectionListener::Listen(listen);
   if (!listener.ok()) return listener.status();
   listener_ = *std::move(listener);
+  if (!config_.tls_cert.empty()) {
+    absl::StatusOr<std::unique_ptr<transport::ServerTls>> tls =
+        transport::ServerTls::Load({config_.tls_cert, config_.tls_key, config_.tls_client_ca});
+    if (!tls.ok()) return tls.status();
+    tls_ = *std::move(tls);
+    spdlog::info("tls: serving {}", tls_->Describe());
+  }
   if (config_.transport == config::Transport::kH2) {
     // Its loops first: the Hubs' wakes run on them.
     transport::H2Server::Options options = H2Options(config_);
+    options.tls = tls_.get();
     options.on_close = [listener = listener_.get()](int fd) { listener->Closed(fd); };
     h2_ = std::make_unique<transport::H2Server>(std::move(options));
     if (absl::Status started = h2_->Start(); !started.ok()) return started;
@@ -120,8 +128,11 @@ absl::Status App::StartServer() {
     });
   }
   serving_ = true;
-  spdlog::info("listening on {}:{} ({})", config_.host.empty() ? "*" : config_.host, port(),
-               h2_ != nullptr ? "jawlb's HTTP/2 server" : "gRPC C++'s server");
+  spdlog::info("listening on {}:{} ({}, {})", config_.host.empty() ? "*" : config_.host, port(),
+               h2_ != nullptr ? "jawlb's HTTP/2 server" : "gRPC C++'s server",
+               tls_ == nullptr  ? "plaintext"
+               : tls_->mutual() ? "mutual TLS"
+                                : "TLS");
   if (config_.lb_tokens) {
     spdlog::info("load_balance_tokens: {}<client>.<backend> (client 0: the list shared by all)",
                  absl::StrCat(grpclb::kTokenVersion, ".", replica_, "."));
@@ -187,6 +198,7 @@ void App::WriteMetrics(metrics::TextWriter& out) const {
   protocols_->WriteMetrics(out);
   listener_->WriteMetrics(out);
   if (h2_ != nullptr) h2_->WriteMetrics(out);
+  if (tls_ != nullptr) tls_->WriteMetrics(out);
   if (factory_->kubernetes() != nullptr) factory_->kubernetes()->WriteMetrics(out);
   if (unit_ != nullptr) {
     unit_->hub().WriteMetrics(out);

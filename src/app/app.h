@@ -28,6 +28,7 @@
 #include "transport/completion_queues.h"
 #include "transport/connection_listener.h"
 #include "transport/h2_server.h"
+#include "transport/tls.h"
 
 namespace jawlb::app {
 
@@ -92,6 +93,7 @@ class App {
   std::unique_ptr<Protocols> protocols_;         // grpclb and xDS, from the units
   // What serves the port (JAWLB_TRANSPORT): jawlb's HTTP/2 server with its
   // health service, or gRPC C++'s server (with gRPC's own health service).
+  std::unique_ptr<transport::ServerTls> tls_;  // JAWLB_TLSCERT: the port's identity
   std::unique_ptr<transport::H2Server> h2_;
   HealthService health_;
   std::unique_ptr<grpc::Server> server_;

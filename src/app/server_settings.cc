@@ -74,6 +74,9 @@ transport::H2Server::Options H2Options(const config::Config& config) {
   connection.keepalive_timeout = absl::Seconds(10);
   connection.max_age = config.max_connection_age;
   connection.max_age_grace = config.max_connection_age_grace;
+  // With TLS, the handshake and the preface share one deadline.
+  if (!config.tls_cert.empty()) connection.preface_timeout = config.tls_handshake_timeout;
+  options.max_tls_handshakes = static_cast<int64_t>(config.max_tls_handshakes);
   return options;
 }
 

@@ -229,6 +229,25 @@ const std::vector<Setting>& Settings() {
        [](auto v, Config& c) {
          return SetDurationIn(v, absl::Seconds(1), absl::Hours(24), false, c.watch_stall_timeout);
        }},
+      {"JAWLB_TLSCERT", "tlscert", "",
+       "PEM certificate chain of the gRPC port; with JAWLB_TLSKEY the port serves TLS only "
+       "(re-read when the file changes)",
+       [](auto v, Config& c) { return SetString(v, c.tls_cert); }},
+      {"JAWLB_TLSKEY", "tlskey", "", "PEM private key of JAWLB_TLSCERT",
+       [](auto v, Config& c) { return SetString(v, c.tls_key); }},
+      {"JAWLB_TLSCLIENTCA", "tlsclientca", "",
+       "PEM CA certificates: when set, clients must present a certificate it signed (mTLS)",
+       [](auto v, Config& c) { return SetString(v, c.tls_client_ca); }},
+      {"JAWLB_TLSHANDSHAKETIMEOUT", "tlshandshaketimeout", "10s",
+       "a connection that has not completed its TLS handshake and HTTP/2 preface this long "
+       "after it opened is closed",
+       [](auto v, Config& c) {
+         return SetDurationIn(v, absl::Milliseconds(100), absl::Minutes(10), false,
+                              c.tls_handshake_timeout);
+       }},
+      {"JAWLB_MAXTLSHANDSHAKES", "maxtlshandshakes", "1000",
+       "TLS handshakes under way at once; a connection past it is closed at once",
+       [](auto v, Config& c) { return SetCountIn(v, 1, 1000000, c.max_tls_handshakes); }},
       {"KUBECONFIG", "kubeconfig", "~/.kube/config",
        "kubeconfig files (colon-separated) when not running in a pod",
        [](auto v, Config& c) { return SetString(v, c.kubeconfig); }},
@@ -246,6 +265,21 @@ absl::Status Apply(const Setting& setting, absl::string_view origin, absl::strin
 }
 
 absl::Status Validate(const Config& config) {
+  if (config.tls_cert.empty() != config.tls_key.empty()) {
+    return absl::InvalidArgumentError(
+        "JAWLB_TLSCERT and JAWLB_TLSKEY go together: set both (TLS) or neither (plaintext)");
+  }
+  if (!config.tls_cert.empty() && config.transport == Transport::kGrpc) {
+    return absl::InvalidArgumentError(
+        "JAWLB_TLSCERT with JAWLB_TRANSPORT=grpc: gRPC C++'s server cannot take TLS connections "
+        "that jawlb accepts itself (grpc_server_add_channel_from_fd is plaintext only); TLS is "
+        "served by JAWLB_TRANSPORT=h2, the default");
+  }
+  if (!config.tls_client_ca.empty() && config.tls_cert.empty()) {
+    return absl::InvalidArgumentError(
+        "JAWLB_TLSCLIENTCA asks for client certificates, which needs TLS: set JAWLB_TLSCERT and "
+        "JAWLB_TLSKEY too");
+  }
   if (config.endpoints.has_value() && !config.endpoints_file.empty()) {
     return absl::InvalidArgumentError(
         "JAWLB_ENDPOINTS and JAWLB_ENDPOINTSFILE are both set: choose one");

@@ -83,6 +83,11 @@ struct Config {
   absl::Duration max_connection_age = absl::Minutes(30);        // JAWLB_MAXCONNECTIONAGE
   absl::Duration max_connection_age_grace = absl::Seconds(30);  // JAWLB_MAXCONNECTIONAGEGRACE
   absl::Duration watch_stall_timeout = absl::Seconds(90);       // JAWLB_WATCHSTALLTIMEOUT
+  std::string tls_cert;       // JAWLB_TLSCERT: PEM chain; with tls_key, the gRPC port is TLS
+  std::string tls_key;        // JAWLB_TLSKEY
+  std::string tls_client_ca;  // JAWLB_TLSCLIENTCA: client certificates required, checked by it
+  absl::Duration tls_handshake_timeout = absl::Seconds(10);  // JAWLB_TLSHANDSHAKETIMEOUT
+  size_t max_tls_handshakes = 1000;                          // JAWLB_MAXTLSHANDSHAKES
   std::string kubeconfig;    // KUBECONFIG, --kubeconfig: colon-separated files
   std::string kube_context;  // JAWLB_CONTEXT: overrides current-context
   // KUBERNETES_SERVICE_HOST / _PORT, set by Kubernetes in every pod.

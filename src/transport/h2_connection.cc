@@ -28,14 +28,16 @@ H2Connection& Self(void* user_data) { return *static_cast<H2Connection*>(user_da
 
 H2Connection::H2Connection(EventLoop& loop, size_t shard, int fd, std::string peer,
                            const Methods& methods, Options options,
-                           std::function<void(H2Connection*)> on_closed)
+                           std::function<void(H2Connection*)> on_closed,
+                           std::unique_ptr<TlsSocket> tls)
     : loop_(loop),
       shard_(shard),
       fd_(fd),
       peer_(std::move(peer)),
       methods_(methods),
       options_(options),
-      on_closed_(std::move(on_closed)) {}
+      on_closed_(std::move(on_closed)),
+      tls_(std::move(tls)) {}
 
 H2Connection::~H2Connection() {
   if (session_ != nullptr) nghttp2_session_del(session_);
@@ -78,9 +80,17 @@ absl::Status H2Connection::Start() {
     return watched;
   }
   last_read_ = Clock::Real().Now();
+  if (tls_ != nullptr) {
+    handshaking_ = true;
+    if (options_.counters != nullptr) options_.counters->tls_handshakes.fetch_add(1);
+  }
   preface_timer_ = loop_.RunAfter(options_.preface_timeout, [this] {
     preface_timer_ = 0;
-    if (!settings_received_) {
+    if (handshaking_) {
+      if (options_.counters != nullptr) options_.counters->tls_failed.fetch_add(1);
+      Close(
+          absl::StrCat("no TLS handshake within ", absl::FormatDuration(options_.preface_timeout)));
+    } else if (!settings_received_) {
       Close(absl::StrCat("no HTTP/2 preface and SETTINGS within ",
                          absl::FormatDuration(options_.preface_timeout)));
     }
@@ -181,6 +191,10 @@ void H2Connection::Close(absl::string_view why) {
   if (closed_) return;
   closed_ = true;
   CancelTimers();
+  if (handshaking_) {
+    handshaking_ = false;
+    if (options_.counters != nullptr) options_.counters->tls_handshakes.fetch_sub(1);
+  }
   spdlog::debug("transport: connection {} closed: {}", peer_, std::string(why));
   loop_.Unwatch(fd_);
   if (options_.on_close != nullptr && *options_.on_close) (*options_.on_close)(fd_);
@@ -199,11 +213,32 @@ void H2Connection::OnEvents(uint32_t events) {
     Close("the socket failed or hung up");
     return;
   }
-  if ((events & EPOLLIN) != 0 || (events & EPOLLRDHUP) != 0) {
+  if (handshaking_ && !Handshake()) return;
+  // TLS: a read may have waited for the socket to be writable, and records
+  // already taken from the socket wait in OpenSSL.
+  if ((events & (EPOLLIN | EPOLLRDHUP)) != 0 ||
+      (tls_ != nullptr && ((events & EPOLLOUT) != 0 || tls_->pending()))) {
     ReadAll();
     if (closed_) return;
   }
   Flush();
+}
+
+ssize_t H2Connection::Receive(uint8_t* buffer, size_t size) {
+  const ssize_t n = tls_ != nullptr ? tls_->Read(buffer, size) : recv(fd_, buffer, size, 0);
+  if (n > 0) return n;
+  if (n == 0) {
+    Close("the client closed the connection");
+    return 0;
+  }
+  if (errno == EINTR) return -1;
+  if (errno == EAGAIN || errno == EWOULDBLOCK) {
+    if (tls_ != nullptr && tls_->want_write()) WatchOutput(true);
+    return 0;
+  }
+  Close(tls_ != nullptr && !tls_->error().empty() ? absl::StrCat("TLS: ", tls_->error())
+                                                  : absl::StrCat("recv: ", std::strerror(errno)));
+  return 0;
 }
 
 void H2Connection::ReadAll() {
@@ -218,17 +253,9 @@ void H2Connection::ReadAll() {
       Flush();
       if (closed_ || nghttp2_session_want_read(session_) == 0) return;
     }
-    const ssize_t n = recv(fd_, buffer, sizeof(buffer), 0);
-    if (n == 0) {
-      Close("the client closed the connection");
-      return;
-    }
-    if (n < 0) {
-      if (errno == EAGAIN || errno == EWOULDBLOCK) return;
-      if (errno == EINTR) continue;
-      Close(absl::StrCat("recv: ", std::strerror(errno)));
-      return;
-    }
+    const ssize_t n = Receive(buffer, sizeof(buffer));
+    if (n == 0) return;   // nothing more now, or closed
+    if (n < 0) continue;  // interrupted
     last_read_ = Clock::Real().Now();
     in_session_ = true;
     const ssize_t taken = nghttp2_session_mem_recv(session_, buffer, static_cast<size_t>(n));
@@ -243,7 +270,8 @@ void H2Connection::ReadAll() {
       Close("protocol error");
       return;
     }
-    if (static_cast<size_t>(n) < sizeof(buffer)) return;
+    // A TLS record is at most 16 KiB: read on while the socket may hold more.
+    if (static_cast<size_t>(n) < sizeof(buffer) && tls_ == nullptr) return;
   }
   loop_.Post([this] { OnEvents(EPOLLIN); });  // more may wait: after the others
 }
@@ -268,6 +296,7 @@ void H2Connection::ScheduleFlush() {
 }
 
 bool H2Connection::Flush() {
+  if (handshaking_) return true;  // the frames wait for the handshake
   for (;;) {
     if (!WriteOutbox()) {
       Close("write failed");
@@ -286,13 +315,7 @@ bool H2Connection::Flush() {
     }
     if (outbox_.empty()) break;
   }
-  const bool want_out = !outbox_.empty();
-  if (want_out != want_out_) {
-    want_out_ = want_out;
-    const uint32_t events =
-        EPOLLIN | EPOLLRDHUP | (want_out ? static_cast<uint32_t>(EPOLLOUT) : 0u);
-    (void)loop_.Modify(fd_, events, this);
-  }
+  WatchOutput(!outbox_.empty() || (tls_ != nullptr && tls_->want_write()));
   if (outbox_.empty() && nghttp2_session_want_read(session_) == 0 &&
       nghttp2_session_want_write(session_) == 0) {
     Close("the session is over");
@@ -314,28 +337,64 @@ bool H2Connection::WriteOutbox() {
       total += iov[count].iov_len;
       ++count;
     }
-    const ssize_t written = writev(fd_, iov, count);
+    const ssize_t written = tls_ != nullptr ? tls_->Writev(iov, count) : writev(fd_, iov, count);
     if (written < 0) {
       if (errno == EAGAIN || errno == EWOULDBLOCK) return true;
       if (errno == EINTR) continue;
       return false;
     }
-    // Drop what went out.
-    size_t left = static_cast<size_t>(written);
-    size_t done = 0;
-    while (done < outbox_.size() && left > 0) {
-      const size_t length = outbox_[done].size() - outbox_front_;
-      if (left < length) {
-        outbox_front_ += left;
-        break;
-      }
-      left -= length;
-      outbox_front_ = 0;
-      ++done;
-    }
-    outbox_.erase(outbox_.begin(), outbox_.begin() + static_cast<std::ptrdiff_t>(done));
+    DropWritten(static_cast<size_t>(written));
     if (static_cast<size_t>(written) < total) return true;  // the socket is full
   }
+  return true;
+}
+
+void H2Connection::DropWritten(size_t written) {
+  size_t left = written;
+  size_t done = 0;
+  while (done < outbox_.size() && left > 0) {
+    const size_t length = outbox_[done].size() - outbox_front_;
+    if (left < length) {
+      outbox_front_ += left;
+      break;
+    }
+    left -= length;
+    outbox_front_ = 0;
+    ++done;
+  }
+  outbox_.erase(outbox_.begin(), outbox_.begin() + static_cast<std::ptrdiff_t>(done));
+}
+
+void H2Connection::WatchOutput(bool out) {
+  if (out == want_out_) return;
+  want_out_ = out;
+  (void)loop_.Modify(fd_, EPOLLIN | EPOLLRDHUP | (out ? static_cast<uint32_t>(EPOLLOUT) : 0u),
+                     this);
+}
+
+bool H2Connection::Handshake() {
+  const TlsSocket::Progress progress = tls_->Handshake();
+  if (progress == TlsSocket::Progress::kWantRead || progress == TlsSocket::Progress::kWantWrite) {
+    WatchOutput(progress == TlsSocket::Progress::kWantWrite);
+    return false;
+  }
+  handshaking_ = false;
+  Counters* counters = options_.counters;
+  if (counters != nullptr) counters->tls_handshakes.fetch_sub(1);
+  if (progress == TlsSocket::Progress::kFailed) {
+    if (counters != nullptr) {
+      counters->tls_failed.fetch_add(1, std::memory_order_relaxed);
+      int64_t suppressed = 0;
+      if (counters->tls_log.Allow(Clock::Real().Now(), suppressed)) {
+        spdlog::info("transport: TLS handshake with {} failed: {}{}", peer_, tls_->error(),
+                     suppressed > 0 ? absl::StrCat(" (and ", suppressed, " more since)") : "");
+      }
+    }
+    Close(absl::StrCat("TLS handshake: ", tls_->error()));
+    return false;
+  }
+  spdlog::debug("transport: connection {}: {}", peer_, tls_->Describe());
+  WatchOutput(false);
   return true;
 }
 

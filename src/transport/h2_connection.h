@@ -48,6 +48,7 @@
 #include "transport/event_loop.h"
 #include "transport/h2_call.h"
 #include "transport/server_call.h"
+#include "transport/tls.h"
 
 namespace jawlb::transport {
 
@@ -58,6 +59,10 @@ class H2Connection final : public EventLoop::Watcher {
     std::atomic<uint64_t> goaways{0};          // final GOAWAYs sent (clients sent away)
     std::atomic<uint64_t> streams_refused{0};  // over the streams a connection may hold
     std::atomic<uint64_t> connections_cut{0};  // for a flood of streams
+    std::atomic<int64_t> tls_handshakes{0};    // under way now
+    std::atomic<uint64_t> tls_failed{0};       // handshakes that failed or timed out
+    std::atomic<uint64_t> tls_refused{0};      // connections over the handshakes under way
+    SharedLogThrottle tls_log{absl::Seconds(1)};
     SharedLogThrottle cut_log{absl::Seconds(1)};
   };
 
@@ -78,10 +83,11 @@ class H2Connection final : public EventLoop::Watcher {
   };
   using Methods = std::map<std::string, MethodHandler, std::less<>>;
 
-  // Takes `fd` (a connected, non-blocking socket).
-  // `shard`: the loop's index (its calls' shard()).
+  // Takes `fd` (a connected, non-blocking socket), and `tls` over it if the
+  // port serves TLS (null: h2c). `shard`: the loop's index (its calls' shard()).
   H2Connection(EventLoop& loop, size_t shard, int fd, std::string peer, const Methods& methods,
-               Options options, std::function<void(H2Connection*)> on_closed);
+               Options options, std::function<void(H2Connection*)> on_closed,
+               std::unique_ptr<TlsSocket> tls = nullptr);
   ~H2Connection() override;
   H2Connection(const H2Connection&) = delete;
   H2Connection& operator=(const H2Connection&) = delete;
@@ -139,6 +145,11 @@ class H2Connection final : public EventLoop::Watcher {
                            void* user_data);
 
   H2Call* CallOf(int32_t stream_id);
+  // Advances the TLS handshake; false while it is not done (or failed: then
+  // the connection is closed).
+  bool Handshake();
+  // Watches for EPOLLOUT (besides input) or stops.
+  void WatchOutput(bool out);
   // The final GOAWAY (NO_ERROR, the last stream taken), once.
   void SubmitFinalGoAway();
   // A stream past max_concurrent_streams was refused: counted, and past as
@@ -147,11 +158,16 @@ class H2Connection final : public EventLoop::Watcher {
   // A request's headers are complete: dispatches it to its method.
   void OnRequest(H2Call& call);
   void ReadAll();
+  // Reads into `buffer`: > 0 bytes; 0 when there is nothing more now or the
+  // connection closed (closed_ says which); -1 when interrupted.
+  ssize_t Receive(uint8_t* buffer, size_t size);
   // Writes the outbox and whatever the session has to send; false once the
   // connection is closed.
   bool Flush();
   // Writes as much of the outbox as the socket takes; false on an error.
   bool WriteOutbox();
+  // Drops the outbox's first `written` bytes.
+  void DropWritten(size_t written);
   void RunDeferred();
   void AppendOwned(const uint8_t* data, size_t length);
   // The timers' work.
@@ -170,6 +186,8 @@ class H2Connection final : public EventLoop::Watcher {
   const std::function<void(H2Connection*)> on_closed_;
 
   // The loop thread's.
+  std::unique_ptr<TlsSocket> tls_;  // null: h2c
+  bool handshaking_ = false;        // counted in Counters::tls_handshakes
   nghttp2_session* session_ = nullptr;
   std::map<int32_t, std::shared_ptr<H2Call>> calls_;
   std::vector<Piece> outbox_;

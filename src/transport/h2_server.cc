@@ -8,6 +8,8 @@
 #include "absl/strings/str_cat.h"
 #include "spdlog/spdlog.h"
 
+#include "common/clock.h"
+
 namespace jawlb::transport {
 
 H2Server::H2Server(Options options) : options_(std::move(options)) {
@@ -52,13 +54,32 @@ void H2Server::Adopt(int fd, std::string peer) {
 }
 
 void H2Server::Open(Loop& loop, int fd, std::string peer) {
+  std::unique_ptr<TlsSocket> tls;
+  if (options_.tls != nullptr) {
+    if (counters_.tls_handshakes.load(std::memory_order_relaxed) >= options_.max_tls_handshakes) {
+      counters_.tls_refused.fetch_add(1, std::memory_order_relaxed);
+      int64_t suppressed = 0;
+      if (counters_.tls_log.Allow(Clock::Real().Now(), suppressed)) {
+        spdlog::warn(
+            "transport: connection from {} closed: {} TLS handshakes under way "
+            "(JAWLB_MAXTLSHANDSHAKES){}",
+            peer, options_.max_tls_handshakes,
+            suppressed > 0 ? absl::StrCat(" (and ", suppressed, " more since)") : "");
+      }
+      if (options_.on_close) options_.on_close(fd);
+      close(fd);
+      return;
+    }
+    tls = std::make_unique<TlsSocket>(options_.tls->Current(), fd);
+  }
   auto connection = std::make_unique<H2Connection>(
       *loop.loop, loop.index, fd, std::move(peer), methods_, options_.connection,
       [this, &loop](H2Connection* closed) {
         open_.fetch_sub(1, std::memory_order_relaxed);
         // Destroyed after the tasks already posted (they may name it).
         loop.loop->Post([&loop, closed] { loop.connections.erase(closed); });
-      });
+      },
+      std::move(tls));
   H2Connection* raw = connection.get();
   loop.connections.emplace(raw, std::move(connection));
   open_.fetch_add(1, std::memory_order_relaxed);
@@ -84,6 +105,16 @@ void H2Server::WriteMetrics(metrics::TextWriter& out) const {
               "Connections cut (GOAWAY ENHANCE_YOUR_CALM) for opening streams past the limit "
               "again and again.",
               static_cast<double>(counters_.connections_cut.load(std::memory_order_relaxed)));
+  if (options_.tls == nullptr) return;
+  out.Gauge("jawlb_tls_handshakes", "TLS handshakes under way on the gRPC port.",
+            static_cast<double>(counters_.tls_handshakes.load(std::memory_order_relaxed)));
+  out.Counter("jawlb_tls_handshake_failures_total",
+              "TLS handshakes that failed (no common protocol, no or a bad client certificate, "
+              "not TLS) or did not end within JAWLB_TLSHANDSHAKETIMEOUT.",
+              static_cast<double>(counters_.tls_failed.load(std::memory_order_relaxed)));
+  out.Counter("jawlb_tls_connections_refused_total",
+              "Connections closed before their handshake: JAWLB_MAXTLSHANDSHAKES were under way.",
+              static_cast<double>(counters_.tls_refused.load(std::memory_order_relaxed)));
 }
 
 void H2Server::Drain() {

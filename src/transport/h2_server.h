@@ -1,5 +1,5 @@
 // H2Server: jawlb's own HTTP/2 server for gRPC's long-lived streams (h2c,
-// prior knowledge). One EventLoop per core; each connection handed to it
+// prior knowledge, or TLS with ALPN h2). One EventLoop per core; each connection handed to it
 // (Adopt(), from the ConnectionListener) lives on one loop, chosen round
 // robin, with all its calls. Methods are registered by path before the first
 // connection; a call of any other path gets UNIMPLEMENTED.
@@ -37,6 +37,11 @@ class H2Server {
     // Told each connection's descriptor just before it is closed
     // (ConnectionListener::Closed); may be empty.
     std::function<void(int fd)> on_close;
+    // TLS (borrowed; outlives the server), or null: h2c. Handshakes run on
+    // the loops, bounded in time by connection.preface_timeout.
+    ServerTls* tls = nullptr;
+    // TLS handshakes under way at once; a connection past it is closed at once.
+    int64_t max_tls_handshakes = 1000;
   };
 
   explicit H2Server(Options options);
@@ -72,7 +77,7 @@ class H2Server {
   // Connections sent away so far (their final GOAWAY sent).
   uint64_t goaways_sent() const { return counters_.goaways.load(std::memory_order_relaxed); }
   // Connections open, clients sent away, streams refused and connections cut
-  // (jawlb_h2_*).
+  // (jawlb_h2_*); with TLS, handshakes under way, failed and refused (jawlb_tls_*).
   void WriteMetrics(metrics::TextWriter& out) const;
 
  private:

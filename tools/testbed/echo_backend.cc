@@ -19,14 +19,17 @@ grpc::ServerUnaryReactor* EchoBackend::Service::Whoami(grpc::CallbackServerConte
   return reactor;
 }
 
-absl::StatusOr<std::unique_ptr<EchoBackend>> EchoBackend::Start(std::string name, std::string ip,
-                                                                bool health) {
+absl::StatusOr<std::unique_ptr<EchoBackend>> EchoBackend::Start(
+    std::string name, std::string ip, bool health,
+    std::shared_ptr<grpc::ServerCredentials> credentials) {
   std::unique_ptr<EchoBackend> backend(new EchoBackend(std::move(name)));
   int port = 0;
   // A process-wide switch, read when a server is built.
   grpc::EnableDefaultHealthCheckService(health);
   grpc::ServerBuilder builder;
-  builder.AddListeningPort(absl::StrCat(ip, ":0"), grpc::InsecureServerCredentials(), &port);
+  builder.AddListeningPort(
+      absl::StrCat(ip, ":0"),
+      credentials != nullptr ? std::move(credentials) : grpc::InsecureServerCredentials(), &port);
   builder.RegisterService(&backend->service_);
   backend->server_ = builder.BuildAndStart();
   if (backend->server_ == nullptr || port == 0) {

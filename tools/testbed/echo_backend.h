@@ -24,9 +24,10 @@ class EchoBackend {
  public:
   // Listens on `ip`, port 0 (a free port). Unavailable when it cannot bind.
   // With `health`, it also serves grpc.health.v1.Health (gRPC's built-in
-  // service), SERVING until SetServing(false).
-  static absl::StatusOr<std::unique_ptr<EchoBackend>> Start(std::string name, std::string ip,
-                                                            bool health = true);
+  // service), SERVING until SetServing(false). `credentials`: null, plaintext.
+  static absl::StatusOr<std::unique_ptr<EchoBackend>> Start(
+      std::string name, std::string ip, bool health = true,
+      std::shared_ptr<grpc::ServerCredentials> credentials = nullptr);
   ~EchoBackend();
 
   const std::string& name() const { return name_; }

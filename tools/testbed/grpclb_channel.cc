@@ -1,21 +1,25 @@
 #include "testbed/grpclb_channel.h"
 
+#include <utility>
+
 #include "absl/strings/str_cat.h"
 
 #include "testbed/subprocess.h"
 
 namespace jawlb::testbed {
 
-std::shared_ptr<grpc::Channel> MakeGrpclbChannel(const std::string& dns_server,
-                                                 const std::string& target) {
+std::shared_ptr<grpc::Channel> MakeGrpclbChannel(
+    const std::string& dns_server, const std::string& target,
+    std::shared_ptr<grpc::ChannelCredentials> credentials) {
   grpc::ChannelArguments args;
   args.SetInt(GRPC_ARG_DNS_ENABLE_SRV_QUERIES, 1);
   args.SetServiceConfigJSON(R"({"loadBalancingConfig":[{"grpclb":{}}]})");
   // Each channel its own subchannels, so channels in one process do not share
   // connections (and their results).
   args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
-  return grpc::CreateCustomChannel("dns://" + dns_server + "/" + target,
-                                   grpc::InsecureChannelCredentials(), args);
+  return grpc::CreateCustomChannel(
+      "dns://" + dns_server + "/" + target,
+      credentials != nullptr ? std::move(credentials) : grpc::InsecureChannelCredentials(), args);
 }
 
 absl::StatusOr<EchoClient> ConnectEchoClient(const std::string& dir, int jawlb_port) {

@@ -18,8 +18,11 @@
 namespace jawlb::testbed {
 
 // `dns_server` is "127.0.0.1:5353"; `target` is "name:port" as a client dials it.
-std::shared_ptr<grpc::Channel> MakeGrpclbChannel(const std::string& dns_server,
-                                                 const std::string& target);
+// `credentials`: the channel's (to the balancer and the backends alike);
+// null: plaintext.
+std::shared_ptr<grpc::Channel> MakeGrpclbChannel(
+    const std::string& dns_server, const std::string& target,
+    std::shared_ptr<grpc::ChannelCredentials> credentials = nullptr);
 
 // What a client of the service echo.test has in a cluster: a DNS server (in
 // `dir`) whose SRV record _grpclb._tcp.echo.test names jawlb at 127.0.0.1:

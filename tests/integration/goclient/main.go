@@ -8,11 +8,15 @@
 //	window 7: alpha,beta failed=0
 //
 // naming, sorted, the backends that answered in that window. It runs until
-// -duration has passed, then exits 0.
+// -duration has passed, then exits 0. With -ca it speaks TLS to the balancer
+// and the backends alike, trusting that CA (and -cert/-key: its own
+// certificate, for mutual TLS).
 package main
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"flag"
 	"fmt"
 	"os"
@@ -24,18 +28,46 @@ import (
 	"github.com/golang/protobuf/ptypes/wrappers"
 	"google.golang.org/grpc"
 	_ "google.golang.org/grpc/balancer/grpclb"
+	"google.golang.org/grpc/credentials"
 )
 
 func main() {
 	target := flag.String("target", "", "dns://127.0.0.1:PORT/name:port")
 	window := flag.Int("window", 30, "RPCs per printed window")
 	duration := flag.Duration("duration", 2*time.Minute, "how long to run")
+	ca := flag.String("ca", "", "PEM CA to trust: TLS instead of plaintext")
+	cert := flag.String("cert", "", "PEM client certificate (with -ca and -key)")
+	key := flag.String("key", "", "PEM key of -cert")
 	flag.Parse()
+
+	security := grpc.WithInsecure()
+	if *ca != "" {
+		pem, err := os.ReadFile(*ca)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "read %s: %v\n", *ca, err)
+			os.Exit(2)
+		}
+		roots := x509.NewCertPool()
+		if !roots.AppendCertsFromPEM(pem) {
+			fmt.Fprintf(os.Stderr, "%s: no PEM certificate\n", *ca)
+			os.Exit(2)
+		}
+		config := &tls.Config{RootCAs: roots}
+		if *cert != "" {
+			pair, err := tls.LoadX509KeyPair(*cert, *key)
+			if err != nil {
+				fmt.Fprintf(os.Stderr, "load %s: %v\n", *cert, err)
+				os.Exit(2)
+			}
+			config.Certificates = []tls.Certificate{pair}
+		}
+		security = grpc.WithTransportCredentials(credentials.NewTLS(config))
+	}
 
 	// Importing grpclb turns on SRV lookups, but grpc-go 1.33 picks the grpclb
 	// policy only when the service config names it (its DNS resolver hands the
 	// balancer addresses over as attributes, not as GRPCLB-typed addresses).
-	conn, err := grpc.Dial(*target, grpc.WithInsecure(),
+	conn, err := grpc.Dial(*target, security,
 		grpc.WithDefaultServiceConfig(`{"loadBalancingConfig":[{"grpclb":{}}]}`))
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "dial %s: %v\n", *target, err)

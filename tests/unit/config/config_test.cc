@@ -249,5 +249,33 @@ TEST(ConfigTest, TheTransportIsJawlbsOwnServerUnlessGrpcIsAskedFor) {
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("JAWLB_TRANSPORT")));
 }
 
+TEST(ConfigTest, TlsNeedsACertificateAndItsKeyOnJawlbsOwnServer) {
+  absl::StatusOr<Config> tls = Parse({{"JAWLB_ENDPOINTS", "10.0.0.1:1"},
+                                      {"JAWLB_TLSCERT", "/tls/tls.crt"},
+                                      {"JAWLB_TLSKEY", "/tls/tls.key"},
+                                      {"JAWLB_TLSCLIENTCA", "/tls/ca.crt"},
+                                      {"JAWLB_TLSHANDSHAKETIMEOUT", "3s"},
+                                      {"JAWLB_MAXTLSHANDSHAKES", "50"}});
+  ASSERT_THAT(tls, IsOk());
+  EXPECT_EQ(tls->tls_cert, "/tls/tls.crt");
+  EXPECT_EQ(tls->tls_key, "/tls/tls.key");
+  EXPECT_EQ(tls->tls_client_ca, "/tls/ca.crt");
+  EXPECT_EQ(tls->tls_handshake_timeout, absl::Seconds(3));
+  EXPECT_EQ(tls->max_tls_handshakes, 50u);
+  EXPECT_THAT(Parse({{"JAWLB_ENDPOINTS", "10.0.0.1:1"}, {"JAWLB_TLSCERT", "/tls/tls.crt"}}),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("go together")));
+  EXPECT_THAT(Parse({{"JAWLB_ENDPOINTS", "10.0.0.1:1"}, {"JAWLB_TLSKEY", "/tls/tls.key"}}),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("go together")));
+  EXPECT_THAT(Parse({{"JAWLB_ENDPOINTS", "10.0.0.1:1"}, {"JAWLB_TLSCLIENTCA", "/tls/ca.crt"}}),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("needs TLS")));
+  EXPECT_THAT(Parse({{"JAWLB_ENDPOINTS", "10.0.0.1:1"},
+                     {"JAWLB_TLSCERT", "/tls/tls.crt"},
+                     {"JAWLB_TLSKEY", "/tls/tls.key"},
+                     {"JAWLB_TRANSPORT", "grpc"}}),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("JAWLB_TRANSPORT=grpc")));
+  EXPECT_THAT(Parse({{"JAWLB_ENDPOINTS", "10.0.0.1:1"}, {"JAWLB_TLSHANDSHAKETIMEOUT", "1h"}}),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("JAWLB_TLSHANDSHAKETIMEOUT")));
+}
+
 }  // namespace
 }  // namespace jawlb::config
