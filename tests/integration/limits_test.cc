@@ -27,6 +27,7 @@
 #include "testbed/http.h"
 #include "testbed/jawlb_process.h"
 #include "testbed/lb_stream.h"
+#include "testbed/raw_connection.h"
 #include "testbed/subprocess.h"
 #include "tests/common/eventually.h"
 #include "tests/common/status_matchers.h"
@@ -499,48 +500,6 @@ TEST(LimitsTest, ASecondSigtermHurriesTheDrain) {
   EXPECT_TRUE(ExitedWith(jawlb->process().Stop(SIGTERM, kWait), 0)) << jawlb->process().Output();
   EXPECT_THAT(jawlb->process().Output(), HasSubstr("while draining: ending the open streams now"));
 }
-
-// A raw TCP connection to the admin port (IPv4 or IPv6 loopback).
-class RawConnection {
- public:
-  RawConnection(const std::string& ip, int port) {
-    sockaddr_storage address{};
-    socklen_t length = 0;
-    if (ip.find(':') != std::string::npos) {
-      auto* v6 = reinterpret_cast<sockaddr_in6*>(&address);
-      v6->sin6_family = AF_INET6;
-      v6->sin6_port = htons(static_cast<uint16_t>(port));
-      inet_pton(AF_INET6, ip.c_str(), &v6->sin6_addr);
-      length = sizeof(*v6);
-    } else {
-      auto* v4 = reinterpret_cast<sockaddr_in*>(&address);
-      v4->sin_family = AF_INET;
-      v4->sin_port = htons(static_cast<uint16_t>(port));
-      inet_pton(AF_INET, ip.c_str(), &v4->sin_addr);
-      length = sizeof(*v4);
-    }
-    fd_ = socket(address.ss_family, SOCK_STREAM, 0);
-    connected_ = connect(fd_, reinterpret_cast<sockaddr*>(&address), length) == 0;
-  }
-  ~RawConnection() { close(fd_); }
-  bool connected() const { return connected_; }
-  bool Send(const std::string& data) {
-    return send(fd_, data.data(), data.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(data.size());
-  }
-  // Everything until the server closes (or 60 s).
-  std::string ReadAll() {
-    timeval timeout{60, 0};
-    setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
-    std::string all;
-    char buffer[4096];
-    for (ssize_t n; (n = read(fd_, buffer, sizeof(buffer))) > 0;) all.append(buffer, n);
-    return all;
-  }
-
- private:
-  int fd_ = -1;
-  bool connected_ = false;
-};
 
 // Item 6: the admin port read bodies of any size (a 300 MB POST: +300 MB RSS),
 // 16 slow connections kept /healthz timing out, 501 idle ones used up

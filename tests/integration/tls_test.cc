@@ -27,6 +27,7 @@
 #include "testbed/grpclb_channel.h"
 #include "testbed/http.h"
 #include "testbed/jawlb_process.h"
+#include "testbed/raw_connection.h"
 #include "testbed/tls_files.h"
 #include "tests/common/status_matchers.h"
 
@@ -91,9 +92,10 @@ class TlsTest : public ::testing::Test {
 
   // Starts jawlb serving TLS (`client_ca`: mutual) from the endpoints file,
   // and a DNS server whose SRV record names it as jawlb.test.
-  void StartJawlb(const std::string& client_ca = "") {
-    std::vector<std::string> env = {"JAWLB_ENDPOINTSFILE=" + endpoints_, "JAWLB_LOGLEVEL=debug",
-                                    "JAWLB_TLSCERT=" + cert_, "JAWLB_TLSKEY=" + key_};
+  void StartJawlb(const std::string& client_ca = "", std::vector<std::string> more = {}) {
+    std::vector<std::string> env = std::move(more);
+    env.insert(env.end(), {"JAWLB_ENDPOINTSFILE=" + endpoints_, "JAWLB_LOGLEVEL=debug",
+                           "JAWLB_TLSCERT=" + cert_, "JAWLB_TLSKEY=" + key_});
     if (!client_ca.empty()) env.push_back("JAWLB_TLSCLIENTCA=" + client_ca);
     auto jawlb = JawlbProcess::Start(JAWLB_BINARY, env, dir_ + "/jawlb.log");
     ASSERT_THAT(jawlb, IsOk());
@@ -270,6 +272,44 @@ TEST_F(TlsTest, RotationServesNewHandshakesAndKeepsConnectedClients) {
   EXPECT_TRUE(after.first.ok()) << after.first.error_message();
   EXPECT_EQ(after.second, "jawlb rotated");
   EXPECT_EQ(CallMany(channel, 50).failures, 0);
+}
+
+// The cost of a handshake is bounded: a connection that never finishes one
+// holds its slot for JAWLB_TLSHANDSHAKETIMEOUT, and past JAWLB_MAXTLSHANDSHAKES
+// a new connection is closed at once (its client retries; established
+// connections are not touched).
+TEST_F(TlsTest, HandshakesAreBoundedInTimeAndNumber) {
+  if (!OnH2Transport()) GTEST_SKIP() << "TLS is served by jawlb's HTTP/2 server";
+  StartJawlb("", {"JAWLB_TLSHANDSHAKETIMEOUT=2s", "JAWLB_MAXTLSHANDSHAKES=2"});
+  auto channel = MakeGrpclbChannel(dns_->address(), target_, Tls(pki_.ca));
+  ASSERT_THAT(WaitForSpread(channel, {"alpha", "beta", "gamma"}, true, 30, kSettle), IsOk());
+
+  // Two connections that say nothing take both slots; a third is closed at
+  // once, without a byte.
+  RawConnection silent1("127.0.0.1", jawlb_->port());
+  RawConnection silent2("127.0.0.1", jawlb_->port());
+  ASSERT_TRUE(silent1.connected() && silent2.connected());
+  const absl::Time deadline = absl::Now() + kSettle;
+  while (!absl::StrContains(Metrics(), "jawlb_tls_handshakes 2\n") && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+  ASSERT_THAT(Metrics(), HasSubstr("jawlb_tls_handshakes 2\n"));
+  RawConnection third("127.0.0.1", jawlb_->port());
+  EXPECT_EQ(third.ReadAll(), "");
+  EXPECT_THAT(Metrics(), HasSubstr("jawlb_tls_connections_refused_total 1\n"));
+  EXPECT_THAT(jawlb_->process().Output(), HasSubstr("TLS handshakes under way"));
+
+  // The silent ones are closed at the timeout (ReadAll waits up to 60 s).
+  const absl::Time opened = absl::Now();
+  EXPECT_EQ(silent1.ReadAll(), "");
+  EXPECT_EQ(silent2.ReadAll(), "");
+  EXPECT_LT(absl::Now() - opened, absl::Seconds(50));
+  EXPECT_THAT(Metrics(), HasSubstr("jawlb_tls_handshake_failures_total 2\n"));
+  EXPECT_THAT(jawlb_->process().Output(), HasSubstr("no TLS handshake within 2s"));
+
+  // The established client never noticed; new handshakes go through again.
+  EXPECT_EQ(CallMany(channel, 50).failures, 0);
+  EXPECT_TRUE(Check(Tls(pki_.ca)).first.ok());
 }
 
 TEST_F(TlsTest, ABadPairAtStartIsAClearErrorAndExit1) {
