@@ -9,10 +9,12 @@
 
 #include <arpa/inet.h>
 #include <signal.h>
+#include <sys/stat.h>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "absl/synchronization/mutex.h"
 #include "gmock/gmock.h"
 #include "grpc/lb/v1/load_balancer.grpc.pb.h"
@@ -23,8 +25,10 @@
 #include "testbed/echo_backend.h"
 #include "testbed/echo_client.h"
 #include "testbed/grpclb_channel.h"
+#include "testbed/http.h"
 #include "testbed/jawlb_process.h"
 #include "testbed/kube_api.h"
+#include "testbed/tls_files.h"
 #include "tests/common/status_matchers.h"
 
 namespace jawlb::testbed {
@@ -35,6 +39,8 @@ using grpc::lb::v1::LoadBalanceResponse;
 using ::jawlb::testing::IsOk;
 using ::testing::ElementsAre;
 using ::testing::ElementsAreArray;
+using ::testing::HasSubstr;
+using ::testing::Not;
 
 constexpr absl::Duration kSettle = absl::Seconds(60);
 constexpr char kDrop[] = "drop";
@@ -43,9 +49,14 @@ constexpr char kDrop[] = "drop";
 // "10.0.0.1:50051,10.0.0.2:50051" (servers in the order sent) or "drop".
 class ListObserver {
  public:
-  explicit ListObserver(int port) {
-    channel_ =
-        grpc::CreateChannel(absl::StrCat("127.0.0.1:", port), grpc::InsecureChannelCredentials());
+  // `credentials`: TLS ones (for a jawlb whose certificate names jawlb.test),
+  // or null for plaintext.
+  explicit ListObserver(int port, std::shared_ptr<grpc::ChannelCredentials> credentials = nullptr) {
+    grpc::ChannelArguments args;
+    args.SetSslTargetNameOverride("jawlb.test");
+    channel_ = grpc::CreateCustomChannel(
+        absl::StrCat("127.0.0.1:", port),
+        credentials != nullptr ? std::move(credentials) : grpc::InsecureChannelCredentials(), args);
     stub_ = grpc::lb::v1::LoadBalancer::NewStub(channel_);
     stream_ = stub_->BalanceLoad(&context_);
     LoadBalanceRequest initial;
@@ -123,7 +134,8 @@ class KubernetesTest : public ::testing::Test {
   }
 
   // Starts jawlb watching service "echo" and a client observing it.
-  void StartJawlb(std::vector<std::string> env = {}) {
+  void StartJawlb(std::vector<std::string> env = {},
+                  std::shared_ptr<grpc::ChannelCredentials> credentials = nullptr) {
     env.push_back("JAWLB_SERVICE=echo");
     env.push_back("JAWLB_WATCHSTALLTIMEOUT=2s");
     env.push_back("JAWLB_LOGLEVEL=debug");
@@ -133,7 +145,7 @@ class KubernetesTest : public ::testing::Test {
     auto jawlb = JawlbProcess::Start(JAWLB_BINARY, env, dir_ + "/jawlb.log");
     ASSERT_THAT(jawlb, IsOk());
     jawlb_ = *std::move(jawlb);
-    observer_ = std::make_unique<ListObserver>(jawlb_->port());
+    observer_ = std::make_unique<ListObserver>(jawlb_->port(), std::move(credentials));
   }
 
   // Applies `slice` and waits until the client has `expected`.
@@ -282,6 +294,68 @@ TEST_F(KubernetesTest, TokenRotationLeavesNoGap) {
   ExpectAfter(Slice("echo-b", {{"10.0.0.2", "ready"}}), "10.0.0.1:50051,10.0.0.2:50051");
   EXPECT_THAT(observer_->Lists(), ElementsAre("10.0.0.1:50051", "10.0.0.1:50051,10.0.0.2:50051"));
   EXPECT_EQ(jawlb_->process().Output().find("token-"), std::string::npos) << "a token was logged";
+}
+
+// Secrets never leave jawlb: the API server token, the gRPC port's private key
+// and a client's certificate appear in no log line (debug level, through an
+// unauthorized spell, faults and refused handshakes), no /debug/state, no
+// /metrics and no status page.
+TEST_F(KubernetesTest, NoSecretLeavesJawlb) {
+  const std::string token = absl::StrCat("s3cret-", absl::ToUnixNanos(absl::Now()));
+  std::ofstream(dir_ + "/secret-kubeconfig") << absl::StrCat(
+      "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster:\n    server: ", api_->url(),
+      "\n    certificate-authority: ", dir_,
+      "/ca.crt\nusers:\n- name: u\n  user:\n    token: ", token,
+      "\ncontexts:\n- name: x\n  context: {cluster: c, user: u}\ncurrent-context: x\n");
+  ASSERT_THAT(api_->Control("/tokens?set=" + token), IsOk());
+  ASSERT_THAT(api_->Put("endpointslices", Slice("echo-a", {{"10.0.0.1", "ready"}})), IsOk());
+  const std::string tls_dir = dir_ + "/tls";  // not dir_: the API server's ca.crt is there
+  ASSERT_EQ(mkdir(tls_dir.c_str(), 0700), 0);
+  absl::StatusOr<TlsFiles> pki = MakeTlsFiles(tls_dir, {"jawlb.test"});
+  ASSERT_THAT(pki, IsOk());
+  std::vector<std::string> env = {"KUBECONFIG=" + dir_ + "/secret-kubeconfig"};
+  std::shared_ptr<grpc::ChannelCredentials> credentials;
+  if (OnH2Transport()) {  // TLS is served by jawlb's HTTP/2 server
+    env.insert(env.end(), {"JAWLB_TLSCERT=" + pki->cert, "JAWLB_TLSKEY=" + pki->key,
+                           "JAWLB_TLSCLIENTCA=" + pki->ca});
+    grpc::SslCredentialsOptions options;
+    options.pem_root_certs = ReadWholeFile(pki->ca);
+    options.pem_cert_chain = ReadWholeFile(pki->client_cert);
+    options.pem_private_key = ReadWholeFile(pki->client_key);
+    credentials = grpc::SslCredentials(options);
+  }
+  StartJawlb(env, credentials);
+  ASSERT_TRUE(observer_->WaitFor("10.0.0.1:50051"));
+
+  // The API server stops taking the token for a while (401s, retried), and
+  // faults; a plaintext client knocks on the TLS port.
+  ASSERT_THAT(api_->Control("/tokens?set=another"), IsOk());
+  ASSERT_THAT(api_->Control("/fault/drop"), IsOk());
+  ASSERT_THAT(jawlb_->process().WaitForLine("401", kSettle), IsOk());
+  ListObserver plaintext(jawlb_->port());
+  ASSERT_THAT(api_->Control("/tokens?set=" + token), IsOk());
+  ASSERT_THAT(api_->Control("/fault/garbage"), IsOk());
+  ExpectAfter(Slice("echo-b", {{"10.0.0.2", "ready"}}), "10.0.0.1:50051,10.0.0.2:50051");
+
+  // Every output of the run.
+  const std::string admin = absl::StrCat("http://127.0.0.1:", jawlb_->admin_port());
+  std::string outputs = jawlb_->process().Output();
+  for (const char* path : {"/debug/state", "/metrics", "/", "/readyz", "/healthz"}) {
+    auto got = HttpGet(admin + path);
+    ASSERT_THAT(got, IsOk());
+    absl::StrAppend(&outputs, got->second);
+  }
+  EXPECT_THAT(outputs, HasSubstr("10.0.0.2"));  // the outputs are there
+  EXPECT_THAT(outputs, Not(HasSubstr(token)));
+  EXPECT_THAT(outputs, Not(HasSubstr("PRIVATE KEY")));
+  EXPECT_THAT(outputs, Not(HasSubstr("BEGIN CERTIFICATE")));
+  // No line of a key's or certificate's base64 either.
+  for (const std::string& file : {pki->key, pki->client_key, pki->client_cert, pki->cert}) {
+    for (absl::string_view line : absl::StrSplit(ReadWholeFile(file), '\n')) {
+      if (line.size() < 40 || absl::StartsWith(line, "-----")) continue;
+      EXPECT_THAT(outputs, Not(HasSubstr(std::string(line)))) << file;
+    }
+  }
 }
 
 // The test API server's fidelity, judged by the real kubectl: create, replace,
