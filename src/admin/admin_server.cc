@@ -64,8 +64,9 @@ std::vector<std::string> ClientsJson(const std::vector<grpclb::ClientInfo>& info
         "{\"peer\":", JsonQuote(client.peer),
         ",\"protocol\":", client.xds.empty() && client.node.empty() ? "\"grpclb\"" : "\"xds\"",
         ",\"node\":", JsonQuote(client.node), ",\"locality\":", JsonQuote(client.locality),
-        ",\"user_agent\":", JsonQuote(client.user_agent), ",\"xds\":[", absl::StrJoin(xds, ","), "]",
-        ",\"name\":", JsonQuote(client.name), ",\"connected\":", JsonQuote(Time(client.connected)),
+        ",\"user_agent\":", JsonQuote(client.user_agent), ",\"xds\":[", absl::StrJoin(xds, ","),
+        "]", ",\"name\":", JsonQuote(client.name),
+        ",\"connected\":", JsonQuote(Time(client.connected)),
         ",\"list_version\":", client.list_version, ",\"list_size\":", client.list_size,
         ",\"token_client\":", JsonQuote(grpclb::Base32(client.token_client)),
         ",\"load\":{\"reports\":", load.reports, ",\"rejected_reports\":", load.rejected_reports,
@@ -154,6 +155,7 @@ absl::StatusOr<std::unique_ptr<AdminServer>> AdminServer::Start(const std::strin
         absl::StrCat(http.status().message(), " (JAWLB_ADMINHOST/JAWLB_ADMINPORT)"));
   }
   server->http_ = *std::move(http);
+  server->serving_.store(server->http_.get(), std::memory_order_release);
   return server;
 }
 
@@ -198,7 +200,9 @@ std::string AdminServer::Metrics() const {
   out.Header("jawlb_backends_sent", "gauge", "Backends in the newest list sent to clients.");
   out.Sample("jawlb_backends_sent", {{"service", view_.service}}, static_cast<double>(sent));
   view_.write_metrics(out);
-  if (http_ != nullptr) http_->WriteMetrics(out);
+  if (const HttpServer* http = serving_.load(std::memory_order_acquire); http != nullptr) {
+    http->WriteMetrics(out);
+  }
   WriteProcessMetrics(out);
   return out.text();
 }

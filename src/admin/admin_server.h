@@ -19,6 +19,7 @@
 #ifndef JAWLB_ADMIN_ADMIN_SERVER_H_
 #define JAWLB_ADMIN_ADMIN_SERVER_H_
 
+#include <atomic>
 #include <functional>
 #include <memory>
 #include <string>
@@ -88,7 +89,11 @@ class AdminServer {
   // Constant after construction.
   const AdminView view_;
 
+  // The owner's thread (Start, Stop).
   std::unique_ptr<HttpServer> http_;
+  // http_.get() once Start() has it, for the handlers on the server's own
+  // thread, which may run before Start() returns (a scrape at once).
+  std::atomic<const HttpServer*> serving_{nullptr};
 };
 
 }  // namespace jawlb::admin

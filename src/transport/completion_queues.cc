@@ -6,6 +6,7 @@
 #include "grpc/support/time.h"
 #include "grpcpp/alarm.h"
 
+#include "common/tsan.h"
 #include "transport/completion_tag.h"
 
 namespace jawlb::transport {
@@ -34,7 +35,10 @@ void CompletionQueues::Start() {
     threads_.emplace_back([cq = queue.get()] {
       void* tag = nullptr;
       bool ok = false;
-      while (cq->Next(&tag, &ok)) static_cast<CompletionTag*>(tag)->Proceed(ok);
+      while (cq->Next(&tag, &ok)) {
+        TsanAcquire(tag);  // handed over by TsanRelease() before it was queued
+        static_cast<CompletionTag*>(tag)->Proceed(ok);
+      }
     });
   }
 }
@@ -61,6 +65,7 @@ class WakeTag final : public CompletionTag {
 CompletionQueues::ShardRunner CompletionQueues::wake_runner() {
   return [this](size_t shard, std::function<void()> wake) {
     auto* tag = new WakeTag(std::move(wake));
+    TsanRelease(tag);  // the queue's thread runs it (gRPC's hand-off is invisible to TSan)
     tag->alarm.Set(queues_[shard % queues_.size()].get(), gpr_now(GPR_CLOCK_MONOTONIC), tag);
   };
 }

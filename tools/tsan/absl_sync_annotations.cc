@@ -22,10 +22,10 @@
 //
 // Tied to Debian's Abseil (its inline namespace `debian3` is in the mangled
 // names below); a missing symbol aborts at the first lock, saying which.
-#include <dlfcn.h>
-
 #include <cstdio>
 #include <cstdlib>
+
+#include <dlfcn.h>
 
 #include "absl/synchronization/mutex.h"
 
@@ -101,29 +101,29 @@ void Mutex::ReaderLockWhen(const Condition& cond) ABSL_NO_THREAD_SAFETY_ANALYSIS
   real(this, cond);
   __tsan_acquire(this);
 }
-bool Mutex::LockWhenWithTimeout(const Condition& cond, Duration timeout)
-    ABSL_NO_THREAD_SAFETY_ANALYSIS {
+bool Mutex::LockWhenWithTimeout(const Condition& cond,
+                                Duration timeout) ABSL_NO_THREAD_SAFETY_ANALYSIS {
   JAWLB_REAL(WhenTimeout, "5Mutex19LockWhenWithTimeoutERKNS0_9ConditionENS0_8DurationE");
   const bool met = real(this, cond, timeout);
   __tsan_acquire(this);  // held whether or not the condition came true
   return met;
 }
-bool Mutex::LockWhenWithDeadline(const Condition& cond, Time deadline)
-    ABSL_NO_THREAD_SAFETY_ANALYSIS {
+bool Mutex::LockWhenWithDeadline(const Condition& cond,
+                                 Time deadline) ABSL_NO_THREAD_SAFETY_ANALYSIS {
   JAWLB_REAL(WhenDeadline, "5Mutex20LockWhenWithDeadlineERKNS0_9ConditionENS0_4TimeE");
   const bool met = real(this, cond, deadline);
   __tsan_acquire(this);
   return met;
 }
-bool Mutex::ReaderLockWhenWithTimeout(const Condition& cond, Duration timeout)
-    ABSL_NO_THREAD_SAFETY_ANALYSIS {
+bool Mutex::ReaderLockWhenWithTimeout(const Condition& cond,
+                                      Duration timeout) ABSL_NO_THREAD_SAFETY_ANALYSIS {
   JAWLB_REAL(WhenTimeout, "5Mutex25ReaderLockWhenWithTimeoutERKNS0_9ConditionENS0_8DurationE");
   const bool met = real(this, cond, timeout);
   __tsan_acquire(this);
   return met;
 }
-bool Mutex::ReaderLockWhenWithDeadline(const Condition& cond, Time deadline)
-    ABSL_NO_THREAD_SAFETY_ANALYSIS {
+bool Mutex::ReaderLockWhenWithDeadline(const Condition& cond,
+                                       Time deadline) ABSL_NO_THREAD_SAFETY_ANALYSIS {
   JAWLB_REAL(WhenDeadline, "5Mutex26ReaderLockWhenWithDeadlineERKNS0_9ConditionENS0_4TimeE");
   const bool met = real(this, cond, deadline);
   __tsan_acquire(this);
@@ -173,8 +173,7 @@ bool CondVar::WaitWithDeadline(Mutex* mu, Time deadline) {
 }
 
 bool Condition::Eval() const {
-  static const auto real =
-      Real<bool (*)(const Condition*)>("_ZNK4absl7debian39Condition4EvalEv");
+  static const auto real = Real<bool (*)(const Condition*)>("_ZNK4absl7debian39Condition4EvalEv");
   __tsan_ignore_thread_begin();
   const bool result = real(this);
   __tsan_ignore_thread_end();

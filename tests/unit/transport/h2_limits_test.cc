@@ -116,15 +116,17 @@ MethodHandler Echo() {
 class H2LimitsTest : public ::testing::Test {
  protected:
   void Start(H2Connection::Options options) {
+    // As App wires them: the server tells the listener of each close.
+    auto listener = ConnectionListener::Listen({.host = "127.0.0.1", .closes_reported = true});
+    ASSERT_THAT(listener, IsOk());
+    listener_ = *std::move(listener);
     H2Server::Options server_options;
     server_options.loops = 2;
     server_options.connection = options;
+    server_options.on_close = [listener = listener_.get()](int fd) { listener->Closed(fd); };
     server_ = std::make_unique<H2Server>(server_options);
     server_->Register("/test.Echo/Stream", Echo());
     ASSERT_THAT(server_->Start(), IsOk());
-    auto listener = ConnectionListener::Listen({.host = "127.0.0.1"});
-    ASSERT_THAT(listener, IsOk());
-    listener_ = *std::move(listener);
     listener_->Start([this](int fd, const std::string& peer) { server_->Adopt(fd, peer); });
   }
   void TearDown() override {
