@@ -163,7 +163,8 @@ absl::Status App::StartGrpc() {
 }
 
 absl::Status App::StartAdmin() {
-  liveness_ = std::make_unique<Liveness>(config_.host, port(), factory_->kubernetes());
+  liveness_ =
+      std::make_unique<Liveness>(config_.host, port(), factory_->kubernetes(), tls_ != nullptr);
   admin::AdminView view;
   view.not_ready_reason = [this] { return readiness_.NotReadyReason(); };
   view.stuck_reason = [this] { return liveness_->StuckReason(); };

@@ -91,9 +91,9 @@ class App {
   std::shared_ptr<grpclb::ServiceUnit> unit_;    // single mode: every name's
   std::unique_ptr<ServiceDirectory> directory_;  // multi mode: a unit per service
   std::unique_ptr<Protocols> protocols_;         // grpclb and xDS, from the units
+  std::unique_ptr<transport::ServerTls> tls_;    // JAWLB_TLSCERT: the port's identity
   // What serves the port (JAWLB_TRANSPORT): jawlb's HTTP/2 server with its
   // health service, or gRPC C++'s server (with gRPC's own health service).
-  std::unique_ptr<transport::ServerTls> tls_;  // JAWLB_TLSCERT: the port's identity
   std::unique_ptr<transport::H2Server> h2_;
   HealthService health_;
   std::unique_ptr<grpc::Server> server_;

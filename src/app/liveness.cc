@@ -8,21 +8,27 @@
 #include "grpcpp/grpcpp.h"
 
 #include "common/clock.h"
+#include "transport/tls.h"
 
 namespace jawlb::app {
 namespace {
 
+std::string SelfHost(const std::string& host) { return host.empty() ? "127.0.0.1" : host; }
+
 std::string SelfTarget(const std::string& host, int port) {
-  const std::string self_host = host.empty()                   ? "127.0.0.1"
-                                : absl::StrContains(host, ':') ? "[" + host + "]"
-                                                               : host;
-  return absl::StrCat(self_host, ":", port);
+  const std::string self_host = SelfHost(host);
+  return absl::StrCat(absl::StrContains(self_host, ':') ? "[" + self_host + "]" : self_host, ":",
+                      port);
 }
 
 }  // namespace
 
-Liveness::Liveness(const std::string& host, int port, const k8s::ApiMonitor* kubernetes)
-    : target_(SelfTarget(host, port)), kubernetes_(kubernetes) {}
+Liveness::Liveness(const std::string& host, int port, const k8s::ApiMonitor* kubernetes, bool tls)
+    : host_(SelfHost(host)),
+      port_(port),
+      tls_(tls),
+      target_(SelfTarget(host, port)),
+      kubernetes_(kubernetes) {}
 
 std::string Liveness::StuckReason() const {
   if (!GrpcServerAnswers()) return "the gRPC server does not answer its own health check in 2s";
@@ -36,6 +42,7 @@ std::string Liveness::StuckReason() const {
 }
 
 bool Liveness::GrpcServerAnswers() const {
+  if (tls_) return transport::TlsHandshakeAnswers(host_, port_, absl::Seconds(2)).ok();
   // A connection of its own each time (not a pooled one that may have been
   // open for hours), so a port that no longer accepts fails the check.
   grpc::ChannelArguments fresh;

@@ -3,15 +3,21 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <utility>
 #include <vector>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
+#include <poll.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "absl/strings/str_cat.h"
 #include "spdlog/spdlog.h"
@@ -280,6 +286,61 @@ std::string TlsSocket::Describe() const {
     X509_free(client);
   }
   return text;
+}
+
+absl::Status TlsHandshakeAnswers(const std::string& ip, int port, absl::Duration timeout) {
+  const absl::Time deadline = absl::Now() + timeout;
+  sockaddr_storage address{};
+  socklen_t length = 0;
+  auto* v4 = reinterpret_cast<sockaddr_in*>(&address);
+  auto* v6 = reinterpret_cast<sockaddr_in6*>(&address);
+  if (inet_pton(AF_INET, ip.c_str(), &v4->sin_addr) == 1) {
+    v4->sin_family = AF_INET;
+    v4->sin_port = htons(static_cast<uint16_t>(port));
+    length = sizeof(*v4);
+  } else if (inet_pton(AF_INET6, ip.c_str(), &v6->sin6_addr) == 1) {
+    v6->sin6_family = AF_INET6;
+    v6->sin6_port = htons(static_cast<uint16_t>(port));
+    length = sizeof(*v6);
+  } else {
+    return absl::InvalidArgumentError(absl::StrCat("not an IP address: ", ip));
+  }
+  const int fd = socket(address.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) return absl::UnavailableError(absl::StrCat("socket: ", std::strerror(errno)));
+  const std::unique_ptr<SSL_CTX, void (*)(SSL_CTX*)> context(SSL_CTX_new(TLS_client_method()),
+                                                             SSL_CTX_free);
+  SSL* ssl = context != nullptr ? SSL_new(context.get()) : nullptr;
+  const auto done = [&](absl::Status status) {
+    if (ssl != nullptr) SSL_free(ssl);
+    close(fd);
+    ERR_clear_error();
+    return status;
+  };
+  if (ssl == nullptr) return done(absl::InternalError("cannot make a TLS session"));
+  static const unsigned char kAlpn[] = {2, 'h', '2'};
+  SSL_set_alpn_protos(ssl, kAlpn, sizeof(kAlpn));
+  SSL_set_fd(ssl, fd);
+  if (connect(fd, reinterpret_cast<sockaddr*>(&address), length) != 0 && errno != EINPROGRESS) {
+    return done(absl::UnavailableError(absl::StrCat("connect: ", std::strerror(errno))));
+  }
+  for (;;) {
+    ERR_clear_error();
+    const int result = SSL_connect(ssl);
+    if (result == 1) return done(absl::OkStatus());
+    const int error = SSL_get_error(ssl, result);
+    if (error == SSL_ERROR_SSL && (ERR_peek_error() != 0 || SSL_get_state(ssl) != TLS_ST_BEFORE)) {
+      return done(absl::OkStatus());  // the server answered, with a refusal
+    }
+    if (error != SSL_ERROR_WANT_READ && error != SSL_ERROR_WANT_WRITE) {
+      return done(absl::UnavailableError("the connection ended without a TLS answer"));
+    }
+    const absl::Duration left = deadline - absl::Now();
+    if (left <= absl::ZeroDuration()) {
+      return done(absl::UnavailableError("no TLS answer in time"));
+    }
+    pollfd wait{fd, static_cast<short>(error == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT), 0};
+    (void)poll(&wait, 1, static_cast<int>(absl::ToInt64Milliseconds(left)) + 1);
+  }
 }
 
 }  // namespace jawlb::transport

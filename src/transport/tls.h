@@ -149,6 +149,15 @@ class TlsSocket {
   std::string error_;
 };
 
+// Whether a TLS server at `ip`:`port` answers a new connection's handshake
+// within `timeout`: OK when the handshake completes, or when the server
+// refuses it with a TLS alert (with mutual TLS a client without a
+// certificate is refused: the server still answered). Unavailable when the
+// connection is refused, cut without an answer, or nothing comes in time.
+// The server's certificate is not checked (this asks "is it there?", not
+// "is it who it says?"). Blocks the caller for up to `timeout`.
+absl::Status TlsHandshakeAnswers(const std::string& ip, int port, absl::Duration timeout);
+
 }  // namespace jawlb::transport
 
 #endif  // JAWLB_TRANSPORT_TLS_H_

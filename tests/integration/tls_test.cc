@@ -158,6 +158,11 @@ class TlsTest : public ::testing::Test {
     return count;
   }
 
+  int AdminStatus(const std::string& path) {
+    auto got = HttpGet(absl::StrCat("http://127.0.0.1:", jawlb_->admin_port(), path));
+    return got.ok() ? got->first : 0;
+  }
+
   std::string Metrics() {
     auto got = HttpGet(absl::StrCat("http://127.0.0.1:", jawlb_->admin_port(), "/metrics"));
     return got.ok() ? got->second : "";
@@ -187,6 +192,8 @@ TEST_F(TlsTest, CppGrpclbClientFindsJawlbThroughSrvOverTls) {
   EXPECT_EQ(spread.calls.count("gamma"), 0u) << spread.ToString();
   EXPECT_THAT(jawlb_->process().Output(), HasSubstr("listening on 127.0.0.1"));
   EXPECT_THAT(jawlb_->process().Output(), HasSubstr("(jawlb's HTTP/2 server, TLS)"));
+  // Liveness dials its own port: over TLS, it sees the handshake answered.
+  EXPECT_EQ(AdminStatus("/healthz"), 200);
 
   // A plaintext client gets nothing from a TLS port: its handshake fails.
   auto plaintext = MakeGrpclbChannel(dns_->address(), target_);
@@ -225,6 +232,8 @@ TEST_F(TlsTest, MutualTlsServesOnlyClientsTheClientCaSigned) {
   EXPECT_EQ(stranger.first.error_code(), grpc::StatusCode::UNAVAILABLE)
       << stranger.first.error_message();
   EXPECT_THAT(jawlb_->process().Output(), HasSubstr("TLS handshake with"));
+  // Liveness has no client certificate: the server's refusal is its answer.
+  EXPECT_EQ(AdminStatus("/healthz"), 200);
   EXPECT_THAT(Metrics(), Not(HasSubstr("jawlb_tls_handshake_failures_total 0\n")));
   // The client with a certificate was never disturbed.
   EXPECT_EQ(CallMany(channel, 50).failures, 0);
