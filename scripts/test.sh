@@ -34,7 +34,7 @@ run_suite build-asan -DCMAKE_BUILD_TYPE=Debug -DJAWLB_SANITIZE=ON \
 # instrumented, so tools/tsan/absl_sync_annotations.cc makes Abseil's Mutex
 # visible and tools/tsan/suppressions.txt names, narrowly and with reasons,
 # what remains inside gRPC, OpenSSL, protobuf and Abseil. A report fails its
-# test (TSan's exit code 66, for jawlb's own processes too). ~15 minutes.
+# test (TSan's exit code 66, for jawlb's own processes too). ~7 minutes.
 export TSAN_OPTIONS=suppressions=$PWD/tools/tsan/suppressions.txt
 run_suite build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DJAWLB_TSAN=ON \
   -DCMAKE_C_COMPILER=clang-14 -DCMAKE_CXX_COMPILER=clang++-14
