@@ -14,7 +14,7 @@ minutes=${1:-60}
 shift || true
 ./scripts/install-deps.sh
 # The plot's one extra package.
-if ! python3 -c 'import matplotlib' 2>/dev/null; then
+if ! /usr/bin/python3 -c "import matplotlib" 2>/dev/null; then
   apt-get update -qq && apt-get install -y -qq python3-matplotlib >/dev/null
 fi
 
@@ -25,7 +25,7 @@ mkdir -p docs/soak
 status=0
 ./build-soak/soak --minutes="$minutes" --out=docs/soak "$@" || status=$?
 
-python3 - docs/soak/samples.csv docs/soak.png "$minutes" <<'PY'
+/usr/bin/python3 - docs/soak/samples.csv docs/soak.png "$minutes" <<'PY'
 import csv, sys
 import matplotlib
 matplotlib.use("Agg")
