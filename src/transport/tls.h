@@ -20,7 +20,6 @@
 #ifndef JAWLB_TRANSPORT_TLS_H_
 #define JAWLB_TRANSPORT_TLS_H_
 
-#include <atomic>
 #include <cstddef>
 #include <memory>
 #include <string>
